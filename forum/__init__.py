@@ -1,0 +1,1 @@
+"""A live discussion engine for special interest groups in health and care."""

@@ -1,0 +1,1 @@
+"""Every state change: `check_*` validates and authorises, `do_*` writes and publishes in one transaction."""

@@ -1,0 +1,87 @@
+"""Groups: create them, join and leave, add members."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from forum.access import access_group
+from forum.actions.validation import clean_text, slugify
+from forum.db import Database
+from forum.errors import BadRequest, Forbidden, NotFound
+from forum.permissions import can_create_group, can_join_group, can_manage_members
+from forum.queries import groups as group_queries
+from forum.queries import users as user_queries
+from forum.queries.groups import Group
+from forum.queries.users import User
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
+
+
+async def do_create_group(
+    db: Database, actor: User | None, *, name: str | None, slug: str | None,
+    description: str | None, visibility: str | None, check_actor: bool = True,
+) -> Group:
+    if check_actor and not can_create_group(actor):
+        raise Forbidden("Only administrators can create groups.")
+    clean_name = clean_text(name, "The group name", 100, multiline=False)
+    clean_slug = (slug or "").strip().lower() or slugify(clean_name, "group")
+    errors = []
+    if not SLUG_RE.match(clean_slug):
+        errors.append("The web address may use lower-case letters, digits and dashes.")
+    if visibility not in ("public", "private"):
+        errors.append("Choose whether the group is public or private.")
+    description = (description or "").strip()
+    if len(description) > 2000:
+        errors.append("The description is too long; the most is 2,000 characters.")
+    if errors:
+        raise BadRequest(*errors)
+    async with db.transaction() as conn:
+        if await group_queries.get_group_by_slug(conn, clean_slug):
+            raise BadRequest("A group already uses that web address.")
+        group = await group_queries.insert_group(
+            conn, slug=clean_slug, name=clean_name, description=description,
+            visibility=str(visibility), now=time.time(),
+        )
+        if actor is not None:
+            await group_queries.upsert_membership(
+                conn, group_id=group.id, user_id=actor.id, role="convener", now=time.time()
+            )
+    return group
+
+
+async def do_join_group(db: Database, actor: User, group_id: int) -> None:
+    async with db.transaction() as conn:
+        access = await access_group(conn, actor, group_id=group_id)
+        if not can_join_group(actor, access.group, access.membership):
+            raise Forbidden("You cannot join this group yourself; ask one of its conveners.")
+        await group_queries.upsert_membership(
+            conn, group_id=group_id, user_id=actor.id, role="member", now=time.time()
+        )
+
+
+async def do_leave_group(db: Database, actor: User, group_id: int) -> None:
+    async with db.transaction() as conn:
+        access = await access_group(conn, actor, group_id=group_id)
+        if access.membership is None:
+            raise BadRequest("You are not a member of this group.")
+        await group_queries.delete_membership(conn, group_id, actor.id)
+
+
+async def do_add_member(
+    db: Database, actor: User | None, group_id: int, username: str | None, role: str = "member",
+    *, check_actor: bool = True,
+) -> User:
+    if role not in ("member", "convener"):
+        raise BadRequest("The role must be member or convener.")
+    async with db.transaction() as conn:
+        access = await access_group(conn, actor, group_id=group_id) if check_actor else None
+        if access is not None and not can_manage_members(actor, access.membership):
+            raise Forbidden("Only the group's conveners and moderators can add members.")
+        user = await user_queries.get_user_by_username(conn, (username or "").strip())
+        if user is None:
+            raise NotFound(f"There is no user called {(username or '').strip()!r}.")
+        await group_queries.upsert_membership(
+            conn, group_id=group_id, user_id=user.id, role=role, now=time.time()
+        )
+    return user

@@ -1,0 +1,194 @@
+"""Topics and posts: start a topic, reply, edit (keeping every revision), close and pin.
+
+Markdown is cooked once, here, before the transaction; pages never render it again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
+from forum.actions.validation import clean_text, slugify
+from forum.content import cook
+from forum.db import Connection, Database
+from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated
+from forum.events import PostCreated, PostEdited, TopicBumped, TopicCreated, publish
+from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
+from forum.queries import groups as group_queries
+from forum.queries import posts as post_queries
+from forum.queries import topics as topic_queries
+from forum.queries.posts import Post
+from forum.queries.users import User
+from forum.rendering import Renderer
+from forum.settings import Settings
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write produced, for redirects and API responses."""
+
+    topic_id: int
+    post_id: int
+    post_number: int
+
+
+def _require_user(user: User | None) -> User:
+    if user is None:
+        raise NotAuthenticated("Please log in to post.")
+    return user
+
+
+def check_new_topic(
+    settings: Settings, user: User | None, access: GroupAccess, title: str | None, raw: str | None
+) -> tuple[str, str]:
+    user = _require_user(user)
+    if not can_start_topic(user, access.group, access.membership):
+        raise Forbidden("You cannot start topics in this group.")
+    errors: list[str] = []
+    clean_title = clean_raw = ""
+    for label, value, limit, multiline in (
+        ("The title", title, settings.max_title_chars, False),
+        ("The post", raw, settings.max_post_chars, True),
+    ):
+        try:
+            cleaned = clean_text(value, label, limit, multiline=multiline)
+        except BadRequest as error:
+            errors += error.messages
+            continue
+        if label == "The title":
+            clean_title = " ".join(cleaned.split())
+        else:
+            clean_raw = cleaned
+    if errors:
+        raise BadRequest(*errors)
+    return clean_title, clean_raw
+
+
+async def do_new_topic(
+    db: Database, renderer: Renderer, settings: Settings, user: User | None, group_id: int,
+    title: str | None, raw: str | None,
+) -> Written:
+    # The permission check reads and the write happen in one transaction, so a change of
+    # rights between them cannot slip a post through.
+    async with db.transaction() as conn:
+        access = await access_group(conn, user, group_id=group_id)
+        clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
+        author = _require_user(user)
+        cooked, now = cook(clean_raw), time.time()
+        topic_id = await topic_queries.insert_topic(
+            conn, group_id=group_id, title=clean_title, slug=slugify(clean_title),
+            user_id=author.id, now=now,
+        )
+        await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=0)
+        written = await _write_post(
+            conn, renderer, author, topic_id, group_id, clean_raw, cooked, None, now
+        )
+        await publish(conn, TopicCreated(topic_id, group_id, clean_title, author.username))
+    return written
+
+
+def check_reply(
+    settings: Settings, user: User | None, access: TopicAccess, raw: str | None,
+    reply_to_post_number: int | None,
+) -> str:
+    user = _require_user(user)
+    if access.topic.closed and not can_reply(user, access.group, access.membership, access.topic):
+        raise Forbidden("This topic is closed to new replies.")
+    if not can_reply(user, access.group, access.membership, access.topic):
+        raise Forbidden("You cannot reply in this group.")
+    if reply_to_post_number is not None and not (
+        1 <= reply_to_post_number <= access.topic.highest_post_number
+    ):
+        raise BadRequest("The post you are replying to is not in this topic.")
+    return clean_text(raw, "The reply", settings.max_post_chars)
+
+
+async def do_reply(
+    db: Database, renderer: Renderer, settings: Settings, user: User | None, topic_id: int,
+    raw: str | None, reply_to_post_number: int | None = None,
+) -> Written:
+    async with db.transaction() as conn:
+        access = await access_topic(conn, user, topic_id)
+        clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
+        author = _require_user(user)
+        written = await _write_post(
+            conn, renderer, author, topic_id, access.group.id, clean_raw, cook(clean_raw),
+            reply_to_post_number, time.time(),
+        )
+        await group_queries.add_to_group_counts(conn, access.group.id, topics=0, posts=1)
+        await publish(
+            conn, TopicBumped(topic_id, access.group.id, written.post_number, author.username)
+        )
+    return written
+
+
+async def _write_post(
+    conn: Connection, renderer: Renderer, author: User, topic_id: int, group_id: int, raw: str,
+    cooked: str, reply_to_post_number: int | None, now: float,
+) -> Written:
+    number = await topic_queries.next_post_number(conn, topic_id, author.id, now)
+    post_id = await post_queries.insert_post(
+        conn, topic_id=topic_id, post_number=number, user_id=author.id, raw=raw, cooked=cooked,
+        reply_to_post_number=reply_to_post_number, now=now,
+    )
+    await post_queries.insert_revision(
+        conn, post_id=post_id, version=1, raw=raw, cooked=cooked, user_id=author.id, now=now
+    )
+    post = Post(post_id, topic_id, number, author.id, author.username, author.badge, raw, cooked,
+                reply_to_post_number, now, None, 1)
+    topic = await topic_queries.get_topic(conn, topic_id)
+    assert topic is not None
+    html = renderer.render_post(post, topic)
+    await publish(conn, PostCreated(topic_id, group_id, post_id, number, author.username, html))
+    return Written(topic_id, post_id, number)
+
+
+async def do_edit_post(
+    db: Database, renderer: Renderer, settings: Settings, user: User | None, post_id: int,
+    raw: str | None, expected_version: int | None,
+) -> Written:
+    editor = _require_user(user)
+    clean_raw = clean_text(raw, "The post", settings.max_post_chars)
+    cooked = cook(clean_raw)
+    async with db.transaction() as conn:
+        post, access = await access_post(conn, editor, post_id)
+        if not can_edit_post(editor, post, access.topic):
+            raise Forbidden("You can only edit your own posts.")
+        if clean_raw == post.raw:
+            return Written(post.topic_id, post.id, post.post_number)
+        # Editing from a stale page must not silently overwrite someone's later edit.
+        base = expected_version if expected_version is not None else post.version
+        now = time.time()
+        version = await post_queries.update_post_content(
+            conn, post_id=post_id, expected_version=base, raw=clean_raw, cooked=cooked, now=now
+        )
+        if version is None:
+            raise Conflict("This post was changed after you opened it. Please copy your text,"
+                           " reload, and edit again.")
+        await post_queries.insert_revision(
+            conn, post_id=post_id, version=version, raw=clean_raw, cooked=cooked,
+            user_id=editor.id, now=now,
+        )
+        edited = post_queries.Post(
+            post.id, post.topic_id, post.post_number, post.user_id, post.username, post.badge,
+            clean_raw, cooked, post.reply_to_post_number, post.created_at, now, version,
+        )
+        html = renderer.render_post(edited, access.topic)
+        await publish(conn, PostEdited(post.topic_id, access.group.id, post.id, post.post_number,
+                                       post.username, version, html))
+    return Written(post.topic_id, post.id, post.post_number)
+
+
+async def do_set_topic_status(
+    db: Database, user: User | None, topic_id: int, *, closed: bool | None = None,
+    pinned: bool | None = None,
+) -> None:
+    async with db.transaction() as conn:
+        access = await access_topic(conn, user, topic_id)
+        if not can_moderate(user, access.membership):
+            raise Forbidden("Only moderators and the group's conveners can close or pin topics.")
+        if closed is not None:
+            await topic_queries.set_closed(conn, topic_id, closed)
+        if pinned is not None:
+            await topic_queries.set_pinned(conn, topic_id, pinned)

@@ -1,0 +1,179 @@
+"""JSON API handlers: the Discourse endpoints a client needs to read and post."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.access import access_group, access_topic, readable_groups
+from forum.actions import posts as post_actions
+from forum.api.serialize import (
+    ForumJSON,
+    category_json,
+    post_json,
+    topic_list,
+    user_json,
+)
+from forum.errors import BadRequest, NotFound
+from forum.forms import query_input, read_input
+from forum.permissions import can_edit_post, can_start_topic
+from forum.queries import posts as post_queries
+from forum.queries import topics as topic_queries
+from forum.queries import users as user_queries
+from forum.queries.topics import Topic
+from forum.rendering import iso_time
+from forum.views.common import (
+    db_of,
+    path_int,
+    renderer_of,
+    settings_of,
+    topic_page_of,
+    viewer_of,
+)
+
+
+def _more_url(request: Request, cursor: str | None) -> str | None:
+    return f"{request.url.path}?before={cursor}" if cursor else None
+
+
+async def latest(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    per_page = settings_of(request).topics_per_page
+    group_ids = [g.id for g in await readable_groups(db, viewer)]
+    topics, cursor = await topic_page_of(
+        request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
+    )
+    return ForumJSON(topic_list(topics, _more_url(request, cursor), per_page, viewer is not None))
+
+
+async def categories(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    groups = await readable_groups(db, viewer)
+    body = {
+        "category_list": {
+            "can_create_category": False,
+            "can_create_topic": viewer is not None,
+            "categories": [
+                category_json(g, request.url_for("api_category", group_id=g.id).path)
+                for g in groups
+            ],
+        }
+    }
+    return ForumJSON(body)
+
+
+async def category_topics(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    access = await access_group(db, viewer, group_id=path_int(request, "group_id"))
+    slug = request.path_params.get("slug")
+    if slug is not None and slug != access.group.slug:
+        raise NotFound("There is no such category.")
+    per_page = settings_of(request).topics_per_page
+    topics, cursor = await topic_page_of(
+        request,
+        lambda before, n: topic_queries.list_topics(db, [access.group.id], before, n),
+        per_page,
+    )
+    can_create = can_start_topic(viewer, access.group, access.membership)
+    return ForumJSON(topic_list(topics, _more_url(request, cursor), per_page, can_create))
+
+
+async def category_show(request: Request) -> Response:
+    access = await access_group(db_of(request), viewer_of(request),
+                                group_id=path_int(request, "group_id"))
+    group = access.group
+    return ForumJSON(
+        {"category": category_json(group, request.url_for("api_category", group_id=group.id).path)}
+    )
+
+
+def _topic_json(topic: Topic) -> dict[str, object]:
+    return {
+        "id": topic.id,
+        "title": topic.title,
+        "fancy_title": topic.title,
+        "slug": topic.slug,
+        "posts_count": topic.posts_count,
+        "reply_count": topic.reply_count,
+        "highest_post_number": topic.highest_post_number,
+        "created_at": iso_time(topic.created_at),
+        "category_id": topic.group_id,
+        "closed": topic.closed,
+        "pinned": topic.pinned,
+        "archived": False,
+        "visible": True,
+    }
+
+
+async def topic(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    access = await access_topic(db, viewer, path_int(request, "topic_id"))
+    t = access.topic
+    per_page = settings_of(request).posts_per_page
+    posts = await post_queries.list_posts(db, t.id, 0, per_page)
+    body = _topic_json(t) | {
+        "post_stream": {
+            "posts": [post_json(p, t, can_edit=can_edit_post(viewer, p, t)) for p in posts],
+            "stream": await post_queries.list_post_ids(db, t.id),
+        },
+        "details": {
+            "created_by": {"username": t.username},
+            "last_poster": {"username": t.last_poster_username},
+            "can_create_post": viewer is not None and not t.closed,
+        },
+    }
+    return ForumJSON(body)
+
+
+async def topic_posts(request: Request) -> Response:
+    """`post_ids[]=...` as Discourse clients load a topic's stream; else the first page."""
+    db, viewer = db_of(request), viewer_of(request)
+    access = await access_topic(db, viewer, path_int(request, "topic_id"))
+    t = access.topic
+    query = query_input(request)
+    ids = query.get_int_list("post_ids")
+    if len(ids) > 200:
+        raise BadRequest("Ask for at most 200 posts at once.")
+    if ids:
+        posts = await post_queries.list_posts_by_ids(db, t.id, ids)
+    else:
+        after = query.get_int("post_number") or 0
+        posts = await post_queries.list_posts(db, t.id, after, settings_of(request).posts_per_page)
+    return ForumJSON({
+        "id": t.id,
+        "post_stream": {
+            "posts": [post_json(p, t, can_edit=can_edit_post(viewer, p, t)) for p in posts]
+        },
+    })
+
+
+async def create_post(request: Request) -> Response:
+    """New topic (`title`, `raw`, `category`) or reply (`topic_id`, `raw`)."""
+    db, viewer = db_of(request), viewer_of(request)
+    form = await read_input(request)
+    renderer, settings = renderer_of(request), settings_of(request)
+    topic_id = form.get_int("topic_id")
+    if topic_id is not None:
+        written = await post_actions.do_reply(
+            db, renderer, settings, viewer, topic_id, form.get("raw"),
+            form.get_int("reply_to_post_number"),
+        )
+    else:
+        group_id = form.get_int("category")
+        if group_id is None:
+            raise BadRequest("Give a category for a new topic, or a topic_id for a reply.")
+        written = await post_actions.do_new_topic(
+            db, renderer, settings, viewer, group_id, form.get("title"), form.get("raw")
+        )
+    post = await post_queries.get_post(db, written.post_id)
+    t = await topic_queries.get_topic(db, written.topic_id)
+    assert post is not None and t is not None
+    return ForumJSON(post_json(post, t, can_edit=True, include_raw=True))
+
+
+async def user(request: Request) -> Response:
+    db = db_of(request)
+    found = await user_queries.get_user_by_username(db, request.path_params["username"])
+    if found is None:
+        raise NotFound("There is no such user.")
+    return ForumJSON({"user": user_json(found, await user_queries.count_posts_by_user(db, found.id))})

@@ -1,0 +1,122 @@
+"""Discourse-shaped JSON for our records: groups are served as categories."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from forum.queries.groups import Group
+from forum.queries.posts import Post
+from forum.queries.topics import Topic
+from forum.queries.users import User
+from forum.rendering import iso_time
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+class ForumJSON(JSONResponse):
+    """Every JSON response carries exactly this content type, as Discourse clients expect."""
+
+    media_type = JSON_TYPE
+
+
+def avatar_template(username: str) -> str:
+    return f"/letter_avatar/{username.lower()}/{{size}}/1.png"
+
+
+def category_json(group: Group, topic_url: str) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "slug": group.slug,
+        "description": group.description,
+        "description_text": group.description,
+        "topic_count": group.topic_count,
+        "post_count": group.post_count,
+        "read_restricted": group.is_private,
+        "color": "0088CC",
+        "text_color": "FFFFFF",
+        "position": group.id,
+        "parent_category_id": None,
+        "topic_url": topic_url,
+    }
+
+
+def topic_list_item(topic: Topic) -> dict[str, Any]:
+    return {
+        "id": topic.id,
+        "title": topic.title,
+        "fancy_title": topic.title,
+        "slug": topic.slug,
+        "posts_count": topic.posts_count,
+        "reply_count": topic.reply_count,
+        "highest_post_number": topic.highest_post_number,
+        "created_at": iso_time(topic.created_at),
+        "last_posted_at": iso_time(topic.bumped_at),
+        "bumped": True,
+        "bumped_at": iso_time(topic.bumped_at),
+        "pinned": topic.pinned,
+        "closed": topic.closed,
+        "archived": False,
+        "visible": True,
+        "category_id": topic.group_id,
+        "last_poster_username": topic.last_poster_username,
+    }
+
+
+def topic_list(topics: list[Topic], more_url: str | None, per_page: int,
+               can_create_topic: bool) -> dict[str, Any]:
+    usernames = sorted({t.username for t in topics} | {
+        t.last_poster_username for t in topics if t.last_poster_username})
+    body: dict[str, Any] = {
+        "users": [{"username": u, "avatar_template": avatar_template(u)} for u in usernames],
+        "topic_list": {
+            "can_create_topic": can_create_topic,
+            "per_page": per_page,
+            "topics": [topic_list_item(t) for t in topics],
+        },
+    }
+    if more_url:
+        body["topic_list"]["more_topics_url"] = more_url
+    return body
+
+
+def post_json(post: Post, topic: Topic, *, can_edit: bool, include_raw: bool = False
+              ) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": post.id,
+        "name": post.username,
+        "username": post.username,
+        "avatar_template": avatar_template(post.username),
+        "created_at": iso_time(post.created_at),
+        "updated_at": iso_time(post.edited_at or post.created_at),
+        "cooked": post.cooked,
+        "post_number": post.post_number,
+        "post_type": 1,
+        "reply_to_post_number": post.reply_to_post_number,
+        "topic_id": post.topic_id,
+        "topic_slug": topic.slug,
+        "version": post.version,
+        "can_edit": can_edit,
+        "user_id": post.user_id,
+        "user_title": post.badge,
+    }
+    if include_raw:
+        body["raw"] = post.raw
+    return body
+
+
+def user_json(user: User, post_count: int) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.username,
+        "avatar_template": avatar_template(user.username),
+        "created_at": iso_time(user.created_at),
+        "trust_level": 1,
+        "admin": user.role == "admin",
+        "moderator": user.role in ("moderator", "admin"),
+        "title": user.badge,
+        "post_count": post_count,
+    }

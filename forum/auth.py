@@ -1,0 +1,168 @@
+"""Who you are: password hashing, server-side sessions, API keys and CSRF tokens.
+
+A request is authenticated once, by `AuthMiddleware`, which puts an `Auth` in the scope state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, Signer
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from forum.queries import users as user_queries
+from forum.queries.users import User
+
+SESSION_COOKIE = "forum_session"
+ANON_COOKIE = "forum_anon"
+
+_hasher = PasswordHasher()
+
+
+async def hash_password(password: str) -> str:
+    # argon2 costs tens of milliseconds of CPU by design: keep it off the event loop.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def token_hash(token: str) -> str:
+    """Only hashes of session tokens and API keys are stored: a leaked table logs nobody in."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Auth:
+    user: User | None
+    method: str | None  # "session", "api_key" or None
+    csrf_token: str
+    session_token: str | None = None
+
+    @property
+    def needs_csrf(self) -> bool:
+        # API keys are not sent by browsers on their own, so they cannot be forged cross-site.
+        return self.method != "api_key"
+
+
+def csrf_token_for(secret: str, basis: str) -> str:
+    return hmac.new(secret.encode(), f"csrf|{basis}".encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(auth: Auth, supplied: str | None) -> bool:
+    if not auth.needs_csrf:
+        return True
+    return supplied is not None and hmac.compare_digest(auth.csrf_token, supplied)
+
+
+def sign_session(secret: str, token: str) -> str:
+    return Signer(secret, salt="forum.session").sign(token).decode()
+
+
+def unsign_session(secret: str, value: str) -> str | None:
+    try:
+        return Signer(secret, salt="forum.session").unsign(value).decode()
+    except BadSignature:
+        return None
+
+
+def session_cookie_header(value: str, *, max_age: int, secure: bool) -> str:
+    cookie = f"{SESSION_COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"
+    return cookie + ("; Secure" if secure else "")
+
+
+class AuthMiddleware:
+    """Resolve the viewer from the session cookie or the API key headers, once per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        state: Any = scope["app"].state
+        conn = HTTPConnection(scope)
+        secret: str = state.settings.secret_key
+        api_key = conn.headers.get("api-key")
+        new_anon: str | None = None
+        if api_key is not None:
+            user = await _api_key_user(state.db, api_key, conn.headers.get("api-username"))
+            if user is None:
+                if scope["type"] == "http":
+                    response = JSONResponse({"errors": ["Invalid API key or username."]}, 403)
+                    await response(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
+            auth = Auth(user, "api_key", "")
+        else:
+            auth, new_anon = await _cookie_auth(state.db, secret, conn.cookies)
+        scope.setdefault("state", {})["auth"] = auth
+        if new_anon is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        secure = conn.url.scheme == "https"
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = f"{ANON_COOKIE}={new_anon}; Path=/; HttpOnly; SameSite=Lax"
+                headers = list(message.get("headers", []))
+                headers.append((b"set-cookie", (cookie + ("; Secure" if secure else "")).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _cookie_auth(db: Any, secret: str, cookies: dict[str, str]) -> tuple[Auth, str | None]:
+    raw = cookies.get(SESSION_COOKIE)
+    token = unsign_session(secret, raw) if raw else None
+    if token is not None:
+        user = await user_queries.get_session_user(db, token_hash(token), time.time())
+        if user is not None:
+            return Auth(user, "session", csrf_token_for(secret, token), token), None
+    # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.
+    anon = cookies.get(ANON_COOKIE)
+    new_anon = None
+    if not anon or len(anon) > 64:
+        anon = new_anon = new_token()
+    return Auth(None, None, csrf_token_for(secret, "anon|" + anon)), new_anon
+
+
+async def _api_key_user(db: Any, api_key: str, api_username: str | None) -> User | None:
+    owner = await user_queries.get_api_key_user(db, token_hash(api_key))
+    if owner is None:
+        return None
+    if not api_username or api_username.lower() == owner.username.lower():
+        return owner
+    # As in Discourse, an admin's key may act as any user named in Api-Username.
+    if owner.role != "admin":
+        return None
+    return await user_queries.get_user_by_username(db, api_username)
+
+
+def clear_session_cookie(response: Response, secure: bool) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")

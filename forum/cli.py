@@ -1,0 +1,190 @@
+"""The `forum` command: serve, migrate, users, API keys, groups and the demo SIG."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from forum.db import Database, migrate, open_database
+from forum.errors import ForumError
+from forum.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        database_url=getattr(args, "db", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        workers=getattr(args, "workers", None),
+    )
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    db = await open_database(settings.database_url)
+    try:
+        await migrate(db)
+        return await work(db)
+    finally:
+        await db.close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    if settings.workers > 1:
+        # Worker processes build their own app from the environment, so hand settings there.
+        os.environ["FORUM_DATABASE_URL"] = settings.database_url
+        os.environ["FORUM_SECRET_KEY"] = settings.secret_key
+        uvicorn.run("forum.app:app_from_env", factory=True, host=settings.host,
+                    port=settings.port, workers=settings.workers, log_level="info",
+                    ws_per_message_deflate=False)
+    else:
+        from forum.app import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    log_level="info", ws_per_message_deflate=False)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    async def work(db: Database) -> int:
+        print("database is up to date")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from forum.actions.accounts import check_signup, do_create_user
+
+    if not args.password_stdin:
+        print("give the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    signup = check_signup(args.name, args.email, password, args.badge, args.role)
+
+    async def work(db: Database) -> int:
+        user = await do_create_user(db, signup)
+        print(f"created {user.role} {user.username}")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    from forum.actions.accounts import do_create_api_key
+
+    async def work(db: Database) -> int:
+        print(await do_create_api_key(db, args.user))
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def cmd_group_create(args: argparse.Namespace) -> int:
+    from forum.actions.groups import do_create_group
+
+    async def work(db: Database) -> int:
+        group = await do_create_group(
+            db, None, name=args.name, slug=args.slug, description=args.description,
+            visibility="private" if args.private else "public", check_actor=False,
+        )
+        print(f"created group {group.slug}")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def cmd_group_add(args: argparse.Namespace) -> int:
+    from forum.actions.groups import do_add_member
+    from forum.queries.groups import get_group_by_slug
+
+    async def work(db: Database) -> int:
+        group = await get_group_by_slug(db, args.slug)
+        if group is None:
+            print(f"there is no group {args.slug}", file=sys.stderr)
+            return 1
+        await do_add_member(db, None, group.id, args.user, args.role, check_actor=False)
+        print(f"added {args.user} to {group.slug} as {args.role}")
+        return 0
+
+    return asyncio.run(_with_db(_settings(args), work))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from forum.app import create_app
+    from forum.demo import DEMO_PASSWORD, seed_demo
+
+    settings = _settings(args)
+    renderer = create_app(settings).state.renderer
+
+    async def work(db: Database) -> int:
+        if await seed_demo(db, renderer, settings):
+            print(f"seeded the demo SIG; log in as sam (admin), ana, ben, priya or dr_chen"
+                  f" with the password {DEMO_PASSWORD}")
+        else:
+            print("groups exist already; the demo was not seeded")
+        return 0
+
+    return asyncio.run(_with_db(settings, work))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="forum", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int],
+                help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+        p.add_argument("--db", help="database URL (default: FORUM_DATABASE_URL or ./forum.db)")
+        p.set_defaults(handler=handler)
+        return p
+
+    serve = command(commands, "serve", cmd_serve, "serve the forum over HTTP")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    command(commands, "migrate", cmd_migrate, "apply database migrations")
+    command(commands, "demo", cmd_demo, "seed a demo SIG if the forum has no groups")
+
+    user = commands.add_parser("user", help="manage users").add_subparsers(
+        dest="action", required=True)
+    create = command(user, "create", cmd_user_create, "create a user")
+    create.add_argument("name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password-stdin", action="store_true")
+    create.add_argument("--role", default="member", choices=["member", "moderator", "admin"])
+    create.add_argument("--badge", default="other")
+
+    apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(
+        dest="action", required=True)
+    command(apikey, "create", cmd_apikey_create, "create an API key (printed once)").add_argument(
+        "--user", required=True)
+
+    group = commands.add_parser("group", help="manage groups").add_subparsers(
+        dest="action", required=True)
+    gcreate = command(group, "create", cmd_group_create, "create a group")
+    gcreate.add_argument("slug")
+    gcreate.add_argument("--name", required=True)
+    gcreate.add_argument("--description", default="")
+    gcreate.add_argument("--private", action="store_true")
+    gadd = command(group, "add-member", cmd_group_add, "add a user to a group")
+    gadd.add_argument("slug")
+    gadd.add_argument("--user", required=True)
+    gadd.add_argument("--role", default="member", choices=["member", "convener"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ForumError as error:
+        print("; ".join(error.messages), file=sys.stderr)
+        return 1
+    return result

@@ -1,0 +1,170 @@
+"""HTML sanitizer for cooked posts: the tag/attribute allow-list, the URL policy for links and
+images, and the one shared nh3.Cleaner that enforces them."""
+
+import re
+import unicodedata
+from urllib.parse import unquote, urlsplit
+
+import nh3
+
+# Only what our markdown renderer emits. Raw HTML is never rendered (markdown html=False),
+# so a tag markdown cannot produce would be dead allow-list surface.
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "p",
+        "br",
+        "strong",
+        "em",
+        "s",
+        "code",
+        "pre",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "a",
+        "img",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+    }
+)
+
+# href, src, class and start are further checked by value in _filter_attribute.
+# `rel` is absent on purpose: nh3 sets it itself (LINK_REL) and refuses a config that allows it.
+ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "a": frozenset({"href", "title"}),
+    "img": frozenset({"src", "alt", "title"}),
+    "ol": frozenset({"start"}),
+    "code": frozenset({"class"}),
+}
+
+# Table alignment is the only inline style markdown emits, so the exact strings are listed
+# instead of letting any CSS through.
+_ALIGN_STYLES = frozenset({"text-align:left", "text-align:center", "text-align:right"})
+_TAG_ATTRIBUTE_VALUES: dict[str, dict[str, frozenset[str]]] = {
+    "th": {"style": _ALIGN_STYLES},
+    "td": {"style": _ALIGN_STYLES},
+}
+
+LINK_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+
+# nofollow + ugc: user-generated links must not pass search ranking to spammers.
+LINK_REL = "nofollow ugc noopener"
+
+# Fenced-code info strings are user text; only a plausible language name may become a class,
+# so a post cannot borrow the site's own CSS classes.
+_LANGUAGE_CLASS_RE = re.compile(r"language-[A-Za-z0-9_+#.-]{1,40}")
+_START_RE = re.compile(r"[0-9]{1,9}")
+# Anything before the first ':' that comes ahead of any '/', '?' or '#' is treated as a scheme,
+# even if a browser would call it a relative path; false rejections are cheaper than guessing.
+_SCHEME_RE = re.compile(r"([^/?#]*):")
+_ASCII_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+# Controls, format characters (zero-width, bidi overrides/isolates, BOM, soft hyphen, word
+# joiner, tag characters) and line/paragraph separators: invisible, so they let a link show
+# one address and go to another, or smuggle a scheme past a naive check.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _has_hidden_chars(text: str) -> bool:
+    return any(unicodedata.category(ch) in _HIDDEN_CATEGORIES for ch in text)
+
+
+def _url_hides_characters(url: str) -> bool:
+    """True if the URL hides characters raw, percent-encoded or in a punycode host label.
+
+    markdown-it percent-encodes and punycodes link destinations before we see them, so
+    checking only the raw string would miss every zero-width space typed into a post.
+    Encoded controls are refused too: real links do not need them (the rare mailto body with
+    %0A is not worth keeping a second, looser rule for).
+    """
+    if url.isascii():
+        if _ASCII_CONTROL_RE.search(url):
+            return True
+    elif _has_hidden_chars(url):
+        return True
+    if "%" in url and _has_hidden_chars(unquote(url)):
+        return True
+    if "xn--" in url.lower():
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return True
+        for label in host.split("."):
+            if not label.startswith("xn--"):
+                continue
+            try:
+                decoded = label[4:].encode("ascii").decode("punycode")
+            except UnicodeError:
+                return True  # Not a real IDN label; no browser would resolve it as meant.
+            if _has_hidden_chars(decoded):
+                return True
+    return False
+
+
+def is_safe_link_url(url: str) -> bool:
+    """Whether `url` may be a link target: http, https, mailto or relative, nothing hidden."""
+    # A backslash is read as '/' by browsers, turning "/\\host" into an off-site URL.
+    if not url or "\\" in url or _url_hides_characters(url):
+        return False
+    scheme = _SCHEME_RE.match(url)
+    return scheme is None or scheme.group(1).lower() in LINK_SCHEMES
+
+
+def is_safe_image_url(url: str) -> bool:
+    """Whether `url` may be an image source: https, or a same-site path starting with one '/'.
+
+    Plain http would be mixed content, and protocol-relative '//host' is off-site while
+    looking local.
+    """
+    if not is_safe_link_url(url):
+        return False
+    if url[:8].lower() == "https://":
+        return True
+    return url.startswith("/") and not url.startswith("//")
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    """Value checks nh3 cannot express; returning None drops just that attribute."""
+    # nh3 also calls this for attributes it will drop anyway (and for the rel it adds);
+    # passing those through unchanged is harmless.
+    if attribute == "href":
+        return value if is_safe_link_url(value) else None
+    if attribute == "src":
+        return value if is_safe_image_url(value) else None
+    if attribute == "class":
+        return value if tag == "code" and _LANGUAGE_CLASS_RE.fullmatch(value) else None
+    if attribute == "start":
+        return value if _START_RE.fullmatch(value) else None
+    return value
+
+
+# Built once: compiling the allow-list per call would dominate the cost of cleaning a post.
+# An <a> whose href is refused keeps its text and loses only the attribute; an anchor without
+# href is not a link. (Our markdown renderer applies the same URL policy, so that case only
+# arises for HTML that did not come from it.)
+_CLEANER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    tag_attribute_values=_TAG_ATTRIBUTE_VALUES,
+    attribute_filter=_filter_attribute,
+    url_schemes=LINK_SCHEMES,
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+
+
+def clean_html(html: str) -> str:
+    """Reduce `html` to the forum's allow-list; the output is safe to serve as-is."""
+    return _CLEANER.clean(html)

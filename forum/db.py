@@ -1,0 +1,322 @@
+"""A small async database surface over asyncpg (PostgreSQL) and aiosqlite (SQLite), plus migrations.
+
+SQL is plain text with named parameters (`:name`) on both databases. On SQLite every write goes
+through one writer connection, one transaction at a time; reads use separate connections (WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import sqlite3
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import asyncpg
+
+Row = dict[str, Any]
+Params = Mapping[str, Any] | None
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class Connection(ABC):
+    """What a query function is given: one connection, maybe inside a transaction."""
+
+    dialect: str
+
+    @abstractmethod
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]: ...
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = None) -> None: ...
+
+    async def fetch_one(self, sql: str, params: Params = None) -> Row | None:
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def fetch_val(self, sql: str, params: Params = None) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+
+class Database(Connection):
+    """A connection source: outside a transaction each call may use a different connection."""
+
+    url: str
+
+    @abstractmethod
+    def transaction(self) -> Any:
+        """`async with db.transaction() as conn:` commits on success and rolls back on error."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+# --- SQLite ---------------------------------------------------------------------------------
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+
+
+class _SqliteConnection(Connection):
+    dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        return list(await self._conn.execute_fetchall(sql, params or {}))  # type: ignore[arg-type]
+
+    async def execute(self, sql: str, params: Params = None) -> None:
+        await self._conn.execute(sql, params or {})
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, url: str, path: str, readers: int = 2) -> None:
+        self.url = url
+        self._path = path
+        self._reader_count = readers
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._next_reader: itertools.cycle[int] = itertools.cycle(range(readers))
+        self._write_lock = asyncio.Lock()
+
+    async def _open_one(self) -> aiosqlite.Connection:
+        # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly our block.
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        conn.row_factory = _dict_row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=10000",
+        ):
+            await conn.execute(pragma)
+        return conn
+
+    async def open(self) -> None:
+        self._writer = await self._open_one()
+        self._readers = [await self._open_one() for _ in range(self._reader_count)]
+
+    def _reader(self) -> _SqliteConnection:
+        return _SqliteConnection(self._readers[next(self._next_reader)])
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        return await self._reader().fetch_all(sql, params)
+
+    async def execute(self, sql: str, params: Params = None) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(sql, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        assert self._writer is not None, "database is not open"
+        async with self._write_lock:
+            # IMMEDIATE takes the write lock now, so other processes wait here (busy_timeout)
+            # rather than failing at the first write inside the block.
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SqliteConnection(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                await self._writer.execute("COMMIT")
+
+    async def close(self) -> None:
+        for conn in [self._writer, *self._readers]:
+            if conn is not None:
+                await conn.close()
+        self._writer, self._readers = None, []
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+_NAMED_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@lru_cache(maxsize=1024)
+def _to_numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """Rewrite `:name` parameters as asyncpg's `$1`, reusing a number for a repeated name."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return _NAMED_PARAM.sub(number, sql), tuple(names)
+
+
+def _args(names: tuple[str, ...], params: Params) -> list[Any]:
+    params = params or {}
+    return [params[name] for name in names]
+
+
+class _PgConnection(Connection):
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+        self._conn = conn
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        text, names = _to_numbered(sql)
+        return [dict(r) for r in await self._conn.fetch(text, *_args(names, params))]
+
+    async def execute(self, sql: str, params: Params = None) -> None:
+        text, names = _to_numbered(sql)
+        await self._conn.execute(text, *_args(names, params))
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
+        self.url = url
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=self._min_size, max_size=self._max_size
+        )
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "database is not open"
+        return self._pool
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        return await _PgConnection(self.pool).fetch_all(sql, params)
+
+    async def execute(self, sql: str, params: Params = None) -> None:
+        await _PgConnection(self.pool).execute(sql, params)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield _PgConnection(conn)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+# --- opening by URL scheme ------------------------------------------------------------------
+
+
+async def _open_sqlite(url: str) -> Database:
+    path = url.removeprefix("sqlite:///")
+    if not path or path == url:
+        raise ValueError(f"a SQLite URL looks like sqlite:///forum.db, not {url!r}")
+    db = SqliteDatabase(url, path)
+    await db.open()
+    return db
+
+
+async def _open_postgres(url: str) -> Database:
+    db = PostgresDatabase(url)
+    await db.open()
+    return db
+
+
+_OPENERS: dict[str, Callable[[str], Any]] = {
+    "sqlite": _open_sqlite,
+    "postgresql": _open_postgres,
+    "postgres": _open_postgres,
+}
+
+
+async def open_database(url: str) -> Database:
+    """Open the database a URL names; an unknown scheme is an error, never a silent default."""
+    scheme = url.split(":", 1)[0]
+    opener = _OPENERS.get(scheme)
+    if opener is None:
+        raise ValueError(f"unknown database scheme {scheme!r}: use sqlite:/// or postgresql://")
+    db: Database = await opener(url)
+    return db
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def _migration_files(dialect: str) -> list[tuple[int, str, Path]]:
+    """Numbered files `NNNN_name.sql`, or `NNNN_name.<dialect>.sql` where the SQL differs."""
+    chosen: dict[int, tuple[str, Path]] = {}
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        stem_parts = path.name.removesuffix(".sql").split(".")
+        if len(stem_parts) == 2 and stem_parts[1] != dialect:
+            continue
+        version_text, _, name = stem_parts[0].partition("_")
+        version = int(version_text)
+        if version in chosen and len(stem_parts) == 1:
+            continue  # a dialect's own file wins over the shared one
+        chosen[version] = (name, path)
+    return [(v, name, path) for v, (name, path) in sorted(chosen.items())]
+
+
+def _split_sqlite(script: str) -> list[str]:
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+async def migrate(db: Database) -> list[int]:
+    """Apply the migrations not yet recorded, each in its own transaction; return their numbers.
+
+    Safe when several processes start at once: PostgreSQL takes an advisory lock, SQLite's
+    BEGIN IMMEDIATE serialises the writers, and the applied set is read inside that lock.
+    """
+    applied_now: list[int] = []
+    async with db.transaction() as conn:
+        await _lock_migrations(conn)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+            " name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+    for version, name, path in _migration_files(db.dialect):
+        script = path.read_text(encoding="utf-8")
+        async with db.transaction() as conn:
+            await _lock_migrations(conn)
+            done = await conn.fetch_val(
+                "SELECT count(*) FROM schema_migrations WHERE version = :v", {"v": version}
+            )
+            if done:
+                continue
+            if db.dialect == "postgresql":
+                await conn.execute(script)
+            else:
+                for statement in _split_sqlite(script):
+                    await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)",
+                {"v": version, "n": name, "t": time.time()},
+            )
+            applied_now.append(version)
+    return applied_now
+
+
+async def _lock_migrations(conn: Connection) -> None:
+    # SQLite needs nothing more: the transaction began IMMEDIATE, which already excludes writers.
+    if conn.dialect == "postgresql":
+        await conn.execute("SELECT pg_advisory_xact_lock(4201)")

@@ -1,0 +1,137 @@
+"""The typed context of every page: a template is given exactly these fields and no others."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from forum.queries.groups import Group
+from forum.queries.posts import Post, Revision
+from forum.queries.topics import Topic
+from forum.queries.users import User
+
+
+@dataclass(frozen=True, kw_only=True)
+class Page:
+    template: ClassVar[str]
+    title: str
+    viewer: User | None
+    csrf_token: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorPage(Page):
+    template: ClassVar[str] = "error.html"
+    status_code: int
+    messages: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class HomePage(Page):
+    template: ClassVar[str] = "home.html"
+    groups: list[Group]
+    topics: list[Topic]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupPage(Page):
+    template: ClassVar[str] = "group.html"
+    group: Group
+    membership: str | None
+    pinned: list[Topic]
+    topics: list[Topic]
+    next_cursor: str | None
+    can_start_topic: bool
+    can_join: bool
+    can_manage: bool
+
+
+@dataclass(frozen=True)
+class PostItem:
+    post: Post
+    can_edit: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopicPage(Page):
+    template: ClassVar[str] = "topic.html"
+    topic: Topic
+    group: Group
+    posts: list[PostItem]
+    prev_before: int | None
+    next_after: int | None
+    can_reply: bool
+    can_moderate: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComposerPage(Page):
+    """New topic, reply and edit all share one composer, shown with what was typed and why not."""
+
+    template: ClassVar[str] = "composer.html"
+    heading: str
+    action: str
+    group: Group
+    topic: Topic | None
+    show_title: bool
+    title_value: str
+    raw_value: str
+    reply_to_post_number: int | None
+    version: int | None
+    errors: list[str] = field(default_factory=list)
+    quoted: Post | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevisionsPage(Page):
+    template: ClassVar[str] = "revisions.html"
+    post: Post
+    topic: Topic
+    revisions: list[Revision]
+    diffs: list[list[tuple[str, str]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginPage(Page):
+    template: ClassVar[str] = "login.html"
+    login_value: str
+    next_path: str
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignupPage(Page):
+    template: ClassVar[str] = "signup.html"
+    username_value: str
+    email_value: str
+    badge_value: str
+    badges: list[tuple[str, str]]
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserPage(Page):
+    template: ClassVar[str] = "user.html"
+    user: User
+    post_count: int
+    recent: list[dict[str, object]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewGroupPage(Page):
+    template: ClassVar[str] = "new_group.html"
+    name_value: str
+    slug_value: str
+    description_value: str
+    visibility_value: str
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MembersPage(Page):
+    template: ClassVar[str] = "members.html"
+    group: Group
+    members: list[dict[str, object]]
+    can_manage: bool
+    errors: list[str] = field(default_factory=list)

@@ -1,0 +1,62 @@
+"""What a user may do: pure predicates over plain data, used by views, the API, actions and live.
+
+`membership` is the viewer's role in the group ('member' or 'convener'), or None.
+"""
+
+from __future__ import annotations
+
+from forum.queries.groups import Group
+from forum.queries.posts import Post
+from forum.queries.topics import Topic
+from forum.queries.users import User
+
+STAFF_ROLES = frozenset({"moderator", "admin"})
+
+
+def is_staff(user: User | None) -> bool:
+    return user is not None and user.role in STAFF_ROLES
+
+
+def is_admin(user: User | None) -> bool:
+    return user is not None and user.role == "admin"
+
+
+def can_read_group(user: User | None, group: Group, membership: str | None) -> bool:
+    # A private group is for its members; staff see it so they can moderate it.
+    return not group.is_private or membership is not None or is_staff(user)
+
+
+def can_start_topic(user: User | None, group: Group, membership: str | None) -> bool:
+    return user is not None and can_read_group(user, group, membership)
+
+
+def can_reply(user: User | None, group: Group, membership: str | None, topic: Topic) -> bool:
+    if user is None or not can_read_group(user, group, membership):
+        return False
+    return not topic.closed or is_staff(user)
+
+
+def can_edit_post(user: User | None, post: Post, topic: Topic) -> bool:
+    if user is None:
+        return False
+    if is_staff(user):
+        return True
+    return post.user_id == user.id and not topic.closed
+
+
+def can_moderate(user: User | None, membership: str | None) -> bool:
+    """Moderate a group: site staff, or the group's conveners."""
+    return is_staff(user) or membership == "convener"
+
+
+def can_join_group(user: User | None, group: Group, membership: str | None) -> bool:
+    # Private groups are joined by invitation (a convener adds the member), not by asking.
+    return user is not None and membership is None and not group.is_private
+
+
+def can_manage_members(user: User | None, membership: str | None) -> bool:
+    return can_moderate(user, membership)
+
+
+def can_create_group(user: User | None) -> bool:
+    return is_admin(user)

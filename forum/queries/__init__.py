@@ -1,0 +1,1 @@
+"""SQL, one module per resource: small async functions that take a connection."""

@@ -1,0 +1,151 @@
+"""Posts and their revisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forum.db import Connection, Row
+from forum.queries._sql import in_list
+
+POST_SELECT = (
+    "SELECT p.id, p.topic_id, p.post_number, p.user_id, u.username, u.badge, p.raw, p.cooked,"
+    " p.reply_to_post_number, p.created_at, p.edited_at, p.version"
+    " FROM posts p JOIN users u ON u.id = p.user_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    id: int
+    topic_id: int
+    post_number: int
+    user_id: int
+    username: str
+    badge: str
+    raw: str
+    cooked: str
+    reply_to_post_number: int | None
+    created_at: float
+    edited_at: float | None
+    version: int
+
+    @classmethod
+    def from_row(cls, row: Row) -> Post:
+        return cls(**{name: row[name] for name in cls.__slots__})  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    version: int
+    raw: str
+    cooked: str
+    username: str
+    created_at: float
+
+
+async def get_post(conn: Connection, post_id: int) -> Post | None:
+    row = await conn.fetch_one(f"{POST_SELECT} WHERE p.id = :id", {"id": post_id})
+    return Post.from_row(row) if row else None
+
+
+async def get_post_by_number(conn: Connection, topic_id: int, post_number: int) -> Post | None:
+    row = await conn.fetch_one(
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.post_number = :n",
+        {"t": topic_id, "n": post_number},
+    )
+    return Post.from_row(row) if row else None
+
+
+async def list_posts(conn: Connection, topic_id: int, after_number: int, limit: int) -> list[Post]:
+    """A page of a topic in post order: keyset on post_number, never OFFSET."""
+    rows = await conn.fetch_all(
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.post_number > :after"
+        " ORDER BY p.post_number LIMIT :lim",
+        {"t": topic_id, "after": after_number, "lim": limit},
+    )
+    return [Post.from_row(r) for r in rows]
+
+
+async def list_posts_by_ids(conn: Connection, topic_id: int, post_ids: list[int]) -> list[Post]:
+    ids_sql, params = in_list("p", post_ids)
+    rows = await conn.fetch_all(
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.id IN {ids_sql} ORDER BY p.post_number",
+        params | {"t": topic_id},
+    )
+    return [Post.from_row(r) for r in rows]
+
+
+async def list_post_ids(conn: Connection, topic_id: int) -> list[int]:
+    rows = await conn.fetch_all(
+        "SELECT id FROM posts WHERE topic_id = :t ORDER BY post_number", {"t": topic_id}
+    )
+    return [int(r["id"]) for r in rows]
+
+
+async def list_recent_posts_by_user(conn: Connection, user_id: int, group_ids: list[int],
+                                    limit: int) -> list[Row]:
+    ids_sql, params = in_list("g", group_ids)
+    return await conn.fetch_all(
+        "SELECT p.id, p.post_number, p.cooked, p.created_at, t.id AS topic_id, t.title, t.slug"
+        " FROM posts p JOIN topics t ON t.id = p.topic_id"
+        f" WHERE p.user_id = :u AND t.group_id IN {ids_sql}"
+        " ORDER BY p.created_at DESC, p.id DESC LIMIT :lim",
+        params | {"u": user_id, "lim": limit},
+    )
+
+
+async def insert_post(
+    conn: Connection, *, topic_id: int, post_number: int, user_id: int, raw: str, cooked: str,
+    reply_to_post_number: int | None, now: float,
+) -> int:
+    post_id = await conn.fetch_val(
+        "INSERT INTO posts (topic_id, post_number, user_id, raw, cooked, reply_to_post_number,"
+        " created_at, version) VALUES (:t, :n, :u, :raw, :cooked, :rt, :now, 1) RETURNING id",
+        {"t": topic_id, "n": post_number, "u": user_id, "raw": raw, "cooked": cooked,
+         "rt": reply_to_post_number, "now": now},
+    )
+    return int(post_id)
+
+
+async def update_post_content(
+    conn: Connection, *, post_id: int, expected_version: int, raw: str, cooked: str, now: float
+) -> int | None:
+    """Write a new version if the post is still at the expected one; return it, or None."""
+    version = await conn.fetch_val(
+        "UPDATE posts SET raw = :raw, cooked = :cooked, edited_at = :now, version = version + 1"
+        " WHERE id = :id AND version = :v RETURNING version",
+        {"raw": raw, "cooked": cooked, "now": now, "id": post_id, "v": expected_version},
+    )
+    return int(version) if version is not None else None
+
+
+async def insert_revision(
+    conn: Connection, *, post_id: int, version: int, raw: str, cooked: str, user_id: int,
+    now: float,
+) -> None:
+    await conn.execute(
+        "INSERT INTO post_revisions (post_id, version, raw, cooked, user_id, created_at)"
+        " VALUES (:p, :v, :raw, :cooked, :u, :now)",
+        {"p": post_id, "v": version, "raw": raw, "cooked": cooked, "u": user_id, "now": now},
+    )
+
+
+async def list_revisions(conn: Connection, post_id: int) -> list[Revision]:
+    rows = await conn.fetch_all(
+        "SELECT r.version, r.raw, r.cooked, u.username, r.created_at"
+        " FROM post_revisions r JOIN users u ON u.id = r.user_id"
+        " WHERE r.post_id = :p ORDER BY r.version",
+        {"p": post_id},
+    )
+    return [Revision(**r) for r in rows]
+
+
+async def list_posts_before(conn: Connection, topic_id: int, before_number: int,
+                            limit: int) -> list[Post]:
+    """The page that ends just before a post: read backwards, then put back in order."""
+    rows = await conn.fetch_all(
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.post_number < :before"
+        " ORDER BY p.post_number DESC LIMIT :lim",
+        {"t": topic_id, "before": before_number, "lim": limit},
+    )
+    return [Post.from_row(r) for r in reversed(rows)]

@@ -1,0 +1,125 @@
+"""Topics: lists in bump order (keyset paginated) and single topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forum.db import Connection, Row
+from forum.queries._sql import in_list
+
+TOPIC_SELECT = (
+    "SELECT t.id, t.group_id, t.title, t.slug, t.user_id, u.username, t.created_at, t.bumped_at,"
+    " t.reply_count, t.highest_post_number, lp.username AS last_poster_username,"
+    " t.closed, t.pinned, g.slug AS group_slug, g.name AS group_name"
+    " FROM topics t JOIN users u ON u.id = t.user_id JOIN groups g ON g.id = t.group_id"
+    " LEFT JOIN users lp ON lp.id = t.last_poster_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    id: int
+    group_id: int
+    title: str
+    slug: str
+    user_id: int
+    username: str
+    created_at: float
+    bumped_at: float
+    reply_count: int
+    highest_post_number: int
+    last_poster_username: str | None
+    closed: bool
+    pinned: bool
+    group_slug: str
+    group_name: str
+
+    @property
+    def posts_count(self) -> int:
+        return self.reply_count + 1
+
+    @classmethod
+    def from_row(cls, row: Row) -> Topic:
+        values = {name: row[name] for name in cls.__slots__}  # type: ignore[attr-defined]
+        values["closed"], values["pinned"] = bool(row["closed"]), bool(row["pinned"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicCursor:
+    """Where a page of a bump-ordered list ends: the next page starts strictly after it."""
+
+    bumped_at: float
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.bumped_at!r}_{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> TopicCursor:
+        at, _, topic_id = text.partition("_")
+        return cls(float(at), int(topic_id))
+
+
+async def get_topic(conn: Connection, topic_id: int) -> Topic | None:
+    row = await conn.fetch_one(f"{TOPIC_SELECT} WHERE t.id = :id", {"id": topic_id})
+    return Topic.from_row(row) if row else None
+
+
+async def list_topics(
+    conn: Connection, group_ids: list[int], before: TopicCursor | None, limit: int
+) -> list[Topic]:
+    """Topics in the given groups, most recently bumped first, after the cursor if any."""
+    ids_sql, params = in_list("g", group_ids)
+    where = f"t.group_id IN {ids_sql}"
+    if before is not None:
+        # Row-value comparison keeps the keyset exact when two topics share a bump time.
+        where += " AND (t.bumped_at < :at OR (t.bumped_at = :at AND t.id < :id))"
+        params |= {"at": before.bumped_at, "id": before.id}
+    rows = await conn.fetch_all(
+        f"{TOPIC_SELECT} WHERE {where} ORDER BY t.bumped_at DESC, t.id DESC LIMIT :lim",
+        params | {"lim": limit},
+    )
+    return [Topic.from_row(r) for r in rows]
+
+
+async def list_pinned(conn: Connection, group_id: int) -> list[Topic]:
+    rows = await conn.fetch_all(
+        f"{TOPIC_SELECT} WHERE t.group_id = :g AND t.pinned ORDER BY t.bumped_at DESC",
+        {"g": group_id},
+    )
+    return [Topic.from_row(r) for r in rows]
+
+
+async def insert_topic(
+    conn: Connection, *, group_id: int, title: str, slug: str, user_id: int, now: float
+) -> int:
+    topic_id = await conn.fetch_val(
+        "INSERT INTO topics (group_id, title, slug, user_id, created_at, bumped_at,"
+        " highest_post_number, last_poster_id)"
+        " VALUES (:g, :title, :slug, :u, :now, :now, 0, :u) RETURNING id",
+        {"g": group_id, "title": title, "slug": slug, "u": user_id, "now": now},
+    )
+    return int(topic_id)
+
+
+async def next_post_number(conn: Connection, topic_id: int, user_id: int, now: float) -> int:
+    """Take the topic's next post number and bump it, in the caller's transaction.
+
+    The UPDATE locks the topic row, so two replies racing get consecutive numbers.
+    """
+    number = await conn.fetch_val(
+        "UPDATE topics SET highest_post_number = highest_post_number + 1,"
+        " reply_count = CASE WHEN highest_post_number = 0 THEN 0 ELSE reply_count + 1 END,"
+        " bumped_at = :now, last_poster_id = :u WHERE id = :id RETURNING highest_post_number",
+        {"id": topic_id, "u": user_id, "now": now},
+    )
+    return int(number)
+
+
+async def set_closed(conn: Connection, topic_id: int, closed: bool) -> None:
+    await conn.execute("UPDATE topics SET closed = :c WHERE id = :id", {"c": closed, "id": topic_id})
+
+
+async def set_pinned(conn: Connection, topic_id: int, pinned: bool) -> None:
+    await conn.execute("UPDATE topics SET pinned = :p WHERE id = :id", {"p": pinned, "id": topic_id})

@@ -1,0 +1,136 @@
+"""Accounts: users, their sessions and API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forum.db import Connection, Row
+
+USER_COLUMNS = "id, username, email, role, badge, created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    email: str
+    role: str
+    badge: str
+    created_at: float
+
+    @classmethod
+    def from_row(cls, row: Row) -> User:
+        return cls(**{k: row[k] for k in ("id", "username", "email", "role", "badge")},
+                   created_at=row["created_at"])
+
+
+async def get_user(conn: Connection, user_id: int) -> User | None:
+    row = await conn.fetch_one(f"SELECT {USER_COLUMNS} FROM users WHERE id = :id", {"id": user_id})
+    return User.from_row(row) if row else None
+
+
+async def get_user_by_username(conn: Connection, username: str) -> User | None:
+    row = await conn.fetch_one(
+        f"SELECT {USER_COLUMNS} FROM users WHERE lower(username) = lower(:u)", {"u": username}
+    )
+    return User.from_row(row) if row else None
+
+
+async def get_login(conn: Connection, login: str) -> tuple[User, str] | None:
+    """The user a login name (username or email) names, with their password hash."""
+    row = await conn.fetch_one(
+        f"SELECT {USER_COLUMNS}, password_hash FROM users"
+        " WHERE lower(username) = lower(:l) OR lower(email) = lower(:l)",
+        {"l": login},
+    )
+    return (User.from_row(row), row["password_hash"]) if row else None
+
+
+async def username_or_email_taken(conn: Connection, username: str, email: str) -> list[str]:
+    rows = await conn.fetch_all(
+        "SELECT lower(username) = lower(:u) AS name_taken, lower(email) = lower(:e) AS email_taken"
+        " FROM users WHERE lower(username) = lower(:u) OR lower(email) = lower(:e)",
+        {"u": username, "e": email},
+    )
+    taken = []
+    if any(r["name_taken"] for r in rows):
+        taken.append("username")
+    if any(r["email_taken"] for r in rows):
+        taken.append("email")
+    return taken
+
+
+async def insert_user(
+    conn: Connection, *, username: str, email: str, password_hash: str, role: str, badge: str,
+    now: float,
+) -> User:
+    row = await conn.fetch_one(
+        "INSERT INTO users (username, email, password_hash, role, badge, created_at)"
+        " VALUES (:username, :email, :hash, :role, :badge, :now)"
+        f" RETURNING {USER_COLUMNS}",
+        {"username": username, "email": email, "hash": password_hash, "role": role,
+         "badge": badge, "now": now},
+    )
+    assert row is not None
+    return User.from_row(row)
+
+
+async def update_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = :h WHERE id = :id", {"h": password_hash, "id": user_id}
+    )
+
+
+async def count_users(conn: Connection) -> int:
+    return int(await conn.fetch_val("SELECT count(*) FROM users"))
+
+
+async def count_posts_by_user(conn: Connection, user_id: int) -> int:
+    return int(await conn.fetch_val("SELECT count(*) FROM posts WHERE user_id = :u", {"u": user_id}))
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+async def insert_session(
+    conn: Connection, *, token_hash: str, user_id: int, now: float, expires_at: float
+) -> None:
+    await conn.execute(
+        "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)"
+        " VALUES (:t, :u, :now, :exp)",
+        {"t": token_hash, "u": user_id, "now": now, "exp": expires_at},
+    )
+
+
+async def get_session_user(conn: Connection, token_hash: str, now: float) -> User | None:
+    row = await conn.fetch_one(
+        "SELECT u.id, u.username, u.email, u.role, u.badge, u.created_at"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
+        " WHERE s.token_hash = :t AND s.expires_at > :now",
+        {"t": token_hash, "now": now},
+    )
+    return User.from_row(row) if row else None
+
+
+async def delete_session(conn: Connection, token_hash: str) -> None:
+    await conn.execute("DELETE FROM sessions WHERE token_hash = :t", {"t": token_hash})
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+async def insert_api_key(conn: Connection, *, key_hash: str, user_id: int, now: float) -> None:
+    await conn.execute(
+        "INSERT INTO api_keys (key_hash, user_id, created_at) VALUES (:k, :u, :now)",
+        {"k": key_hash, "u": user_id, "now": now},
+    )
+
+
+async def get_api_key_user(conn: Connection, key_hash: str) -> User | None:
+    row = await conn.fetch_one(
+        "SELECT u.id, u.username, u.email, u.role, u.badge, u.created_at"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id"
+        " WHERE k.key_hash = :k AND k.revoked_at IS NULL",
+        {"k": key_hash},
+    )
+    return User.from_row(row) if row else None

@@ -1,0 +1,77 @@
+"""The Jinja2 environment: pages render a typed context (forum/pages.py); posts one partial.
+
+`_post.html` is the ONE post partial, used by topic pages and by live events alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from forum.pages import Page
+from forum.queries.posts import Post
+from forum.queries.topics import Topic
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+BADGE_LABELS = {
+    "patient": "Patient",
+    "carer": "Carer",
+    "clinician": "Clinician",
+    "ahp": "Allied health professional",
+    "researcher": "Researcher",
+    "other": "Member",
+}
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def friendly_time(ts: float, now: float | None = None) -> str:
+    seconds = (now or time.time()) - ts
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("minute", 60), ("hour", 3600), ("day", 86400)):
+        limit = {"minute": 3600, "hour": 86400, "day": 7 * 86400}[unit]
+        if seconds < limit:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return datetime.fromtimestamp(ts, UTC).strftime("%-d %b %Y")
+
+
+def time_tag(ts: float) -> Markup:
+    full = datetime.fromtimestamp(ts, UTC).strftime("%-d %B %Y at %H:%M UTC")
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        iso_time(ts), full, friendly_time(ts)
+    )
+
+
+class Renderer:
+    def __init__(self, url_path: Callable[..., str]) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES_DIR),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            undefined=StrictUndefined,  # a missing context field is a bug, not an empty string
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals |= {"url": url_path, "badge_label": BADGE_LABELS.get}
+        self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}
+        self._post_template = self.env.get_template("_post.html")
+
+    def render(self, page: Page) -> str:
+        context = {f.name: getattr(page, f.name) for f in fields(page)}
+        return self.env.get_template(page.template).render(context)
+
+    def render_post(self, post: Post, topic: Topic, **extra: Any) -> str:
+        """The post partial as anyone may see it; per-viewer controls are added by the page."""
+        return self._post_template.render(post=post, topic=topic, viewer=None, can_edit=False,
+                                          can_reply=False, **extra)

@@ -1,0 +1,55 @@
+"""THE url map: every page, API endpoint and static mount, each with a name.
+
+JSON routes come before the HTML routes they resemble, so `/t/x/1.json` never reads as a slug.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from forum.api import handlers as api
+from forum.views import accounts, groups, home, topics
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+GET, POST, FORM = ["GET"], ["POST"], ["GET", "POST"]
+
+routes: list[BaseRoute] = [
+    # --- JSON API (Discourse-compatible) ---
+    Route("/latest.json", api.latest, methods=GET, name="api_latest"),
+    Route("/categories.json", api.categories, methods=GET, name="api_categories"),
+    Route("/c/{group_id:int}/show.json", api.category_show, methods=GET, name="api_category_show"),
+    Route("/c/{group_id:int}.json", api.category_topics, methods=GET, name="api_category"),
+    Route("/c/{slug}/{group_id:int}.json", api.category_topics, methods=GET,
+          name="api_category_slug"),
+    Route("/t/{topic_id:int}.json", api.topic, methods=GET, name="api_topic"),
+    Route("/t/{slug}/{topic_id:int}.json", api.topic, methods=GET, name="api_topic_slug"),
+    Route("/t/{topic_id:int}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
+    Route("/posts", api.create_post, methods=POST, name="api_create_post"),
+    Route("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
+    Route("/users/{username}.json", api.user, methods=GET, name="api_user"),
+    # --- pages ---
+    Route("/", home.home, methods=GET, name="home"),
+    Route("/healthz", home.healthz, methods=GET, name="healthz"),
+    Route("/login", accounts.login, methods=FORM, name="login"),
+    Route("/signup", accounts.signup, methods=FORM, name="signup"),
+    Route("/logout", accounts.logout, methods=POST, name="logout"),
+    Route("/u/{username}", accounts.user_page, methods=GET, name="user"),
+    Route("/new-group", groups.new_group, methods=FORM, name="new_group"),
+    Route("/g/{slug}", groups.group_page, methods=GET, name="group"),
+    Route("/g/{slug}/new-topic", topics.new_topic, methods=FORM, name="new_topic"),
+    Route("/g/{slug}/join", groups.join_group, methods=POST, name="join_group"),
+    Route("/g/{slug}/leave", groups.leave_group, methods=POST, name="leave_group"),
+    Route("/g/{slug}/members", groups.members_page, methods=GET, name="group_members"),
+    Route("/g/{slug}/members/add", groups.add_member, methods=POST, name="add_member"),
+    Route("/t/{topic_id:int}", topics.topic_by_id, methods=GET, name="topic_by_id"),
+    Route("/t/{slug}/{topic_id:int}", topics.topic_page, methods=GET, name="topic"),
+    Route("/t/{topic_id:int}/reply", topics.reply, methods=FORM, name="reply"),
+    Route("/t/{topic_id:int}/status", topics.topic_status, methods=POST, name="topic_status"),
+    Route("/p/{post_id:int}/edit", topics.edit_post, methods=FORM, name="edit_post"),
+    Route("/p/{post_id:int}/revisions", topics.revisions, methods=GET, name="revisions"),
+    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+]

@@ -1,0 +1,1 @@
+"""HTML pages: thin handlers, one module per page family: parse, act or query, render."""

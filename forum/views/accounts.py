@@ -1,0 +1,111 @@
+"""Sign up, log in, log out, and user profiles."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.access import readable_groups
+from forum.actions import accounts as account_actions
+from forum.auth import clear_session_cookie, session_cookie_header, sign_session
+from forum.errors import BadRequest, NotFound
+from forum.forms import query_input, read_input
+from forum.pages import LoginPage, SignupPage, UserPage
+from forum.queries import posts as post_queries
+from forum.queries import users as user_queries
+from forum.rendering import BADGE_LABELS
+from forum.views.common import (
+    auth_of,
+    base,
+    db_of,
+    redirect,
+    render,
+    safe_next,
+    settings_of,
+    viewer_of,
+)
+
+
+def _logged_in(request: Request, token: str, next_path: str) -> Response:
+    settings = settings_of(request)
+    response = redirect(next_path)
+    cookie = session_cookie_header(
+        sign_session(settings.secret_key, token), max_age=settings.session_days * 86400,
+        secure=request.url.scheme == "https",
+    )
+    response.headers.append("set-cookie", cookie)
+    return response
+
+
+async def login(request: Request) -> Response:
+    next_path = safe_next(query_input(request).get("next"))
+    login_value, errors, status = "", [], 200
+    if request.method == "POST":
+        form = await read_input(request)
+        login_value = form.get("login") or ""
+        next_path = safe_next(form.get("next"))
+        address = request.client.host if request.client else "unknown"
+        try:
+            _, token = await account_actions.do_login(
+                db_of(request), request.app.state.limiter, settings_of(request), login_value,
+                form.get("password") or "", address,
+            )
+        except BadRequest as error:
+            errors, status = error.messages, 400
+        else:
+            return _logged_in(request, token, next_path)
+    page = LoginPage(**base(request, "Log in"), login_value=login_value, next_path=next_path,
+                     errors=errors)
+    return render(request, page, status)
+
+
+async def signup(request: Request) -> Response:
+    values = {"username_value": "", "email_value": "", "badge_value": "other"}
+    errors: list[str] = []
+    if request.method == "POST":
+        form = await read_input(request)
+        values = {"username_value": form.get("username") or "",
+                  "email_value": form.get("email") or "",
+                  "badge_value": form.get("badge") or "other"}
+        try:
+            details = account_actions.check_signup(
+                form.get("username"), form.get("email"), form.get("password"), form.get("badge")
+            )
+            await account_actions.do_create_user(db_of(request), details)
+            _, token = await account_actions.do_login(
+                db_of(request), request.app.state.limiter, settings_of(request),
+                details.username, details.password,
+                request.client.host if request.client else "unknown",
+            )
+        except BadRequest as error:
+            errors = error.messages
+        else:
+            return _logged_in(request, token, "/")
+    page = SignupPage(**base(request, "Sign up"), badges=list(BADGE_LABELS.items()),
+                      errors=errors, **values)
+    return render(request, page, 400 if errors else 200)
+
+
+async def logout(request: Request) -> Response:
+    await read_input(request)
+    auth = auth_of(request)
+    if auth.session_token is not None:
+        await account_actions.do_logout(db_of(request), auth.session_token)
+    response = redirect("/")
+    clear_session_cookie(response, secure=request.url.scheme == "https")
+    return response
+
+
+async def user_page(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    user = await user_queries.get_user_by_username(db, request.path_params["username"])
+    if user is None:
+        raise NotFound("There is no such member.")
+    group_ids = [g.id for g in await readable_groups(db, viewer)]
+    page = UserPage(
+        **base(request, user.username),
+        user=user,
+        post_count=await user_queries.count_posts_by_user(db, user.id),
+        recent=await post_queries.list_recent_posts_by_user(db, user.id, group_ids, 10),
+    )
+    return render(request, page)

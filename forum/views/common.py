@@ -1,0 +1,101 @@
+"""What every HTML handler needs: the viewer, the page basics, rendering and redirects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from forum.auth import Auth
+from forum.db import Database
+from forum.errors import BadRequest, NotAuthenticated
+from forum.pages import Page
+from forum.queries.topics import TopicCursor
+from forum.queries.users import User
+from forum.rendering import Renderer
+from forum.settings import Settings
+
+
+def auth_of(request: Request) -> Auth:
+    auth: Auth = request.state.auth
+    return auth
+
+
+def viewer_of(request: Request) -> User | None:
+    return auth_of(request).user
+
+
+def require_viewer(request: Request) -> User:
+    user = viewer_of(request)
+    if user is None:
+        raise NotAuthenticated("Please log in first.")
+    return user
+
+
+def db_of(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def renderer_of(request: Request) -> Renderer:
+    renderer: Renderer = request.app.state.renderer
+    return renderer
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def base(request: Request, title: str) -> dict[str, Any]:
+    """The fields every Page has."""
+    auth = auth_of(request)
+    return {"title": title, "viewer": auth.user, "csrf_token": auth.csrf_token}
+
+
+def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(renderer_of(request).render(page), status_code=status_code)
+
+
+def redirect(url: str) -> RedirectResponse:
+    # 303: after a POST the browser fetches the new page with GET, so reload never re-posts.
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(path: str | None, default: str = "/") -> str:
+    """Only same-site paths: `//evil.example` and `https://...` would send people elsewhere."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path
+
+
+def path_int(request: Request, name: str) -> int:
+    value = request.path_params[name]
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number.") from None
+
+
+def topic_cursor(text: str | None) -> TopicCursor | None:
+    if not text:
+        return None
+    try:
+        return TopicCursor.decode(text)
+    except ValueError:
+        raise BadRequest("That page link is not valid.") from None
+
+
+async def topic_page_of(
+    request: Request, fetch: Any, per_page: int
+) -> tuple[list[Any], str | None]:
+    """One page of a bump-ordered topic list, fetching one extra row to know if more follow."""
+    before = topic_cursor(request.query_params.get("before"))
+    topics = await fetch(before, per_page + 1)
+    if len(topics) <= per_page:
+        return topics, None
+    topics = topics[:per_page]
+    return topics, TopicCursor(topics[-1].bumped_at, topics[-1].id).encode()

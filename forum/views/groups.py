@@ -1,0 +1,123 @@
+"""Group pages: a group's topics, joining and leaving, members, and creating a group."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.access import access_group
+from forum.actions import groups as group_actions
+from forum.errors import BadRequest, Forbidden
+from forum.forms import read_input
+from forum.pages import GroupPage, MembersPage, NewGroupPage
+from forum.permissions import can_create_group, can_join_group, can_manage_members, can_start_topic
+from forum.queries import groups as group_queries
+from forum.queries import topics as topic_queries
+from forum.views.common import (
+    base,
+    db_of,
+    redirect,
+    render,
+    require_viewer,
+    settings_of,
+    topic_page_of,
+    viewer_of,
+)
+
+
+async def group_page(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    access = await access_group(db, viewer, slug=request.path_params["slug"])
+    group = access.group
+    topics, next_cursor = await topic_page_of(
+        request,
+        lambda before, n: topic_queries.list_topics(db, [group.id], before, n),
+        settings_of(request).topics_per_page,
+    )
+    first_page = "before" not in request.query_params
+    pinned = await topic_queries.list_pinned(db, group.id) if first_page else []
+    pinned_ids = {t.id for t in pinned}
+    page = GroupPage(
+        **base(request, group.name),
+        group=group,
+        membership=access.membership,
+        pinned=pinned,
+        topics=[t for t in topics if t.id not in pinned_ids],
+        next_cursor=next_cursor,
+        can_start_topic=can_start_topic(viewer, group, access.membership),
+        can_join=can_join_group(viewer, group, access.membership),
+        can_manage=can_manage_members(viewer, access.membership),
+    )
+    return render(request, page)
+
+
+async def join_group(request: Request) -> Response:
+    await read_input(request)
+    viewer = require_viewer(request)
+    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
+    await group_actions.do_join_group(db_of(request), viewer, access.group.id)
+    return redirect(request.url_for("group", slug=access.group.slug).path)
+
+
+async def leave_group(request: Request) -> Response:
+    await read_input(request)
+    viewer = require_viewer(request)
+    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
+    await group_actions.do_leave_group(db_of(request), viewer, access.group.id)
+    return redirect(request.url_for("home").path)
+
+
+async def members_page(request: Request, errors: list[str] | None = None) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    access = await access_group(db, viewer, slug=request.path_params["slug"])
+    members = await group_queries.list_members(db, access.group.id)
+    page = MembersPage(
+        **base(request, f"Members of {access.group.name}"),
+        group=access.group,
+        members=members,
+        can_manage=can_manage_members(viewer, access.membership),
+        errors=errors or [],
+    )
+    return render(request, page, 400 if errors else 200)
+
+
+async def add_member(request: Request) -> Response:
+    form = await read_input(request)
+    viewer = require_viewer(request)
+    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
+    try:
+        await group_actions.do_add_member(
+            db_of(request), viewer, access.group.id, form.get("username"),
+            form.get("role") or "member",
+        )
+    except BadRequest as error:
+        return await members_page(request, error.messages)
+    return redirect(request.url_for("group_members", slug=access.group.slug).path)
+
+
+async def new_group(request: Request) -> Response:
+    viewer = require_viewer(request)
+    if not can_create_group(viewer):
+        raise Forbidden("Only administrators can create groups.")
+    fields = {"name_value": "", "slug_value": "", "description_value": "",
+              "visibility_value": "public"}
+    errors: list[str] = []
+    if request.method == "POST":
+        form = await read_input(request)
+        fields = {
+            "name_value": form.get("name") or "",
+            "slug_value": form.get("slug") or "",
+            "description_value": form.get("description") or "",
+            "visibility_value": form.get("visibility") or "",
+        }
+        try:
+            group = await group_actions.do_create_group(
+                db_of(request), viewer, name=form.get("name"), slug=form.get("slug"),
+                description=form.get("description"), visibility=form.get("visibility"),
+            )
+        except BadRequest as error:
+            errors = error.messages
+        else:
+            return redirect(request.url_for("group", slug=group.slug).path)
+    page = NewGroupPage(**base(request, "New group"), errors=errors, **fields)
+    return render(request, page, 400 if errors else 200)

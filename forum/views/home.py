@@ -1,0 +1,27 @@
+"""The home page (groups and latest topics) and the plain-text health check."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from forum.access import readable_groups
+from forum.pages import HomePage
+from forum.queries import topics as topic_queries
+from forum.views.common import base, db_of, render, settings_of, topic_page_of, viewer_of
+
+
+async def home(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    per_page = settings_of(request).topics_per_page
+    groups = await readable_groups(db, viewer)
+    group_ids = [g.id for g in groups]
+    topics, next_cursor = await topic_page_of(
+        request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
+    )
+    page = HomePage(**base(request, "Home"), groups=groups, topics=topics, next_cursor=next_cursor)
+    return render(request, page)
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok")

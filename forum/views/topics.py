@@ -1,0 +1,215 @@
+"""Topic pages and the composer: read a topic, start one, reply, quote, edit, see revisions."""
+
+from __future__ import annotations
+
+import difflib
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.access import GroupAccess, access_group, access_post, access_topic
+from forum.actions import posts as post_actions
+from forum.errors import BadRequest, Conflict, Forbidden, NotFound
+from forum.forms import query_input, read_input
+from forum.pages import ComposerPage, PostItem, RevisionsPage, TopicPage
+from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
+from forum.queries import posts as post_queries
+from forum.queries import topics as topic_queries
+from forum.queries.posts import Post
+from forum.queries.topics import Topic
+from forum.views.common import (
+    base,
+    db_of,
+    path_int,
+    redirect,
+    render,
+    renderer_of,
+    require_viewer,
+    settings_of,
+    viewer_of,
+)
+
+
+def topic_url(request: Request, topic: Topic, post_number: int | None = None) -> str:
+    path = request.url_for("topic", slug=topic.slug, topic_id=topic.id).path
+    if post_number is None:
+        return path
+    per_page = settings_of(request).posts_per_page
+    # Land on the page that holds the post: pages start after a multiple of the page size.
+    after = ((post_number - 1) // per_page) * per_page
+    return (f"{path}?after={after}" if after else path) + f"#post-{post_number}"
+
+
+async def topic_page(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    access = await access_topic(db, viewer, path_int(request, "topic_id"))
+    topic, per_page = access.topic, settings_of(request).posts_per_page
+    if request.path_params["slug"] != topic.slug:
+        return redirect(topic_url(request, topic))
+    query = query_input(request)
+    before, after = query.get_int("before"), query.get_int("after")
+    if before is not None:
+        posts = await post_queries.list_posts_before(db, topic.id, before, per_page)
+    else:
+        posts = await post_queries.list_posts(db, topic.id, after or 0, per_page)
+    if not posts and (before or after):
+        raise NotFound("There are no posts on that page.")
+    first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
+    page = TopicPage(
+        **base(request, topic.title),
+        topic=topic,
+        group=access.group,
+        posts=[PostItem(p, can_edit_post(viewer, p, topic)) for p in posts],
+        prev_before=first if first > 1 else None,
+        next_after=last if last < topic.highest_post_number else None,
+        can_reply=can_reply(viewer, access.group, access.membership, topic),
+        can_moderate=can_moderate(viewer, access.membership),
+    )
+    return render(request, page)
+
+
+async def topic_by_id(request: Request) -> Response:
+    access = await access_topic(db_of(request), viewer_of(request), path_int(request, "topic_id"))
+    return redirect(topic_url(request, access.topic))
+
+
+# --- the composer ---------------------------------------------------------------------------
+
+
+def _composer(request: Request, group_access: GroupAccess, **fields: object) -> ComposerPage:
+    return ComposerPage(**base(request, str(fields["heading"])), group=group_access.group,
+                        **fields)  # type: ignore[arg-type]
+
+
+async def new_topic(request: Request) -> Response:
+    db, viewer = db_of(request), require_viewer(request)
+    access = await access_group(db, viewer, slug=request.path_params["slug"])
+    if not can_start_topic(viewer, access.group, access.membership):
+        raise Forbidden("You cannot start topics in this group.")
+    action = request.url_for("new_topic", slug=access.group.slug).path
+    title = raw = ""
+    errors: list[str] = []
+    if request.method == "POST":
+        form = await read_input(request)
+        title, raw = form.get("title") or "", form.get("raw") or ""
+        try:
+            written = await post_actions.do_new_topic(
+                db, renderer_of(request), settings_of(request), viewer, access.group.id, title, raw
+            )
+        except BadRequest as error:
+            errors = error.messages
+        else:
+            topic = await topic_queries.get_topic(db, written.topic_id)
+            assert topic is not None
+            return redirect(topic_url(request, topic))
+    page = _composer(
+        request, access, heading=f"New topic in {access.group.name}", action=action,
+        topic=None, show_title=True, title_value=title, raw_value=raw,
+        reply_to_post_number=None, version=None, errors=errors,
+    )
+    return render(request, page, 400 if errors else 200)
+
+
+def quote(post: Post) -> str:
+    quoted = "\n".join(f"> {line}" if line else ">" for line in post.raw.splitlines())
+    return f"> **{post.username}** wrote (post {post.post_number}):\n>\n{quoted}\n\n"
+
+
+async def reply(request: Request) -> Response:
+    db, viewer = db_of(request), require_viewer(request)
+    access = await access_topic(db, viewer, path_int(request, "topic_id"))
+    topic = access.topic
+    if not can_reply(viewer, access.group, access.membership, topic):
+        raise Forbidden("This topic is closed to new replies." if topic.closed
+                        else "You cannot reply in this group.")
+    errors: list[str] = []
+    if request.method == "POST":
+        form = await read_input(request)
+        raw, to = form.get("raw") or "", form.get_int("reply_to_post_number")
+        try:
+            written = await post_actions.do_reply(
+                db, renderer_of(request), settings_of(request), viewer, topic.id, raw, to
+            )
+        except BadRequest as error:
+            errors = error.messages
+        else:
+            return redirect(topic_url(request, topic, written.post_number))
+    else:
+        to = query_input(request).get_int("to")
+        raw = ""
+    quoted = await post_queries.get_post_by_number(db, topic.id, to) if to else None
+    if to and quoted is None:
+        raise NotFound("There is no such post in this topic.")
+    if quoted is not None and request.method == "GET":
+        raw = quote(quoted)
+    page = _composer(
+        request, GroupAccess(access.group, access.membership),
+        heading=f"Reply to {topic.title}", action=request.url_for("reply", topic_id=topic.id).path,
+        topic=topic, show_title=False, title_value="", raw_value=raw, reply_to_post_number=to,
+        version=None, errors=errors, quoted=quoted,
+    )
+    return render(request, page, 400 if errors else 200)
+
+
+async def edit_post(request: Request) -> Response:
+    db, viewer = db_of(request), require_viewer(request)
+    post, access = await access_post(db, viewer, path_int(request, "post_id"))
+    if not can_edit_post(viewer, post, access.topic):
+        raise Forbidden("You can only edit your own posts.")
+    errors: list[str] = []
+    raw, version = post.raw, post.version
+    if request.method == "POST":
+        form = await read_input(request)
+        raw, version = form.get("raw") or "", form.get_int("version") or post.version
+        try:
+            await post_actions.do_edit_post(
+                db, renderer_of(request), settings_of(request), viewer, post.id, raw, version
+            )
+        except (BadRequest, Conflict) as error:
+            errors = error.messages
+        else:
+            return redirect(topic_url(request, access.topic, post.post_number))
+    page = _composer(
+        request, GroupAccess(access.group, access.membership),
+        heading=f"Edit post {post.post_number} in {access.topic.title}",
+        action=request.url_for("edit_post", post_id=post.id).path, topic=access.topic,
+        show_title=False, title_value="", raw_value=raw, reply_to_post_number=None,
+        version=version, errors=errors,
+    )
+    return render(request, page, 400 if errors else 200)
+
+
+def line_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """(kind, line) pairs with kind 'same', 'added' or 'removed', for the revisions page."""
+    kinds = {" ": "same", "+": "added", "-": "removed"}
+    return [
+        (kinds[line[0]], line[2:])
+        for line in difflib.ndiff(old.splitlines(), new.splitlines())
+        if line[0] in kinds
+    ]
+
+
+async def revisions(request: Request) -> Response:
+    db, viewer = db_of(request), viewer_of(request)
+    post, access = await access_post(db, viewer, path_int(request, "post_id"))
+    history = await post_queries.list_revisions(db, post.id)
+    diffs = [line_diff(a.raw, b.raw) for a, b in zip(history, history[1:], strict=False)]
+    page = RevisionsPage(
+        **base(request, f"Edit history of post {post.post_number}"),
+        post=post, topic=access.topic, revisions=history, diffs=diffs,
+    )
+    return render(request, page)
+
+
+async def topic_status(request: Request) -> Response:
+    form = await read_input(request)
+    db, viewer = db_of(request), require_viewer(request)
+    topic_id = path_int(request, "topic_id")
+    flags = {"close": ("closed", True), "open": ("closed", False),
+             "pin": ("pinned", True), "unpin": ("pinned", False)}
+    change = flags.get(form.get("change") or "")
+    if change is None:
+        raise BadRequest("Choose close, open, pin or unpin.")
+    await post_actions.do_set_topic_status(db, viewer, topic_id, **{change[0]: change[1]})
+    access = await access_topic(db, viewer, topic_id)
+    return redirect(topic_url(request, access.topic))

@@ -1,0 +1,114 @@
+-- The forum core: accounts, groups, topics, posts, revisions and the live event log.
+-- Times are seconds since the epoch (DOUBLE PRECISION), the same in both dialects.
+
+CREATE TABLE users (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username TEXT NOT NULL,
+    email TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'moderator', 'admin')),
+    badge TEXT NOT NULL DEFAULT 'other'
+        CHECK (badge IN ('patient', 'carer', 'clinician', 'ahp', 'researcher', 'other')),
+    created_at DOUBLE PRECISION NOT NULL
+);
+-- Case-insensitive uniqueness, as SQLite's COLLATE NOCASE gives the other dialect.
+CREATE UNIQUE INDEX users_username_ci ON users (lower(username));
+CREATE UNIQUE INDEX users_email_ci ON users (lower(email));
+
+CREATE TABLE sessions (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE api_keys (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    key_hash TEXT NOT NULL UNIQUE,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at DOUBLE PRECISION NOT NULL,
+    revoked_at DOUBLE PRECISION
+);
+
+CREATE TABLE groups (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    visibility TEXT NOT NULL DEFAULT 'public' CHECK (visibility IN ('public', 'private')),
+    topic_count INTEGER NOT NULL DEFAULT 0,
+    post_count INTEGER NOT NULL DEFAULT 0,
+    created_at DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE memberships (
+    group_id BIGINT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('member', 'convener')),
+    created_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships (user_id);
+
+CREATE TABLE topics (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    group_id BIGINT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    created_at DOUBLE PRECISION NOT NULL,
+    bumped_at DOUBLE PRECISION NOT NULL,
+    reply_count INTEGER NOT NULL DEFAULT 0,
+    highest_post_number INTEGER NOT NULL DEFAULT 0,
+    last_poster_id BIGINT REFERENCES users (id),
+    closed BOOLEAN NOT NULL DEFAULT FALSE,
+    pinned BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX topics_group_bumped ON topics (group_id, bumped_at DESC, id DESC);
+CREATE INDEX topics_bumped ON topics (bumped_at DESC, id DESC);
+
+CREATE TABLE posts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    topic_id BIGINT NOT NULL REFERENCES topics (id) ON DELETE CASCADE,
+    post_number INTEGER NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    raw TEXT NOT NULL,
+    cooked TEXT NOT NULL,
+    reply_to_post_number INTEGER,
+    created_at DOUBLE PRECISION NOT NULL,
+    edited_at DOUBLE PRECISION,
+    version INTEGER NOT NULL DEFAULT 1,
+    UNIQUE (topic_id, post_number)
+);
+CREATE INDEX posts_user ON posts (user_id, created_at);
+
+CREATE TABLE post_revisions (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    post_id BIGINT NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+    version INTEGER NOT NULL,
+    raw TEXT NOT NULL,
+    cooked TEXT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    created_at DOUBLE PRECISION NOT NULL,
+    UNIQUE (post_id, version)
+);
+
+-- The live event log. Ids are per channel and gapless: a writer takes the next id from the
+-- channel's head row inside its own transaction, so commit order is id order.
+CREATE TABLE channel_heads (
+    channel TEXT PRIMARY KEY,
+    last_id BIGINT NOT NULL
+);
+
+CREATE TABLE events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    channel TEXT NOT NULL,
+    id BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    UNIQUE (channel, id)
+);
+CREATE INDEX events_created ON events (created_at);
