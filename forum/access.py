@@ -68,7 +68,9 @@ async def access_topic(conn: Connection, user: User | None, topic_id: int) -> To
     return TopicAccess(topic, group, membership)
 
 
-async def access_post(conn: Connection, user: User | None, post_id: int) -> tuple[Post, TopicAccess]:
+async def access_post(
+    conn: Connection, user: User | None, post_id: int
+) -> tuple[Post, TopicAccess]:
     post = await post_queries.get_post(conn, post_id)
     if post is None:
         raise NotFound("There is no such post.")

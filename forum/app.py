@@ -39,8 +39,9 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def error_response(request: Request, status: int, messages: list[str], title: str,
-                   wait_seconds: int | None = None) -> Response:
+def error_response(
+    request: Request, status: int, messages: list[str], title: str, wait_seconds: int | None = None
+) -> Response:
     headers = {"Retry-After": str(wait_seconds)} if wait_seconds else None
     if wants_json(request):
         body: dict[str, object] = {"errors": messages}
@@ -49,12 +50,16 @@ def error_response(request: Request, status: int, messages: list[str], title: st
         return ForumJSON(body, status_code=status, headers=headers)
     auth: Auth | None = getattr(request.state, "auth", None)
     page = ErrorPage(
-        title=title, viewer=auth.user if auth else None, csrf_token=auth.csrf_token if auth else "",
-        status_code=status, messages=messages,
+        title=title,
+        viewer=auth.user if auth else None,
+        csrf_token=auth.csrf_token if auth else "",
+        status_code=status,
+        messages=messages,
     )
     renderer: Renderer = request.app.state.renderer
-    return Response(renderer.render(page), status_code=status, headers=headers,
-                    media_type="text/html")
+    return Response(
+        renderer.render(page), status_code=status, headers=headers, media_type="text/html"
+    )
 
 
 async def forum_error(request: Request, exc: Exception) -> Response:
@@ -71,8 +76,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     # The traceback is logged, never the request body: posts may hold patient data.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(request, 500, ["Something went wrong on our side. Please try again."],
-                          "Something went wrong")
+    return error_response(
+        request,
+        500,
+        ["Something went wrong on our side. Please try again."],
+        "Something went wrong",
+    )
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

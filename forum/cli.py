@@ -40,14 +40,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Worker processes build their own app from the environment, so hand settings there.
         os.environ["FORUM_DATABASE_URL"] = settings.database_url
         os.environ["FORUM_SECRET_KEY"] = settings.secret_key
-        uvicorn.run("forum.app:app_from_env", factory=True, host=settings.host,
-                    port=settings.port, workers=settings.workers, log_level="info",
-                    ws_per_message_deflate=False)
+        uvicorn.run(
+            "forum.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="info",
+            ws_per_message_deflate=False,
+        )
     else:
         from forum.app import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    log_level="info", ws_per_message_deflate=False)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            ws_per_message_deflate=False,
+        )
     return 0
 
 
@@ -91,8 +102,13 @@ def cmd_group_create(args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> int:
         group = await do_create_group(
-            db, None, name=args.name, slug=args.slug, description=args.description,
-            visibility="private" if args.private else "public", check_actor=False,
+            db,
+            None,
+            name=args.name,
+            slug=args.slug,
+            description=args.description,
+            visibility="private" if args.private else "public",
+            check_actor=False,
         )
         print(f"created group {group.slug}")
         return 0
@@ -125,8 +141,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     async def work(db: Database) -> int:
         if await seed_demo(db, renderer, settings):
-            print(f"seeded the demo SIG; log in as sam (admin), ana, ben, priya or dr_chen"
-                  f" with the password {DEMO_PASSWORD}")
+            print(
+                f"seeded the demo SIG; log in as sam (admin), ana, ben, priya or dr_chen"
+                f" with the password {DEMO_PASSWORD}"
+            )
         else:
             print("groups exist already; the demo was not seeded")
         return 0
@@ -138,8 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="forum", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def command(sub: Any, name: str, handler: Callable[[argparse.Namespace], int],
-                help_text: str) -> argparse.ArgumentParser:
+    def command(
+        sub: Any, name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
         p.add_argument("--db", help="database URL (default: FORUM_DATABASE_URL or ./forum.db)")
         p.set_defaults(handler=handler)
@@ -153,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "demo", cmd_demo, "seed a demo SIG if the forum has no groups")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     create = command(user, "create", cmd_user_create, "create a user")
     create.add_argument("name")
     create.add_argument("--email", required=True)
@@ -162,12 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--badge", default="other")
 
     apikey = commands.add_parser("apikey", help="manage API keys").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     command(apikey, "create", cmd_apikey_create, "create an API key (printed once)").add_argument(
-        "--user", required=True)
+        "--user", required=True
+    )
 
     group = commands.add_parser("group", help="manage groups").add_subparsers(
-        dest="action", required=True)
+        dest="action", required=True
+    )
     gcreate = command(group, "create", cmd_group_create, "create a group")
     gcreate.add_argument("slug")
     gcreate.add_argument("--name", required=True)

@@ -95,7 +95,7 @@ class SqliteDatabase(Database):
     async def _open_one(self) -> aiosqlite.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly our block.
         conn = await aiosqlite.connect(self._path, isolation_level=None)
-        conn.row_factory = _dict_row
+        conn.row_factory = _dict_row  # type: ignore[assignment]
         for pragma in (
             "PRAGMA journal_mode=WAL",
             "PRAGMA foreign_keys=ON",

@@ -27,11 +27,14 @@ THREADS = [
         "My operation is in **six weeks**. The surgeon said being fitter beforehand helps"
         " recovery, but I get breathless on the stairs.\n\nWhat did other people do first?",
         [
-            ("priya", "Great question, Ana. Most prehab programmes start with three things:\n\n"
-             "1. Walking a little further each day (a step counter helps)\n"
-             "2. Simple sit-to-stand exercises, 3 sets of 10\n"
-             "3. Breathing exercises twice a day\n\n"
-             "Start gently and build up. Your team can refer you to a local programme."),
+            (
+                "priya",
+                "Great question, Ana. Most prehab programmes start with three things:\n\n"
+                "1. Walking a little further each day (a step counter helps)\n"
+                "2. Simple sit-to-stand exercises, 3 sets of 10\n"
+                "3. Breathing exercises twice a day\n\n"
+                "Start gently and build up. Your team can refer you to a local programme.",
+            ),
             ("ben", "My dad did the sit-to-stand every ad break on the telly. It added up!"),
             ("ana", "Thank you both. I managed 10 minutes of walking today."),
         ],
@@ -53,8 +56,7 @@ THREADS = [
     (
         "ben",
         "Caring for someone before surgery: what helped you?",
-        "I'm supporting my dad through prehab. Any tips for keeping him motivated"
-        " without nagging?",
+        "I'm supporting my dad through prehab. Any tips for keeping him motivated without nagging?",
         [],
     ),
 ]
@@ -69,7 +71,10 @@ async def seed_demo(db: Database, renderer: Renderer, settings: Settings) -> boo
         signup = accounts.check_signup(username, email, DEMO_PASSWORD, badge, role)
         users[username] = await accounts.do_create_user(db, signup)
     group = await groups.do_create_group(
-        db, users["sam"], name="Perioperative Care - Prehabilitation", slug="prehab",
+        db,
+        users["sam"],
+        name="Perioperative Care - Prehabilitation",
+        slug="prehab",
         description="Getting ready for surgery together: exercise, nutrition and wellbeing"
         " before an operation. Patients, carers and professionals welcome.",
         visibility="public",
@@ -77,12 +82,17 @@ async def seed_demo(db: Database, renderer: Renderer, settings: Settings) -> boo
     for username in ("ana", "ben", "priya", "dr_chen"):
         await groups.do_add_member(db, users["sam"], group.id, username)
     await groups.do_create_group(
-        db, users["sam"], name="Prehab Conveners", slug="prehab-conveners",
-        description="A private space for the group's conveners.", visibility="private",
+        db,
+        users["sam"],
+        name="Prehab Conveners",
+        slug="prehab-conveners",
+        description="A private space for the group's conveners.",
+        visibility="private",
     )
     for author, title, raw, replies in THREADS:
-        written = await posts.do_new_topic(db, renderer, settings, users[author], group.id,
-                                           title, raw)
+        written = await posts.do_new_topic(
+            db, renderer, settings, users[author], group.id, title, raw
+        )
         for replier, text in replies:
             await posts.do_reply(db, renderer, settings, users[replier], written.topic_id, text)
     first = await topic_queries.list_topics(db, [group.id], None, 10)

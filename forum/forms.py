@@ -106,7 +106,9 @@ async def read_input(request: Request, *, csrf: bool = True) -> Input:
     if csrf:
         supplied = request.headers.get("x-csrf-token") or data.get("csrf_token")
         if not check_csrf(auth, supplied):
-            raise Forbidden("This form has expired or did not come from this site. Please try again.")
+            raise Forbidden(
+                "This form has expired or did not come from this site. Please try again."
+            )
     return data
 
 

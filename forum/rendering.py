@@ -73,5 +73,6 @@ class Renderer:
 
     def render_post(self, post: Post, topic: Topic, **extra: Any) -> str:
         """The post partial as anyone may see it; per-viewer controls are added by the page."""
-        return self._post_template.render(post=post, topic=topic, viewer=None, can_edit=False,
-                                          can_reply=False, **extra)
+        return self._post_template.render(
+            post=post, topic=topic, viewer=None, can_edit=False, can_reply=False, **extra
+        )

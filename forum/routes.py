@@ -23,8 +23,9 @@ routes: list[BaseRoute] = [
     Route("/categories.json", api.categories, methods=GET, name="api_categories"),
     Route("/c/{group_id:int}/show.json", api.category_show, methods=GET, name="api_category_show"),
     Route("/c/{group_id:int}.json", api.category_topics, methods=GET, name="api_category"),
-    Route("/c/{slug}/{group_id:int}.json", api.category_topics, methods=GET,
-          name="api_category_slug"),
+    Route(
+        "/c/{slug}/{group_id:int}.json", api.category_topics, methods=GET, name="api_category_slug"
+    ),
     Route("/t/{topic_id:int}.json", api.topic, methods=GET, name="api_topic"),
     Route("/t/{slug}/{topic_id:int}.json", api.topic, methods=GET, name="api_topic_slug"),
     Route("/t/{topic_id:int}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),

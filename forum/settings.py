@@ -1,4 +1,4 @@
-"""Every setting in one declarative table: name, default, help; read from FORUM_* environment variables."""
+"""Every setting in one declarative table (name, default, help), read from FORUM_* variables."""
 
 from __future__ import annotations
 

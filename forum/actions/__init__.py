@@ -1,1 +1,4 @@
-"""Every state change: `check_*` validates and authorises, `do_*` writes and publishes in one transaction."""
+"""Every state change: `check_*` validates and authorises; `do_*` writes and publishes.
+
+A `do_*` writes its change and the live event in one transaction.
+"""

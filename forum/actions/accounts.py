@@ -31,7 +31,10 @@ class Signup:
 
 
 def check_signup(
-    username: str | None, email: str | None, password: str | None, badge: str | None,
+    username: str | None,
+    email: str | None,
+    password: str | None,
+    badge: str | None,
     role: str = "member",
 ) -> Signup:
     username, email, password = (username or "").strip(), (email or "").strip(), password or ""
@@ -63,13 +66,22 @@ async def do_create_user(db: Database, signup: Signup) -> User:
         if taken:
             raise BadRequest(*[f"That {what} is already registered." for what in taken])
         return await user_queries.insert_user(
-            conn, username=signup.username, email=signup.email, password_hash=password_hash,
-            role=signup.role, badge=signup.badge, now=time.time(),
+            conn,
+            username=signup.username,
+            email=signup.email,
+            password_hash=password_hash,
+            role=signup.role,
+            badge=signup.badge,
+            now=time.time(),
         )
 
 
 async def do_login(
-    db: Database, limiter: RateLimiter, settings: Settings, login: str, password: str,
+    db: Database,
+    limiter: RateLimiter,
+    settings: Settings,
+    login: str,
+    password: str,
     address: str,
 ) -> tuple[User, str]:
     """Check the password and open a session; return the user and the new session token."""
@@ -95,7 +107,10 @@ async def do_login(
         if needs_rehash(password_hash):
             await user_queries.update_password_hash(conn, user.id, await hash_password(password))
         await user_queries.insert_session(
-            conn, token_hash=token_hash(token), user_id=user.id, now=now,
+            conn,
+            token_hash=token_hash(token),
+            user_id=user.id,
+            now=now,
             expires_at=now + settings.session_days * 86400,
         )
     return user, token
@@ -113,6 +128,7 @@ async def do_create_api_key(db: Database, username: str) -> str:
         user = await user_queries.get_user_by_username(conn, username)
         if user is None:
             raise NotFound(f"There is no user called {username}.")
-        await user_queries.insert_api_key(conn, key_hash=token_hash(key), user_id=user.id,
-                                          now=time.time())
+        await user_queries.insert_api_key(
+            conn, key_hash=token_hash(key), user_id=user.id, now=time.time()
+        )
     return key

@@ -19,8 +19,14 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
 
 
 async def do_create_group(
-    db: Database, actor: User | None, *, name: str | None, slug: str | None,
-    description: str | None, visibility: str | None, check_actor: bool = True,
+    db: Database,
+    actor: User | None,
+    *,
+    name: str | None,
+    slug: str | None,
+    description: str | None,
+    visibility: str | None,
+    check_actor: bool = True,
 ) -> Group:
     if check_actor and not can_create_group(actor):
         raise Forbidden("Only administrators can create groups.")
@@ -40,8 +46,12 @@ async def do_create_group(
         if await group_queries.get_group_by_slug(conn, clean_slug):
             raise BadRequest("A group already uses that web address.")
         group = await group_queries.insert_group(
-            conn, slug=clean_slug, name=clean_name, description=description,
-            visibility=str(visibility), now=time.time(),
+            conn,
+            slug=clean_slug,
+            name=clean_name,
+            description=description,
+            visibility=str(visibility),
+            now=time.time(),
         )
         if actor is not None:
             await group_queries.upsert_membership(
@@ -69,8 +79,13 @@ async def do_leave_group(db: Database, actor: User, group_id: int) -> None:
 
 
 async def do_add_member(
-    db: Database, actor: User | None, group_id: int, username: str | None, role: str = "member",
-    *, check_actor: bool = True,
+    db: Database,
+    actor: User | None,
+    group_id: int,
+    username: str | None,
+    role: str = "member",
+    *,
+    check_actor: bool = True,
 ) -> User:
     if role not in ("member", "convener"):
         raise BadRequest("The role must be member or convener.")

@@ -66,8 +66,13 @@ def check_new_topic(
 
 
 async def do_new_topic(
-    db: Database, renderer: Renderer, settings: Settings, user: User | None, group_id: int,
-    title: str | None, raw: str | None,
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    group_id: int,
+    title: str | None,
+    raw: str | None,
 ) -> Written:
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through.
@@ -77,8 +82,12 @@ async def do_new_topic(
         author = _require_user(user)
         cooked, now = cook(clean_raw), time.time()
         topic_id = await topic_queries.insert_topic(
-            conn, group_id=group_id, title=clean_title, slug=slugify(clean_title),
-            user_id=author.id, now=now,
+            conn,
+            group_id=group_id,
+            title=clean_title,
+            slug=slugify(clean_title),
+            user_id=author.id,
+            now=now,
         )
         await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=0)
         written = await _write_post(
@@ -89,7 +98,10 @@ async def do_new_topic(
 
 
 def check_reply(
-    settings: Settings, user: User | None, access: TopicAccess, raw: str | None,
+    settings: Settings,
+    user: User | None,
+    access: TopicAccess,
+    raw: str | None,
     reply_to_post_number: int | None,
 ) -> str:
     user = _require_user(user)
@@ -105,16 +117,28 @@ def check_reply(
 
 
 async def do_reply(
-    db: Database, renderer: Renderer, settings: Settings, user: User | None, topic_id: int,
-    raw: str | None, reply_to_post_number: int | None = None,
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    topic_id: int,
+    raw: str | None,
+    reply_to_post_number: int | None = None,
 ) -> Written:
     async with db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
         author = _require_user(user)
         written = await _write_post(
-            conn, renderer, author, topic_id, access.group.id, clean_raw, cook(clean_raw),
-            reply_to_post_number, time.time(),
+            conn,
+            renderer,
+            author,
+            topic_id,
+            access.group.id,
+            clean_raw,
+            cook(clean_raw),
+            reply_to_post_number,
+            time.time(),
         )
         await group_queries.add_to_group_counts(conn, access.group.id, topics=0, posts=1)
         await publish(
@@ -124,19 +148,44 @@ async def do_reply(
 
 
 async def _write_post(
-    conn: Connection, renderer: Renderer, author: User, topic_id: int, group_id: int, raw: str,
-    cooked: str, reply_to_post_number: int | None, now: float,
+    conn: Connection,
+    renderer: Renderer,
+    author: User,
+    topic_id: int,
+    group_id: int,
+    raw: str,
+    cooked: str,
+    reply_to_post_number: int | None,
+    now: float,
 ) -> Written:
     number = await topic_queries.next_post_number(conn, topic_id, author.id, now)
     post_id = await post_queries.insert_post(
-        conn, topic_id=topic_id, post_number=number, user_id=author.id, raw=raw, cooked=cooked,
-        reply_to_post_number=reply_to_post_number, now=now,
+        conn,
+        topic_id=topic_id,
+        post_number=number,
+        user_id=author.id,
+        raw=raw,
+        cooked=cooked,
+        reply_to_post_number=reply_to_post_number,
+        now=now,
     )
     await post_queries.insert_revision(
         conn, post_id=post_id, version=1, raw=raw, cooked=cooked, user_id=author.id, now=now
     )
-    post = Post(post_id, topic_id, number, author.id, author.username, author.badge, raw, cooked,
-                reply_to_post_number, now, None, 1)
+    post = Post(
+        post_id,
+        topic_id,
+        number,
+        author.id,
+        author.username,
+        author.badge,
+        raw,
+        cooked,
+        reply_to_post_number,
+        now,
+        None,
+        1,
+    )
     topic = await topic_queries.get_topic(conn, topic_id)
     assert topic is not None
     html = renderer.render_post(post, topic)
@@ -145,8 +194,13 @@ async def _write_post(
 
 
 async def do_edit_post(
-    db: Database, renderer: Renderer, settings: Settings, user: User | None, post_id: int,
-    raw: str | None, expected_version: int | None,
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    post_id: int,
+    raw: str | None,
+    expected_version: int | None,
 ) -> Written:
     editor = _require_user(user)
     clean_raw = clean_text(raw, "The post", settings.max_post_chars)
@@ -164,24 +218,55 @@ async def do_edit_post(
             conn, post_id=post_id, expected_version=base, raw=clean_raw, cooked=cooked, now=now
         )
         if version is None:
-            raise Conflict("This post was changed after you opened it. Please copy your text,"
-                           " reload, and edit again.")
+            raise Conflict(
+                "This post was changed after you opened it. Please copy your text,"
+                " reload, and edit again."
+            )
         await post_queries.insert_revision(
-            conn, post_id=post_id, version=version, raw=clean_raw, cooked=cooked,
-            user_id=editor.id, now=now,
+            conn,
+            post_id=post_id,
+            version=version,
+            raw=clean_raw,
+            cooked=cooked,
+            user_id=editor.id,
+            now=now,
         )
         edited = post_queries.Post(
-            post.id, post.topic_id, post.post_number, post.user_id, post.username, post.badge,
-            clean_raw, cooked, post.reply_to_post_number, post.created_at, now, version,
+            post.id,
+            post.topic_id,
+            post.post_number,
+            post.user_id,
+            post.username,
+            post.badge,
+            clean_raw,
+            cooked,
+            post.reply_to_post_number,
+            post.created_at,
+            now,
+            version,
         )
         html = renderer.render_post(edited, access.topic)
-        await publish(conn, PostEdited(post.topic_id, access.group.id, post.id, post.post_number,
-                                       post.username, version, html))
+        await publish(
+            conn,
+            PostEdited(
+                post.topic_id,
+                access.group.id,
+                post.id,
+                post.post_number,
+                post.username,
+                version,
+                html,
+            ),
+        )
     return Written(post.topic_id, post.id, post.post_number)
 
 
 async def do_set_topic_status(
-    db: Database, user: User | None, topic_id: int, *, closed: bool | None = None,
+    db: Database,
+    user: User | None,
+    topic_id: int,
+    *,
+    closed: bool | None = None,
     pinned: bool | None = None,
 ) -> None:
     async with db.transaction() as conn:

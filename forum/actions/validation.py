@@ -1,4 +1,4 @@
-"""Input rules shared by actions: text that is present, within length, and free of control characters."""
+"""Input rules shared by actions: text present, within length, free of control characters."""
 
 from __future__ import annotations
 

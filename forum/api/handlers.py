@@ -79,8 +79,9 @@ async def category_topics(request: Request) -> Response:
 
 
 async def category_show(request: Request) -> Response:
-    access = await access_group(db_of(request), viewer_of(request),
-                                group_id=path_int(request, "group_id"))
+    access = await access_group(
+        db_of(request), viewer_of(request), group_id=path_int(request, "group_id")
+    )
     group = access.group
     return ForumJSON(
         {"category": category_json(group, request.url_for("api_category", group_id=group.id).path)}
@@ -139,12 +140,14 @@ async def topic_posts(request: Request) -> Response:
     else:
         after = query.get_int("post_number") or 0
         posts = await post_queries.list_posts(db, t.id, after, settings_of(request).posts_per_page)
-    return ForumJSON({
-        "id": t.id,
-        "post_stream": {
-            "posts": [post_json(p, t, can_edit=can_edit_post(viewer, p, t)) for p in posts]
-        },
-    })
+    return ForumJSON(
+        {
+            "id": t.id,
+            "post_stream": {
+                "posts": [post_json(p, t, can_edit=can_edit_post(viewer, p, t)) for p in posts]
+            },
+        }
+    )
 
 
 async def create_post(request: Request) -> Response:
@@ -155,7 +158,12 @@ async def create_post(request: Request) -> Response:
     topic_id = form.get_int("topic_id")
     if topic_id is not None:
         written = await post_actions.do_reply(
-            db, renderer, settings, viewer, topic_id, form.get("raw"),
+            db,
+            renderer,
+            settings,
+            viewer,
+            topic_id,
+            form.get("raw"),
             form.get_int("reply_to_post_number"),
         )
     else:
@@ -176,4 +184,6 @@ async def user(request: Request) -> Response:
     found = await user_queries.get_user_by_username(db, request.path_params["username"])
     if found is None:
         raise NotFound("There is no such user.")
-    return ForumJSON({"user": user_json(found, await user_queries.count_posts_by_user(db, found.id))})
+    return ForumJSON(
+        {"user": user_json(found, await user_queries.count_posts_by_user(db, found.id))}
+    )

@@ -65,10 +65,13 @@ def topic_list_item(topic: Topic) -> dict[str, Any]:
     }
 
 
-def topic_list(topics: list[Topic], more_url: str | None, per_page: int,
-               can_create_topic: bool) -> dict[str, Any]:
-    usernames = sorted({t.username for t in topics} | {
-        t.last_poster_username for t in topics if t.last_poster_username})
+def topic_list(
+    topics: list[Topic], more_url: str | None, per_page: int, can_create_topic: bool
+) -> dict[str, Any]:
+    usernames = sorted(
+        {t.username for t in topics}
+        | {t.last_poster_username for t in topics if t.last_poster_username}
+    )
     body: dict[str, Any] = {
         "users": [{"username": u, "avatar_template": avatar_template(u)} for u in usernames],
         "topic_list": {
@@ -82,8 +85,9 @@ def topic_list(topics: list[Topic], more_url: str | None, per_page: int,
     return body
 
 
-def post_json(post: Post, topic: Topic, *, can_edit: bool, include_raw: bool = False
-              ) -> dict[str, Any]:
+def post_json(
+    post: Post, topic: Topic, *, can_edit: bool, include_raw: bool = False
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": post.id,
         "name": post.username,

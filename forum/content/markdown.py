@@ -57,7 +57,7 @@ _MD = _PostMarkdown(
     renderer_cls=_PostRenderer,
 ).enable(["table", "strikethrough", "linkify"])
 # Only links typed with their scheme: fuzzy matching would turn "cook.py" or "e.g." into links.
-_MD.linkify.set({"fuzzy_link": False})
+_MD.linkify.set({"fuzzy_link": False})  # type: ignore[union-attr]
 
 
 def render_markdown(raw: str) -> str:

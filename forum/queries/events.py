@@ -25,8 +25,13 @@ async def append_event(
     await conn.execute(
         "INSERT INTO events (channel, id, kind, payload, created_at)"
         " VALUES (:c, :id, :kind, :payload, :now)",
-        {"c": channel, "id": event_id, "kind": kind,
-         "payload": json.dumps(payload, separators=(",", ":")), "now": now},
+        {
+            "c": channel,
+            "id": event_id,
+            "kind": kind,
+            "payload": json.dumps(payload, separators=(",", ":")),
+            "now": now,
+        },
     )
     return int(event_id)
 
@@ -40,5 +45,7 @@ async def list_events(conn: Connection, channel: str, after_id: int, limit: int 
 
 
 async def channel_head(conn: Connection, channel: str) -> int:
-    head = await conn.fetch_val("SELECT last_id FROM channel_heads WHERE channel = :c", {"c": channel})
+    head = await conn.fetch_val(
+        "SELECT last_id FROM channel_heads WHERE channel = :c", {"c": channel}
+    )
     return int(head or 0)

@@ -26,7 +26,7 @@ class Group:
 
     @classmethod
     def from_row(cls, row: Row) -> Group:
-        return cls(**{name: row[name] for name in cls.__slots__})  # type: ignore[arg-type]
+        return cls(**{name: row[name] for name in cls.__slots__})
 
 
 async def list_groups(conn: Connection) -> list[Group]:
@@ -35,7 +35,9 @@ async def list_groups(conn: Connection) -> list[Group]:
 
 
 async def get_group(conn: Connection, group_id: int) -> Group | None:
-    row = await conn.fetch_one(f"SELECT {GROUP_COLUMNS} FROM groups WHERE id = :id", {"id": group_id})
+    row = await conn.fetch_one(
+        f"SELECT {GROUP_COLUMNS} FROM groups WHERE id = :id", {"id": group_id}
+    )
     return Group.from_row(row) if row else None
 
 

@@ -31,7 +31,7 @@ class Post:
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
-        return cls(**{name: row[name] for name in cls.__slots__})  # type: ignore[attr-defined]
+        return cls(**{name: row[name] for name in cls.__slots__})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +82,9 @@ async def list_post_ids(conn: Connection, topic_id: int) -> list[int]:
     return [int(r["id"]) for r in rows]
 
 
-async def list_recent_posts_by_user(conn: Connection, user_id: int, group_ids: list[int],
-                                    limit: int) -> list[Row]:
+async def list_recent_posts_by_user(
+    conn: Connection, user_id: int, group_ids: list[int], limit: int
+) -> list[Row]:
     ids_sql, params = in_list("g", group_ids)
     return await conn.fetch_all(
         "SELECT p.id, p.post_number, p.cooked, p.created_at, t.id AS topic_id, t.title, t.slug"
@@ -95,14 +96,28 @@ async def list_recent_posts_by_user(conn: Connection, user_id: int, group_ids: l
 
 
 async def insert_post(
-    conn: Connection, *, topic_id: int, post_number: int, user_id: int, raw: str, cooked: str,
-    reply_to_post_number: int | None, now: float,
+    conn: Connection,
+    *,
+    topic_id: int,
+    post_number: int,
+    user_id: int,
+    raw: str,
+    cooked: str,
+    reply_to_post_number: int | None,
+    now: float,
 ) -> int:
     post_id = await conn.fetch_val(
         "INSERT INTO posts (topic_id, post_number, user_id, raw, cooked, reply_to_post_number,"
         " created_at, version) VALUES (:t, :n, :u, :raw, :cooked, :rt, :now, 1) RETURNING id",
-        {"t": topic_id, "n": post_number, "u": user_id, "raw": raw, "cooked": cooked,
-         "rt": reply_to_post_number, "now": now},
+        {
+            "t": topic_id,
+            "n": post_number,
+            "u": user_id,
+            "raw": raw,
+            "cooked": cooked,
+            "rt": reply_to_post_number,
+            "now": now,
+        },
     )
     return int(post_id)
 
@@ -120,7 +135,13 @@ async def update_post_content(
 
 
 async def insert_revision(
-    conn: Connection, *, post_id: int, version: int, raw: str, cooked: str, user_id: int,
+    conn: Connection,
+    *,
+    post_id: int,
+    version: int,
+    raw: str,
+    cooked: str,
+    user_id: int,
     now: float,
 ) -> None:
     await conn.execute(
@@ -140,8 +161,9 @@ async def list_revisions(conn: Connection, post_id: int) -> list[Revision]:
     return [Revision(**r) for r in rows]
 
 
-async def list_posts_before(conn: Connection, topic_id: int, before_number: int,
-                            limit: int) -> list[Post]:
+async def list_posts_before(
+    conn: Connection, topic_id: int, before_number: int, limit: int
+) -> list[Post]:
     """The page that ends just before a post: read backwards, then put back in order."""
     rows = await conn.fetch_all(
         f"{POST_SELECT} WHERE p.topic_id = :t AND p.post_number < :before"

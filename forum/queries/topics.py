@@ -40,7 +40,7 @@ class Topic:
 
     @classmethod
     def from_row(cls, row: Row) -> Topic:
-        values = {name: row[name] for name in cls.__slots__}  # type: ignore[attr-defined]
+        values = {name: row[name] for name in cls.__slots__}
         values["closed"], values["pinned"] = bool(row["closed"]), bool(row["pinned"])
         return cls(**values)
 
@@ -118,8 +118,12 @@ async def next_post_number(conn: Connection, topic_id: int, user_id: int, now: f
 
 
 async def set_closed(conn: Connection, topic_id: int, closed: bool) -> None:
-    await conn.execute("UPDATE topics SET closed = :c WHERE id = :id", {"c": closed, "id": topic_id})
+    await conn.execute(
+        "UPDATE topics SET closed = :c WHERE id = :id", {"c": closed, "id": topic_id}
+    )
 
 
 async def set_pinned(conn: Connection, topic_id: int, pinned: bool) -> None:
-    await conn.execute("UPDATE topics SET pinned = :p WHERE id = :id", {"p": pinned, "id": topic_id})
+    await conn.execute(
+        "UPDATE topics SET pinned = :p WHERE id = :id", {"p": pinned, "id": topic_id}
+    )

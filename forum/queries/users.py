@@ -20,8 +20,10 @@ class User:
 
     @classmethod
     def from_row(cls, row: Row) -> User:
-        return cls(**{k: row[k] for k in ("id", "username", "email", "role", "badge")},
-                   created_at=row["created_at"])
+        return cls(
+            **{k: row[k] for k in ("id", "username", "email", "role", "badge")},
+            created_at=row["created_at"],
+        )
 
 
 async def get_user(conn: Connection, user_id: int) -> User | None:
@@ -61,15 +63,27 @@ async def username_or_email_taken(conn: Connection, username: str, email: str) -
 
 
 async def insert_user(
-    conn: Connection, *, username: str, email: str, password_hash: str, role: str, badge: str,
+    conn: Connection,
+    *,
+    username: str,
+    email: str,
+    password_hash: str,
+    role: str,
+    badge: str,
     now: float,
 ) -> User:
     row = await conn.fetch_one(
         "INSERT INTO users (username, email, password_hash, role, badge, created_at)"
         " VALUES (:username, :email, :hash, :role, :badge, :now)"
         f" RETURNING {USER_COLUMNS}",
-        {"username": username, "email": email, "hash": password_hash, "role": role,
-         "badge": badge, "now": now},
+        {
+            "username": username,
+            "email": email,
+            "hash": password_hash,
+            "role": role,
+            "badge": badge,
+            "now": now,
+        },
     )
     assert row is not None
     return User.from_row(row)
@@ -86,7 +100,9 @@ async def count_users(conn: Connection) -> int:
 
 
 async def count_posts_by_user(conn: Connection, user_id: int) -> int:
-    return int(await conn.fetch_val("SELECT count(*) FROM posts WHERE user_id = :u", {"u": user_id}))
+    return int(
+        await conn.fetch_val("SELECT count(*) FROM posts WHERE user_id = :u", {"u": user_id})
+    )
 
 
 # --- sessions -------------------------------------------------------------------------------

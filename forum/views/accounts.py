@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,7 +32,8 @@ def _logged_in(request: Request, token: str, next_path: str) -> Response:
     settings = settings_of(request)
     response = redirect(next_path)
     cookie = session_cookie_header(
-        sign_session(settings.secret_key, token), max_age=settings.session_days * 86400,
+        sign_session(settings.secret_key, token),
+        max_age=settings.session_days * 86400,
         secure=request.url.scheme == "https",
     )
     response.headers.append("set-cookie", cookie)
@@ -47,42 +50,53 @@ async def login(request: Request) -> Response:
         address = request.client.host if request.client else "unknown"
         try:
             _, token = await account_actions.do_login(
-                db_of(request), request.app.state.limiter, settings_of(request), login_value,
-                form.get("password") or "", address,
+                db_of(request),
+                request.app.state.limiter,
+                settings_of(request),
+                login_value,
+                form.get("password") or "",
+                address,
             )
         except BadRequest as error:
             errors, status = error.messages, 400
         else:
             return _logged_in(request, token, next_path)
-    page = LoginPage(**base(request, "Log in"), login_value=login_value, next_path=next_path,
-                     errors=errors)
+    page = LoginPage(
+        **base(request, "Log in"), login_value=login_value, next_path=next_path, errors=errors
+    )
     return render(request, page, status)
 
 
 async def signup(request: Request) -> Response:
-    values = {"username_value": "", "email_value": "", "badge_value": "other"}
+    values: dict[str, Any] = {"username_value": "", "email_value": "", "badge_value": "other"}
     errors: list[str] = []
     if request.method == "POST":
         form = await read_input(request)
-        values = {"username_value": form.get("username") or "",
-                  "email_value": form.get("email") or "",
-                  "badge_value": form.get("badge") or "other"}
+        values = {
+            "username_value": form.get("username") or "",
+            "email_value": form.get("email") or "",
+            "badge_value": form.get("badge") or "other",
+        }
         try:
             details = account_actions.check_signup(
                 form.get("username"), form.get("email"), form.get("password"), form.get("badge")
             )
             await account_actions.do_create_user(db_of(request), details)
             _, token = await account_actions.do_login(
-                db_of(request), request.app.state.limiter, settings_of(request),
-                details.username, details.password,
+                db_of(request),
+                request.app.state.limiter,
+                settings_of(request),
+                details.username,
+                details.password,
                 request.client.host if request.client else "unknown",
             )
         except BadRequest as error:
             errors = error.messages
         else:
             return _logged_in(request, token, "/")
-    page = SignupPage(**base(request, "Sign up"), badges=list(BADGE_LABELS.items()),
-                      errors=errors, **values)
+    page = SignupPage(
+        **base(request, "Sign up"), badges=list(BADGE_LABELS.items()), errors=errors, **values
+    )
     return render(request, page, 400 if errors else 200)
 
 

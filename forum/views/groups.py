@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -87,7 +89,10 @@ async def add_member(request: Request) -> Response:
     access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
     try:
         await group_actions.do_add_member(
-            db_of(request), viewer, access.group.id, form.get("username"),
+            db_of(request),
+            viewer,
+            access.group.id,
+            form.get("username"),
             form.get("role") or "member",
         )
     except BadRequest as error:
@@ -99,8 +104,12 @@ async def new_group(request: Request) -> Response:
     viewer = require_viewer(request)
     if not can_create_group(viewer):
         raise Forbidden("Only administrators can create groups.")
-    fields = {"name_value": "", "slug_value": "", "description_value": "",
-              "visibility_value": "public"}
+    fields: dict[str, Any] = {
+        "name_value": "",
+        "slug_value": "",
+        "description_value": "",
+        "visibility_value": "public",
+    }
     errors: list[str] = []
     if request.method == "POST":
         form = await read_input(request)
@@ -112,8 +121,12 @@ async def new_group(request: Request) -> Response:
         }
         try:
             group = await group_actions.do_create_group(
-                db_of(request), viewer, name=form.get("name"), slug=form.get("slug"),
-                description=form.get("description"), visibility=form.get("visibility"),
+                db_of(request),
+                viewer,
+                name=form.get("name"),
+                slug=form.get("slug"),
+                description=form.get("description"),
+                visibility=form.get("visibility"),
             )
         except BadRequest as error:
             errors = error.messages

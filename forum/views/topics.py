@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -77,8 +78,7 @@ async def topic_by_id(request: Request) -> Response:
 
 
 def _composer(request: Request, group_access: GroupAccess, **fields: object) -> ComposerPage:
-    return ComposerPage(**base(request, str(fields["heading"])), group=group_access.group,
-                        **fields)  # type: ignore[arg-type]
+    return ComposerPage(**base(request, str(fields["heading"])), group=group_access.group, **fields)  # type: ignore[arg-type]
 
 
 async def new_topic(request: Request) -> Response:
@@ -103,9 +103,17 @@ async def new_topic(request: Request) -> Response:
             assert topic is not None
             return redirect(topic_url(request, topic))
     page = _composer(
-        request, access, heading=f"New topic in {access.group.name}", action=action,
-        topic=None, show_title=True, title_value=title, raw_value=raw,
-        reply_to_post_number=None, version=None, errors=errors,
+        request,
+        access,
+        heading=f"New topic in {access.group.name}",
+        action=action,
+        topic=None,
+        show_title=True,
+        title_value=title,
+        raw_value=raw,
+        reply_to_post_number=None,
+        version=None,
+        errors=errors,
     )
     return render(request, page, 400 if errors else 200)
 
@@ -120,8 +128,11 @@ async def reply(request: Request) -> Response:
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     topic = access.topic
     if not can_reply(viewer, access.group, access.membership, topic):
-        raise Forbidden("This topic is closed to new replies." if topic.closed
-                        else "You cannot reply in this group.")
+        raise Forbidden(
+            "This topic is closed to new replies."
+            if topic.closed
+            else "You cannot reply in this group."
+        )
     errors: list[str] = []
     if request.method == "POST":
         form = await read_input(request)
@@ -138,15 +149,25 @@ async def reply(request: Request) -> Response:
         to = query_input(request).get_int("to")
         raw = ""
     quoted = await post_queries.get_post_by_number(db, topic.id, to) if to else None
-    if to and quoted is None:
-        raise NotFound("There is no such post in this topic.")
-    if quoted is not None and request.method == "GET":
+    if quoted is None:
+        if to and request.method == "GET":
+            raise NotFound("There is no such post in this topic.")
+        to = None
+    elif request.method == "GET":
         raw = quote(quoted)
     page = _composer(
-        request, GroupAccess(access.group, access.membership),
-        heading=f"Reply to {topic.title}", action=request.url_for("reply", topic_id=topic.id).path,
-        topic=topic, show_title=False, title_value="", raw_value=raw, reply_to_post_number=to,
-        version=None, errors=errors, quoted=quoted,
+        request,
+        GroupAccess(access.group, access.membership),
+        heading=f"Reply to {topic.title}",
+        action=request.url_for("reply", topic_id=topic.id).path,
+        topic=topic,
+        show_title=False,
+        title_value="",
+        raw_value=raw,
+        reply_to_post_number=to,
+        version=None,
+        errors=errors,
+        quoted=quoted,
     )
     return render(request, page, 400 if errors else 200)
 
@@ -170,11 +191,17 @@ async def edit_post(request: Request) -> Response:
         else:
             return redirect(topic_url(request, access.topic, post.post_number))
     page = _composer(
-        request, GroupAccess(access.group, access.membership),
+        request,
+        GroupAccess(access.group, access.membership),
         heading=f"Edit post {post.post_number} in {access.topic.title}",
-        action=request.url_for("edit_post", post_id=post.id).path, topic=access.topic,
-        show_title=False, title_value="", raw_value=raw, reply_to_post_number=None,
-        version=version, errors=errors,
+        action=request.url_for("edit_post", post_id=post.id).path,
+        topic=access.topic,
+        show_title=False,
+        title_value="",
+        raw_value=raw,
+        reply_to_post_number=None,
+        version=version,
+        errors=errors,
     )
     return render(request, page, 400 if errors else 200)
 
@@ -193,10 +220,13 @@ async def revisions(request: Request) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
     history = await post_queries.list_revisions(db, post.id)
-    diffs = [line_diff(a.raw, b.raw) for a, b in zip(history, history[1:], strict=False)]
+    diffs = [line_diff(a.raw, b.raw) for a, b in itertools.pairwise(history)]
     page = RevisionsPage(
         **base(request, f"Edit history of post {post.post_number}"),
-        post=post, topic=access.topic, revisions=history, diffs=diffs,
+        post=post,
+        topic=access.topic,
+        revisions=history,
+        diffs=diffs,
     )
     return render(request, page)
 
@@ -205,8 +235,12 @@ async def topic_status(request: Request) -> Response:
     form = await read_input(request)
     db, viewer = db_of(request), require_viewer(request)
     topic_id = path_int(request, "topic_id")
-    flags = {"close": ("closed", True), "open": ("closed", False),
-             "pin": ("pinned", True), "unpin": ("pinned", False)}
+    flags = {
+        "close": ("closed", True),
+        "open": ("closed", False),
+        "pin": ("pinned", True),
+        "unpin": ("pinned", False),
+    }
     change = flags.get(form.get("change") or "")
     if change is None:
         raise BadRequest("Choose close, open, pin or unpin.")

@@ -56,8 +56,9 @@ def assert_inert(html: str) -> None:
     [
         ("**bold**", "<p><strong>bold</strong></p>"),
         ("*em*", "<p><em>em</em></p>"),
-        ("# Title", "<h1>Title</h1>"),
-        ("### Small", "<h3>Small</h3>"),
+        ("# Title", "<h3>Title</h3>"),  # post headings sit under the page h1 and author h2
+        ("###### Deep", "<h6>Deep</h6>"),
+        ("### Small", "<h5>Small</h5>"),
         ("> quoted", "<blockquote>\n<p>quoted</p>\n</blockquote>"),
         ("- one\n- two", "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"),
         ("3. three\n4. four", '<ol start="3">\n<li>three</li>\n<li>four</li>\n</ol>'),
@@ -386,3 +387,8 @@ def test_excerpt_never_exceeds_length(length: int) -> None:
 def test_excerpt_rejects_non_positive_length() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         excerpt("<p>x</p>", length=0)
+
+
+def test_bare_file_names_are_not_links() -> None:
+    # Fuzzy linking would turn "cook.py" (Paraguay's domain) into a link; only typed URLs link.
+    assert "<a" not in cook("see cook.py and e.g. notes.md")

@@ -1,0 +1,652 @@
+"""Page and write throughput, each figure printed beside the ceiling it is compared with.
+
+    .venv/bin/python bench/pages.py            # full run, about 2.5 minutes
+    .venv/bin/python bench/pages.py --quick    # smoke run, about 20 seconds
+
+1. Topic page: GET of a topic page holding 20 posts of ~600 bytes of markdown, read by an
+   anonymous visitor, served by `forum serve` (one uvicorn worker) in its own process, on
+   SQLite and on PostgreSQL. Load: `wrk` (one thread, N connections) when installed, else an
+   asyncio httpx client, for a fixed time after a warm-up. Ceilings measured in the same run:
+   (a) GET /healthz on the same server process, and (b) the same TopicPage rendered from data
+   loaded once at start-up (bench/inmemory_app.py: the real app plus one route), served by the
+   same kind of process. The target is PostgreSQL topic page / in-memory render >= 0.7.
+2. Writes: 1 KB replies through forum.actions.posts.do_reply, sequentially, in this process
+   (markdown + sanitise + one transaction), on each database; target >= 500 posts/s per core.
+   The time of one post is split into cook() (markdown + nh3), the live-event partial
+   (Renderer.render_post) and the rest (the transaction's queries and the action's own code).
+
+Every figure is the median of several rounds; the rounds of the page figures are interleaved
+so that noise on the machine falls on a figure and its ceilings alike. Server CPU is the
+server process's CPU time over the measured window (from /proc), so "req per CPU-second"
+shows how much work one request costs, which varies less than req/s on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import re
+import resource
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+
+from forum.actions import accounts, groups, posts  # noqa: E402
+from forum.app import create_app  # noqa: E402
+from forum.content import cook  # noqa: E402
+from forum.db import Database, migrate, open_database  # noqa: E402
+from forum.queries import topics as topic_queries  # noqa: E402
+from forum.queries.posts import Post  # noqa: E402
+from forum.queries.users import User  # noqa: E402
+from forum.rendering import Renderer  # noqa: E402
+from forum.settings import Settings  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("FORUM_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = "bench-secret-key-not-for-production"
+PASSWORD = "correct horse battery"
+# A fixed anonymous cookie: without it every response would mint and set a new one.
+COOKIE = "forum_anon=benchreader0123456789"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+POSTS_ON_PAGE = 20
+PAGE_POST_BYTES = 600
+REPLY_BYTES = 1024
+PAGE_TARGET = 0.7
+WRITE_TARGET = 500.0
+
+
+# --- content -----------------------------------------------------------------------------------
+
+WORDS = (
+    "appointment clinic symptoms fatigue carer nurse physio medication dose morning evening week"
+    " pain sleep walking diet support group helpful question answer experience doctor referral"
+    " waiting list therapy exercise breathing routine journal energy pacing flare recovery"
+    " hospital letter results scan specialist advice plan goal progress setback family work"
+).split()
+
+
+def markdown_post(seed: int, size: int) -> str:
+    """Deterministic forum-like markdown of about `size` bytes: paragraphs, emphasis, a list,
+    a link and inline code, so cook() exercises its usual paths."""
+    rng = random.Random(seed)
+
+    def sentence(n: int) -> str:
+        words = [rng.choice(WORDS) for _ in range(n)]
+        words[0] = words[0].capitalize()
+        i = rng.randrange(1, n)
+        words[i] = f"**{words[i]}**" if rng.random() < 0.5 else f"*{words[i]}*"
+        return " ".join(words) + "."
+
+    parts = [
+        f"{sentence(12)} {sentence(9)}",
+        f"See [the guidance](https://example.org/guide/{seed}) and `dose-{seed % 7}` notes.",
+        "\n".join(f"- {sentence(6)}" for _ in range(3)),
+    ]
+    text = "\n\n".join(parts)
+    while len(text.encode()) < size:
+        text += "\n\n" + " ".join(sentence(rng.randrange(6, 14)) for _ in range(2))
+    return text[: max(size, 1)].rstrip()
+
+
+# --- arranging data through the real actions ---------------------------------------------------
+
+
+@dataclass
+class Seeded:
+    url: str
+    settings: Settings
+    renderer: Renderer
+    db: Database
+    authors: list[User]
+    page_topic_id: int
+    page_path: str
+    write_topic_id: int
+
+
+async def seed(url: str) -> Seeded:
+    settings = Settings(database_url=url, secret_key=SECRET)
+    renderer: Renderer = create_app(settings).state.renderer
+    db = await open_database(url)
+    await migrate(db)
+    badges = ("patient", "carer", "clinician", "ahp")
+    authors = [
+        await accounts.do_create_user(db, accounts.check_signup(
+            f"bench_{badge}", f"{badge}@example.org", PASSWORD, badge, "member"))
+        for badge in badges
+    ]
+    group = await groups.do_create_group(db, None, name="Bench group", slug="bench",
+                                         description="Benchmark data.", visibility="public",
+                                         check_actor=False)
+    for user in authors:
+        await groups.do_add_member(db, None, group.id, user.username, check_actor=False)
+    first = await posts.do_new_topic(db, renderer, settings, authors[0], group.id,
+                                     "Living with fatigue: what helps you?",
+                                     markdown_post(0, PAGE_POST_BYTES))
+    for i in range(1, POSTS_ON_PAGE):
+        await posts.do_reply(db, renderer, settings, authors[i % len(authors)], first.topic_id,
+                             markdown_post(i, PAGE_POST_BYTES), i if i % 5 == 0 else None)
+    written = await posts.do_new_topic(db, renderer, settings, authors[0], group.id,
+                                       "Where the write bench replies", "The first post.")
+    topic = await topic_queries.get_topic(db, first.topic_id)
+    assert topic is not None and topic.highest_post_number == POSTS_ON_PAGE
+    return Seeded(url, settings, renderer, db, authors, first.topic_id,
+                  f"/t/{topic.slug}/{topic.id}", written.topic_id)
+
+
+async def create_pg_database() -> str | None:
+    name = f"forum_bench_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"PostgreSQL at {PG_ADMIN_URL} is not available ({error}): skipping it",
+              file=sys.stderr)
+        return None
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+# --- CPU accounting ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, from /proc (0 if it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+async def pg_backend_pids(url: str | None) -> list[int]:
+    """The PostgreSQL backends serving the bench database, to count their CPU beside the app's."""
+    if url is None:
+        return []
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError):
+        return []
+    try:
+        rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1",
+                                 url.rsplit("/", 1)[1])
+    finally:
+        await admin.close()
+    return [int(r["pid"]) for r in rows]
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    log: Path
+    pg_url: str | None = None  # the database whose backends count as this server's DB CPU
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "FORUM_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
+        env.pop("FORUM_DATABASE_URL", None)
+        with open(self.log, "wb") as log:
+            # stdout carries uvicorn's access log (log_level="info", as `forum serve` runs):
+            # it is still formatted and written, to /dev/null, as it would be to a pipe.
+            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=env,
+                                            stdout=subprocess.DEVNULL, stderr=log)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+def forum_server(name: str, url: str, tmp: Path, pg: bool) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "forum", "serve", "--db", url, "--host", "127.0.0.1",
+            "--port", str(port)]
+    return Server(name, argv, port, tmp / f"{name}.log", url if pg else None)
+
+
+def inmemory_server(url: str, topic_id: int, tmp: Path) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.inmemory_app", "--db", url, "--port", str(port),
+            "--topic-id", str(topic_id)]
+    return Server("inmemory", argv, port, tmp / "inmemory.log")
+
+
+# --- load generators ---------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    client_cpu: float  # CPU-seconds of the load generator over the window
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _wrk_ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk_load(url: str, conns: int, seconds: float) -> Load:
+    before = children_cpu()
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency",
+         "-H", f"Cookie: {COOKIE}", url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    cpu = children_cpu() - before
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
+    assert total is not None, out
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)",
+                    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"):
+        found = re.search(pattern, out)
+        if found:
+            errors += sum(int(g) for g in found.groups())
+    return Load(int(total.group(1)), _wrk_ms(total.group(2) + total.group(3)) / 1e3,
+                _wrk_ms(percentiles["50"]), _wrk_ms(percentiles["99"]), errors, cpu)
+
+
+async def _httpx_load(url: str, conns: int, seconds: float) -> Load:
+    limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
+    latencies: list[float] = []
+    errors = 0
+    async with httpx.AsyncClient(limits=limits, headers={"Cookie": COOKIE}, timeout=30) as client:
+        await client.get(url)
+        start = time.perf_counter()
+        deadline = start + seconds
+        cpu0 = time.process_time()
+
+        async def worker() -> None:
+            nonlocal errors
+            while (t0 := time.perf_counter()) < deadline:
+                response = await client.get(url)
+                latencies.append(time.perf_counter() - t0)
+                errors += response.status_code != 200
+
+        await asyncio.gather(*(worker() for _ in range(conns)))
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu0
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1e3
+
+    return Load(len(latencies), elapsed, pct(0.50), pct(0.99), errors, cpu)
+
+
+def httpx_load(url: str, conns: int, seconds: float) -> Load:
+    return run_async(_httpx_load(url, conns, seconds))
+
+
+def run_async(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+# --- the page figures --------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    load: Load
+    server_cpu: float  # CPU-seconds of the server process over the window
+    db_cpu: float      # CPU-seconds of the PostgreSQL backends serving it (0 for SQLite)
+
+
+@dataclass
+class Target:
+    label: str
+    server: Server
+    path: str
+    samples: list[Sample] = field(default_factory=list)
+
+    def median(self, get: Callable[[Sample], float]) -> float:
+        return statistics.median(get(s) for s in self.samples)
+
+    @property
+    def rps(self) -> float:
+        return self.median(lambda s: s.load.rps)
+
+    @property
+    def per_cpu(self) -> float:
+        """Requests per CPU-second of the server process (the app's own cost per request)."""
+        return self.median(lambda s: s.load.requests / max(s.server_cpu, 1e-9))
+
+
+def measure(target: Target, loader: Callable[[str, int, float], Load], conns: int,
+            warmup: float, seconds: float) -> None:
+    url = target.server.base_url + target.path
+    loader(url, conns, warmup)
+    assert target.server.process is not None
+    pid = target.server.process.pid
+    pg_pids = run_async(pg_backend_pids(target.server.pg_url))
+    cpu0, db0 = cpu_seconds(pid), {p: cpu_seconds(p) for p in pg_pids}
+    load = loader(url, conns, seconds)
+    server_cpu = cpu_seconds(pid) - cpu0
+    db_cpu = sum(cpu_seconds(p) - db0.get(p, 0.0)
+                 for p in run_async(pg_backend_pids(target.server.pg_url)))
+    if load.errors:
+        raise RuntimeError(f"{target.label}: {load.errors} failed requests")
+    target.samples.append(Sample(load, server_cpu, max(db_cpu, 0.0)))
+
+
+# --- the write figure --------------------------------------------------------------------------
+
+
+@dataclass
+class Writes:
+    db: str
+    rounds: list[tuple[int, float, float]] = field(default_factory=list)  # posts, wall s, cpu s
+    db_cpu: list[float] = field(default_factory=list)
+    cook_ms: float = 0.0
+    partial_ms: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return statistics.median(n / wall for n, wall, _ in self.rounds)
+
+    @property
+    def per_cpu_second(self) -> float:
+        return statistics.median(n / cpu for n, _, cpu in self.rounds)
+
+    @property
+    def ms_per_post(self) -> float:
+        return 1e3 / self.per_second
+
+
+def cook_cost(texts: list[str], minimum: float) -> float:
+    """Median over passes of the mean seconds of one cook() of these texts."""
+    passes = []
+    start = time.perf_counter()
+    while len(passes) < 3 or time.perf_counter() - start < minimum:
+        t0 = time.perf_counter()
+        for text in texts:
+            cook(text)
+        passes.append((time.perf_counter() - t0) / len(texts))
+    return statistics.median(passes)
+
+
+def partial_cost(seeded: Seeded, texts: list[str], cooked: list[str], topic: Any,
+                 minimum: float) -> float:
+    """The live-event post partial do_reply renders once per post (Renderer.render_post)."""
+    author = seeded.authors[0]
+    sample = [Post(i, topic.id, i + 2, author.id, author.username, author.badge, raw, html,
+                   None, time.time(), None, 1) for i, (raw, html) in enumerate(zip(texts, cooked))]
+    passes = []
+    start = time.perf_counter()
+    while len(passes) < 3 or time.perf_counter() - start < minimum:
+        t0 = time.perf_counter()
+        for post in sample:
+            seeded.renderer.render_post(post, topic)
+        passes.append((time.perf_counter() - t0) / len(sample))
+    return statistics.median(passes)
+
+
+async def write_round(seeded: Seeded, texts: list[str], seconds: float) -> tuple[int, float, float]:
+    n = 0
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        await posts.do_reply(seeded.db, seeded.renderer, seeded.settings,
+                             seeded.authors[n % len(seeded.authors)], seeded.write_topic_id,
+                             texts[n % len(texts)])
+        n += 1
+    return n, time.perf_counter() - t0, time.process_time() - cpu0
+
+
+async def bench_writes(seeded: Seeded, name: str, rounds: int, seconds: float) -> Writes:
+    texts = [markdown_post(1000 + i, REPLY_BYTES) for i in range(100)]
+    result = Writes(name)
+    await write_round(seeded, texts[:10], 0.2)  # warm-up: statement caches, page cache
+    for _ in range(rounds):
+        pids = await pg_backend_pids(seeded.url if name == "PostgreSQL" else None)
+        db0 = {p: cpu_seconds(p) for p in pids}
+        result.rounds.append(await write_round(seeded, texts, seconds))
+        result.db_cpu.append(sum(cpu_seconds(p) - db0.get(p, 0.0) for p in pids))
+    topic = await topic_queries.get_topic(seeded.db, seeded.write_topic_id)
+    result.cook_ms = cook_cost(texts, min(seconds, 1.0)) * 1e3
+    result.partial_ms = partial_cost(seeded, texts, [cook(t) for t in texts], topic,
+                                     min(seconds, 0.5)) * 1e3
+    return result
+
+
+# --- printing ----------------------------------------------------------------------------------
+
+
+def verdict(value: float, target: float) -> str:
+    return "MET" if value >= target else "MISSED"
+
+
+def print_report(args: argparse.Namespace, loader_name: str, page_bytes: dict[str, int],
+                 targets: dict[str, Target], writes: list[Writes], elapsed: float) -> None:
+    line = "-" * 96
+    print()
+    print(f"forum bench/pages.py   {date.today().isoformat()}   cores: {os.cpu_count()}"
+          f"   python {sys.version.split()[0]}   {'QUICK (smoke run)' if args.quick else 'full run'}")
+    print(f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
+          f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds")
+    print("topic page: 20 posts x ~600 B markdown, anonymous reader; bytes: "
+          + ", ".join(f"{k} {v:,}" for k, v in page_bytes.items()))
+    print(line)
+    print(f"{'1. page throughput':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'app CPU':>9}{'DB CPU':>8}{'req/app-CPU-s':>15}")
+    print(line)
+    for t in targets.values():
+        db = t.median(lambda s: s.db_cpu / s.load.seconds)
+        print(f"{t.label:<44}{t.rps:>9.0f}{t.median(lambda s: s.load.p50_ms):>9.2f}"
+              f"{t.median(lambda s: s.load.p99_ms):>9.2f}"
+              f"{t.median(lambda s: s.server_cpu / s.load.seconds):>9.0%}"
+              f"{(f'{db:.0%}' if t.server.pg_url else '-'):>8}{t.per_cpu:>15.0f}")
+    print(line)
+    inmem = targets["inmemory"]
+    print(f"{'topic page vs its ceilings':<44}{'/ in-memory (b)':>17}{'target':>9}{'':>8}"
+          f"{'/ healthz (a)':>15}")
+    for db in ("sqlite", "postgresql"):
+        if f"{db}-topic" not in targets:
+            continue
+        topic, health = targets[f"{db}-topic"], targets[f"{db}-healthz"]
+        ratio = topic.rps / inmem.rps
+        target = f">= {PAGE_TARGET}" if db == "postgresql" else "-"
+        result = verdict(ratio, PAGE_TARGET) if db == "postgresql" else ""
+        print(f"{'  ' + topic.label + ' req/s':<44}{ratio:>16.2f}x{target:>9}{result:>8}"
+              f"{topic.rps / health.rps:>14.2f}x")
+        print(f"{'  same, per app-CPU-second':<44}{topic.per_cpu / inmem.per_cpu:>16.2f}x"
+              f"{'':>17}{topic.per_cpu / health.per_cpu:>14.2f}x")
+    print(line)
+    print(f"{'2. writes: do_reply, 1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
+          f"{'posts/CPU-s':>12}{'DB CPU':>8}{'ms/post':>9}")
+    for w in writes:
+        db_cpu = statistics.median(d / wall for d, (_, wall, _) in zip(w.db_cpu, w.rounds))
+        print(f"{'  ' + w.db:<40}{w.per_second:>9.0f}{f'>= {WRITE_TARGET:.0f}':>9}"
+              f"{verdict(w.per_second, WRITE_TARGET):>8}{w.per_cpu_second:>12.0f}"
+              f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}{w.ms_per_post:>9.2f}")
+    for w in writes:
+        total = w.ms_per_post
+        rest = total - w.cook_ms - w.partial_ms
+        print(f"  {w.db} split of {total:.2f} ms/post: cook() {w.cook_ms:.3f} ms"
+              f" ({w.cook_ms / total:.0%}), render_post {w.partial_ms:.3f} ms"
+              f" ({w.partial_ms / total:.0%}), transaction + rest {rest:.2f} ms"
+              f" ({rest / total:.0%})")
+    print(line)
+    print(f"total run time {elapsed:.0f} s")
+
+
+# --- main --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def running(servers: list[Server]) -> Iterator[None]:
+    try:
+        for s in servers:
+            s.start()
+        for s in servers:
+            s.wait_ready()
+        yield
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--rounds", type=int, help="rounds per figure (default 3; quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds of load per round (default 5)")
+    parser.add_argument("--warmup", type=float, help="seconds of warm-up per round (default 1)")
+    parser.add_argument("--write-seconds", type=float, help="seconds of replies per round")
+    parser.add_argument("--conns", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--httpx", action="store_true", help="use the httpx client even if wrk is"
+                        " installed")
+    parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.rounds = args.rounds or (1 if quick else 3)
+    args.duration = args.duration or (1.0 if quick else 5.0)
+    args.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 1.0)
+    args.write_seconds = args.write_seconds or (0.3 if quick else 2.0)
+
+    use_wrk = not args.httpx and shutil.which("wrk") is not None
+    loader = wrk_load if use_wrk else httpx_load
+    loader_name = "wrk -t1" if use_wrk else "asyncio httpx client (wrk not found)"
+    if use_wrk:  # wrk counts whole seconds
+        args.duration, args.warmup = max(1.0, round(args.duration)), max(1.0, round(args.warmup))
+
+    started = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="forum_bench_"))
+    sqlite_url = f"sqlite:///{tmp / 'forum.db'}"
+    pg_url = None if args.no_pg else run_async(create_pg_database())
+    try:
+        databases = [("SQLite", sqlite_url)] + ([("PostgreSQL", pg_url)] if pg_url else [])
+        seeded: dict[str, Seeded] = {}
+        writes: list[Writes] = []
+        for name, url in databases:
+            print(f"seeding {name} and timing writes ...", file=sys.stderr)
+
+            async def arrange_and_write(url: str = url, name: str = name) -> Seeded:
+                s = await seed(url)
+                writes.append(await bench_writes(s, name, args.rounds, args.write_seconds))
+                await s.db.close()
+                return s
+
+            seeded[name] = run_async(arrange_and_write())
+
+        servers = [forum_server("sqlite", sqlite_url, tmp, pg=False)]
+        if pg_url:
+            servers.append(forum_server("postgresql", pg_url, tmp, pg=True))
+        inmem = inmemory_server(sqlite_url, seeded["SQLite"].page_topic_id, tmp)
+        servers.append(inmem)
+        targets: dict[str, Target] = {}
+        for server, name in zip(servers, [n for n, _ in databases], strict=False):
+            page = seeded[name].page_path
+            targets[f"{server.name}-healthz"] = Target(f"{name} /healthz (ceiling a)", server,
+                                                       "/healthz")
+            targets[f"{server.name}-topic"] = Target(f"{name} topic page", server, page)
+        targets["inmemory"] = Target("in-memory topic render (ceiling b)", inmem,
+                                     "/bench/inmemory-topic")
+        with running(servers):
+            page_bytes = {}
+            for key, t in targets.items():
+                if key.endswith("healthz"):
+                    continue
+                response = httpx.get(t.server.base_url + t.path, headers={"Cookie": COOKIE})
+                response.raise_for_status()
+                assert response.text.count('<article class="post"') == POSTS_ON_PAGE, key
+                page_bytes[key.removesuffix("-topic")] = len(response.content)
+            print(f"measuring pages: {len(targets)} figures x {args.rounds} round(s) ...",
+                  file=sys.stderr)
+            for _ in range(args.rounds):
+                for t in targets.values():
+                    measure(t, loader, args.conns, args.warmup, args.duration)
+        print_report(args, loader_name, page_bytes, targets, writes,
+                     time.perf_counter() - started)
+    finally:
+        if pg_url:
+            run_async(drop_pg_database(pg_url))
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,314 @@
+"""The forum in a real browser: accessibility (axe), keyboard use, no JavaScript, phones, weight.
+
+Every test runs against the uvicorn test server on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+from axe_playwright_python.async_playwright import Axe
+from playwright.async_api import Locator, Page, Request, expect
+
+from forum.actions import posts
+from forum.queries import topics as topic_queries
+from forum.queries.groups import Group
+from forum.queries.users import User
+from tests.browser.conftest import NewPage
+from tests.conftest import PASSWORD, Arrange, unique
+
+RICH_POST = """\
+# Living with it day to day
+
+Things that helped me:
+
+- pacing, with rests *before* I need them
+- a symptom diary
+- talking to others here
+
+| Week | Steps a day | How it felt |
+|------|------------:|-------------|
+| 1    | 2000        | tired       |
+| 2    | 3500        | better      |
+
+The [NHS page on pacing](https://www.nhs.uk/) and https://example.org/guide are good.
+
+> Rest is not giving up.
+"""
+
+LONG_URL = "https://example.org/" + "averyveryverylongpathsegment" * 8 + "?query=" + "x" * 60
+WIDE_TABLE = (
+    "| " + " | ".join(f"Column heading {n}" for n in range(1, 11)) + " |\n"
+    "|" + "---|" * 10 + "\n"
+    "| " + " | ".join(f"value{n}withnospaces" for n in range(1, 11)) + " |\n"
+)
+
+
+@dataclass
+class World:
+    """One public group and a topic with several posts, made once per database."""
+
+    author: User
+    reader: User
+    convener: User
+    group: Group
+    topic_id: int
+    edited_post_id: int
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def world(arrange: Arrange) -> World:
+    author = await arrange.user(badge="patient", name="author")
+    reader = await arrange.user(badge="clinician", name="reader")
+    convener = await arrange.user(badge="carer", name="convener")
+    group = await arrange.group(members=(author, reader), conveners=(convener,))
+    first = await arrange.topic(group, author, "Pacing and fatigue", RICH_POST)
+    await posts.do_reply(
+        arrange.db,
+        arrange.renderer,
+        arrange.settings,
+        reader,
+        first.topic_id,
+        "Thank you, the **diary** idea is a good one.",
+        1,
+    )
+    edited = await arrange.reply(first.topic_id, author, "I walk 2000 steps on a bad day.")
+    await posts.do_edit_post(
+        arrange.db,
+        arrange.renderer,
+        arrange.settings,
+        author,
+        edited.post_id,
+        "I walk 2500 steps on a bad day.",
+        1,
+    )
+    return World(author, reader, convener, group, first.topic_id, edited.post_id)
+
+
+async def log_in(page: Page, user: User) -> None:
+    """Log in through the real form, as a person would."""
+    await page.goto("/login")
+    await page.get_by_label("Username or email").fill(user.username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(site_nav(page).get_by_role("link", name=user.username)).to_be_visible()
+
+
+def site_nav(page: Page) -> Locator:
+    return page.get_by_role("navigation", name="Site")
+
+
+async def focused(page: Page) -> dict[str, str]:
+    return await page.evaluate(
+        "() => { const e = document.activeElement;"
+        " return {tag: e.tagName.toLowerCase(), id: e.id, text: e.textContent.trim()}; }"
+    )
+
+
+# --- accessibility: axe finds nothing on any page ------------------------------------------
+
+
+async def failed_signup(page: Page, world: World) -> None:
+    await page.goto("/signup")
+    await page.get_by_label("Username", exact=True).fill(unique("newbie"))
+    await page.get_by_label("Email").fill(f"{unique('n')}@example.org")
+    await page.get_by_label("Password").fill("short")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("alert")).to_contain_text("at least 10 characters")
+
+
+Visit = Callable[[Page, World], Awaitable[None]]
+
+
+def visit(path: Callable[[World], str], as_user: str | None = None, status: int = 200) -> Visit:
+    async def go(page: Page, world: World) -> None:
+        if as_user:
+            await log_in(page, getattr(world, as_user))
+        response = await page.goto(path(world))
+        assert response is not None and response.status == status
+
+    return go
+
+
+AXE_PAGES: dict[str, Visit] = {
+    "home": visit(lambda w: "/"),
+    "home-logged-in": visit(lambda w: "/", as_user="reader"),
+    "group": visit(lambda w: f"/g/{w.group.slug}"),
+    "topic": visit(lambda w: f"/t/{w.topic_id}"),
+    "topic-logged-in": visit(lambda w: f"/t/{w.topic_id}", as_user="author"),
+    "login": visit(lambda w: "/login"),
+    "signup": visit(lambda w: "/signup"),
+    "signup-failed": failed_signup,
+    "new-topic": visit(lambda w: f"/g/{w.group.slug}/new-topic", as_user="reader"),
+    "reply-quote": visit(lambda w: f"/t/{w.topic_id}/reply?to=1", as_user="reader"),
+    "revisions": visit(lambda w: f"/p/{w.edited_post_id}/revisions"),
+    "user": visit(lambda w: f"/u/{w.author.username}"),
+    "not-found": visit(lambda w: "/no/such/page", status=404),
+    "members": visit(lambda w: f"/g/{w.group.slug}/members", as_user="convener"),
+}
+
+
+@pytest.mark.parametrize("name", AXE_PAGES)
+async def test_page_has_no_axe_violations(page: Page, world: World, name: str) -> None:
+    await AXE_PAGES[name](page, world)
+    results = await Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+# --- keyboard ------------------------------------------------------------------------------
+
+
+async def test_skip_link_is_first_and_moves_focus_to_main(page: Page, world: World) -> None:
+    await page.goto(f"/t/{world.topic_id}")
+    await page.keyboard.press("Tab")
+    assert await focused(page) == {"tag": "a", "id": "", "text": "Skip to content"}
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_in_viewport()
+    await page.keyboard.press("Enter")
+    assert (await focused(page))["id"] == "main"
+    await page.keyboard.press("Tab")  # the next stop is inside main: the breadcrumb
+    assert (await focused(page))["text"] == world.group.name
+
+
+async def test_reply_with_the_keyboard_only(page: Page, world: World) -> None:
+    await log_in(page, world.reader)
+    await page.goto(f"/t/{world.topic_id}")
+    for _ in range(100):
+        await page.keyboard.press("Tab")
+        if (await focused(page))["id"] == "raw":
+            break
+    else:
+        pytest.fail("Tab never reached the reply box")
+    text = f"Typed without a mouse {unique('k')}"
+    await page.keyboard.type(text)
+    await page.keyboard.press("Tab")
+    assert await focused(page) == {"tag": "button", "id": "", "text": "Post reply"}
+    await page.keyboard.press("Enter")
+    await expect(page.locator("article.post").last).to_contain_text(text)
+    await expect(page.locator("article.post").last).to_contain_text(world.reader.username)
+
+
+# --- JavaScript off: the whole round trip with plain HTML forms -----------------------------
+
+
+async def test_the_forum_works_without_javascript(new_page: NewPage, arrange: Arrange) -> None:
+    group = await arrange.group()
+    page = await new_page(java_script_enabled=False)
+    name = unique("nojs")
+
+    await page.goto("/signup")
+    await page.get_by_label("Username", exact=True).fill(name)
+    await page.get_by_label("Email").fill(f"{name}@example.org")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_label("Carer").check()
+    await page.get_by_role("button", name="Create account").click()
+    await expect(site_nav(page).get_by_role("link", name=name)).to_be_visible()
+
+    await page.goto(f"/g/{group.slug}")
+    await page.get_by_role("link", name="Start a topic").click()
+    await page.get_by_label("Title").fill("Does anyone else nap at noon?")
+    await page.get_by_label("Your post").fill("I nap at noon most days.")
+    await page.get_by_role("button", name="Post").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Does anyone else nap at noon?")
+    await expect(page.locator("#post-1")).to_contain_text("I nap at noon most days.")
+
+    await page.get_by_label("Your reply").fill("Only after a clinic day.")
+    await page.get_by_role("button", name="Post reply").click()
+    await expect(page.locator("#post-2")).to_contain_text("Only after a clinic day.")
+
+    await page.get_by_role("link", name="Quote and reply to post 1").click()
+    await expect(page.get_by_text(f"You are replying to post 1 by {name}")).to_be_visible()
+    box = page.get_by_label("Your post")
+    await expect(box).to_have_value(
+        f"> **{name}** wrote (post 1):\n>\n> I nap at noon most days.\n\n"
+    )
+    await box.press("Control+End")
+    await box.press_sequentially("Noon is when my energy dips too.")
+    await page.get_by_role("button", name="Post").click()
+    third = page.locator("#post-3")
+    await expect(third).to_contain_text("Noon is when my energy dips too.")
+    await expect(third.locator("blockquote")).to_contain_text("I nap at noon most days.")
+    await expect(third.locator(".reply-to")).to_have_text("replying to post 1")
+
+    await page.get_by_role("link", name="Edit post 2").click()
+    await expect(page.get_by_label("Your post")).to_have_value("Only after a clinic day.")
+    await page.get_by_label("Your post").fill("Only after a long clinic day.")
+    await page.get_by_role("button", name="Save changes").click()
+    second = page.locator("#post-2")
+    await expect(second).to_contain_text("Only after a long clinic day.")
+    await second.get_by_role("link", name="edited").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Edit history of post 2 by {name}"
+    )
+    await expect(page.locator("main")).to_contain_text("Only after a clinic day.")
+    await expect(page.locator(".diff del")).to_contain_text("Only after a clinic day.")
+    await expect(page.locator(".diff ins")).to_contain_text("Only after a long clinic day.")
+
+    await site_nav(page).get_by_role("button", name="Log out").click()
+    await expect(site_nav(page).get_by_role("link", name="Log in")).to_be_visible()
+    await expect(site_nav(page).get_by_role("link", name=name)).to_have_count(0)
+
+
+# --- phones ---------------------------------------------------------------------------------
+
+
+async def test_topic_page_fits_a_phone(new_page: NewPage, arrange: Arrange, world: World) -> None:
+    written = await arrange.topic(
+        world.group,
+        world.author,
+        "Links and tables on a small screen",
+        f"Here is the guidance: {LONG_URL}\n\n{WIDE_TABLE}",
+    )
+    await arrange.reply(written.topic_id, world.reader, f"The same link again: <{LONG_URL}>")
+    await arrange.reply(written.topic_id, world.author, f"```\n{'x = 1; ' * 40}\n```")
+    page = await new_page(viewport={"width": 360, "height": 640})
+    await log_in(page, world.reader)
+    await page.goto(f"/t/{written.topic_id}")
+    await expect(page.locator("article.post")).to_have_count(3)
+    await expect(page.locator("article.post table")).to_be_visible()
+    await page.screenshot(path="/tmp/topic-phone.png", full_page=True)
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, f"the page scrolls sideways: {width}px wide on a 360px screen"
+
+
+# --- page weight ----------------------------------------------------------------------------
+
+
+async def transferred_bytes(page: Page, path: str) -> dict[str, int]:
+    """Bytes on the wire (headers + body) per resource type, for a first, uncached visit."""
+    finished: list[Request] = []
+    page.on("requestfinished", lambda request: finished.append(request))
+    await page.goto(path, wait_until="load")
+    totals: dict[str, int] = {}
+    for request in finished:
+        sizes = await request.sizes()
+        size = sizes["responseHeadersSize"] + sizes["responseBodySize"]
+        totals[request.resource_type] = totals.get(request.resource_type, 0) + size
+    return totals
+
+
+async def test_topic_page_is_light(new_page: NewPage, arrange: Arrange, world: World) -> None:
+    written = await arrange.topic(world.group, world.author, "Short replies", "Post number 1.")
+    for n in range(2, 21):
+        await arrange.reply(
+            written.topic_id,
+            world.reader if n % 2 else world.author,
+            f"Post number {n}, a short one.",
+        )
+    topic = await topic_queries.get_topic(arrange.db, written.topic_id)
+    assert topic is not None
+    path = f"/t/{topic.slug}/{topic.id}"
+
+    anonymous = await transferred_bytes(await new_page(), path)
+    login_page = await new_page()
+    await log_in(login_page, world.reader)
+    # A new context with the session cookie but a cold cache, as on a member's first visit.
+    session = await login_page.context.storage_state()
+    member = await transferred_bytes(await new_page(storage_state=session), path)
+
+    for who, totals in (("anonymous", anonymous), ("member", member)):
+        print(f"\ntopic page with 20 posts, {who}: {totals} = {sum(totals.values())} bytes")
+        assert set(totals) == {"document", "stylesheet"}, totals
+        assert sum(totals.values()) < 30 * 1024, f"{who}: {totals}"

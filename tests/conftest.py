@@ -1,0 +1,253 @@
+"""Shared fixtures: a real uvicorn server per database (SQLite and PostgreSQL), clients, data.
+
+Every test that takes `server` (or `arrange`) runs once on each database. Under CI=true a
+missing PostgreSQL, Redis or Chromium fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+
+from forum.actions import accounts, groups, posts
+from forum.app import create_app
+from forum.db import Database, open_database
+from forum.queries.groups import Group
+from forum.queries.users import User
+from forum.rendering import Renderer
+from forum.settings import Settings
+
+CI = os.environ.get("CI") == "true"
+PG_ADMIN_URL = os.environ.get("FORUM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+def unavailable(what: str) -> None:
+    """Skip on a developer's machine without the service; fail in CI, where nothing may skip."""
+    if CI:
+        pytest.fail(f"{what} is required under CI=true", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_counter)}{secrets.token_hex(2)}"[:20]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def create_pg_database() -> str:
+    name = f"forum_test_{secrets.token_hex(4)}"
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as error:
+        unavailable(f"PostgreSQL at {PG_ADMIN_URL} ({error})")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture(scope="session", params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'forum.db'}"
+        return
+    url = await create_pg_database()
+    yield url
+    await drop_pg_database(url)
+
+
+class ServerThread:
+    """uvicorn serving the real app on a loopback port, in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ws_per_message_deflate=False,
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret-key", **overrides)
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[ServerThread]:
+    thread = ServerThread(test_settings(database_url))
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def db(server: ServerThread) -> AsyncIterator[Database]:
+    """The test's own connection to the server's database, for arranging and checking data."""
+    database = await open_database(server.settings.database_url)
+    yield database
+    await database.close()
+
+
+@dataclass
+class Arrange:
+    """Make users, groups, topics and replies through the real actions."""
+
+    db: Database
+    renderer: Renderer
+    settings: Settings
+
+    async def user(self, role: str = "member", badge: str = "patient", name: str = "user") -> User:
+        signup = accounts.check_signup(
+            unique(name), f"{unique('m')}@example.org", PASSWORD, badge, role
+        )
+        return await accounts.do_create_user(self.db, signup)
+
+    async def group(
+        self,
+        visibility: str = "public",
+        members: tuple[User, ...] = (),
+        conveners: tuple[User, ...] = (),
+    ) -> Group:
+        slug = unique("g").lower()
+        group = await groups.do_create_group(
+            self.db,
+            None,
+            name=f"Group {slug}",
+            slug=slug,
+            description="A test group.",
+            visibility=visibility,
+            check_actor=False,
+        )
+        for user in members:
+            await groups.do_add_member(self.db, None, group.id, user.username, check_actor=False)
+        for user in conveners:
+            await groups.do_add_member(
+                self.db, None, group.id, user.username, "convener", check_actor=False
+            )
+        return group
+
+    async def topic(
+        self, group: Group, author: User, title: str = "A topic title", raw: str = "The first post."
+    ) -> posts.Written:
+        return await posts.do_new_topic(
+            self.db, self.renderer, self.settings, author, group.id, title, raw
+        )
+
+    async def reply(self, topic_id: int, author: User, raw: str = "A reply.") -> posts.Written:
+        return await posts.do_reply(self.db, self.renderer, self.settings, author, topic_id, raw)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def arrange(server: ServerThread, db: Database) -> Arrange:
+    return Arrange(db, server.app.state.renderer, server.settings)
+
+
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
+
+
+@dataclass
+class Client:
+    """A browser-like HTTP client: keeps cookies, finds the CSRF token on pages."""
+
+    http: httpx.AsyncClient
+    csrf: str = ""
+    history: list[httpx.Response] = field(default_factory=list)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self.http.get(path, **kwargs)
+        found = CSRF_META.search(response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    async def post_form(
+        self, path: str, data: dict[str, Any] | None = None, csrf: bool = True
+    ) -> httpx.Response:
+        if csrf and not self.csrf:
+            await self.get("/")
+        body = dict(data or {})
+        if csrf:
+            body.setdefault("csrf_token", self.csrf)
+        return await self.http.post(path, data=body)
+
+    async def login(self, user: User | str, password: str = PASSWORD) -> httpx.Response:
+        name = user if isinstance(user, str) else user.username
+        await self.get("/login")
+        response = await self.post_form("/login", {"login": name, "password": password})
+        assert response.status_code == 303, response.text
+        await self.get("/")  # the CSRF token changes with the session
+        return response
+
+
+@pytest_asyncio.fixture
+async def client(server: ServerThread) -> AsyncIterator[Any]:
+    """A factory of fresh clients (separate cookie jars) for this test."""
+    made: list[httpx.AsyncClient] = []
+
+    def make() -> Client:
+        http = httpx.AsyncClient(base_url=server.base_url, timeout=15)
+        made.append(http)
+        return Client(http)
+
+    yield make
+    await asyncio.gather(*(h.aclose() for h in made))
+
+
+ROOT = Path(__file__).resolve().parent.parent
