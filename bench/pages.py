@@ -12,8 +12,9 @@
    same kind of process. The target is PostgreSQL topic page / in-memory render >= 0.7.
 2. Writes: 1 KB replies through forum.actions.posts.do_reply, sequentially, in this process
    (markdown + sanitise + one transaction), on each database; target >= 500 posts/s per core.
-   The time of one post is split into cook() (markdown + nh3), the live-event partial
-   (Renderer.render_post) and the rest (the transaction's queries and the action's own code).
+   The time of one post is split into CPU inside cook() (markdown + nh3) and inside the
+   live-event partial (Renderer.render_post), both timed where do_reply calls them, the rest of
+   this process's CPU (drivers, the action's own code), and waiting (wall less CPU).
 
 Every figure is the median of several rounds; the rounds of the page figures are interleaved
 so that noise on the machine falls on a figure and its ceilings alike. Server CPU is the
@@ -53,10 +54,8 @@ import httpx  # noqa: E402
 
 from forum.actions import accounts, groups, posts  # noqa: E402
 from forum.app import create_app  # noqa: E402
-from forum.content import cook  # noqa: E402
 from forum.db import Database, migrate, open_database  # noqa: E402
 from forum.queries import topics as topic_queries  # noqa: E402
-from forum.queries.posts import Post  # noqa: E402
 from forum.queries.users import User  # noqa: E402
 from forum.rendering import Renderer  # noqa: E402
 from forum.settings import Settings  # noqa: E402
@@ -77,11 +76,13 @@ WRITE_TARGET = 500.0
 # --- content -----------------------------------------------------------------------------------
 
 WORDS = (
-    "appointment clinic symptoms fatigue carer nurse physio medication dose morning evening week"
-    " pain sleep walking diet support group helpful question answer experience doctor referral"
-    " waiting list therapy exercise breathing routine journal energy pacing flare recovery"
-    " hospital letter results scan specialist advice plan goal progress setback family work"
-).split()
+    "appointment", "clinic", "symptoms", "fatigue", "carer", "nurse", "physio", "medication",
+    "dose", "morning", "evening", "week", "pain", "sleep", "walking", "diet", "support", "group",
+    "helpful", "question", "answer", "experience", "doctor", "referral", "waiting", "list",
+    "therapy", "exercise", "breathing", "routine", "journal", "energy", "pacing", "flare",
+    "recovery", "hospital", "letter", "results", "scan", "specialist", "advice", "plan", "goal",
+    "progress", "setback", "family", "work",
+)
 
 
 def markdown_post(seed: int, size: int) -> str:
@@ -102,9 +103,9 @@ def markdown_post(seed: int, size: int) -> str:
         "\n".join(f"- {sentence(6)}" for _ in range(3)),
     ]
     text = "\n\n".join(parts)
-    while len(text.encode()) < size:
-        text += "\n\n" + " ".join(sentence(rng.randrange(6, 14)) for _ in range(2))
-    return text[: max(size, 1)].rstrip()
+    while len(text.encode()) < size:  # whole sentences, so no emphasis is left open
+        text += ("\n\n" if rng.random() < 0.4 else " ") + sentence(rng.randrange(6, 14))
+    return text
 
 
 # --- arranging data through the real actions ---------------------------------------------------
@@ -314,7 +315,9 @@ def wrk_load(url: str, conns: int, seconds: float) -> Load:
     cpu = children_cpu() - before
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
     assert total is not None, out
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
+    if len(percentiles) != 2:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     errors = 0
     for pattern in (r"Non-2xx or 3xx responses: (\d+)",
                     r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"):
@@ -354,7 +357,8 @@ async def _httpx_load(url: str, conns: int, seconds: float) -> Load:
 
 
 def httpx_load(url: str, conns: int, seconds: float) -> Load:
-    return run_async(_httpx_load(url, conns, seconds))
+    load: Load = run_async(_httpx_load(url, conns, seconds))
+    return load
 
 
 def run_async(coro: Any) -> Any:
@@ -416,53 +420,48 @@ def measure(target: Target, loader: Callable[[str, int, float], Load], conns: in
 # --- the write figure --------------------------------------------------------------------------
 
 
+class Stopwatch:
+    """Wraps a function and adds up the wall and CPU time spent inside it."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.calls, self.wall, self.cpu = 0, 0.0, 0.0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            self.wall += time.perf_counter() - t0
+            self.cpu += time.process_time() - c0
+            self.calls += 1
+
+
+@dataclass
+class WriteRound:
+    posts: int
+    wall: float  # seconds
+    cpu: float  # CPU-seconds of this process
+    db_cpu: float  # CPU-seconds of the PostgreSQL backends
+    cook_cpu: float  # CPU-seconds inside cook()
+    partial_cpu: float  # CPU-seconds inside Renderer.render_post
+
+
 @dataclass
 class Writes:
     db: str
-    rounds: list[tuple[int, float, float]] = field(default_factory=list)  # posts, wall s, cpu s
-    db_cpu: list[float] = field(default_factory=list)
-    cook_ms: float = 0.0
-    partial_ms: float = 0.0
+    rounds: list[WriteRound] = field(default_factory=list)
+
+    def median(self, get: Callable[[WriteRound], float]) -> float:
+        return statistics.median(get(r) for r in self.rounds)
 
     @property
     def per_second(self) -> float:
-        return statistics.median(n / wall for n, wall, _ in self.rounds)
+        return self.median(lambda r: r.posts / r.wall)
 
     @property
     def per_cpu_second(self) -> float:
-        return statistics.median(n / cpu for n, _, cpu in self.rounds)
-
-    @property
-    def ms_per_post(self) -> float:
-        return 1e3 / self.per_second
-
-
-def cook_cost(texts: list[str], minimum: float) -> float:
-    """Median over passes of the mean seconds of one cook() of these texts."""
-    passes = []
-    start = time.perf_counter()
-    while len(passes) < 3 or time.perf_counter() - start < minimum:
-        t0 = time.perf_counter()
-        for text in texts:
-            cook(text)
-        passes.append((time.perf_counter() - t0) / len(texts))
-    return statistics.median(passes)
-
-
-def partial_cost(seeded: Seeded, texts: list[str], cooked: list[str], topic: Any,
-                 minimum: float) -> float:
-    """The live-event post partial do_reply renders once per post (Renderer.render_post)."""
-    author = seeded.authors[0]
-    sample = [Post(i, topic.id, i + 2, author.id, author.username, author.badge, raw, html,
-                   None, time.time(), None, 1) for i, (raw, html) in enumerate(zip(texts, cooked))]
-    passes = []
-    start = time.perf_counter()
-    while len(passes) < 3 or time.perf_counter() - start < minimum:
-        t0 = time.perf_counter()
-        for post in sample:
-            seeded.renderer.render_post(post, topic)
-        passes.append((time.perf_counter() - t0) / len(sample))
-    return statistics.median(passes)
+        return self.median(lambda r: r.posts / r.cpu)
 
 
 async def write_round(seeded: Seeded, texts: list[str], seconds: float) -> tuple[int, float, float]:
@@ -477,18 +476,26 @@ async def write_round(seeded: Seeded, texts: list[str], seconds: float) -> tuple
 
 
 async def bench_writes(seeded: Seeded, name: str, rounds: int, seconds: float) -> Writes:
+    """Sequential replies; cook() and render_post are timed where do_reply calls them, by
+    wrapping the names it looks up (forum.actions.posts.cook, the renderer's render_post)."""
     texts = [markdown_post(1000 + i, REPLY_BYTES) for i in range(100)]
     result = Writes(name)
     await write_round(seeded, texts[:10], 0.2)  # warm-up: statement caches, page cache
     for _ in range(rounds):
         pids = await pg_backend_pids(seeded.url if name == "PostgreSQL" else None)
         db0 = {p: cpu_seconds(p) for p in pids}
-        result.rounds.append(await write_round(seeded, texts, seconds))
-        result.db_cpu.append(sum(cpu_seconds(p) - db0.get(p, 0.0) for p in pids))
-    topic = await topic_queries.get_topic(seeded.db, seeded.write_topic_id)
-    result.cook_ms = cook_cost(texts, min(seconds, 1.0)) * 1e3
-    result.partial_ms = partial_cost(seeded, texts, [cook(t) for t in texts], topic,
-                                     min(seconds, 0.5)) * 1e3
+        cook_watch = Stopwatch(posts.cook)  # type: ignore[attr-defined]
+        partial_watch = Stopwatch(seeded.renderer.render_post)
+        posts.cook = cook_watch  # type: ignore[attr-defined]
+        seeded.renderer.render_post = partial_watch  # type: ignore[method-assign]
+        try:
+            n, wall, cpu = await write_round(seeded, texts, seconds)
+        finally:
+            posts.cook = cook_watch.function  # type: ignore[attr-defined]
+            del seeded.renderer.render_post  # back to the class's method
+        assert cook_watch.calls == n and partial_watch.calls == n
+        db_cpu = sum(cpu_seconds(p) - db0.get(p, 0.0) for p in pids)
+        result.rounds.append(WriteRound(n, wall, cpu, db_cpu, cook_watch.cpu, partial_watch.cpu))
     return result
 
 
@@ -501,24 +508,32 @@ def verdict(value: float, target: float) -> str:
 
 def print_report(args: argparse.Namespace, loader_name: str, page_bytes: dict[str, int],
                  targets: dict[str, Target], writes: list[Writes], elapsed: float) -> None:
-    line = "-" * 96
+    line = "-" * 104
     print()
+    kind = "QUICK (smoke run)" if args.quick else "full run"
     print(f"forum bench/pages.py   {date.today().isoformat()}   cores: {os.cpu_count()}"
-          f"   python {sys.version.split()[0]}   {'QUICK (smoke run)' if args.quick else 'full run'}")
+          f"   python {sys.version.split()[0]}   {kind}")
+    print(f"load average at start {args.loadavg[0]:.1f}, at end {os.getloadavg()[0]:.1f}"
+          " (1 min; other processes share these cores)")
     print(f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
           f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds")
-    print("topic page: 20 posts x ~600 B markdown, anonymous reader; bytes: "
+    print("topic page: 20 posts x ~640 B markdown, anonymous reader; HTML bytes: "
           + ", ".join(f"{k} {v:,}" for k, v in page_bytes.items()))
     print(line)
-    print(f"{'1. page throughput':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'app CPU':>9}{'DB CPU':>8}{'req/app-CPU-s':>15}")
+    print(f"{'1. page throughput':<38}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'app CPU':>9}{'DB CPU':>8}{'load CPU':>10}{'req/app-CPU-s':>15}")
     print(line)
     for t in targets.values():
-        db = t.median(lambda s: s.db_cpu / s.load.seconds)
-        print(f"{t.label:<44}{t.rps:>9.0f}{t.median(lambda s: s.load.p50_ms):>9.2f}"
-              f"{t.median(lambda s: s.load.p99_ms):>9.2f}"
+        db_share = t.median(lambda s: s.db_cpu / s.load.seconds)
+        print(f"{t.label:<38}{t.rps:>8.0f}{t.median(lambda s: s.load.p50_ms):>8.2f}"
+              f"{t.median(lambda s: s.load.p99_ms):>8.2f}"
               f"{t.median(lambda s: s.server_cpu / s.load.seconds):>9.0%}"
-              f"{(f'{db:.0%}' if t.server.pg_url else '-'):>8}{t.per_cpu:>15.0f}")
+              f"{(f'{db_share:.0%}' if t.server.pg_url else '-'):>8}"
+              f"{t.median(lambda s: s.load.client_cpu / s.load.seconds):>10.0%}"
+              f"{t.per_cpu:>15.0f}")
+    print("app CPU, DB CPU, load CPU: share of one core used by the server process, its"
+          " PostgreSQL backends and\nthe load generator over the window;"
+          " req/app-CPU-s: requests per CPU-second of the server process.")
     print(line)
     inmem = targets["inmemory"]
     print(f"{'topic page vs its ceilings':<44}{'/ in-memory (b)':>17}{'target':>9}{'':>8}"
@@ -535,20 +550,34 @@ def print_report(args: argparse.Namespace, loader_name: str, page_bytes: dict[st
         print(f"{'  same, per app-CPU-second':<44}{topic.per_cpu / inmem.per_cpu:>16.2f}x"
               f"{'':>17}{topic.per_cpu / health.per_cpu:>14.2f}x")
     print(line)
-    print(f"{'2. writes: do_reply, 1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
-          f"{'posts/CPU-s':>12}{'DB CPU':>8}{'ms/post':>9}")
+    print(f"{'2. writes: do_reply, ~1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
+          f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}")
     for w in writes:
-        db_cpu = statistics.median(d / wall for d, (_, wall, _) in zip(w.db_cpu, w.rounds))
+        db_cpu = w.median(lambda r: r.db_cpu / r.wall)
         print(f"{'  ' + w.db:<40}{w.per_second:>9.0f}{f'>= {WRITE_TARGET:.0f}':>9}"
               f"{verdict(w.per_second, WRITE_TARGET):>8}{w.per_cpu_second:>12.0f}"
-              f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}{w.ms_per_post:>9.2f}")
+              f"{verdict(w.per_cpu_second, WRITE_TARGET):>8}"
+              f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}"
+              f"{1e3 / w.per_second:>9.2f}")
+    print("  where one post's time goes, ms (share of wall), medians of rounds:")
+    print(f"  {'':<12}{'wall':>8}{'cook() CPU':>16}{'render_post':>16}{'other CPU':>16}"
+          f"{'waiting':>16}")
     for w in writes:
-        total = w.ms_per_post
-        rest = total - w.cook_ms - w.partial_ms
-        print(f"  {w.db} split of {total:.2f} ms/post: cook() {w.cook_ms:.3f} ms"
-              f" ({w.cook_ms / total:.0%}), render_post {w.partial_ms:.3f} ms"
-              f" ({w.partial_ms / total:.0%}), transaction + rest {rest:.2f} ms"
-              f" ({rest / total:.0%})")
+        total = w.median(lambda r: r.wall / r.posts * 1e3)
+        cook_ms = w.median(lambda r: r.cook_cpu / r.posts * 1e3)
+        partial_ms = w.median(lambda r: r.partial_cpu / r.posts * 1e3)
+        other = w.median(lambda r: (r.cpu - r.cook_cpu - r.partial_cpu) / r.posts * 1e3)
+        waiting = w.median(lambda r: max(r.wall - r.cpu, 0.0) / r.posts * 1e3)
+
+        def cell(ms: float, total: float = total) -> str:
+            return f"{ms:.2f} ({ms / total:.0%})"
+
+        print(f"  {w.db:<12}{total:>8.2f}{cell(cook_ms):>16}{cell(partial_ms):>16}"
+              f"{cell(other):>16}{cell(waiting):>16}")
+    print("  cook() and render_post: CPU inside those calls during the replies; other CPU: the"
+          " rest of this\n  process's CPU (drivers, aiosqlite threads, the action's own code);"
+          " waiting: wall less CPU (database\n  server, commit, thread wake-ups, and other"
+          " processes on the machine).")
     print(line)
     print(f"total run time {elapsed:.0f} s")
 
@@ -572,8 +601,8 @@ def running(servers: list[Server]) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--rounds", type=int, help="rounds per figure (default 3; quick 1)")
-    parser.add_argument("--duration", type=float, help="seconds of load per round (default 5)")
+    parser.add_argument("--rounds", type=int, help="rounds per figure (default 5; quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds of load per round (default 3)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per round (default 1)")
     parser.add_argument("--write-seconds", type=float, help="seconds of replies per round")
     parser.add_argument("--conns", type=int, default=16, help="concurrent connections")
@@ -582,18 +611,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
     quick = args.quick
-    args.rounds = args.rounds or (1 if quick else 3)
-    args.duration = args.duration or (1.0 if quick else 5.0)
+    args.rounds = args.rounds or (1 if quick else 5)
+    args.duration = args.duration or (1.0 if quick else 3.0)
     args.warmup = args.warmup if args.warmup is not None else (0.5 if quick else 1.0)
-    args.write_seconds = args.write_seconds or (0.3 if quick else 2.0)
+    args.write_seconds = args.write_seconds or (0.3 if quick else 1.5)
 
     use_wrk = not args.httpx and shutil.which("wrk") is not None
     loader = wrk_load if use_wrk else httpx_load
-    loader_name = "wrk -t1" if use_wrk else "asyncio httpx client (wrk not found)"
+    loader_name = "wrk -t1" if use_wrk else (
+        "asyncio httpx client" + ("" if args.httpx else " (wrk not found)"))
     if use_wrk:  # wrk counts whole seconds
         args.duration, args.warmup = max(1.0, round(args.duration)), max(1.0, round(args.warmup))
 
     started = time.perf_counter()
+    args.loadavg = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="forum_bench_"))
     sqlite_url = f"sqlite:///{tmp / 'forum.db'}"
     pg_url = None if args.no_pg else run_async(create_pg_database())

@@ -135,3 +135,17 @@ async def test_only_admins_create_groups(client, arrange) -> None:
     assert (await m.get(f"/g/{slug}")).status_code == 404
     r = await a.post_form("/new-group", {"name": "Again", "slug": slug, "visibility": "public"})
     assert r.status_code == 400 and "already uses that web address" in r.text
+
+
+async def test_profiles_count_only_posts_the_viewer_may_read(client, arrange) -> None:
+    member, outsider = await arrange.user(), await arrange.user()
+    private = await arrange.group("private", members=(member,))
+    public = await arrange.group()
+    await arrange.topic(private, member, "Hidden", "in private")
+    await arrange.topic(public, member, "Shown", "in public")
+    o, m = client(), client()
+    await o.login(outsider)
+    await m.login(member)
+    assert "· 1 post</p>" in (await o.get(f"/u/{member.username}")).text
+    assert "· 2 posts</p>" in (await m.get(f"/u/{member.username}")).text
+    assert (await o.get(f"/users/{member.username}.json")).json()["user"]["post_count"] == 1

@@ -184,6 +184,6 @@ async def user(request: Request) -> Response:
     found = await user_queries.get_user_by_username(db, request.path_params["username"])
     if found is None:
         raise NotFound("There is no such user.")
-    return ForumJSON(
-        {"user": user_json(found, await user_queries.count_posts_by_user(db, found.id))}
-    )
+    group_ids = [g.id for g in await readable_groups(db, viewer_of(request))]
+    post_count = await user_queries.count_posts_by_user(db, found.id, group_ids)
+    return ForumJSON({"user": user_json(found, post_count)})

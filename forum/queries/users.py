@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forum.db import Connection, Row
+from forum.queries._sql import in_list
 
 USER_COLUMNS = "id, username, email, role, badge, created_at"
 
@@ -99,9 +100,15 @@ async def count_users(conn: Connection) -> int:
     return int(await conn.fetch_val("SELECT count(*) FROM users"))
 
 
-async def count_posts_by_user(conn: Connection, user_id: int) -> int:
+async def count_posts_by_user(conn: Connection, user_id: int, group_ids: list[int]) -> int:
+    """Posts the user wrote in the given groups (those the viewer may read)."""
+    ids_sql, params = in_list("g", group_ids)
     return int(
-        await conn.fetch_val("SELECT count(*) FROM posts WHERE user_id = :u", {"u": user_id})
+        await conn.fetch_val(
+            "SELECT count(*) FROM posts p JOIN topics t ON t.id = p.topic_id"
+            f" WHERE p.user_id = :u AND t.group_id IN {ids_sql}",
+            params | {"u": user_id},
+        )
     )
 
 

@@ -119,7 +119,7 @@ async def user_page(request: Request) -> Response:
     page = UserPage(
         **base(request, user.username),
         user=user,
-        post_count=await user_queries.count_posts_by_user(db, user.id),
+        post_count=await user_queries.count_posts_by_user(db, user.id, group_ids),
         recent=await post_queries.list_recent_posts_by_user(db, user.id, group_ids, 10),
     )
     return render(request, page)

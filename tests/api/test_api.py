@@ -6,6 +6,7 @@ errors that are JSON and never redirects, private groups, and keyset pagination 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -74,11 +75,15 @@ async def key_for(db: Database, owner: User, act_as: str | None = None) -> dict[
 
 
 async def count_posts(db: Database, topic_id: int) -> int:
-    return int(await db.fetch_val("SELECT count(*) FROM posts WHERE topic_id = :t", {"t": topic_id}))
+    return int(
+        await db.fetch_val("SELECT count(*) FROM posts WHERE topic_id = :t", {"t": topic_id})
+    )
 
 
 async def count_topics(db: Database, group_id: int) -> int:
-    return int(await db.fetch_val("SELECT count(*) FROM topics WHERE group_id = :g", {"g": group_id}))
+    return int(
+        await db.fetch_val("SELECT count(*) FROM topics WHERE group_id = :g", {"g": group_id})
+    )
 
 
 async def count_raw(db: Database, raw: str) -> int:
@@ -97,7 +102,10 @@ def topic_ids(body: dict[str, Any]) -> list[int]:
 
 
 def send(
-    http: httpx.AsyncClient, path: str, fields: dict[str, Any], encoding: str,
+    http: httpx.AsyncClient,
+    path: str,
+    fields: dict[str, Any],
+    encoding: str,
     headers: dict[str, str] | None = None,
 ) -> Any:
     """POST `fields` as a JSON body or as a form body."""
@@ -143,7 +151,7 @@ async def test_latest_lists_the_newest_topic_first(
     assert topic_list["per_page"] == server.settings.topics_per_page
     assert topic_list["can_create_topic"] is False
     first = topic_list["topics"][0]
-    assert TOPIC_LIST_KEYS <= set(first)
+    assert set(first) >= TOPIC_LIST_KEYS
     assert first["id"] == scene.topic_id
     assert first["title"] == "Living well with it"
     assert first["slug"] == "living-well-with-it"
@@ -156,14 +164,12 @@ async def test_latest_lists_the_newest_topic_first(
     assert signed_in["topic_list"]["can_create_topic"] is True
 
 
-async def test_categories_lists_groups_as_categories(
-    http: httpx.AsyncClient, scene: Scene
-) -> None:
+async def test_categories_lists_groups_as_categories(http: httpx.AsyncClient, scene: Scene) -> None:
     body = ok(await http.get("/categories.json"))
     categories = body["category_list"]["categories"]
     by_id = {c["id"]: c for c in categories}
     category = by_id[scene.group.id]
-    assert CATEGORY_KEYS <= set(category)
+    assert set(category) >= CATEGORY_KEYS
     assert category["slug"] == scene.group.slug
     assert category["name"] == scene.group.name
     assert category["description"] == "A test group."
@@ -174,6 +180,7 @@ async def test_categories_lists_groups_as_categories(
 
 @pytest.mark.xfail(
     reason="do_new_topic adds posts=0 to the group's post_count, so opening posts are not counted",
+    raises=AssertionError,
     strict=True,
 )
 async def test_category_post_count_includes_opening_posts(
@@ -200,7 +207,7 @@ async def test_category_topics_by_id_and_by_slug(
 async def test_category_show(http: httpx.AsyncClient, scene: Scene) -> None:
     body = ok(await http.get(f"/c/{scene.group.id}/show.json"))
     category = body["category"]
-    assert CATEGORY_KEYS <= set(category)
+    assert set(category) >= CATEGORY_KEYS
     assert (category["id"], category["slug"]) == (scene.group.id, scene.group.slug)
     assert category["topic_count"] == 1
 
@@ -210,13 +217,15 @@ async def test_topic_shape(http: httpx.AsyncClient, scene: Scene, form: str) -> 
     path = form.format(id=scene.topic_id, slug="living-well-with-it")
     body = ok(await http.get(path))
     assert (body["id"], body["title"], body["slug"]) == (
-        scene.topic_id, "Living well with it", "living-well-with-it",
-    )  # fmt: skip
+        scene.topic_id,
+        "Living well with it",
+        "living-well-with-it",
+    )
     assert (body["posts_count"], body["category_id"], body["closed"]) == (3, scene.group.id, False)
     stream = body["post_stream"]
     assert stream["stream"] == scene.post_ids
     posts = stream["posts"]
-    assert all(POST_KEYS <= set(p) for p in posts)
+    assert all(set(p) >= POST_KEYS for p in posts)
     assert [p["id"] for p in posts] == scene.post_ids
     assert [p["post_number"] for p in posts] == [1, 2, 3]
     assert [p["reply_to_post_number"] for p in posts] == [None, None, 1]
@@ -254,7 +263,7 @@ async def test_topic_posts_by_ids_and_first_page(
     body = ok(await http.get(f"/t/{scene.topic_id}/posts.json?post_ids[]={p3}&post_ids[]={p1}"))
     assert body["id"] == scene.topic_id
     posts = body["post_stream"]["posts"]
-    assert all(POST_KEYS <= set(p) for p in posts)
+    assert all(set(p) >= POST_KEYS for p in posts)
     assert [(p["id"], p["post_number"]) for p in posts] == [(p1, 1), (p3, 3)]
     # Percent-encoded brackets, as most HTTP libraries send them.
     encoded = ok(
@@ -303,16 +312,70 @@ async def test_unknown_things_are_404_json(
     failed(await http.get(path, headers=scene.headers), 404)
 
 
+async def settle(response: httpx.Response) -> httpx.Response:
+    """After a 500, let the server thread finish logging its traceback before we go on.
+
+    CPython 3.11's `ast` state is shared between threads (python/cpython#106905), and both
+    uvicorn's traceback and pytest's failure report parse source with it: run together they
+    can crash pytest with `SystemError: AST constructor recursion depth mismatch`.
+    """
+    if response.status_code >= 500:
+        await asyncio.sleep(0.3)
+    return response
+
+
 @pytest.mark.xfail(
-    reason="ids beyond 64 bits reach the database and raise an overflow there: 500, not 404",
+    reason="numbers beyond the database's integer range reach SQL and overflow there: 500",
+    raises=AssertionError,
     strict=True,
 )
 @pytest.mark.parametrize(
-    "path",
-    [f"/t/{HUGE_ID}.json", f"/c/{HUGE_ID}.json", f"/t/{HUGE_ID}/posts.json"],
+    ("method", "path", "body"),
+    [
+        ("GET", f"/t/{HUGE_ID}.json", None),
+        ("GET", f"/c/{HUGE_ID}.json", None),
+        ("GET", f"/t/{HUGE_ID}/posts.json", None),
+        ("GET", f"/t/{{topic}}/posts.json?post_ids[]={HUGE_ID}", None),
+        ("GET", f"/t/{{topic}}/posts.json?post_number={HUGE_ID}", None),
+        ("GET", f"/latest.json?before=1000000000.5_{HUGE_ID}", None),
+        ("POST", "/posts.json", f'{{"topic_id": {HUGE_ID}, "raw": "Overflowing."}}'),
+        ("POST", "/posts.json", f'{{"category": {HUGE_ID}, "title": "Big", "raw": "Big."}}'),
+    ],
+    ids=["topic", "category", "topic-posts", "post-ids", "post-number", "cursor", "reply",
+         "new-topic"],
+)  # fmt: skip
+async def test_numbers_beyond_the_integer_range_are_4xx_not_500(
+    http: httpx.AsyncClient, scene: Scene, method: str, path: str, body: str | None
+) -> None:
+    response = await settle(
+        await http.request(
+            method,
+            path.replace("{topic}", str(scene.topic_id)),
+            content=body,
+            headers=scene.headers | {"Content-Type": "application/json"},
+        )
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == JSON_TYPE
+
+
+@pytest.mark.xfail(
+    reason="a lone surrogate escape (\\ud800) in a JSON string passes validation, then cannot "
+    "be encoded to UTF-8 for the database: 500",
+    raises=AssertionError,
+    strict=True,
 )
-async def test_ids_beyond_64_bits_are_404(http: httpx.AsyncClient, path: str) -> None:
-    failed(await http.get(path), 404)
+@pytest.mark.parametrize("field", ["raw", "title"])
+async def test_lone_surrogates_in_json_are_400(
+    http: httpx.AsyncClient, db: Database, scene: Scene, field: str
+) -> None:
+    fields = {"title": "A fine title", "raw": "A fine post.", "category": str(scene.group.id)}
+    fields[field] = "half a character: \\ud800"
+    body = "{" + ", ".join(f'"{k}": "{v}"' for k, v in fields.items()) + "}"
+    headers = scene.headers | {"Content-Type": "application/json"}
+    response = await settle(await http.post("/posts.json", content=body, headers=headers))
+    assert await count_topics(db, scene.group.id) == 1
+    failed(response, 400)
 
 
 async def test_wrong_method_is_405_json(http: httpx.AsyncClient) -> None:
@@ -332,7 +395,7 @@ async def test_api_key_starts_a_topic(
     title = f"Topic {unique('t')}"
     fields = {"title": title, "raw": "Our **first** meeting.", "category": scene.group.id}
     post = ok(await send(http, path, fields, encoding, scene.headers))
-    assert POST_KEYS <= set(post)
+    assert set(post) >= POST_KEYS
     assert (post["post_number"], post["username"]) == (1, scene.member.username)
     assert post["raw"] == "Our **first** meeting."
     assert post["cooked"].strip() == "<p>Our <strong>first</strong> meeting.</p>"
@@ -352,7 +415,7 @@ async def test_api_key_replies(
 ) -> None:
     fields = {"topic_id": scene.topic_id, "raw": "Agreed, _thank you_.", "reply_to_post_number": 2}
     post = ok(await send(http, path, fields, encoding, scene.headers))
-    assert POST_KEYS <= set(post)
+    assert set(post) >= POST_KEYS
     assert (post["topic_id"], post["post_number"]) == (scene.topic_id, 4)
     assert (post["username"], post["reply_to_post_number"]) == (scene.member.username, 2)
     assert post["cooked"].strip() == "<p>Agreed, <em>thank you</em>.</p>"
@@ -360,17 +423,31 @@ async def test_api_key_replies(
     assert topic["post_stream"]["stream"] == [*scene.post_ids, post["id"]]
     shown = topic["post_stream"]["posts"][-1]
     assert (shown["id"], shown["cooked"], shown["reply_to_post_number"]) == (
-        post["id"], post["cooked"], 2,
-    )  # fmt: skip
+        post["id"],
+        post["cooked"],
+        2,
+    )
 
 
 async def test_api_key_without_username_acts_as_its_owner(
     http: httpx.AsyncClient, scene: Scene
 ) -> None:
     headers = {"Api-Key": scene.headers["Api-Key"]}
-    post = ok(await http.post("/posts.json", json={"topic_id": scene.topic_id, "raw": "Me."},
-                              headers=headers))  # fmt: skip
+    post = ok(
+        await http.post(
+            "/posts.json", json={"topic_id": scene.topic_id, "raw": "Me."}, headers=headers
+        )
+    )
     assert post["username"] == scene.member.username
+
+
+async def test_json_body_with_a_charset_parameter_is_accepted(
+    http: httpx.AsyncClient, scene: Scene
+) -> None:
+    headers = scene.headers | {"Content-Type": "application/json; charset=utf-8"}
+    body = f'{{"topic_id": {scene.topic_id}, "raw": "Café ☕"}}'.encode()
+    post = ok(await http.post("/posts.json", content=body, headers=headers))
+    assert (post["raw"], post["post_number"]) == ("Café ☕", 4)
 
 
 @pytest.mark.parametrize(
@@ -385,8 +462,9 @@ async def test_wrong_api_key_is_403_and_writes_nothing(
     http: httpx.AsyncClient, db: Database, scene: Scene, headers: dict[str, str]
 ) -> None:
     for path, encoding in (("/posts.json", "json"), ("/posts", "form")):
-        response = await send(http, path, {"topic_id": scene.topic_id, "raw": "Sneaky."},
-                              encoding, headers)  # fmt: skip
+        response = await send(
+            http, path, {"topic_id": scene.topic_id, "raw": "Sneaky."}, encoding, headers
+        )
         assert not response.is_redirect
         assert response.status_code == 403
         assert response.json() == {"errors": ["Invalid API key or username."]}
@@ -397,6 +475,7 @@ async def test_wrong_api_key_is_403_and_writes_nothing(
 
 @pytest.mark.xfail(
     reason="AuthMiddleware answers a bad key with a plain JSONResponse: 'application/json'",
+    raises=AssertionError,
     strict=True,
 )
 async def test_wrong_api_key_error_has_the_json_content_type(
@@ -410,8 +489,9 @@ async def test_member_key_cannot_act_as_someone_else(
 ) -> None:
     other = await arrange.user(name="other")
     headers = await key_for(db, scene.member, act_as=other.username)
-    response = await http.post("/posts.json", json={"topic_id": scene.topic_id, "raw": "As you."},
-                                headers=headers)  # fmt: skip
+    response = await http.post(
+        "/posts.json", json={"topic_id": scene.topic_id, "raw": "As you."}, headers=headers
+    )
     assert not response.is_redirect
     assert response.status_code == 403
     assert response.json()["errors"]
@@ -423,15 +503,19 @@ async def test_admin_key_posts_as_the_named_user(
 ) -> None:
     admin = await arrange.user(role="admin", name="admin")
     headers = await key_for(db, admin, act_as=scene.member.username.upper())
-    post = ok(await http.post("/posts.json", json={"topic_id": scene.topic_id, "raw": "On behalf."},
-                              headers=headers))  # fmt: skip
+    post = ok(
+        await http.post(
+            "/posts.json", json={"topic_id": scene.topic_id, "raw": "On behalf."}, headers=headers
+        )
+    )
     assert (post["username"], post["user_id"]) == (scene.member.username, scene.member.id)
     author = await db.fetch_val("SELECT user_id FROM posts WHERE id = :p", {"p": post["id"]})
     assert int(author) == scene.member.id
     # An admin naming nobody is refused rather than posting as the admin.
     nobody = await key_for(db, admin, act_as="no-such-user-here")
-    response = await http.post("/posts.json", json={"topic_id": scene.topic_id, "raw": "Ghost."},
-                               headers=nobody)  # fmt: skip
+    response = await http.post(
+        "/posts.json", json={"topic_id": scene.topic_id, "raw": "Ghost."}, headers=nobody
+    )
     assert response.status_code == 403
     assert await count_raw(db, "Ghost.") == 0
 
@@ -467,8 +551,9 @@ async def test_anonymous_post_is_403_json(client: Any, db: Database, scene: Scen
     for fields in (reply, new_topic):
         failed(await http.post("/posts", json=fields, follow_redirects=False), 403)
         failed(await http.post("/posts.json", data=fields, follow_redirects=False), 403)
-        with_token = await http.post("/posts", json=fields, follow_redirects=False,
-                                     headers={"X-CSRF-Token": visitor.csrf})  # fmt: skip
+        with_token = await http.post(
+            "/posts", json=fields, follow_redirects=False, headers={"X-CSRF-Token": visitor.csrf}
+        )
         failed(with_token, 403)
     assert await count_posts(db, scene.topic_id) == 3
     assert await count_topics(db, scene.group.id) == 1
@@ -511,7 +596,11 @@ def _topic(title: str, raw: str) -> dict[str, Any]:
 )  # fmt: skip
 @pytest.mark.parametrize("encoding", ["json", "form"])
 async def test_invalid_posts_are_refused_and_not_written(
-    http: httpx.AsyncClient, db: Database, scene: Scene, fields: dict[str, Any], status: int,
+    http: httpx.AsyncClient,
+    db: Database,
+    scene: Scene,
+    fields: dict[str, Any],
+    status: int,
     encoding: str,
 ) -> None:
     filled = {
@@ -529,9 +618,13 @@ async def test_longest_title_and_post_are_accepted(
     """The limits refuse one more than the most, not the most itself."""
     title = "t" * server.settings.max_title_chars
     raw = "r" * server.settings.max_post_chars
-    post = ok(await http.post("/posts.json", json={"title": title, "raw": raw,
-                                                   "category": scene.group.id},
-                              headers=scene.headers))  # fmt: skip
+    post = ok(
+        await http.post(
+            "/posts.json",
+            json={"title": title, "raw": raw, "category": scene.group.id},
+            headers=scene.headers,
+        )
+    )
     assert len(post["raw"]) == server.settings.max_post_chars
     topic = ok(await http.get(f"/t/{post['topic_id']}.json"))
     assert topic["title"] == title
@@ -544,13 +637,16 @@ async def test_longest_title_and_post_are_accepted(
         ("application/json", b"\xff\xfe"),
         ("application/x-www-form-urlencoded", b"topic_id={topic}&raw=bad+\xff\xfe+bytes"),
         ("application/x-www-form-urlencoded", b"topic_id={topic}&raw=bad+%FF%FE+bytes"),
+        ("application/json", b'{"topic_id": {topic}, "raw": "surrogate \xed\xa0\x80 bytes"}'),
+        ("application/x-www-form-urlencoded", b"topic_id={topic}&raw=surrogate+%ED%A0%80"),
         ("application/json", b"this is not json {"),
         ("application/json", b'{"topic_id": {topic}, "raw": "unterminated'),
         ("application/json", b'["topic_id", {topic}]'),
         ("application/json", b'{"topic_id": {topic}, "raw": {"nested": "object"}}'),
     ],
     ids=[
-        "json-bad-utf8", "bare-bad-utf8", "form-bad-utf8", "form-escaped-bad-utf8", "garbage",
+        "json-bad-utf8", "bare-bad-utf8", "form-bad-utf8", "form-escaped-bad-utf8",
+        "json-surrogate-bytes", "form-escaped-surrogate", "garbage",
         "truncated-json", "json-array", "json-nested",
     ],
 )  # fmt: skip
@@ -563,7 +659,9 @@ async def test_undecodable_bodies_are_400(
     assert await count_posts(db, scene.topic_id) == 3
 
 
-async def test_other_body_types_are_415(http: httpx.AsyncClient, db: Database, scene: Scene) -> None:
+async def test_other_body_types_are_415(
+    http: httpx.AsyncClient, db: Database, scene: Scene
+) -> None:
     headers = scene.headers | {"Content-Type": "text/plain"}
     failed(await http.post("/posts.json", content=b"hello", headers=headers), 415)
     assert await count_posts(db, scene.topic_id) == 3
@@ -573,7 +671,7 @@ async def test_bodies_over_the_limit_are_413(
     http: httpx.AsyncClient, server: ServerThread, db: Database, scene: Scene
 ) -> None:
     limit = server.settings.max_body_bytes
-    raw = "x" * limit  # with the other fields, one more than the limit at least
+    raw = "x" * limit  # the other fields take the body over the limit
     fields = {"topic_id": scene.topic_id, "raw": raw}
     failed(await http.post("/posts.json", json=fields, headers=scene.headers), 413)
     failed(await http.post("/posts", data=fields, headers=scene.headers), 413)
@@ -603,13 +701,17 @@ async def test_closed_topic_refuses_replies(
     assert await count_posts(db, scene.topic_id) == 3
     # Staff may still reply to a closed topic.
     staff = await key_for(db, moderator)
-    post = ok(await http.post("/posts", json={"topic_id": scene.topic_id, "raw": "Closing note."},
-                              headers=staff))  # fmt: skip
+    post = ok(
+        await http.post(
+            "/posts", json={"topic_id": scene.topic_id, "raw": "Closing note."}, headers=staff
+        )
+    )
     assert (post["post_number"], post["username"]) == (4, moderator.username)
 
 
 @pytest.mark.xfail(
     reason="details.can_create_post is `viewer and not closed`, ignoring staff's right to reply",
+    raises=AssertionError,
     strict=True,
 )
 async def test_closed_topic_tells_staff_they_can_still_reply(
@@ -654,11 +756,20 @@ async def test_private_group_is_invisible_to_outsiders(
         leak = f"/t/{scene.topic_id}/posts.json?post_ids[]={reply.post_id}"
         assert ok(await http.get(leak, headers=headers))["post_stream"]["posts"] == [], who
     outsider_headers = outsiders["outsider"]
-    failed(await http.post("/posts.json", json={"topic_id": tid, "raw": "Let me in."},
-                           headers=outsider_headers), 404)  # fmt: skip
-    failed(await http.post("/posts.json", json={"title": "Intruding", "raw": "Hello.",
-                                                "category": gid},
-                           headers=outsider_headers), 404)  # fmt: skip
+    failed(
+        await http.post(
+            "/posts.json", json={"topic_id": tid, "raw": "Let me in."}, headers=outsider_headers
+        ),
+        404,
+    )
+    failed(
+        await http.post(
+            "/posts.json",
+            json={"title": "Intruding", "raw": "Hello.", "category": gid},
+            headers=outsider_headers,
+        ),
+        404,
+    )
     assert await count_posts(db, tid) == 2
     assert await count_topics(db, gid) == 1
 
@@ -673,8 +784,11 @@ async def test_private_group_is_invisible_to_outsiders(
     assert topic["post_stream"]["stream"] == [secret.post_id, reply.post_id]
     by_id = ok(await http.get(f"/t/{tid}/posts.json?post_ids[]={reply.post_id}", headers=member))
     assert [p["id"] for p in by_id["post_stream"]["posts"]] == [reply.post_id]
-    post = ok(await http.post("/posts.json", json={"topic_id": tid, "raw": "Members only."},
-                              headers=member))  # fmt: skip
+    post = ok(
+        await http.post(
+            "/posts.json", json={"topic_id": tid, "raw": "Members only."}, headers=member
+        )
+    )
     assert post["post_number"] == 3
 
 
@@ -705,8 +819,10 @@ async def test_category_pages_follow_on_without_gaps_or_duplicates(
 ) -> None:
     per_page = server.settings.topics_per_page
     group = await arrange.group()
-    made = [(await arrange.topic(group, scene.member, title=f"Topic {n}")).topic_id
-            for n in range(per_page + 3)]  # fmt: skip
+    made = [
+        (await arrange.topic(group, scene.member, title=f"Topic {n}")).topic_id
+        for n in range(per_page + 3)
+    ]
     pages, urls = await read_all_pages(http, f"/c/{group.id}.json", per_page)
     assert [len(p) for p in pages] == [per_page, 3]
     assert urls[1].startswith(f"/c/{group.id}.json?")
@@ -720,11 +836,14 @@ async def test_pages_stay_exact_when_topics_share_a_bump_time(
 ) -> None:
     per_page = server.settings.topics_per_page
     group = await arrange.group()
-    made = [(await arrange.topic(group, scene.member, title=f"Tied {n}")).topic_id
-            for n in range(per_page + 3)]  # fmt: skip
+    made = [
+        (await arrange.topic(group, scene.member, title=f"Tied {n}")).topic_id
+        for n in range(per_page + 3)
+    ]
     async with db.transaction() as conn:  # long ago, all at the same instant
-        await conn.execute("UPDATE topics SET bumped_at = 1000000000.25 WHERE group_id = :g",
-                           {"g": group.id})  # fmt: skip
+        await conn.execute(
+            "UPDATE topics SET bumped_at = 1000000000.25 WHERE group_id = :g", {"g": group.id}
+        )
     pages, _ = await read_all_pages(http, f"/c/{group.id}.json", per_page)
     assert [len(p) for p in pages] == [per_page, 3]
     assert [i for page in pages for i in page] == sorted(made, reverse=True)

@@ -271,6 +271,33 @@ async def test_topic_page_fits_a_phone(new_page: NewPage, arrange: Arrange, worl
     await page.screenshot(path="/tmp/topic-phone.png", full_page=True)
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"the page scrolls sideways: {width}px wide on a 360px screen"
+    # The table scrolls inside itself instead, each cell's word kept whole on one line.
+    table = page.locator("article.post table")
+    assert await table.evaluate("t => t.scrollWidth > t.clientWidth && t.clientWidth <= 360")
+    lines_per_cell = await table.evaluate(
+        "t => [...t.querySelectorAll('td')].map(td => {"
+        " const r = document.createRange(); r.selectNodeContents(td);"
+        " return r.getClientRects().length; })"
+    )
+    assert lines_per_cell == [1] * 10, f"table cells broken over lines: {lines_per_cell}"
+    # The code block wraps rather than scrolls. The scrolling table is left to the next test.
+    results = await Axe().run(page, context={"exclude": [["article.post table"]]})
+    assert results.violations_count == 0, results.generate_report()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="forum/content: a table too wide for the screen scrolls in a box that keyboard users"
+    " cannot focus (Safari); cooked tables need a focusable scroll wrapper",
+)
+async def test_wide_table_can_be_scrolled_by_keyboard(
+    new_page: NewPage, arrange: Arrange, world: World
+) -> None:
+    written = await arrange.topic(world.group, world.author, "A wide table", WIDE_TABLE)
+    page = await new_page(viewport={"width": 360, "height": 640})
+    await page.goto(f"/t/{written.topic_id}")
+    results = await Axe().run(page, options={"runOnly": ["scrollable-region-focusable"]})
+    assert results.violations_count == 0, results.generate_report()
 
 
 # --- page weight ----------------------------------------------------------------------------
