@@ -83,8 +83,12 @@ def build_app(database_url: str, topic_id: int) -> Starlette:
             yield
 
     app.router.lifespan_context = lifespan
-    app.router.routes.insert(0, Route(PATH, inmemory_topic, methods=["GET"],
-                                      name="bench_inmemory_topic"))
+    # Just before the topic route, so URL matching costs this route what it costs that one.
+    names = [getattr(route, "name", None) for route in app.router.routes]
+    app.router.routes.insert(
+        names.index("topic"),
+        Route(PATH, inmemory_topic, methods=["GET"], name="bench_inmemory_topic"),
+    )
     return app
 
 
@@ -98,8 +102,13 @@ def main() -> None:
     parser.add_argument("--topic-id", type=int, required=True)
     args = parser.parse_args()
     # Exactly the options `forum serve` (forum/cli.py, one worker) gives uvicorn.
-    uvicorn.run(build_app(args.db, args.topic_id), host=args.host, port=args.port,
-                log_level="info", ws_per_message_deflate=False)
+    uvicorn.run(
+        build_app(args.db, args.topic_id),
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        ws_per_message_deflate=False,
+    )
 
 
 if __name__ == "__main__":

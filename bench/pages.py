@@ -76,12 +76,53 @@ WRITE_TARGET = 500.0
 # --- content -----------------------------------------------------------------------------------
 
 WORDS = (
-    "appointment", "clinic", "symptoms", "fatigue", "carer", "nurse", "physio", "medication",
-    "dose", "morning", "evening", "week", "pain", "sleep", "walking", "diet", "support", "group",
-    "helpful", "question", "answer", "experience", "doctor", "referral", "waiting", "list",
-    "therapy", "exercise", "breathing", "routine", "journal", "energy", "pacing", "flare",
-    "recovery", "hospital", "letter", "results", "scan", "specialist", "advice", "plan", "goal",
-    "progress", "setback", "family", "work",
+    "appointment",
+    "clinic",
+    "symptoms",
+    "fatigue",
+    "carer",
+    "nurse",
+    "physio",
+    "medication",
+    "dose",
+    "morning",
+    "evening",
+    "week",
+    "pain",
+    "sleep",
+    "walking",
+    "diet",
+    "support",
+    "group",
+    "helpful",
+    "question",
+    "answer",
+    "experience",
+    "doctor",
+    "referral",
+    "waiting",
+    "list",
+    "therapy",
+    "exercise",
+    "breathing",
+    "routine",
+    "journal",
+    "energy",
+    "pacing",
+    "flare",
+    "recovery",
+    "hospital",
+    "letter",
+    "results",
+    "scan",
+    "specialist",
+    "advice",
+    "plan",
+    "goal",
+    "progress",
+    "setback",
+    "family",
+    "work",
 )
 
 
@@ -130,27 +171,65 @@ async def seed(url: str) -> Seeded:
     await migrate(db)
     badges = ("patient", "carer", "clinician", "ahp")
     authors = [
-        await accounts.do_create_user(db, accounts.check_signup(
-            f"bench_{badge}", f"{badge}@example.org", PASSWORD, badge, "member"))
+        await accounts.do_create_user(
+            db,
+            accounts.check_signup(
+                f"bench_{badge}", f"{badge}@example.org", PASSWORD, badge, "member"
+            ),
+        )
         for badge in badges
     ]
-    group = await groups.do_create_group(db, None, name="Bench group", slug="bench",
-                                         description="Benchmark data.", visibility="public",
-                                         check_actor=False)
+    group = await groups.do_create_group(
+        db,
+        None,
+        name="Bench group",
+        slug="bench",
+        description="Benchmark data.",
+        visibility="public",
+        check_actor=False,
+    )
     for user in authors:
         await groups.do_add_member(db, None, group.id, user.username, check_actor=False)
-    first = await posts.do_new_topic(db, renderer, settings, authors[0], group.id,
-                                     "Living with fatigue: what helps you?",
-                                     markdown_post(0, PAGE_POST_BYTES))
+    first = await posts.do_new_topic(
+        db,
+        renderer,
+        settings,
+        authors[0],
+        group.id,
+        "Living with fatigue: what helps you?",
+        markdown_post(0, PAGE_POST_BYTES),
+    )
     for i in range(1, POSTS_ON_PAGE):
-        await posts.do_reply(db, renderer, settings, authors[i % len(authors)], first.topic_id,
-                             markdown_post(i, PAGE_POST_BYTES), i if i % 5 == 0 else None)
-    written = await posts.do_new_topic(db, renderer, settings, authors[0], group.id,
-                                       "Where the write bench replies", "The first post.")
+        await posts.do_reply(
+            db,
+            renderer,
+            settings,
+            authors[i % len(authors)],
+            first.topic_id,
+            markdown_post(i, PAGE_POST_BYTES),
+            i if i % 5 == 0 else None,
+        )
+    written = await posts.do_new_topic(
+        db,
+        renderer,
+        settings,
+        authors[0],
+        group.id,
+        "Where the write bench replies",
+        "The first post.",
+    )
     topic = await topic_queries.get_topic(db, first.topic_id)
     assert topic is not None and topic.highest_post_number == POSTS_ON_PAGE
-    return Seeded(url, settings, renderer, db, authors, first.topic_id,
-                  f"/t/{topic.slug}/{topic.id}", written.topic_id)
+    return Seeded(
+        url,
+        settings,
+        renderer,
+        db,
+        authors,
+        first.topic_id,
+        f"/t/{topic.slug}/{topic.id}",
+        written.topic_id,
+    )
 
 
 async def create_pg_database() -> str | None:
@@ -158,8 +237,9 @@ async def create_pg_database() -> str | None:
     try:
         admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
     except (OSError, asyncpg.PostgresError) as error:
-        print(f"PostgreSQL at {PG_ADMIN_URL} is not available ({error}): skipping it",
-              file=sys.stderr)
+        print(
+            f"PostgreSQL at {PG_ADMIN_URL} is not available ({error}): skipping it", file=sys.stderr
+        )
         return None
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -199,8 +279,9 @@ async def pg_backend_pids(url: str | None) -> list[int]:
     except (OSError, asyncpg.PostgresError):
         return []
     try:
-        rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1",
-                                 url.rsplit("/", 1)[1])
+        rows = await admin.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1", url.rsplit("/", 1)[1]
+        )
     finally:
         await admin.close()
     return [int(r["pid"]) for r in rows]
@@ -239,8 +320,9 @@ class Server:
         with open(self.log, "wb") as log:
             # stdout carries uvicorn's access log (log_level="info", as `forum serve` runs):
             # it is still formatted and written, to /dev/null, as it would be to a pipe.
-            self.process = subprocess.Popen(self.argv, cwd=ROOT, env=env,
-                                            stdout=subprocess.DEVNULL, stderr=log)
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
+            )
 
     def wait_ready(self, timeout: float = 30) -> None:
         assert self.process is not None
@@ -268,15 +350,34 @@ class Server:
 
 def forum_server(name: str, url: str, tmp: Path, pg: bool) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "forum", "serve", "--db", url, "--host", "127.0.0.1",
-            "--port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "forum",
+        "serve",
+        "--db",
+        url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     return Server(name, argv, port, tmp / f"{name}.log", url if pg else None)
 
 
 def inmemory_server(url: str, topic_id: int, tmp: Path) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "bench.inmemory_app", "--db", url, "--port", str(port),
-            "--topic-id", str(topic_id)]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.inmemory_app",
+        "--db",
+        url,
+        "--port",
+        str(port),
+        "--topic-id",
+        str(topic_id),
+    ]
     return Server("inmemory", argv, port, tmp / "inmemory.log")
 
 
@@ -308,9 +409,19 @@ def _wrk_ms(text: str) -> float:
 def wrk_load(url: str, conns: int, seconds: float) -> Load:
     before = children_cpu()
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency",
-         "-H", f"Cookie: {COOKIE}", url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t1",
+            f"-c{conns}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-H",
+            f"Cookie: {COOKIE}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     cpu = children_cpu() - before
     total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m)", out)
@@ -319,13 +430,21 @@ def wrk_load(url: str, conns: int, seconds: float) -> Load:
     if len(percentiles) != 2:
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     errors = 0
-    for pattern in (r"Non-2xx or 3xx responses: (\d+)",
-                    r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"):
+    for pattern in (
+        r"Non-2xx or 3xx responses: (\d+)",
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+    ):
         found = re.search(pattern, out)
         if found:
             errors += sum(int(g) for g in found.groups())
-    return Load(int(total.group(1)), _wrk_ms(total.group(2) + total.group(3)) / 1e3,
-                _wrk_ms(percentiles["50"]), _wrk_ms(percentiles["99"]), errors, cpu)
+    return Load(
+        int(total.group(1)),
+        _wrk_ms(total.group(2) + total.group(3)) / 1e3,
+        _wrk_ms(percentiles["50"]),
+        _wrk_ms(percentiles["99"]),
+        errors,
+        cpu,
+    )
 
 
 async def _httpx_load(url: str, conns: int, seconds: float) -> Load:
@@ -377,7 +496,7 @@ def run_async(coro: Any) -> Any:
 class Sample:
     load: Load
     server_cpu: float  # CPU-seconds of the server process over the window
-    db_cpu: float      # CPU-seconds of the PostgreSQL backends serving it (0 for SQLite)
+    db_cpu: float  # CPU-seconds of the PostgreSQL backends serving it (0 for SQLite)
 
 
 @dataclass
@@ -400,8 +519,13 @@ class Target:
         return self.median(lambda s: s.load.requests / max(s.server_cpu, 1e-9))
 
 
-def measure(target: Target, loader: Callable[[str, int, float], Load], conns: int,
-            warmup: float, seconds: float) -> None:
+def measure(
+    target: Target,
+    loader: Callable[[str, int, float], Load],
+    conns: int,
+    warmup: float,
+    seconds: float,
+) -> None:
     url = target.server.base_url + target.path
     loader(url, conns, warmup)
     assert target.server.process is not None
@@ -410,8 +534,9 @@ def measure(target: Target, loader: Callable[[str, int, float], Load], conns: in
     cpu0, db0 = cpu_seconds(pid), {p: cpu_seconds(p) for p in pg_pids}
     load = loader(url, conns, seconds)
     server_cpu = cpu_seconds(pid) - cpu0
-    db_cpu = sum(cpu_seconds(p) - db0.get(p, 0.0)
-                 for p in run_async(pg_backend_pids(target.server.pg_url)))
+    db_cpu = sum(
+        cpu_seconds(p) - db0.get(p, 0.0) for p in run_async(pg_backend_pids(target.server.pg_url))
+    )
     if load.errors:
         raise RuntimeError(f"{target.label}: {load.errors} failed requests")
     target.samples.append(Sample(load, server_cpu, max(db_cpu, 0.0)))
@@ -468,9 +593,14 @@ async def write_round(seeded: Seeded, texts: list[str], seconds: float) -> tuple
     n = 0
     cpu0, t0 = time.process_time(), time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        await posts.do_reply(seeded.db, seeded.renderer, seeded.settings,
-                             seeded.authors[n % len(seeded.authors)], seeded.write_topic_id,
-                             texts[n % len(texts)])
+        await posts.do_reply(
+            seeded.db,
+            seeded.renderer,
+            seeded.settings,
+            seeded.authors[n % len(seeded.authors)],
+            seeded.write_topic_id,
+            texts[n % len(texts)],
+        )
         n += 1
     return n, time.perf_counter() - t0, time.process_time() - cpu0
 
@@ -506,38 +636,60 @@ def verdict(value: float, target: float) -> str:
     return "MET" if value >= target else "MISSED"
 
 
-def print_report(args: argparse.Namespace, loader_name: str, page_bytes: dict[str, int],
-                 targets: dict[str, Target], writes: list[Writes], elapsed: float) -> None:
+def print_report(
+    args: argparse.Namespace,
+    loader_name: str,
+    page_bytes: dict[str, int],
+    targets: dict[str, Target],
+    writes: list[Writes],
+    elapsed: float,
+) -> None:
     line = "-" * 104
     print()
     kind = "QUICK (smoke run)" if args.quick else "full run"
-    print(f"forum bench/pages.py   {date.today().isoformat()}   cores: {os.cpu_count()}"
-          f"   python {sys.version.split()[0]}   {kind}")
-    print(f"load average at start {args.loadavg[0]:.1f}, at end {os.getloadavg()[0]:.1f}"
-          " (1 min; other processes share these cores)")
-    print(f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
-          f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds")
-    print("topic page: 20 posts x ~640 B markdown, anonymous reader; HTML bytes: "
-          + ", ".join(f"{k} {v:,}" for k, v in page_bytes.items()))
+    print(
+        f"forum bench/pages.py   {date.today().isoformat()}   cores: {os.cpu_count()}"
+        f"   python {sys.version.split()[0]}   {kind}"
+    )
+    print(
+        f"load average at start {args.loadavg[0]:.1f}, at end {os.getloadavg()[0]:.1f}"
+        " (1 min; other processes share these cores)"
+    )
+    print(
+        f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
+        f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds"
+    )
+    print(
+        "topic page: 20 posts x ~640 B markdown, anonymous reader; HTML bytes: "
+        + ", ".join(f"{k} {v:,}" for k, v in page_bytes.items())
+    )
     print(line)
-    print(f"{'1. page throughput':<38}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'app CPU':>9}{'DB CPU':>8}{'load CPU':>10}{'req/app-CPU-s':>15}")
+    print(
+        f"{'1. page throughput':<38}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'app CPU':>9}{'DB CPU':>8}{'load CPU':>10}{'req/app-CPU-s':>15}"
+    )
     print(line)
     for t in targets.values():
         db_share = t.median(lambda s: s.db_cpu / s.load.seconds)
-        print(f"{t.label:<38}{t.rps:>8.0f}{t.median(lambda s: s.load.p50_ms):>8.2f}"
-              f"{t.median(lambda s: s.load.p99_ms):>8.2f}"
-              f"{t.median(lambda s: s.server_cpu / s.load.seconds):>9.0%}"
-              f"{(f'{db_share:.0%}' if t.server.pg_url else '-'):>8}"
-              f"{t.median(lambda s: s.load.client_cpu / s.load.seconds):>10.0%}"
-              f"{t.per_cpu:>15.0f}")
-    print("app CPU, DB CPU, load CPU: share of one core used by the server process, its"
-          " PostgreSQL backends and\nthe load generator over the window;"
-          " req/app-CPU-s: requests per CPU-second of the server process.")
+        print(
+            f"{t.label:<38}{t.rps:>8.0f}{t.median(lambda s: s.load.p50_ms):>8.2f}"
+            f"{t.median(lambda s: s.load.p99_ms):>8.2f}"
+            f"{t.median(lambda s: s.server_cpu / s.load.seconds):>9.0%}"
+            f"{(f'{db_share:.0%}' if t.server.pg_url else '-'):>8}"
+            f"{t.median(lambda s: s.load.client_cpu / s.load.seconds):>10.0%}"
+            f"{t.per_cpu:>15.0f}"
+        )
+    print(
+        "app CPU, DB CPU, load CPU: share of one core used by the server process, its"
+        " PostgreSQL backends and\nthe load generator over the window;"
+        " req/app-CPU-s: requests per CPU-second of the server process."
+    )
     print(line)
     inmem = targets["inmemory"]
-    print(f"{'topic page vs its ceilings':<44}{'/ in-memory (b)':>17}{'target':>9}{'':>8}"
-          f"{'/ healthz (a)':>15}")
+    print(
+        f"{'topic page vs its ceilings':<44}{'/ in-memory (b)':>17}{'target':>9}{'':>8}"
+        f"{'/ healthz (a)':>15}"
+    )
     for db in ("sqlite", "postgresql"):
         if f"{db}-topic" not in targets:
             continue
@@ -545,23 +697,33 @@ def print_report(args: argparse.Namespace, loader_name: str, page_bytes: dict[st
         ratio = topic.rps / inmem.rps
         target = f">= {PAGE_TARGET}" if db == "postgresql" else "-"
         result = verdict(ratio, PAGE_TARGET) if db == "postgresql" else ""
-        print(f"{'  ' + topic.label + ' req/s':<44}{ratio:>16.2f}x{target:>9}{result:>8}"
-              f"{topic.rps / health.rps:>14.2f}x")
-        print(f"{'  same, per app-CPU-second':<44}{topic.per_cpu / inmem.per_cpu:>16.2f}x"
-              f"{'':>17}{topic.per_cpu / health.per_cpu:>14.2f}x")
+        print(
+            f"{'  ' + topic.label + ' req/s':<44}{ratio:>16.2f}x{target:>9}{result:>8}"
+            f"{topic.rps / health.rps:>14.2f}x"
+        )
+        print(
+            f"{'  same, per app-CPU-second':<44}{topic.per_cpu / inmem.per_cpu:>16.2f}x"
+            f"{'':>17}{topic.per_cpu / health.per_cpu:>14.2f}x"
+        )
     print(line)
-    print(f"{'2. writes: do_reply, ~1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
-          f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}")
+    print(
+        f"{'2. writes: do_reply, ~1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
+        f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}"
+    )
     for w in writes:
         db_cpu = w.median(lambda r: r.db_cpu / r.wall)
-        print(f"{'  ' + w.db:<40}{w.per_second:>9.0f}{f'>= {WRITE_TARGET:.0f}':>9}"
-              f"{verdict(w.per_second, WRITE_TARGET):>8}{w.per_cpu_second:>12.0f}"
-              f"{verdict(w.per_cpu_second, WRITE_TARGET):>8}"
-              f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}"
-              f"{1e3 / w.per_second:>9.2f}")
+        print(
+            f"{'  ' + w.db:<40}{w.per_second:>9.0f}{f'>= {WRITE_TARGET:.0f}':>9}"
+            f"{verdict(w.per_second, WRITE_TARGET):>8}{w.per_cpu_second:>12.0f}"
+            f"{verdict(w.per_cpu_second, WRITE_TARGET):>8}"
+            f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}"
+            f"{1e3 / w.per_second:>9.2f}"
+        )
     print("  where one post's time goes, ms (share of wall), medians of rounds:")
-    print(f"  {'':<12}{'wall':>8}{'cook() CPU':>16}{'render_post':>16}{'other CPU':>16}"
-          f"{'waiting':>16}")
+    print(
+        f"  {'':<12}{'wall':>8}{'cook() CPU':>16}{'render_post':>16}{'other CPU':>16}"
+        f"{'waiting':>16}"
+    )
     for w in writes:
         total = w.median(lambda r: r.wall / r.posts * 1e3)
         cook_ms = w.median(lambda r: r.cook_cpu / r.posts * 1e3)
@@ -572,12 +734,16 @@ def print_report(args: argparse.Namespace, loader_name: str, page_bytes: dict[st
         def cell(ms: float, total: float = total) -> str:
             return f"{ms:.2f} ({ms / total:.0%})"
 
-        print(f"  {w.db:<12}{total:>8.2f}{cell(cook_ms):>16}{cell(partial_ms):>16}"
-              f"{cell(other):>16}{cell(waiting):>16}")
-    print("  cook() and render_post: CPU inside those calls during the replies; other CPU: the"
-          " rest of this\n  process's CPU (drivers, aiosqlite threads, the action's own code);"
-          " waiting: wall less CPU (database\n  server, commit, thread wake-ups, and other"
-          " processes on the machine).")
+        print(
+            f"  {w.db:<12}{total:>8.2f}{cell(cook_ms):>16}{cell(partial_ms):>16}"
+            f"{cell(other):>16}{cell(waiting):>16}"
+        )
+    print(
+        "  cook() and render_post: CPU inside those calls during the replies; other CPU: the"
+        " rest of this\n  process's CPU (drivers, aiosqlite threads, the action's own code);"
+        " waiting: wall less CPU (database\n  server, commit, thread wake-ups, and other"
+        " processes on the machine)."
+    )
     print(line)
     print(f"total run time {elapsed:.0f} s")
 
@@ -606,8 +772,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per round (default 1)")
     parser.add_argument("--write-seconds", type=float, help="seconds of replies per round")
     parser.add_argument("--conns", type=int, default=16, help="concurrent connections")
-    parser.add_argument("--httpx", action="store_true", help="use the httpx client even if wrk is"
-                        " installed")
+    parser.add_argument(
+        "--httpx", action="store_true", help="use the httpx client even if wrk is installed"
+    )
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     args = parser.parse_args(argv)
     quick = args.quick
@@ -618,8 +785,11 @@ def main(argv: list[str] | None = None) -> int:
 
     use_wrk = not args.httpx and shutil.which("wrk") is not None
     loader = wrk_load if use_wrk else httpx_load
-    loader_name = "wrk -t1" if use_wrk else (
-        "asyncio httpx client" + ("" if args.httpx else " (wrk not found)"))
+    loader_name = (
+        "wrk -t1"
+        if use_wrk
+        else ("asyncio httpx client" + ("" if args.httpx else " (wrk not found)"))
+    )
     if use_wrk:  # wrk counts whole seconds
         args.duration, args.warmup = max(1.0, round(args.duration)), max(1.0, round(args.warmup))
 
@@ -651,11 +821,13 @@ def main(argv: list[str] | None = None) -> int:
         targets: dict[str, Target] = {}
         for server, name in zip(servers, [n for n, _ in databases], strict=False):
             page = seeded[name].page_path
-            targets[f"{server.name}-healthz"] = Target(f"{name} /healthz (ceiling a)", server,
-                                                       "/healthz")
+            targets[f"{server.name}-healthz"] = Target(
+                f"{name} /healthz (ceiling a)", server, "/healthz"
+            )
             targets[f"{server.name}-topic"] = Target(f"{name} topic page", server, page)
-        targets["inmemory"] = Target("in-memory topic render (ceiling b)", inmem,
-                                     "/bench/inmemory-topic")
+        targets["inmemory"] = Target(
+            "in-memory topic render (ceiling b)", inmem, "/bench/inmemory-topic"
+        )
         with running(servers):
             page_bytes = {}
             for key, t in targets.items():
@@ -665,13 +837,14 @@ def main(argv: list[str] | None = None) -> int:
                 response.raise_for_status()
                 assert response.text.count('<article class="post"') == POSTS_ON_PAGE, key
                 page_bytes[key.removesuffix("-topic")] = len(response.content)
-            print(f"measuring pages: {len(targets)} figures x {args.rounds} round(s) ...",
-                  file=sys.stderr)
+            print(
+                f"measuring pages: {len(targets)} figures x {args.rounds} round(s) ...",
+                file=sys.stderr,
+            )
             for _ in range(args.rounds):
                 for t in targets.values():
                     measure(t, loader, args.conns, args.warmup, args.duration)
-        print_report(args, loader_name, page_bytes, targets, writes,
-                     time.perf_counter() - started)
+        print_report(args, loader_name, page_bytes, targets, writes, time.perf_counter() - started)
     finally:
         if pg_url:
             run_async(drop_pg_database(pg_url))

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from forum.api.serialize import ForumJSON
 from forum.auth import Auth, AuthMiddleware
 from forum.db import migrate, open_database
-from forum.errors import ForumError
+from forum.errors import ForumError, NotAuthenticated
 from forum.pages import ErrorPage
 from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
@@ -64,6 +65,10 @@ def error_response(
 
 async def forum_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ForumError)
+    if isinstance(exc, NotAuthenticated) and request.method == "GET" and not wants_json(request):
+        # A shared link to a members-only page leads through the login form and back.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     return error_response(request, exc.status_code, exc.messages, exc.title, exc.wait_seconds)
 
 

@@ -17,9 +17,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, Signer
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from forum.api.serialize import ForumJSON
 from forum.queries import users as user_queries
 from forum.queries.users import User
 
@@ -112,7 +113,7 @@ class AuthMiddleware:
             user = await _api_key_user(state.db, api_key, conn.headers.get("api-username"))
             if user is None:
                 if scope["type"] == "http":
-                    response = JSONResponse({"errors": ["Invalid API key or username."]}, 403)
+                    response = ForumJSON({"errors": ["Invalid API key or username."]}, 403)
                     await response(scope, receive, send)
                 else:
                     await send({"type": "websocket.close", "code": 1008})

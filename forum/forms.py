@@ -33,16 +33,25 @@ class Input:
         text = self.get(name)
         if text is None or text.strip() == "":
             return None
-        try:
-            return int(text)
-        except ValueError:
-            raise BadRequest(f"{name} must be a whole number.") from None
+        return parse_id(text, name)
 
     def get_int_list(self, name: str) -> list[int]:
-        try:
-            return [int(v) for v in self.get_list(name)]
-        except ValueError:
-            raise BadRequest(f"{name} must be a list of whole numbers.") from None
+        return [parse_id(v, name) for v in self.get_list(name)]
+
+
+# Ids and numbers from the outside must fit the smallest integer column they meet (post numbers
+# are 32-bit); a larger one would reach the database and fail there as a server error.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number.") from None
+    if not 0 <= value <= MAX_ID:
+        raise BadRequest(f"{name} is out of range.")
+    return value
 
 
 def _from_pairs(pairs: list[tuple[str, str]]) -> Input:
@@ -56,7 +65,12 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
-        return str(value)
+        text = str(value)
+        try:
+            text.encode("utf-8")  # JSON escapes can smuggle in lone surrogates
+        except UnicodeEncodeError:
+            raise BadRequest("The request is not valid UTF-8 text.") from None
+        return text
     raise BadRequest("Each field must be text or a number.")
 
 

@@ -170,3 +170,19 @@ async def test_failed_logins_from_one_address_are_slowed(arrange, db, server) ->
         db, limiter, settings, users[3].username, PASSWORD, "192.0.2.8"
     )
     assert logged_in.id == users[3].id and token
+
+
+async def test_a_members_only_link_leads_through_login_and_back(client, arrange) -> None:
+    user = await arrange.user()
+    group = await arrange.group()
+    written = await arrange.topic(group, user, "Shared link", "first")
+    c = client()
+    r = await c.get(f"/t/{written.topic_id}/reply?to=1")
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?next=%2Ft%2F{written.topic_id}%2Freply%3Fto%3D1"
+    await c.get(r.headers["location"])
+    r = await c.post_form(
+        "/login",
+        {"login": user.username, "password": PASSWORD, "next": f"/t/{written.topic_id}/reply?to=1"},
+    )
+    assert r.headers["location"] == f"/t/{written.topic_id}/reply?to=1"

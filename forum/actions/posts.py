@@ -89,7 +89,7 @@ async def do_new_topic(
             user_id=author.id,
             now=now,
         )
-        await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=0)
+        await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=1)
         written = await _write_post(
             conn, renderer, author, topic_id, group_id, clean_raw, cooked, None, now
         )

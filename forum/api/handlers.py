@@ -16,7 +16,7 @@ from forum.api.serialize import (
 )
 from forum.errors import BadRequest, NotFound
 from forum.forms import query_input, read_input
-from forum.permissions import can_edit_post, can_start_topic
+from forum.permissions import can_edit_post, can_reply, can_start_topic
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
@@ -120,7 +120,7 @@ async def topic(request: Request) -> Response:
         "details": {
             "created_by": {"username": t.username},
             "last_poster": {"username": t.last_poster_username},
-            "can_create_post": viewer is not None and not t.closed,
+            "can_create_post": can_reply(viewer, access.group, access.membership, t),
         },
     }
     return ForumJSON(body)

@@ -41,7 +41,14 @@ _TRAILING = " \t\n,;:.!?([{-\u2013\u2014"  # ... plus en and em dash
 
 def cook(raw: str) -> str:
     """Turn a post's raw markdown into the sanitized HTML to store and serve."""
-    return clean_html(render_markdown(raw))
+    html = clean_html(render_markdown(raw))
+    # A wide table scrolls inside a box that keyboard users can focus (WCAG 2.1.1). Added after
+    # sanitising, which would strip tabindex; every <table> here is one our renderer wrote,
+    # because HTML typed into a post is escaped, never parsed.
+    return html.replace("<table>", _TABLE_SCROLL + "<table>").replace("</table>", "</table></div>")
+
+
+_TABLE_SCROLL = '<div class="table-scroll" role="region" tabindex="0" aria-label="Table">'
 
 
 class _TextExtractor(HTMLParser):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from forum.db import Connection, Row
@@ -58,7 +59,10 @@ class TopicCursor:
     @classmethod
     def decode(cls, text: str) -> TopicCursor:
         at, _, topic_id = text.partition("_")
-        return cls(float(at), int(topic_id))
+        cursor = cls(float(at), int(topic_id))
+        if not math.isfinite(cursor.bumped_at) or not 0 <= cursor.id < 2**63:
+            raise ValueError("cursor out of range")
+        return cursor
 
 
 async def get_topic(conn: Connection, topic_id: int) -> Topic | None:

@@ -9,7 +9,8 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from forum.auth import Auth
 from forum.db import Database
-from forum.errors import BadRequest, NotAuthenticated
+from forum.errors import BadRequest, NotAuthenticated, NotFound
+from forum.forms import MAX_ID
 from forum.pages import Page
 from forum.queries.topics import TopicCursor
 from forum.queries.users import User
@@ -71,13 +72,15 @@ def safe_next(path: str | None, default: str = "/") -> str:
 
 
 def path_int(request: Request, name: str) -> int:
+    """An id from the path; one no row could have (too large) is simply not found."""
     value = request.path_params[name]
-    if isinstance(value, int):
-        return value
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
-        raise BadRequest(f"{name} must be a whole number.") from None
+        raise NotFound("There is no such page.") from None
+    if not 0 <= number <= MAX_ID:
+        raise NotFound("There is no such page.")
+    return number
 
 
 def topic_cursor(text: str | None) -> TopicCursor | None:

@@ -77,7 +77,11 @@ def test_commonmark_basics(raw: str, expected: str) -> None:
 
 def test_table_with_alignment() -> None:
     cooked = cook("| Drug | Dose |\n|:-----|-----:|\n| A | 5 mg |")
-    assert "<table>" in cooked
+    # Wrapped in a focusable region so a keyboard user can scroll a wide table.
+    assert cooked.startswith(
+        '<div class="table-scroll" role="region" tabindex="0" aria-label="Table"><table>'
+    )
+    assert cooked.rstrip().endswith("</table></div>")
     assert '<th style="text-align:left">Drug</th>' in cooked
     assert '<td style="text-align:right">5 mg</td>' in cooked
     assert [attrs for attrs in tags(cooked, "td")] == [
@@ -387,6 +391,10 @@ def test_excerpt_never_exceeds_length(length: int) -> None:
 def test_excerpt_rejects_non_positive_length() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         excerpt("<p>x</p>", length=0)
+
+
+def test_typed_table_html_gets_no_wrapper() -> None:
+    assert "table-scroll" not in cook("<table><tr><td>x</td></tr></table>")
 
 
 def test_bare_file_names_are_not_links() -> None:
