@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -42,41 +43,11 @@ def fresh_url(database_url: str, tmp_path) -> Iterator[str]:
     asyncio.run(drop_pg_database(url))
 
 
-def test_demo_seeds_once_and_serve_shows_it(fresh_url: str) -> None:
-    first = run(["demo"], fresh_url)
-    assert first.returncode == 0 and "seeded the demo SIG" in first.stdout
-    again = run(["demo"], fresh_url)
-    assert again.returncode == 0 and "not seeded" in again.stdout
+@contextmanager
+def forum_serve(db_url: str) -> Iterator[str]:
+    """`forum serve` in its own process on a free port; yields its base URL once it answers."""
     port = free_port()
-    env = os.environ | {"FORUM_DATABASE_URL": fresh_url, "FORUM_SECRET_KEY": "cli-test-secret"}
-    server = subprocess.Popen(
-        [*FORUM, "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        body = ""
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                body = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        assert "Perioperative Care - Prehabilitation" in body
-        group = httpx.get(f"http://127.0.0.1:{port}/g/prehab", timeout=5)
-        assert group.status_code == 200 and "Getting fitter before my bowel surgery" in group.text
-        assert "Prehab Conveners" not in body  # the private demo group stays private
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-def test_serve_runs_on_postgresql_too(database_url: str) -> None:
-    port = free_port()
-    env = os.environ | {"FORUM_DATABASE_URL": database_url, "FORUM_SECRET_KEY": "cli-secret"}
+    env = os.environ | {"FORUM_DATABASE_URL": db_url, "FORUM_SECRET_KEY": "cli-test-secret"}
     server = subprocess.Popen(
         [*FORUM, "serve", "--port", str(port)],
         env=env,
@@ -84,20 +55,39 @@ def test_serve_runs_on_postgresql_too(database_url: str) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while True:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                httpx.get(f"{base}/healthz", timeout=2)
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "forum serve did not answer"
                 time.sleep(0.1)
-        assert r.text == "ok"
-        assert httpx.get(f"http://127.0.0.1:{port}/latest.json").status_code == 200
+        yield base
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_demo_seeds_once_and_serve_shows_it(fresh_url: str) -> None:
+    first = run(["demo"], fresh_url)
+    assert first.returncode == 0 and "seeded the demo SIG" in first.stdout
+    again = run(["demo"], fresh_url)
+    assert again.returncode == 0 and "not seeded" in again.stdout
+    with forum_serve(fresh_url) as base:
+        body = httpx.get(f"{base}/", timeout=5).text
+        assert "Perioperative Care - Prehabilitation" in body
+        group = httpx.get(f"{base}/g/prehab", timeout=5)
+        assert group.status_code == 200 and "Getting fitter before my bowel surgery" in group.text
+        assert "Prehab Conveners" not in body  # the private demo group stays private
+
+
+def test_serve_runs_on_each_database(database_url: str) -> None:
+    with forum_serve(database_url) as base:
+        assert httpx.get(f"{base}/healthz").text == "ok"
+        assert httpx.get(f"{base}/latest.json").status_code == 200
 
 
 def test_user_create_and_api_key_work_against_the_api(fresh_url: str) -> None:
