@@ -1,16 +1,16 @@
 """Page and write throughput, each figure printed beside the ceiling it is compared with.
 
-    .venv/bin/python bench/pages.py            # full run, about 2.5 minutes
-    .venv/bin/python bench/pages.py --quick    # smoke run, about 20 seconds
+    .venv/bin/python bench/pages.py            # full run, about 2 minutes
+    .venv/bin/python bench/pages.py --quick    # smoke run, about 15 seconds
 
-1. Topic page: GET of a topic page holding 20 posts of ~600 bytes of markdown, read by an
+1. Topic page: GET of a topic page holding 20 posts of ~640 bytes of markdown, read by an
    anonymous visitor, served by `forum serve` (one uvicorn worker) in its own process, on
    SQLite and on PostgreSQL. Load: `wrk` (one thread, N connections) when installed, else an
    asyncio httpx client, for a fixed time after a warm-up. Ceilings measured in the same run:
    (a) GET /healthz on the same server process, and (b) the same TopicPage rendered from data
    loaded once at start-up (bench/inmemory_app.py: the real app plus one route), served by the
    same kind of process. The target is PostgreSQL topic page / in-memory render >= 0.7.
-2. Writes: 1 KB replies through forum.actions.posts.do_reply, sequentially, in this process
+2. Writes: ~1 KB replies through forum.actions.posts.do_reply, sequentially, in this process
    (markdown + sanitise + one transaction), on each database; target >= 500 posts/s per core.
    The time of one post is split into CPU inside cook() (markdown + nh3) and inside the
    live-event partial (Renderer.render_post), both timed where do_reply calls them, the rest of
@@ -708,17 +708,22 @@ def print_report(
     print(line)
     print(
         f"{'2. writes: do_reply, ~1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
-        f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}"
+        f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}{'cook-only':>11}"
     )
     for w in writes:
         db_cpu = w.median(lambda r: r.db_cpu / r.wall)
+        cook_only = w.median(lambda r: r.posts / r.cook_cpu)
         print(
             f"{'  ' + w.db:<40}{w.per_second:>9.0f}{f'>= {WRITE_TARGET:.0f}':>9}"
             f"{verdict(w.per_second, WRITE_TARGET):>8}{w.per_cpu_second:>12.0f}"
             f"{verdict(w.per_cpu_second, WRITE_TARGET):>8}"
             f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}"
-            f"{1e3 / w.per_second:>9.2f}"
+            f"{1e3 / w.per_second:>9.2f}{cook_only:>11.0f}"
         )
+    print(
+        "  cook-only: posts/s one core could cook if it did nothing else (the ceiling of this"
+        " figure)."
+    )
     print("  where one post's time goes, ms (share of wall), medians of rounds:")
     print(
         f"  {'':<12}{'wall':>8}{'cook() CPU':>16}{'render_post':>16}{'other CPU':>16}"

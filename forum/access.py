@@ -57,11 +57,10 @@ async def access_group(
 
 
 async def access_topic(conn: Connection, user: User | None, topic_id: int) -> TopicAccess:
-    topic = await topic_queries.get_topic(conn, topic_id)
-    if topic is None:
+    found = await topic_queries.get_topic_and_group(conn, topic_id)
+    if found is None:
         raise NotFound("There is no such topic.")
-    group = await group_queries.get_group(conn, topic.group_id)
-    assert group is not None  # foreign key
+    topic, group = found
     membership = await _membership(conn, user, group.id)
     if not can_read_group(user, group, membership):
         raise NotFound("There is no such topic.")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
@@ -89,6 +91,19 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def cached_url_path(app: Starlette) -> Callable[..., str]:
+    """url_path_for tries every route in turn; a page asks for the same few links many times."""
+
+    @lru_cache(maxsize=4096)
+    def build(name: str, params: tuple[tuple[str, Any], ...]) -> str:
+        return str(app.url_path_for(name, **dict(params)))
+
+    def url_path(name: str, **params: Any) -> str:
+        return build(name, tuple(sorted(params.items())))
+
+    return url_path
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
 
@@ -112,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.renderer = Renderer(lambda name, **params: str(app.url_path_for(name, **params)))
+    app.state.renderer = Renderer(cached_url_path(app))
     app.state.limiter = RateLimiter()
     return app
 

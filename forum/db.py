@@ -7,7 +7,6 @@ through one writer connection, one transaction at a time; reads use separate con
 from __future__ import annotations
 
 import asyncio
-import itertools
 import re
 import sqlite3
 import time
@@ -67,6 +66,14 @@ def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
     return {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
 
 
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+)
+
+
 class _SqliteConnection(Connection):
     dialect = "sqlite"
 
@@ -83,37 +90,31 @@ class _SqliteConnection(Connection):
 class SqliteDatabase(Database):
     dialect = "sqlite"
 
-    def __init__(self, url: str, path: str, readers: int = 2) -> None:
+    def __init__(self, url: str, path: str) -> None:
         self.url = url
         self._path = path
-        self._reader_count = readers
         self._writer: aiosqlite.Connection | None = None
-        self._readers: list[aiosqlite.Connection] = []
-        self._next_reader: itertools.cycle[int] = itertools.cycle(range(readers))
+        self._reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
 
-    async def _open_one(self) -> aiosqlite.Connection:
-        # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly our block.
-        conn = await aiosqlite.connect(self._path, isolation_level=None)
-        conn.row_factory = _dict_row  # type: ignore[assignment]
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA busy_timeout=10000",
-        ):
-            await conn.execute(pragma)
-        return conn
-
     async def open(self) -> None:
-        self._writer = await self._open_one()
-        self._readers = [await self._open_one() for _ in range(self._reader_count)]
-
-    def _reader(self) -> _SqliteConnection:
-        return _SqliteConnection(self._readers[next(self._next_reader)])
+        # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly our block.
+        self._writer = await aiosqlite.connect(self._path, isolation_level=None)
+        self._writer.row_factory = _dict_row  # type: ignore[assignment]
+        for pragma in _PRAGMAS:
+            await self._writer.execute(pragma)
+        # Reads run on the event loop's own thread: our reads are small indexed queries
+        # (tens of microseconds), cheaper than a hop to a worker thread and back, which
+        # also fights the renderer for the GIL (measured: bench/pages.py). WAL means a
+        # reader never waits for the writer.
+        self._reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        self._reader.row_factory = _dict_row
+        for pragma in _PRAGMAS:
+            self._reader.execute(pragma)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
-        return await self._reader().fetch_all(sql, params)
+        assert self._reader is not None, "database is not open"
+        return self._reader.execute(sql, params or {}).fetchall()
 
     async def execute(self, sql: str, params: Params = None) -> None:
         async with self.transaction() as conn:
@@ -135,10 +136,11 @@ class SqliteDatabase(Database):
                 await self._writer.execute("COMMIT")
 
     async def close(self) -> None:
-        for conn in [self._writer, *self._readers]:
-            if conn is not None:
-                await conn.close()
-        self._writer, self._readers = None, []
+        if self._writer is not None:
+            await self._writer.close()
+        if self._reader is not None:
+            self._reader.close()
+        self._writer, self._reader = None, None
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -180,6 +182,14 @@ class _PgConnection(Connection):
         await self._conn.execute(text, *_args(names, params))
 
 
+async def _rollback_only(conn: asyncpg.Connection) -> None:
+    # asyncpg's default reset sends RESET ALL / UNLISTEN * on every release: a second round
+    # trip per query. We never change session state on pooled connections, so only end a
+    # transaction left open by an error.
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 class PostgresDatabase(Database):
     dialect = "postgresql"
 
@@ -191,7 +201,7 @@ class PostgresDatabase(Database):
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self.url, min_size=self._min_size, max_size=self._max_size
+            self.url, min_size=self._min_size, max_size=self._max_size, reset=_rollback_only
         )
 
     @property

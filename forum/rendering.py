@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ BADGE_LABELS = {
 }
 
 
+@lru_cache(maxsize=8192)
 def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -47,8 +49,13 @@ def friendly_time(ts: float, now: float | None = None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%-d %b %Y")
 
 
+@lru_cache(maxsize=8192)
+def _long_date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%-d %B %Y at %H:%M UTC")
+
+
 def time_tag(ts: float) -> Markup:
-    full = datetime.fromtimestamp(ts, UTC).strftime("%-d %B %Y at %H:%M UTC")
+    full = _long_date(ts)
     return Markup('<time datetime="{}" title="{}">{}</time>').format(
         iso_time(ts), full, friendly_time(ts)
     )
@@ -62,6 +69,7 @@ class Renderer:
             undefined=StrictUndefined,  # a missing context field is a bug, not an empty string
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # templates change only with a deploy; no stat per include
         )
         self.env.globals |= {"url": url_path, "badge_label": BADGE_LABELS.get}
         self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}

@@ -19,6 +19,7 @@ from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.posts import Post
+from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import Renderer
 from forum.settings import Settings
@@ -75,12 +76,13 @@ async def do_new_topic(
     raw: str | None,
 ) -> Written:
     # The permission check reads and the write happen in one transaction, so a change of
-    # rights between them cannot slip a post through.
+    # rights between them cannot slip a post through. Markdown is cooked before the lock.
+    precooked = _cook_if_valid(raw, settings.max_post_chars)
     async with db.transaction() as conn:
         access = await access_group(conn, user, group_id=group_id)
         clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
         author = _require_user(user)
-        cooked, now = cook(clean_raw), time.time()
+        cooked, now = precooked or cook(clean_raw), time.time()
         topic_id = await topic_queries.insert_topic(
             conn,
             group_id=group_id,
@@ -90,8 +92,10 @@ async def do_new_topic(
             now=now,
         )
         await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=1)
+        topic = await topic_queries.get_topic(conn, topic_id)
+        assert topic is not None
         written = await _write_post(
-            conn, renderer, author, topic_id, group_id, clean_raw, cooked, None, now
+            conn, renderer, author, topic, group_id, clean_raw, cooked, None, now
         )
         await publish(conn, TopicCreated(topic_id, group_id, clean_title, author.username))
     return written
@@ -125,6 +129,9 @@ async def do_reply(
     raw: str | None,
     reply_to_post_number: int | None = None,
 ) -> Written:
+    # Cook before taking the write lock: markdown is the costliest step of a reply, and on
+    # SQLite every writer waits while a transaction is open. check_reply still rules inside.
+    cooked = _cook_if_valid(raw, settings.max_post_chars)
     async with db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
@@ -133,10 +140,10 @@ async def do_reply(
             conn,
             renderer,
             author,
-            topic_id,
+            access.topic,
             access.group.id,
             clean_raw,
-            cook(clean_raw),
+            cooked or cook(clean_raw),
             reply_to_post_number,
             time.time(),
         )
@@ -147,17 +154,25 @@ async def do_reply(
     return written
 
 
+def _cook_if_valid(raw: str | None, max_chars: int) -> str | None:
+    try:
+        return cook(clean_text(raw, "The post", max_chars))
+    except BadRequest:
+        return None  # the check inside the transaction reports it, in its proper order
+
+
 async def _write_post(
     conn: Connection,
     renderer: Renderer,
     author: User,
-    topic_id: int,
+    topic: Topic,
     group_id: int,
     raw: str,
     cooked: str,
     reply_to_post_number: int | None,
     now: float,
 ) -> Written:
+    topic_id = topic.id
     number = await topic_queries.next_post_number(conn, topic_id, author.id, now)
     post_id = await post_queries.insert_post(
         conn,
@@ -186,8 +201,6 @@ async def _write_post(
         None,
         1,
     )
-    topic = await topic_queries.get_topic(conn, topic_id)
-    assert topic is not None
     html = renderer.render_post(post, topic)
     await publish(conn, PostCreated(topic_id, group_id, post_id, number, author.username, html))
     return Written(topic_id, post_id, number)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
+from forum.queries.groups import Group
 
 TOPIC_SELECT = (
     "SELECT t.id, t.group_id, t.title, t.slug, t.user_id, u.username, t.created_at, t.bumped_at,"
@@ -63,6 +64,33 @@ class TopicCursor:
         if not math.isfinite(cursor.bumped_at) or not 0 <= cursor.id < 2**63:
             raise ValueError("cursor out of range")
         return cursor
+
+
+async def get_topic_and_group(conn: Connection, topic_id: int) -> tuple[Topic, Group] | None:
+    """The topic and its group in one round trip (the topic page's first query)."""
+    row = await conn.fetch_one(
+        f"{TOPIC_SELECT.replace(' FROM ', _GROUP_EXTRA + ' FROM ', 1)} WHERE t.id = :id",
+        {"id": topic_id},
+    )
+    if row is None:
+        return None
+    group = Group(
+        row["group_id"],
+        row["group_slug"],
+        row["group_name"],
+        row["g_description"],
+        row["g_visibility"],
+        row["g_topic_count"],
+        row["g_post_count"],
+        row["g_created_at"],
+    )
+    return Topic.from_row(row), group
+
+
+_GROUP_EXTRA = (
+    ", g.description AS g_description, g.visibility AS g_visibility,"
+    " g.topic_count AS g_topic_count, g.post_count AS g_post_count, g.created_at AS g_created_at"
+)
 
 
 async def get_topic(conn: Connection, topic_id: int) -> Topic | None:
