@@ -19,6 +19,7 @@ from forum.api.serialize import ForumJSON
 from forum.auth import Auth, AuthMiddleware
 from forum.db import migrate, open_database
 from forum.errors import ForumError, NotAuthenticated
+from forum.live import open_live
 from forum.pages import ErrorPage
 from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
@@ -111,9 +112,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.db = await open_database(settings.database_url)
         await migrate(app.state.db)
+        app.state.live = await open_live(app.state.db, settings)
         try:
             yield
         finally:
+            await app.state.live.close()
             await app.state.db.close()
 
     app = Starlette(

@@ -12,6 +12,7 @@ from typing import Any
 from forum.db import Database, migrate, open_database
 from forum.errors import ForumError
 from forum.settings import Settings, load_settings
+from realtime.backends import open_bus
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -27,7 +28,14 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]
     db = await open_database(settings.database_url)
     try:
         await migrate(db)
-        return await work(db)
+        # Events written from here wake running servers as theirs do (NOTIFY, a Redis
+        # publish; a SQLite server polls the log). Not listening: it serves no sockets.
+        bus = await open_bus(settings.bus_url or db.url, db)
+        db.event_log = bus
+        try:
+            return await work(db)
+        finally:
+            await bus.close()  # sends any wake-up still queued
     finally:
         await db.close()
 

@@ -7,6 +7,7 @@ through one writer connection, one transaction at a time; reads use separate con
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 import time
@@ -15,10 +16,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 import asyncpg
+
+log = logging.getLogger("forum.db")
 
 Row = dict[str, Any]
 Params = Mapping[str, Any] | None
@@ -26,10 +29,19 @@ Params = Mapping[str, Any] | None
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+class EventLog(Protocol):
+    """Where actions append live events (realtime's Bus); set on the Database by the app."""
+
+    async def append(
+        self, conn: Any, channel: str, kind: str, data: dict[str, Any], now: float
+    ) -> int: ...
+
+
 class Connection(ABC):
     """What a query function is given: one connection, maybe inside a transaction."""
 
     dialect: str
+    event_log: EventLog | None = None
 
     @abstractmethod
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]: ...
@@ -45,11 +57,33 @@ class Connection(ABC):
         row = await self.fetch_one(sql, params)
         return None if row is None else next(iter(row.values()))
 
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once this connection's transaction commits (outside one: now)."""
+        fn()
+
+
+class _Committing:
+    """Callbacks a transaction collects, run after COMMIT and dropped on ROLLBACK."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self.callbacks.append(fn)
+
+    def run(self) -> None:
+        for fn in self.callbacks:
+            try:
+                fn()
+            except Exception:  # the change is committed; a failed wake-up must not undo it
+                log.exception("after-commit callback failed")
+
 
 class Database(Connection):
     """A connection source: outside a transaction each call may use a different connection."""
 
     url: str
+    event_log: EventLog | None = None
 
     @abstractmethod
     def transaction(self) -> Any:
@@ -77,8 +111,15 @@ _PRAGMAS = (
 class _SqliteConnection(Connection):
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, committing: _Committing | None = None) -> None:
         self._conn = conn
+        self._committing = committing
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        if self._committing is None:
+            fn()
+        else:
+            self._committing.after_commit(fn)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         return list(await self._conn.execute_fetchall(sql, params or {}))  # type: ignore[arg-type]
@@ -127,13 +168,17 @@ class SqliteDatabase(Database):
             # IMMEDIATE takes the write lock now, so other processes wait here (busy_timeout)
             # rather than failing at the first write inside the block.
             await self._writer.execute("BEGIN IMMEDIATE")
+            committing = _Committing()
             try:
-                yield _SqliteConnection(self._writer)
+                conn = _SqliteConnection(self._writer, committing)
+                conn.event_log = self.event_log
+                yield conn
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
             else:
                 await self._writer.execute("COMMIT")
+        committing.run()
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -170,8 +215,17 @@ def _args(names: tuple[str, ...], params: Params) -> list[Any]:
 class _PgConnection(Connection):
     dialect = "postgresql"
 
-    def __init__(self, conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection | asyncpg.Pool, committing: _Committing | None = None
+    ) -> None:
         self._conn = conn
+        self._committing = committing
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        if self._committing is None:
+            fn()
+        else:
+            self._committing.after_commit(fn)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         text, names = _to_numbered(sql)
@@ -217,8 +271,12 @@ class PostgresDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
+        committing = _Committing()
         async with self.pool.acquire() as conn, conn.transaction():
-            yield _PgConnection(conn)
+            pg = _PgConnection(conn, committing)
+            pg.event_log = self.event_log
+            yield pg
+        committing.run()
 
     async def close(self) -> None:
         if self._pool is not None:

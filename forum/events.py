@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from forum.db import Connection
-from forum.queries.events import append_event
+from realtime.log import append_sql
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ class TopicCreated(Event):
     group_id: int
     title: str
     username: str
+    html: str  # the topic's row in a list, from _topic_row.html
 
     def channels(self) -> list[str]:
         return [f"group:{self.group_id}", "latest"]
@@ -73,13 +74,35 @@ class TopicBumped(Event):
     group_id: int
     post_number: int
     username: str
+    html: str  # the topic's row in a list, moved to the top by live pages
 
     def channels(self) -> list[str]:
         return [f"group:{self.group_id}", "latest"]
 
 
+@dataclass(frozen=True)
+class AccessChanged(Event):
+    """The user's rights changed (left a group, a ban): live subscriptions are checked again."""
+
+    kind: ClassVar[str] = "access.changed"
+    user_id: int
+
+    def channels(self) -> list[str]:
+        return [f"user:{self.user_id}"]
+
+
 async def publish(conn: Connection, event: Event) -> list[int]:
-    """Append the event to the log of each of its channels; returns the ids, one per channel."""
+    """Append the event to the log of each of its channels; returns the ids, one per channel.
+
+    Through the app's bus when it has one (which also wakes every node after commit);
+    otherwise (the command line) straight into the log, where pollers and catch-ups find it.
+    """
     now = time.time()
     payload = event.payload()
-    return [await append_event(conn, ch, event.kind, payload, now) for ch in event.channels()]
+    ids = []
+    for channel in event.channels():
+        if conn.event_log is not None:
+            ids.append(await conn.event_log.append(conn, channel, event.kind, payload, now))
+        else:
+            ids.append(await append_sql(conn, channel, event.kind, payload, now))
+    return ids

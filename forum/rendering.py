@@ -74,10 +74,15 @@ class Renderer:
         self.env.globals |= {"url": url_path, "badge_label": BADGE_LABELS.get}
         self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}
         self._post_template = self.env.get_template("_post.html")
+        self._topic_row_template = self.env.get_template("_topic_row.html")
 
     def render(self, page: Page) -> str:
         context = {f.name: getattr(page, f.name) for f in fields(page)}
         return self.env.get_template(page.template).render(context)
+
+    def render_topic_row(self, topic: Topic) -> str:
+        """A topic's row as lists show it, for live events (the group link shown)."""
+        return self._topic_row_template.render(topic=topic, show_group=True)
 
     def render_post(self, post: Post, topic: Topic, **extra: Any) -> str:
         """The post partial as anyone may see it; per-viewer controls are added by the page."""

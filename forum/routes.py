@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from forum.api import handlers as api
+from forum.live import live_socket
 from forum.views import accounts, groups, home, topics
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -52,5 +53,6 @@ routes: list[BaseRoute] = [
     Route("/t/{topic_id:int}/status", topics.topic_status, methods=POST, name="topic_status"),
     Route("/p/{post_id:int}/edit", topics.edit_post, methods=FORM, name="edit_post"),
     Route("/p/{post_id:int}/revisions", topics.revisions, methods=GET, name="revisions"),
+    WebSocketRoute("/live", live_socket, name="live"),
     Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
 ]

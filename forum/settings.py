@@ -28,6 +28,8 @@ class Settings:
     login_limit_per_account: int = 10
     login_limit_per_address: int = 30
     login_limit_window_seconds: int = 300
+    live_queue_size: int = 256
+    event_retention_days: int = 7
 
 
 HELP: dict[str, str] = {
@@ -46,6 +48,8 @@ HELP: dict[str, str] = {
     "login_limit_per_account": "failed logins allowed per account in the window",
     "login_limit_per_address": "failed logins allowed per network address in the window",
     "login_limit_window_seconds": "length of the login rate-limit window",
+    "live_queue_size": "frames a live socket may have waiting before it is closed (4008)",
+    "event_retention_days": "days the live event log keeps events for clients to resume",
 }
 
 

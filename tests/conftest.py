@@ -32,6 +32,7 @@ from forum.queries.groups import Group
 from forum.queries.users import User
 from forum.rendering import Renderer
 from forum.settings import Settings
+from realtime.backends import open_bus
 
 CI = os.environ.get("CI") == "true"
 PG_ADMIN_URL = os.environ.get("FORUM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -125,13 +126,13 @@ class ServerThread:
         self.thread.join(10)
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(database_url=database_url, secret_key="test-secret-key", **overrides)
 
 
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[ServerThread]:
-    thread = ServerThread(test_settings(database_url))
+    thread = ServerThread(settings_for(database_url))
     thread.start()
     yield thread
     thread.stop()
@@ -141,6 +142,8 @@ def server(database_url: str) -> Iterator[ServerThread]:
 async def db(server: ServerThread) -> AsyncIterator[Database]:
     """The test's own connection to the server's database, for arranging and checking data."""
     database = await open_database(server.settings.database_url)
+    # Events the tests write wake the server as a second node's would.
+    database.event_log = await open_bus(database.url, database)
     yield database
     await database.close()
 

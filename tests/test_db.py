@@ -8,7 +8,9 @@ import pytest
 
 from forum.db import Database, _to_numbered, migrate
 from forum.errors import BadRequest
-from forum.queries.events import append_event, channel_head, list_events
+from realtime.log import append_sql as append_event
+from realtime.log import head as channel_head
+from realtime.log import read_after
 from tests.conftest import unique
 
 
@@ -31,7 +33,7 @@ async def test_a_failed_transaction_writes_nothing(db: Database) -> None:
             await append_event(conn, channel, "test.kind", {"n": 1}, 0.0)
             raise BadRequest("stop")
     assert await channel_head(db, channel) == 0
-    assert await list_events(db, channel, 0) == []
+    assert await read_after(db, channel, 0, 500) == []
 
 
 async def test_event_ids_are_gapless_and_in_commit_order_under_concurrency(db: Database) -> None:
@@ -45,10 +47,10 @@ async def test_event_ids_are_gapless_and_in_commit_order_under_concurrency(db: D
 
     ids = await asyncio.gather(*(write(n) for n in range(25)))
     assert sorted(ids) == list(range(1, 26))
-    events = await list_events(db, channel, 0)
-    assert [e["id"] for e in events] == list(range(1, 26))
+    events = await read_after(db, channel, 0, 500)
+    assert [e.id for e in events] == list(range(1, 26))
     assert await channel_head(db, channel) == 25
-    assert [e["id"] for e in await list_events(db, channel, 20)] == [21, 22, 23, 24, 25]
+    assert [e.id for e in await read_after(db, channel, 20, 500)] == [21, 22, 23, 24, 25]
 
 
 async def test_usernames_are_unique_without_regard_to_case(db: Database, arrange) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
 from forum.actions.posts import do_set_topic_status
-from forum.queries.events import list_events
+from realtime.log import read_after
 from tests.conftest import unique
 
 
@@ -51,13 +50,14 @@ async def test_every_post_writes_its_live_event_in_the_same_change(client, arran
     group = await arrange.group()
     written = await arrange.topic(group, author, "Events", "first")
     await arrange.reply(written.topic_id, author, "second *post*")
-    events = await list_events(db, f"topic:{written.topic_id}", 0)
-    assert [(e["id"], e["kind"]) for e in events] == [(1, "post.created"), (2, "post.created")]
-    data = json.loads(events[1]["payload"])
+    events = await read_after(db, f"topic:{written.topic_id}", 0, 100)
+    assert [(e.id, e.kind) for e in events] == [(1, "post.created"), (2, "post.created")]
+    data = events[1].data
     assert data["post_number"] == 2 and data["username"] == author.username
     assert "<em>post</em>" in data["html"] and 'id="post-2"' in data["html"]
-    group_events = await list_events(db, f"group:{group.id}", 0)
-    assert [e["kind"] for e in group_events] == ["topic.created", "topic.bumped"]
+    group_events = await read_after(db, f"group:{group.id}", 0, 100)
+    assert [e.kind for e in group_events] == ["topic.created", "topic.bumped"]
+    assert f'id="topic-row-{written.topic_id}"' in group_events[1].data["html"]
 
 
 async def test_group_lists_topics_by_newest_activity(client, arrange) -> None:

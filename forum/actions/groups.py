@@ -9,6 +9,7 @@ from forum.access import access_group
 from forum.actions.validation import clean_text, slugify
 from forum.db import Database
 from forum.errors import BadRequest, Forbidden, NotFound
+from forum.events import AccessChanged, publish
 from forum.permissions import can_create_group, can_join_group, can_manage_members
 from forum.queries import groups as group_queries
 from forum.queries import users as user_queries
@@ -76,6 +77,8 @@ async def do_leave_group(db: Database, actor: User, group_id: int) -> None:
         if access.membership is None:
             raise BadRequest("You are not a member of this group.")
         await group_queries.delete_membership(conn, group_id, actor.id)
+        # Open live pages of a private group must stop receiving it now, not at next reload.
+        await publish(conn, AccessChanged(actor.id))
 
 
 async def do_add_member(

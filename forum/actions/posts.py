@@ -6,7 +6,7 @@ Markdown is cooked once, here, before the transaction; pages never render it aga
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
 from forum.actions.validation import clean_text, slugify
@@ -97,7 +97,8 @@ async def do_new_topic(
         written = await _write_post(
             conn, renderer, author, topic, group_id, clean_raw, cooked, None, now
         )
-        await publish(conn, TopicCreated(topic_id, group_id, clean_title, author.username))
+        row = renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
+        await publish(conn, TopicCreated(topic_id, group_id, clean_title, author.username, row))
     return written
 
 
@@ -135,7 +136,7 @@ async def do_reply(
     async with db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
-        author = _require_user(user)
+        author, now = _require_user(user), time.time()
         written = await _write_post(
             conn,
             renderer,
@@ -145,11 +146,25 @@ async def do_reply(
             clean_raw,
             cooked or cook(clean_raw),
             reply_to_post_number,
-            time.time(),
+            now,
         )
         await group_queries.add_to_group_counts(conn, access.group.id, topics=0, posts=1)
+        bumped = replace(
+            access.topic,
+            reply_count=access.topic.reply_count + 1,
+            highest_post_number=written.post_number,
+            bumped_at=now,
+            last_poster_username=author.username,
+        )
         await publish(
-            conn, TopicBumped(topic_id, access.group.id, written.post_number, author.username)
+            conn,
+            TopicBumped(
+                topic_id,
+                access.group.id,
+                written.post_number,
+                author.username,
+                renderer.render_topic_row(bumped),
+            ),
         )
     return written
 

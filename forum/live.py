@@ -1,0 +1,133 @@
+"""The forum's side of live updates: who a socket is, which channels it may read, and the
+bus, hub, presence and endpoint assembled for the app's lifespan.
+
+Channels: `topic:<id>`, `group:<id>`, `latest` (filtered per viewer), `user:<id>` (private).
+Every decision goes through forum/permissions.py, via access.py, as pages do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from forum.access import access_group, access_topic, readable_groups
+from forum.auth import Auth
+from forum.db import Database
+from forum.errors import NotFound
+from forum.queries.users import User
+from forum.settings import Settings
+from realtime.backends import open_bus
+from realtime.bus import Bus, Event
+from realtime.endpoint import LiveEndpoint
+from realtime.hub import Hub
+from realtime.presence import Presence
+
+log = logging.getLogger("forum.live")
+
+
+@dataclass
+class LiveViewer:
+    """A socket's principal. `readable` (group ids) filters the shared `latest` channel and is
+    refreshed whenever the socket's rights are checked again."""
+
+    user: User | None
+    readable: set[int] = field(default_factory=set)
+
+
+def can_receive(viewer: Any, event: Event) -> bool:
+    if event.channel == "latest":
+        return isinstance(viewer, LiveViewer) and event.data.get("group_id") in viewer.readable
+    return True
+
+
+@dataclass
+class Live:
+    """Everything live, opened and closed with the app."""
+
+    db: Database
+    bus: Bus
+    hub: Hub
+    presence: Presence
+    endpoint: LiveEndpoint
+    retention_seconds: float
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def authenticate(self, websocket: WebSocket) -> LiveViewer | None:
+        auth: Auth | None = websocket.scope.get("state", {}).get("auth")
+        return LiveViewer(auth.user if auth else None)
+
+    async def authorize(self, viewer: Any, channel: str) -> str | None:
+        assert isinstance(viewer, LiveViewer)
+        user = viewer.user
+        kind, _, ident = channel.partition(":")
+        try:
+            if kind == "latest" and not ident:
+                viewer.readable = {g.id for g in await readable_groups(self.db, user)}
+                return None
+            number = int(ident) if ident.isdigit() else -1
+            if kind == "topic" and number > 0:
+                await access_topic(self.db, user, number)
+                return None
+            if kind == "group" and number > 0:
+                await access_group(self.db, user, group_id=number)
+                return None
+            if kind == "user" and user is not None and number == user.id:
+                return None
+        except NotFound:
+            pass
+        # Unknown and unreadable are answered alike, so probing reveals no private group.
+        return "forbidden"
+
+    async def trim_forever(self) -> None:
+        while True:
+            try:
+                await self.bus.trim(time.time() - self.retention_seconds)
+            except Exception:
+                log.exception("trimming the event log failed; trying again in an hour")
+            await asyncio.sleep(3600)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.presence.close()
+        await self.bus.close()
+
+
+async def open_live(db: Database, settings: Settings) -> Live:
+    bus = await open_bus(settings.bus_url or db.url, db)
+    hub = Hub(bus, can_receive, queue_size=settings.live_queue_size)
+    holder: dict[str, LiveEndpoint] = {}
+
+    def presence_changed(channel: str, users: list[dict[str, str]], reading: int) -> None:
+        holder["endpoint"].on_presence_change(channel, users, reading)
+
+    presence = Presence(bus, presence_changed)
+    live = Live(db, bus, hub, presence, None, settings.event_retention_days * 86400)  # type: ignore[arg-type]
+    endpoint = LiveEndpoint(
+        hub,
+        presence,
+        live.authenticate,
+        live.authorize,
+        username_of=lambda viewer: viewer.user.username if viewer.user else None,
+    )
+    holder["endpoint"] = live.endpoint = endpoint
+    db.event_log = bus  # actions append their events through the bus (forum/events.py)
+    await bus.start(hub.on_hint, presence.on_broadcast, hub.on_catch_up)
+    await presence.start()
+    loop = asyncio.get_running_loop()
+    live._tasks = [loop.create_task(live.trim_forever()), loop.create_task(hub.safety_net())]
+    return live
+
+
+async def live_socket(websocket: WebSocket) -> None:
+    """The `/live` route: hands the socket to the endpoint opened in the lifespan."""
+    live: Live = websocket.app.state.live
+    await live.endpoint(websocket)

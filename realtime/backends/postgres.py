@@ -1,0 +1,189 @@
+"""PostgresBus: the log in the app's PostgreSQL database, wake-ups and broadcasts by NOTIFY.
+
+The hint NOTIFY is sent inside the appending transaction, so PostgreSQL delivers it at commit
+and drops it on rollback. Each node LISTENs on one dedicated connection of its own (not from
+the app's pool, whose connections come and go); when that connection is lost the node
+reconnects with backoff and asks for a catch-up, since hints sent meanwhile are gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+
+from realtime import log as event_log
+from realtime.backends import (
+    Callbacks,
+    backoff_delay,
+    decode_broadcast,
+    decode_hint,
+    encode_broadcast,
+    spawn,
+    stop_task,
+)
+from realtime.bus import OnBroadcast, OnCatchUp, OnHint, SqlConnection
+from realtime.log import LogBus, SqlDatabase
+
+log = logging.getLogger("realtime.bus.postgres")
+
+EVENTS_CHANNEL = "realtime_events"
+BROADCAST_CHANNEL = "realtime_broadcast"
+APPLICATION_NAME = "realtime-listener"  # how the listener shows in pg_stat_activity
+
+CONNECT_TIMEOUT = 10.0
+# NOTIFY traffic alone cannot reveal a dead peer (a silent network drop): an idle listener
+# asks the server something this often.
+KEEPALIVE_INTERVAL = 30.0
+KEEPALIVE_TIMEOUT = 10.0
+# A connection that stayed up this long resets the backoff; one that drops sooner keeps
+# backing off, so a flapping server is not hammered.
+STABLE_AFTER = 60.0
+
+CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class PostgresBus(LogBus):
+    def __init__(
+        self, db: SqlDatabase, dsn: str, keepalive_interval: float = KEEPALIVE_INTERVAL
+    ) -> None:
+        if db.dialect != "postgresql":
+            raise ValueError(f"PostgresBus needs a PostgreSQL database, not {db.dialect!r}")
+        super().__init__(db)
+        self._dsn = dsn
+        self.keepalive_interval = keepalive_interval
+        self._callbacks: Callbacks | None = None
+        self._conn: Any = None  # the LISTEN connection (asyncpg.Connection)
+        self._lost = asyncio.Event()  # set when that connection terminates
+        self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def listener_pid(self) -> int | None:
+        """The server process id of this node's LISTEN connection (for operators and tests)."""
+        if self._conn is None or self._conn.is_closed():
+            return None
+        return int(self._conn.get_server_pid())
+
+    async def start(
+        self, on_hint: OnHint, on_broadcast: OnBroadcast, on_catch_up: OnCatchUp
+    ) -> None:
+        if self._supervisor is not None:
+            raise RuntimeError("the bus is already started")
+        self._callbacks = Callbacks(on_hint, on_broadcast, on_catch_up)
+        # The first connection is made here, not in the background: a wrong DSN or a server
+        # that is down fails start-up loudly instead of retrying forever out of sight.
+        try:
+            await self._listen()
+        except BaseException:
+            self._callbacks = None
+            raise
+        self._supervisor = spawn(self._supervise(), "realtime-postgres-listener")
+
+    async def close(self) -> None:
+        self._callbacks = None
+        supervisor, self._supervisor = self._supervisor, None
+        await stop_task(supervisor)
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=5)
+            except CONNECTION_ERRORS:
+                conn.terminate()
+
+    # --- appending and broadcasting ---------------------------------------------------------
+
+    async def _append_in(
+        self, conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
+    ) -> int:
+        event_id = await event_log.append_sql(conn, channel, kind, data, now)
+        # In the same transaction: delivered at commit, dropped on rollback. Only the hint
+        # travels; NOTIFY payloads are capped at 8,000 bytes and the log has the event.
+        await conn.execute(
+            "SELECT pg_notify(:topic, :hint)",
+            {"topic": EVENTS_CHANNEL, "hint": f"{channel} {event_id}"},
+        )
+        return event_id
+
+    async def broadcast(self, topic: str, payload: dict[str, Any]) -> None:
+        message = encode_broadcast(topic, payload)  # ValueError past 7,000 bytes
+        await self.db.execute(
+            "SELECT pg_notify(:topic, :message)", {"topic": BROADCAST_CHANNEL, "message": message}
+        )
+
+    # --- listening ----------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(
+            self._dsn,
+            timeout=CONNECT_TIMEOUT,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        try:
+            await conn.add_listener(EVENTS_CHANNEL, self._on_hint_notify)
+            await conn.add_listener(BROADCAST_CHANNEL, self._on_broadcast_notify)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn, self._lost = conn, lost
+
+    async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            connected_at = loop.time()
+            await self._hold()
+            if self._conn is not None:
+                self._conn.terminate()  # already closed, or no longer answering
+                self._conn = None
+            if loop.time() - connected_at >= STABLE_AFTER:
+                attempt = 0
+            while True:
+                delay = backoff_delay(attempt)
+                attempt += 1
+                log.warning("the LISTEN connection was lost; reconnecting in %.2f s", delay)
+                await asyncio.sleep(delay)
+                try:
+                    await self._listen()
+                    break
+                except CONNECTION_ERRORS as error:
+                    log.warning("reconnecting the LISTEN connection failed: %s", error)
+            log.info("the LISTEN connection is back; catching up from the log")
+            # Only now: hints sent from here on are heard, so reading the log after this
+            # point misses nothing (listen first, then read).
+            if self._callbacks is not None:
+                self._callbacks.catch_up()
+
+    async def _hold(self) -> None:
+        """Return once the LISTEN connection has terminated or stopped answering."""
+        conn, lost = self._conn, self._lost
+        while not lost.is_set():
+            try:
+                await asyncio.wait_for(lost.wait(), self.keepalive_interval)
+            except TimeoutError:
+                try:
+                    await conn.fetchval("SELECT 1", timeout=KEEPALIVE_TIMEOUT)
+                except CONNECTION_ERRORS as error:
+                    log.warning("the LISTEN connection stopped answering: %s", error)
+                    return
+
+    def _on_hint_notify(self, _conn: Any, _pid: int, _topic: str, payload: str) -> None:
+        try:
+            channel, event_id = decode_hint(payload)
+        except ValueError:
+            log.warning("ignoring a malformed hint on %s: %.80r", EVENTS_CHANNEL, payload)
+            return
+        if self._callbacks is not None:
+            self._callbacks.hint(channel, event_id)
+
+    def _on_broadcast_notify(self, _conn: Any, _pid: int, _topic: str, payload: str) -> None:
+        try:
+            topic, message = decode_broadcast(payload)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignoring a malformed broadcast on %s: %.80r", BROADCAST_CHANNEL, payload)
+            return
+        if self._callbacks is not None:
+            self._callbacks.broadcast(topic, message)

@@ -1,0 +1,243 @@
+"""Live sockets by channel in this process, and fan-out from the log to them.
+
+Each channel this node serves reads the log once per wake-up and builds each frame once; each
+socket has a bounded queue and one writer task, so a slow socket never slows the others: when
+its queue overflows it is closed with 4008 and resumes from the backlog when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from realtime.bus import Bus, Event, TooOld
+from realtime.protocol import event_frame, resync_frame, subscribed_frame
+
+log = logging.getLogger("realtime.hub")
+
+CLOSE_OVERFLOW = 4008
+_ids = itertools.count(1)
+
+# May this principal receive this event? For channels shared by viewers of different rights.
+CanReceive = Callable[[Any, Event], bool]
+
+
+@dataclass
+class Subscription:
+    channel: str
+    last_id: int
+    replaying: bool = False
+    pending: list[Event] = field(default_factory=list)
+
+
+class Socket:
+    """One connected client: its principal, its subscriptions and its outgoing queue."""
+
+    def __init__(
+        self, principal: Any, queue_size: int, close: Callable[[int], Coroutine[Any, Any, None]]
+    ) -> None:
+        self.id = next(_ids)
+        self.principal = principal
+        self.subs: dict[str, Subscription] = {}
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
+        self.closed = False
+        self._close = close
+
+    def offer(self, text: str) -> bool:
+        """Queue a frame without waiting; on overflow close the socket (4008) instead."""
+        if self.closed:
+            return False
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.shut(CLOSE_OVERFLOW)
+            return False
+        return True
+
+    def shut(self, code: int) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        task = asyncio.get_running_loop().create_task(self._close(code))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def write_loop(self, send_text: Callable[[str], Awaitable[None]]) -> None:
+        """The socket's one writer: sends queued frames in order until closed."""
+        while True:
+            text = await self.queue.get()
+            if text is None or self.closed:
+                return
+            await send_text(text)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+@dataclass
+class ChannelState:
+    sockets: set[Socket] = field(default_factory=set)
+    delivered: int | None = None  # last id read from the log and fanned out on this node
+    wanted: int = 0  # the highest id a hint has announced
+    dirty: bool = False
+    draining: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Hub:
+    def __init__(
+        self, bus: Bus, can_receive: CanReceive | None = None, queue_size: int = 256
+    ) -> None:
+        self.bus = bus
+        self.can_receive = can_receive
+        self.queue_size = queue_size
+        self.channels: dict[str, ChannelState] = {}
+        self.on_event: Callable[[Event], None] | None = None
+
+    # --- wake-ups from the bus ---------------------------------------------------------
+
+    def on_hint(self, channel: str, event_id: int) -> None:
+        state = self.channels.get(channel)
+        if state is None:
+            return
+        if state.delivered is not None and event_id <= state.delivered:
+            return
+        state.wanted = max(state.wanted, event_id)
+        state.dirty = True
+        self._schedule_drain(channel, state)
+
+    def on_catch_up(self) -> None:
+        for channel, state in self.channels.items():
+            state.dirty = True
+            self._schedule_drain(channel, state)
+
+    def _schedule_drain(self, channel: str, state: ChannelState) -> None:
+        if state.draining or state.delivered is None:
+            return
+        state.draining = True
+        task = asyncio.get_running_loop().create_task(self._drain(channel, state))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    async def _drain(self, channel: str, state: ChannelState) -> None:
+        delay = 0.002
+        try:
+            while state.dirty and state.delivered is not None:
+                state.dirty = False
+                events = await self.bus.backlog(channel, state.delivered)
+                for event in events:
+                    self._fan_out(state, event)
+                    state.delivered = event.id
+                if len(events) >= 1000:
+                    state.dirty = True
+                elif state.delivered < state.wanted and delay < 2.0:
+                    # A hint can outrun the commit's visibility to other connections
+                    # (seen with PostgreSQL NOTIFY under load): the event exists, so look
+                    # again shortly rather than wait for the next hint.
+                    await asyncio.sleep(delay)
+                    delay *= 2
+                    state.dirty = True
+        except TooOld:
+            # This node fell further behind than the log keeps: every reader must reload.
+            state.delivered = await self.bus.head(channel)
+            for sock in list(state.sockets):
+                sock.offer(resync_frame(channel))
+        except Exception:
+            log.exception("reading the log of a channel failed; the next wake-up retries")
+            state.dirty = True
+        finally:
+            state.draining = False
+
+    def _fan_out(self, state: ChannelState, event: Event) -> None:
+        # A plain loop that enqueues: no awaiting per socket, one frame text for all.
+        frame = event_frame(event)
+        for sock in list(state.sockets):
+            sub = sock.subs.get(event.channel)
+            if sub is None:
+                continue
+            if sub.replaying:
+                sub.pending.append(event)
+                continue
+            self._deliver(sock, sub, event, frame)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def _deliver(self, sock: Socket, sub: Subscription, event: Event, frame: str) -> None:
+        if event.id <= sub.last_id:
+            return  # already sent during replay: no duplicate
+        sub.last_id = event.id
+        if self.can_receive is None or self.can_receive(sock.principal, event):
+            sock.offer(frame)
+
+    # --- sockets -----------------------------------------------------------------------
+
+    async def _channel_state(self, channel: str) -> ChannelState:
+        state = self.channels.get(channel)
+        if state is None:
+            # Register before reading the head: a hint that lands meanwhile marks it dirty,
+            # and anything committed after the head read arrives by hint (listen first).
+            state = self.channels[channel] = ChannelState()
+            state.delivered = await self.bus.head(channel)
+            state.ready.set()
+            if state.dirty:
+                self._schedule_drain(channel, state)
+        await state.ready.wait()  # another subscriber may still be reading the head
+        return state
+
+    async def subscribe(self, sock: Socket, channel: str, since: int | None) -> None:
+        """Replay after `since` (if given), then live, with no gap and no duplicate."""
+        state = await self._channel_state(channel)
+        assert state.delivered is not None
+        if since is None:
+            sock.subs[channel] = Subscription(channel, state.delivered)
+            state.sockets.add(sock)
+            sock.offer(subscribed_frame(channel, state.delivered))
+            return
+        sub = Subscription(channel, since, replaying=True)
+        sock.subs[channel] = sub
+        state.sockets.add(sock)  # listen first: live events wait in sub.pending
+        try:
+            while True:
+                events = await self.bus.backlog(channel, sub.last_id)
+                for event in events:
+                    self._deliver(sock, sub, event, event_frame(event))
+                if len(events) < 1000:
+                    break
+        except TooOld:
+            self.unsubscribe(sock, channel)
+            sock.offer(resync_frame(channel))
+            return
+        for event in sub.pending:
+            self._deliver(sock, sub, event, event_frame(event))
+        sub.pending.clear()
+        sub.replaying = False
+        sock.offer(subscribed_frame(channel, max(sub.last_id, state.delivered or 0)))
+
+    def unsubscribe(self, sock: Socket, channel: str) -> None:
+        sock.subs.pop(channel, None)
+        state = self.channels.get(channel)
+        if state is None:
+            return
+        state.sockets.discard(sock)
+        if not state.sockets and not state.draining:
+            del self.channels[channel]
+
+    def remove(self, sock: Socket) -> None:
+        for channel in list(sock.subs):
+            self.unsubscribe(sock, channel)
+
+    async def safety_net(self, interval: float = 2.0) -> None:
+        """Re-read the served channels now and then: a wake-up lost between a commit and its
+        publish (a node killed at that moment, a dropped Redis message) costs a delay, never
+        an event. Cheap: a caught-up channel is one head lookup."""
+        while True:
+            await asyncio.sleep(interval)
+            self.on_catch_up()
+
+    def sockets_on(self, channel: str) -> list[Socket]:
+        state = self.channels.get(channel)
+        return list(state.sockets) if state else []
