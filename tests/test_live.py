@@ -267,7 +267,7 @@ async def test_a_slow_client_is_closed_and_never_slows_the_others(
         # its queue (16 frames here) overflows; everyone else must still get every one. They
         # are written in small steps, as a busy topic would, so that a reader that keeps up
         # never has more than a step's worth waiting.
-        count, step, pad = 160, 4, "x" * 50_000
+        count, step, pad = 150, 5, "x" * 40_000
         seen: list[list[int]] = [[] for _ in readers]
 
         async def read_all(reader: Live, got: list[int]) -> None:
