@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket
 
@@ -60,6 +61,11 @@ class Live:
 
     async def authenticate(self, websocket: WebSocket) -> LiveViewer | None:
         auth: Auth | None = websocket.scope.get("state", {}).get("auth")
+        origin = websocket.headers.get("origin")
+        # A cookie rides along with any site's handshake; only our own pages may use it.
+        cross_site = origin is not None and urlsplit(origin).netloc != websocket.headers.get("host")
+        if auth is not None and auth.method == "session" and cross_site:
+            return None
         return LiveViewer(auth.user if auth else None)
 
     async def authorize(self, viewer: Any, channel: str) -> str | None:

@@ -17,6 +17,7 @@ class Page:
     title: str
     viewer: User | None
     csrf_token: str
+    live_since: str = ""  # "channel=id ..." heads at render time, so live.js resumes exactly
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -54,5 +55,11 @@ routes: list[BaseRoute] = [
     Route("/p/{post_id:int}/edit", topics.edit_post, methods=FORM, name="edit_post"),
     Route("/p/{post_id:int}/revisions", topics.revisions, methods=GET, name="revisions"),
     WebSocketRoute("/live", live_socket, name="live"),
-    Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
+    # Static files only are compressed: pages carry CSRF tokens, which compression beside
+    # attacker-chosen text would expose (BREACH).
+    Mount(
+        "/static",
+        app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=500),
+        name="static",
+    ),
 ]

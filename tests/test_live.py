@@ -411,3 +411,16 @@ async def test_a_post_on_one_node_reaches_a_reader_on_another(server, arrange, d
         async with live(node_a, headers_ben) as again:
             await again.subscribe(channel, since=2)
             assert [e["data"]["post_number"] for e in again.events(channel)] == [3]
+
+
+async def test_a_session_cookie_from_another_site_is_refused(server, client, arrange) -> None:
+    user = await arrange.user()
+    c = client()
+    await c.login(user)
+    cookie = f"forum_session={c.http.cookies.get('forum_session')}"
+    host = server.base_url.removeprefix("http://")
+    with pytest.raises(websockets.InvalidStatus):
+        async with live(server.base_url, {"Cookie": cookie, "Origin": "https://evil.example"}):
+            pass
+    async with live(server.base_url, {"Cookie": cookie, "Origin": f"http://{host}"}) as ok:
+        assert (await ok.subscribe(f"user:{user.id}"))["type"] == "subscribed"

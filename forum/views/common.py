@@ -55,6 +55,13 @@ def base(request: Request, title: str) -> dict[str, Any]:
     return {"title": title, "viewer": auth.user, "csrf_token": auth.csrf_token}
 
 
+async def live_since(request: Request, channel: str) -> str:
+    """The channel's head as the page is rendered: live.js resumes after it, so an event
+    committed between this render and the socket's subscribe is not missed."""
+    head = await request.app.state.live.bus.head(channel)
+    return f"{channel}={head}"
+
+
 def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(renderer_of(request).render(page), status_code=status_code)
 

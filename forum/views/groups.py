@@ -18,6 +18,7 @@ from forum.queries import topics as topic_queries
 from forum.views.common import (
     base,
     db_of,
+    live_since,
     redirect,
     render,
     require_viewer,
@@ -41,6 +42,7 @@ async def group_page(request: Request) -> Response:
     pinned_ids = {t.id for t in pinned}
     page = GroupPage(
         **base(request, group.name),
+        live_since=await live_since(request, f"group:{group.id}"),
         group=group,
         membership=access.membership,
         pinned=pinned,

@@ -8,7 +8,15 @@ from starlette.responses import PlainTextResponse, Response
 from forum.access import readable_groups
 from forum.pages import HomePage
 from forum.queries import topics as topic_queries
-from forum.views.common import base, db_of, render, settings_of, topic_page_of, viewer_of
+from forum.views.common import (
+    base,
+    db_of,
+    live_since,
+    render,
+    settings_of,
+    topic_page_of,
+    viewer_of,
+)
 
 
 async def home(request: Request) -> Response:
@@ -19,7 +27,13 @@ async def home(request: Request) -> Response:
     topics, next_cursor = await topic_page_of(
         request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
     )
-    page = HomePage(**base(request, "Home"), groups=groups, topics=topics, next_cursor=next_cursor)
+    page = HomePage(
+        **base(request, "Home"),
+        live_since=await live_since(request, "latest"),
+        groups=groups,
+        topics=topics,
+        next_cursor=next_cursor,
+    )
     return render(request, page)
 
 

@@ -21,6 +21,7 @@ from forum.queries.topics import Topic
 from forum.views.common import (
     base,
     db_of,
+    live_since,
     path_int,
     redirect,
     render,
@@ -58,6 +59,7 @@ async def topic_page(request: Request) -> Response:
     first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
     page = TopicPage(
         **base(request, topic.title),
+        live_since=await live_since(request, f"topic:{topic.id}"),
         topic=topic,
         group=access.group,
         posts=[PostItem(p, can_edit_post(viewer, p, topic)) for p in posts],

@@ -1,0 +1,215 @@
+/* Live updates (docs/realtime.md) for the channels <main> names. Pages work without it. */
+(() => {
+  const main = document.querySelector('main[data-live-channels]');
+  if (!main) return;
+  const $ = (s) => main.querySelector(s), byId = (id) => document.getElementById(id);
+  const make = (tag, cls, text, role) => {
+    const e = Object.assign(document.createElement(tag), {className: cls || '', textContent: text || ''});
+    if (role) e.setAttribute(role === 'polite' ? 'aria-live' : 'role', role);
+    return e;
+  };
+  const frag = (html) => {
+    const t = make('template');
+    t.innerHTML = html;
+    return t.content.firstElementChild;
+  };
+  const data = main.dataset, posts = $('[data-live-posts]'), list = $('[data-live-list]');
+  const older = list && /[?&]before=/.test(location.search);
+  const wanted = new Set(data.liveChannels.split(' ').filter((c) => c && !(older && /^(group|latest)/.test(c))));
+  const last = new Map(); // channel -> last event id
+  for (const [c, n] of (data.liveSince || '').split(' ').map((p) => p.split('='))) if (n > 0) last.set(c, +n);
+  const topic = [...wanted].find((c) => c.startsWith('topic:'));
+
+  // Status line, new-replies button, polite announcer.
+  const bar = make('div', 'live-bar'), status = make('p', 'live-status', '', 'status');
+  const reload = make('button', '', 'Reload'), more = make('button', 'live-new');
+  const announcer = make('div', 'visually-hidden', '', 'polite');
+  reload.hidden = more.hidden = true;
+  reload.onclick = () => location.reload();
+  bar.append(status, reload, more);
+  main.insertBefore(bar, posts || main.firstChild);
+  main.append(announcer);
+  const announce = (text) => {
+    const p = announcer.appendChild(make('p', '', text));
+    setTimeout(() => p.remove(), 20000);
+  };
+  let note = '', backTimer;
+  const say = (text) => {
+    clearTimeout(backTimer);
+    status.textContent = text || note;
+  };
+
+  // Presence: replying is announced, the reading count is not.
+  const presence = make('p', 'presence'), replying = make('span', '', '', 'status'), reading = make('span');
+  presence.append(replying, reading);
+  if (topic) $('h1').after(presence);
+  const showPresence = (f) => {
+    const names = (f ? f.users : []).filter((u) => u.state === 'replying' && u.username !== data.liveMe);
+    const text = names.length ? `${names.map((u) => u.username).join(', ')} ${names[1] ? 'are' : 'is'} replying…` : '';
+    if (replying.textContent !== text) replying.textContent = text;
+    reading.textContent = f && f.reading > 1 ? `${f.reading} reading` : '';
+  };
+
+  let ws, attempt = 0, retryTimer, pingTimer, paused, leaving, pending = new Set(), mine = 'viewing';
+  const send = (frame) => ws && ws.readyState === 1 && ws.send(JSON.stringify(frame));
+  const subscribe = (c) => {
+    pending.add(c);
+    send({type: 'subscribe', channel: c, since: last.has(c) ? last.get(c) : null});
+  };
+  const sendPresence = (s) => {
+    if (s) mine = s;
+    if (wanted.has(topic) && !pending.has(topic)) send({type: 'presence', channel: topic, state: mine});
+  };
+  const connect = () => {
+    clearTimeout(retryTimer);
+    if (ws || leaving) return;
+    const s = ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/live`);
+    s.onopen = () => {
+      pending = new Set();
+      wanted.forEach(subscribe);
+      pingTimer = setInterval(() => send({type: 'ping'}), 25000);
+    };
+    s.onmessage = (m) => handle(JSON.parse(m.data));
+    s.onclose = () => {
+      if (ws !== s) return;
+      ws = null;
+      clearInterval(pingTimer);
+      showPresence();
+      data.liveState = 'paused';
+      paused = true;
+      say('Live updates paused. Reconnecting…');
+      retryTimer = setTimeout(connect, Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
+    };
+  };
+  const ready = () => {
+    if (pending.size) return;
+    attempt = 0;
+    data.liveState = 'live';
+    if (paused) {
+      paused = false;
+      say('Live updates are back.');
+      backTimer = setTimeout(say, 8000);
+    }
+  };
+
+  const handle = (f) => {
+    const c = f.channel, prev = last.get(c);
+    if (!wanted.has(c)) return;
+    if (f.type === 'subscribed') {
+      last.set(c, Math.max(prev || 0, f.last_id));
+      pending.delete(c);
+      if (c === topic) sendPresence();
+      ready();
+    } else if (f.type === 'event' && !(f.id <= prev)) {
+      if (prev >= 0 && f.id !== prev + 1 && c !== 'latest') return pending.has(c) || subscribe(c); // a gap
+      last.set(c, f.id);
+      if (kinds[f.kind]) kinds[f.kind](f.data);
+    } else if (f.type === 'presence' && c === topic) {
+      showPresence(f);
+    } else if (f.type === 'resync') {
+      last.delete(c);
+      if (![...document.querySelectorAll('textarea')].some((t) => t.value.trim())) return location.reload();
+      subscribe(c);
+      say(note = 'Some updates are missing here. Copy your unsent text, then reload the page.');
+      reload.hidden = false;
+    } else if (f.code === 'forbidden') { // access ended
+      wanted.delete(c);
+      pending.delete(c);
+      if (c === topic) showPresence();
+      if (/^(topic|group)/.test(c)) say(note = 'You no longer have access to this group.');
+      ready();
+    }
+  };
+
+  // A new reply out of view gets a button; the reader is never scrolled.
+  const unseen = [];
+  const showMore = () => {
+    more.hidden = !unseen.length;
+    more.textContent = `${unseen.length} new ${unseen[1] ? 'replies' : 'reply'}`;
+  };
+  showMore();
+  more.onclick = () => {
+    const first = unseen.splice(0)[0];
+    if (!first) return;
+    first.tabIndex = -1;
+    first.focus({preventScroll: true});
+    first.scrollIntoView();
+    showMore();
+  };
+  const inView = (e) => {
+    const r = e.getBoundingClientRect();
+    return r.top < innerHeight - 40 && r.bottom > 0;
+  };
+  addEventListener('scroll', () => {
+    if (!unseen.length) return;
+    while (unseen[0] && inView(unseen[0])) unseen.shift();
+    showMore();
+  }, {passive: true});
+
+  // Lists: new or bumped rows go to the top; pinned rows change in place.
+  const topicRow = (d) => {
+    const row = list && frag(d.html), old = byId(`topic-row-${d.topic_id}`);
+    if (!row) return;
+    const where = row.querySelector('.in-group'), was = old && old.querySelector('.in-group');
+    if (where) where.hidden = was ? was.hidden : list.dataset.showGroup === 'no';
+    if (old && !list.contains(old)) return old.replaceWith(row);
+    if (old) old.remove();
+    list.prepend(row);
+    const empty = list.nextElementSibling;
+    if (empty && empty.matches('.empty')) empty.remove();
+    return !old;
+  };
+
+  const kinds = {
+    'post.created'(d) {
+      const n = d.post_number, post = posts && !posts.hasAttribute('data-live-more') && !byId(`post-${n}`) && frag(d.html);
+      if (!post) return;
+      const form = $('.composer form'); // per-viewer controls
+      if (form) {
+        const a = post.appendChild(make('footer', 'post-actions')).appendChild(make('a', '', 'Quote and reply'));
+        a.href = `${form.getAttribute('action')}?to=${n}`;
+        a.append(make('span', 'visually-hidden', ` to post ${n}`));
+      }
+      posts.append(post);
+      announce(`New reply from ${d.username}`);
+      if (!inView(post)) unseen.push(post);
+      showMore();
+    },
+    'post.edited'(d) { // keeps the reader's controls
+      const old = posts && byId(`post-${d.post_number}`), post = old && frag(d.html);
+      for (const part of post ? ['.post-meta', '.cooked'] : []) old.querySelector(part).replaceWith(post.querySelector(part));
+    },
+    'topic.created'(d) {
+      if (topicRow(d)) announce(`New topic: ${d.title}`);
+    },
+    'topic.bumped': topicRow,
+  };
+
+  // Replying while typing; viewing after 20 s idle or with an empty box.
+  const box = topic && byId('raw');
+  let idle;
+  if (box) {
+    box.oninput = () => {
+      clearTimeout(idle);
+      idle = setTimeout(sendPresence, 20000, 'viewing');
+      if (mine !== (mine = box.value.trim() ? 'replying' : 'viewing')) sendPresence();
+    };
+    box.onblur = () => box.value.trim() || mine === 'viewing' || sendPresence('viewing');
+  }
+  addEventListener('pagehide', () => {
+    leaving = true;
+    if (topic) sendPresence('left');
+    const s = ws;
+    ws = null;
+    clearInterval(pingTimer);
+    if (s) s.close(1000);
+  });
+  addEventListener('pageshow', (e) => {
+    leaving = false;
+    mine = 'viewing';
+    if (e.persisted) connect();
+  });
+
+  window.forumLive = {get _socket() { return ws; }, last};
+  connect();
+})();
