@@ -86,6 +86,7 @@ class ChannelState:
     dirty: bool = False
     draining: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    joining: int = 0  # subscribers between creating the state and adding their socket
 
 
 class Hub:
@@ -185,7 +186,11 @@ class Hub:
             state.ready.set()
             if state.dirty:
                 self._schedule_drain(channel, state)
-        await state.ready.wait()  # another subscriber may still be reading the head
+        state.joining += 1
+        try:
+            await state.ready.wait()  # another subscriber may still be reading the head
+        finally:
+            state.joining -= 1
         return state
 
     async def subscribe(self, sock: Socket, channel: str, since: int | None) -> None:
@@ -218,12 +223,13 @@ class Hub:
         sock.offer(subscribed_frame(channel, max(sub.last_id, state.delivered or 0)))
 
     def unsubscribe(self, sock: Socket, channel: str) -> None:
-        sock.subs.pop(channel, None)
+        if sock.subs.pop(channel, None) is None:
+            return  # never subscribed: must not drop a state others are still joining
         state = self.channels.get(channel)
         if state is None:
             return
         state.sockets.discard(sock)
-        if not state.sockets and not state.draining:
+        if not state.sockets and not state.draining and not state.joining:
             del self.channels[channel]
 
     def remove(self, sock: Socket) -> None:

@@ -424,3 +424,22 @@ async def test_a_session_cookie_from_another_site_is_refused(server, client, arr
             pass
     async with live(server.base_url, {"Cookie": cookie, "Origin": f"http://{host}"}) as ok:
         assert (await ok.subscribe(f"user:{user.id}"))["type"] == "subscribed"
+
+
+async def test_readers_who_subscribe_at_once_all_get_events(server, arrange) -> None:
+    # A reconnect storm after a deploy: many sockets join a channel nobody here serves yet.
+    author = await arrange.user()
+    group = await arrange.group()
+    written = await arrange.topic(group, author, "Storm", "first")
+    channel = f"topic:{written.topic_id}"
+    clients = [Live(await websockets.connect(ws_url(server.base_url))) for _ in range(30)]
+    try:
+        await asyncio.gather(*(c.subscribe(channel) for c in clients))
+        await arrange.reply(written.topic_id, author, "to everyone")
+        frames = await asyncio.gather(
+            *(c.until(lambda f: f["type"] == "event", wait=10) for c in clients)
+        )
+        assert all(f["data"]["post_number"] == 2 for f in frames)
+    finally:
+        for c in clients:
+            await c.ws.close()
