@@ -15,17 +15,10 @@ from typing import Any
 import asyncpg
 
 from realtime import log as event_log
-from realtime.backends import (
-    Callbacks,
-    backoff_delay,
-    decode_broadcast,
-    decode_hint,
-    encode_broadcast,
-    spawn,
-    stop_task,
-)
-from realtime.bus import OnBroadcast, OnCatchUp, OnHint, SqlConnection
-from realtime.log import LogBus, SqlDatabase
+from realtime.backends import decode_broadcast, decode_hint, encode_broadcast
+from realtime.backends.listening import ListeningBus
+from realtime.bus import SqlConnection
+from realtime.log import SqlDatabase
 
 log = logging.getLogger("realtime.bus.postgres")
 
@@ -38,14 +31,14 @@ CONNECT_TIMEOUT = 10.0
 # asks the server something this often.
 KEEPALIVE_INTERVAL = 30.0
 KEEPALIVE_TIMEOUT = 10.0
-# A connection that stayed up this long resets the backoff; one that drops sooner keeps
-# backing off, so a flapping server is not hammered.
-STABLE_AFTER = 60.0
 
 CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-class PostgresBus(LogBus):
+class PostgresBus(ListeningBus):
+    listener = "the LISTEN connection"
+    connection_errors = CONNECTION_ERRORS
+
     def __init__(
         self, db: SqlDatabase, dsn: str, keepalive_interval: float = KEEPALIVE_INTERVAL
     ) -> None:
@@ -54,10 +47,8 @@ class PostgresBus(LogBus):
         super().__init__(db)
         self._dsn = dsn
         self.keepalive_interval = keepalive_interval
-        self._callbacks: Callbacks | None = None
         self._conn: Any = None  # the LISTEN connection (asyncpg.Connection)
         self._lost = asyncio.Event()  # set when that connection terminates
-        self._supervisor: asyncio.Task[None] | None = None
 
     @property
     def listener_pid(self) -> int | None:
@@ -66,25 +57,8 @@ class PostgresBus(LogBus):
             return None
         return int(self._conn.get_server_pid())
 
-    async def start(
-        self, on_hint: OnHint, on_broadcast: OnBroadcast, on_catch_up: OnCatchUp
-    ) -> None:
-        if self._supervisor is not None:
-            raise RuntimeError("the bus is already started")
-        self._callbacks = Callbacks(on_hint, on_broadcast, on_catch_up)
-        # The first connection is made here, not in the background: a wrong DSN or a server
-        # that is down fails start-up loudly instead of retrying forever out of sight.
-        try:
-            await self._listen()
-        except BaseException:
-            self._callbacks = None
-            raise
-        self._supervisor = spawn(self._supervise(), "realtime-postgres-listener")
-
     async def close(self) -> None:
-        self._callbacks = None
-        supervisor, self._supervisor = self._supervisor, None
-        await stop_task(supervisor)
+        await self._stop_listening()
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             try:
@@ -114,7 +88,7 @@ class PostgresBus(LogBus):
 
     # --- listening ----------------------------------------------------------------------------
 
-    async def _listen(self) -> None:
+    async def _connect(self) -> None:
         conn = await asyncpg.connect(
             self._dsn,
             timeout=CONNECT_TIMEOUT,
@@ -130,32 +104,10 @@ class PostgresBus(LogBus):
             raise
         self._conn, self._lost = conn, lost
 
-    async def _supervise(self) -> None:
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            connected_at = loop.time()
-            await self._hold()
-            if self._conn is not None:
-                self._conn.terminate()  # already closed, or no longer answering
-                self._conn = None
-            if loop.time() - connected_at >= STABLE_AFTER:
-                attempt = 0
-            while True:
-                delay = backoff_delay(attempt)
-                attempt += 1
-                log.warning("the LISTEN connection was lost; reconnecting in %.2f s", delay)
-                await asyncio.sleep(delay)
-                try:
-                    await self._listen()
-                    break
-                except CONNECTION_ERRORS as error:
-                    log.warning("reconnecting the LISTEN connection failed: %s", error)
-            log.info("the LISTEN connection is back; catching up from the log")
-            # Only now: hints sent from here on are heard, so reading the log after this
-            # point misses nothing (listen first, then read).
-            if self._callbacks is not None:
-                self._callbacks.catch_up()
+    async def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()  # already closed, or no longer answering
+            self._conn = None
 
     async def _hold(self) -> None:
         """Return once the LISTEN connection has terminated or stopped answering."""

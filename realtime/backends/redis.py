@@ -24,17 +24,10 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from realtime import log as event_log
-from realtime.backends import (
-    Callbacks,
-    backoff_delay,
-    decode_broadcast,
-    decode_hint,
-    encode_broadcast,
-    spawn,
-    stop_task,
-)
-from realtime.bus import OnBroadcast, OnCatchUp, OnHint, SqlConnection
-from realtime.log import LogBus, SqlDatabase
+from realtime.backends import decode_broadcast, decode_hint, encode_broadcast
+from realtime.backends.listening import ListeningBus
+from realtime.bus import SqlConnection
+from realtime.log import SqlDatabase
 
 log = logging.getLogger("realtime.bus.redis")
 
@@ -43,7 +36,6 @@ DEFAULT_PREFIX = "realtime"
 HEALTH_CHECK_INTERVAL = 15
 SUBSCRIBE_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
-STABLE_AFTER = 60.0  # as in postgres.py: only a connection that lasted resets the backoff
 
 CONNECTION_ERRORS = (RedisError, OSError, TimeoutError)
 
@@ -57,7 +49,10 @@ def split_prefix(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), prefix
 
 
-class RedisBus(LogBus):
+class RedisBus(ListeningBus):
+    listener = "the Redis subscription"
+    connection_errors = CONNECTION_ERRORS
+
     def __init__(self, db: SqlDatabase, redis_url: str, prefix: str | None = None) -> None:
         """`prefix` (or `?prefix=` in the URL; default "realtime") names the pub/sub channels
         `<prefix>:events` and `<prefix>:broadcast`: one prefix per forum sharing a Redis."""
@@ -75,32 +70,14 @@ class RedisBus(LogBus):
             self._url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
         )
         self._publishing: set[asyncio.Task[None]] = set()
-        self._callbacks: Callbacks | None = None
         self._subscriber: Redis | None = None
         self._pubsub: PubSub | None = None
-        self._supervisor: asyncio.Task[None] | None = None
         self._closed = False
-
-    async def start(
-        self, on_hint: OnHint, on_broadcast: OnBroadcast, on_catch_up: OnCatchUp
-    ) -> None:
-        if self._supervisor is not None:
-            raise RuntimeError("the bus is already started")
-        self._callbacks = Callbacks(on_hint, on_broadcast, on_catch_up)
-        # Subscribed before start returns, and failing loudly if Redis is not there.
-        try:
-            await self._subscribe()
-        except BaseException:
-            self._callbacks = None
-            raise
-        self._supervisor = spawn(self._supervise(), "realtime-redis-listener")
 
     async def close(self) -> None:
         self._closed = True
-        self._callbacks = None
-        supervisor, self._supervisor = self._supervisor, None
-        await stop_task(supervisor)
-        await self._unsubscribe()
+        await self._stop_listening()
+        await self._drop()
         # Hints already committed are still worth sending to the other nodes.
         pending = list(self._publishing)
         if pending:
@@ -139,7 +116,7 @@ class RedisBus(LogBus):
 
     # --- listening ----------------------------------------------------------------------------
 
-    async def _subscribe(self) -> None:
+    async def _connect(self) -> None:
         subscriber = Redis.from_url(
             self._url,
             client_name=self.listener_name,
@@ -169,7 +146,7 @@ class RedisBus(LogBus):
             raise
         self._subscriber, self._pubsub = subscriber, pubsub
 
-    async def _unsubscribe(self) -> None:
+    async def _drop(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         subscriber, self._subscriber = self._subscriber, None
         try:
@@ -180,31 +157,11 @@ class RedisBus(LogBus):
         except CONNECTION_ERRORS as error:
             log.debug("closing the subscription connection: %s", error)
 
-    async def _supervise(self) -> None:
-        loop = asyncio.get_running_loop()
-        attempt = 0
-        while True:
-            connected_at = loop.time()
-            try:
-                await self._read()
-            except CONNECTION_ERRORS as error:
-                log.warning("the Redis subscription was lost: %s", error)
-            await self._unsubscribe()
-            if loop.time() - connected_at >= STABLE_AFTER:
-                attempt = 0
-            while True:
-                delay = backoff_delay(attempt)
-                attempt += 1
-                log.warning("resubscribing to Redis in %.2f s", delay)
-                await asyncio.sleep(delay)
-                try:
-                    await self._subscribe()
-                    break
-                except CONNECTION_ERRORS as error:
-                    log.warning("resubscribing to Redis failed: %s", error)
-            log.info("the Redis subscription is back; catching up from the log")
-            if self._callbacks is not None:
-                self._callbacks.catch_up()  # only now: listen first, then read the log
+    async def _hold(self) -> None:
+        try:
+            await self._read()
+        except CONNECTION_ERRORS as error:
+            log.warning("the Redis subscription was lost: %s", error)
 
     async def _read(self) -> None:
         pubsub = self._pubsub
