@@ -37,6 +37,23 @@ class EventLog(Protocol):
     ) -> int: ...
 
 
+class _Committing:
+    """Callbacks a transaction collects, run after COMMIT and dropped on ROLLBACK."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self.callbacks.append(fn)
+
+    def run(self) -> None:
+        for fn in self.callbacks:
+            try:
+                fn()
+            except Exception:  # the change is committed; a failed wake-up must not undo it
+                log.exception("after-commit callback failed")
+
+
 class Connection(ABC):
     """What a query function is given: one connection, maybe inside a transaction."""
 
@@ -57,26 +74,14 @@ class Connection(ABC):
         row = await self.fetch_one(sql, params)
         return None if row is None else next(iter(row.values()))
 
+    _committing: _Committing | None = None  # set on a connection inside a transaction
+
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once this connection's transaction commits (outside one: now)."""
-        fn()
-
-
-class _Committing:
-    """Callbacks a transaction collects, run after COMMIT and dropped on ROLLBACK."""
-
-    def __init__(self) -> None:
-        self.callbacks: list[Callable[[], None]] = []
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        self.callbacks.append(fn)
-
-    def run(self) -> None:
-        for fn in self.callbacks:
-            try:
-                fn()
-            except Exception:  # the change is committed; a failed wake-up must not undo it
-                log.exception("after-commit callback failed")
+        if self._committing is None:
+            fn()
+        else:
+            self._committing.after_commit(fn)
 
 
 class Database(Connection):
@@ -114,12 +119,6 @@ class _SqliteConnection(Connection):
     def __init__(self, conn: aiosqlite.Connection, committing: _Committing | None = None) -> None:
         self._conn = conn
         self._committing = committing
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        if self._committing is None:
-            fn()
-        else:
-            self._committing.after_commit(fn)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         return list(await self._conn.execute_fetchall(sql, params or {}))  # type: ignore[arg-type]
@@ -220,12 +219,6 @@ class _PgConnection(Connection):
     ) -> None:
         self._conn = conn
         self._committing = committing
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        if self._committing is None:
-            fn()
-        else:
-            self._committing.after_commit(fn)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         text, names = _to_numbered(sql)

@@ -74,12 +74,12 @@ class ComposerPage(Page):
     heading: str
     action: str
     group: Group
-    topic: Topic | None
-    show_title: bool
-    title_value: str
     raw_value: str
-    reply_to_post_number: int | None
-    version: int | None
+    topic: Topic | None = None
+    show_title: bool = False
+    title_value: str = ""
+    reply_to_post_number: int | None = None
+    version: int | None = None
     errors: list[str] = field(default_factory=list)
     quoted: Post | None = None
 

@@ -82,7 +82,6 @@ _background: set[asyncio.Task[None]] = set()
 class ChannelState:
     sockets: set[Socket] = field(default_factory=set)
     delivered: int | None = None  # last id read from the log and fanned out on this node
-    wanted: int = 0  # the highest id a hint has announced
     dirty: bool = False
     draining: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -107,7 +106,6 @@ class Hub:
             return
         if state.delivered is not None and event_id <= state.delivered:
             return
-        state.wanted = max(state.wanted, event_id)
         state.dirty = True
         self._schedule_drain(channel, state)
 
@@ -125,7 +123,6 @@ class Hub:
         task.add_done_callback(_background.discard)
 
     async def _drain(self, channel: str, state: ChannelState) -> None:
-        delay = 0.002
         try:
             while state.dirty and state.delivered is not None:
                 state.dirty = False
@@ -134,13 +131,6 @@ class Hub:
                     self._fan_out(state, event)
                     state.delivered = event.id
                 if len(events) >= 1000:
-                    state.dirty = True
-                elif state.delivered < state.wanted and delay < 2.0:
-                    # A hint can outrun the commit's visibility to other connections
-                    # (seen with PostgreSQL NOTIFY under load): the event exists, so look
-                    # again shortly rather than wait for the next hint.
-                    await asyncio.sleep(delay)
-                    delay *= 2
                     state.dirty = True
         except TooOld:
             # This node fell further behind than the log keeps: every reader must reload.

@@ -64,14 +64,7 @@ class Presence:
             if self._local.get(key) == (username, state):
                 return
             self._local[key] = (username, state)
-        payload = {
-            "node": self.node,
-            "conn": conn_id,
-            "channel": channel,
-            "username": username,
-            "state": state,
-            "ttl": self.ttl,
-        }
+        payload = self._message(channel, conn_id, username, state)
         self._apply(payload)  # locally at once; the broadcast echo is idempotent
         await self.bus.broadcast(TOPIC, payload)
 
@@ -134,14 +127,16 @@ class Presence:
                 if expired:
                     self._changed(channel)
             for (channel, conn_id), (username, state) in list(self._local.items()):
-                await self.bus.broadcast(
-                    TOPIC,
-                    {
-                        "node": self.node,
-                        "conn": conn_id,
-                        "channel": channel,
-                        "username": username,
-                        "state": state,
-                        "ttl": self.ttl,
-                    },
-                )
+                await self.bus.broadcast(TOPIC, self._message(channel, conn_id, username, state))
+
+    def _message(
+        self, channel: str, conn_id: int, username: str | None, state: str
+    ) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "conn": conn_id,
+            "channel": channel,
+            "username": username,
+            "state": state,
+            "ttl": self.ttl,
+        }

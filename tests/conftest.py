@@ -12,9 +12,12 @@ import os
 import re
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,3 +257,35 @@ async def client(server: ServerThread) -> AsyncIterator[Any]:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def forum_serve(db_url: str, bus_url: str = "") -> Iterator[str]:
+    """`forum serve` in its own process on a free port; yields its base URL once it answers."""
+    port = free_port()
+    env = os.environ | {
+        "FORUM_DATABASE_URL": db_url,
+        "FORUM_SECRET_KEY": "serve-test-secret",
+        "FORUM_BUS_URL": bus_url,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "forum", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "forum serve did not answer"
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)

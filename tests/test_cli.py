@@ -8,12 +8,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, create_pg_database, drop_pg_database, free_port
+from tests.conftest import ROOT, create_pg_database, drop_pg_database, forum_serve
 
 FORUM = [sys.executable, "-m", "forum"]
 
@@ -41,34 +40,6 @@ def fresh_url(database_url: str, tmp_path) -> Iterator[str]:
     url = asyncio.run(create_pg_database())
     yield url
     asyncio.run(drop_pg_database(url))
-
-
-@contextmanager
-def forum_serve(db_url: str) -> Iterator[str]:
-    """`forum serve` in its own process on a free port; yields its base URL once it answers."""
-    port = free_port()
-    env = os.environ | {"FORUM_DATABASE_URL": db_url, "FORUM_SECRET_KEY": "cli-test-secret"}
-    server = subprocess.Popen(
-        [*FORUM, "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "forum serve did not answer"
-                time.sleep(0.1)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_demo_seeds_once_and_serve_shows_it(fresh_url: str) -> None:

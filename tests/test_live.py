@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from forum.actions.accounts import do_create_api_key
 from forum.actions.posts import do_edit_post
-from tests.conftest import ROOT, ServerThread, free_port, settings_for
+from tests.conftest import ServerThread, forum_serve, settings_for
 
 REDIS_URL = os.environ.get("FORUM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -338,38 +336,6 @@ async def test_edits_arrive_in_place(server, arrange, db) -> None:
 # --- several server processes on one database ----------------------------------------------
 
 
-@asynccontextmanager
-async def forum_node(database_url: str, bus_url: str = "") -> AsyncIterator[str]:
-    port = free_port()
-    env = os.environ | {
-        "FORUM_DATABASE_URL": database_url,
-        "FORUM_SECRET_KEY": "node-secret",
-        "FORUM_BUS_URL": bus_url,
-    }
-    process = subprocess.Popen(  # noqa: ASYNC220 - starting a server, not waiting on it
-        [sys.executable, "-m", "forum", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as http:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    await http.get(f"{base}/healthz")
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the node did not start"
-                    await asyncio.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 @pytest.mark.parametrize("bus", ["database", "redis"])
 async def test_a_post_on_one_node_reaches_a_reader_on_another(server, arrange, db, bus) -> None:
     if bus == "redis":
@@ -388,7 +354,7 @@ async def test_a_post_on_one_node_reaches_a_reader_on_another(server, arrange, d
     channel = f"topic:{written.topic_id}"
     headers_ana, headers_ben = await key_headers(db, ana), await key_headers(db, ben)
     url = server.settings.database_url
-    async with forum_node(url, bus_url) as node_a, forum_node(url, bus_url) as node_b:
+    with forum_serve(url, bus_url) as node_a, forum_serve(url, bus_url) as node_b:
         async with live(node_b, headers_ben) as reader, live(node_a, headers_ana) as other:
             await reader.subscribe(channel)
             await other.subscribe(channel)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import itertools
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.access import GroupAccess, access_group, access_post, access_topic
+from forum.access import access_group, access_post, access_topic
 from forum.actions import posts as post_actions
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound
 from forum.forms import query_input, read_input
@@ -16,6 +17,7 @@ from forum.pages import ComposerPage, PostItem, RevisionsPage, TopicPage
 from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
+from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.views.common import (
@@ -79,8 +81,14 @@ async def topic_by_id(request: Request) -> Response:
 # --- the composer ---------------------------------------------------------------------------
 
 
-def _composer(request: Request, group_access: GroupAccess, **fields: object) -> ComposerPage:
-    return ComposerPage(**base(request, str(fields["heading"])), group=group_access.group, **fields)  # type: ignore[arg-type]
+def _composer(
+    request: Request, group: Group, heading: str, errors: list[str], **fields: Any
+) -> Response:
+    """New topic, reply and edit share one composer, shown with what was typed and why not."""
+    page = ComposerPage(
+        **base(request, heading), heading=heading, group=group, errors=errors, **fields
+    )
+    return render(request, page, 400 if errors else 200)
 
 
 async def new_topic(request: Request) -> Response:
@@ -104,20 +112,16 @@ async def new_topic(request: Request) -> Response:
             topic = await topic_queries.get_topic(db, written.topic_id)
             assert topic is not None
             return redirect(topic_url(request, topic))
-    page = _composer(
+    return _composer(
         request,
-        access,
-        heading=f"New topic in {access.group.name}",
+        access.group,
+        f"New topic in {access.group.name}",
+        errors,
         action=action,
-        topic=None,
         show_title=True,
         title_value=title,
         raw_value=raw,
-        reply_to_post_number=None,
-        version=None,
-        errors=errors,
     )
-    return render(request, page, 400 if errors else 200)
 
 
 def quote(post: Post) -> str:
@@ -157,21 +161,17 @@ async def reply(request: Request) -> Response:
         to = None
     elif request.method == "GET":
         raw = quote(quoted)
-    page = _composer(
+    return _composer(
         request,
-        GroupAccess(access.group, access.membership),
-        heading=f"Reply to {topic.title}",
+        access.group,
+        f"Reply to {topic.title}",
+        errors,
         action=request.url_for("reply", topic_id=topic.id).path,
         topic=topic,
-        show_title=False,
-        title_value="",
         raw_value=raw,
         reply_to_post_number=to,
-        version=None,
-        errors=errors,
         quoted=quoted,
     )
-    return render(request, page, 400 if errors else 200)
 
 
 async def edit_post(request: Request) -> Response:
@@ -192,20 +192,16 @@ async def edit_post(request: Request) -> Response:
             errors = error.messages
         else:
             return redirect(topic_url(request, access.topic, post.post_number))
-    page = _composer(
+    return _composer(
         request,
-        GroupAccess(access.group, access.membership),
-        heading=f"Edit post {post.post_number} in {access.topic.title}",
+        access.group,
+        f"Edit post {post.post_number} in {access.topic.title}",
+        errors,
         action=request.url_for("edit_post", post_id=post.id).path,
         topic=access.topic,
-        show_title=False,
-        title_value="",
         raw_value=raw,
-        reply_to_post_number=None,
         version=version,
-        errors=errors,
     )
-    return render(request, page, 400 if errors else 200)
 
 
 def line_diff(old: str, new: str) -> list[tuple[str, str]]:
