@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from forum.db import Connection, Row
 
-GROUP_COLUMNS = "id, slug, name, description, visibility, topic_count, post_count, created_at"
+GROUP_COLUMNS = (
+    "id, slug, name, description, visibility, topic_count, post_count, created_at,"
+    " hold_first_posts"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,7 @@ class Group:
     topic_count: int
     post_count: int
     created_at: float
+    hold_first_posts: int = 1  # a new account's first N posts here wait for a moderator
 
     @property
     def is_private(self) -> bool:

@@ -9,7 +9,8 @@ from forum.queries._sql import in_list
 
 POST_SELECT = (
     "SELECT p.id, p.topic_id, p.post_number, p.user_id, u.username, u.badge, p.raw, p.cooked,"
-    " p.reply_to_post_number, p.created_at, p.edited_at, p.version"
+    " p.reply_to_post_number, p.created_at, p.edited_at, p.version,"
+    " u.badge_verified_at IS NOT NULL AS badge_verified, p.hidden_at, p.deleted_at"
     " FROM posts p JOIN users u ON u.id = p.user_id"
 )
 
@@ -28,10 +29,17 @@ class Post:
     created_at: float
     edited_at: float | None
     version: int
+    badge_verified: bool = False
+    hidden_at: float | None = None  # hidden by flags or a moderator until reviewed
+    deleted_at: float | None = None  # deleted by a moderator: a tombstone stays in the thread
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
         return cls(**{name: row[name] for name in cls.__slots__})
+
+    @property
+    def visible(self) -> bool:
+        return self.hidden_at is None and self.deleted_at is None
 
 
 @dataclass(frozen=True, slots=True)

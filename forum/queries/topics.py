@@ -12,7 +12,7 @@ from forum.queries.groups import Group
 TOPIC_SELECT = (
     "SELECT t.id, t.group_id, t.title, t.slug, t.user_id, u.username, t.created_at, t.bumped_at,"
     " t.reply_count, t.highest_post_number, lp.username AS last_poster_username,"
-    " t.closed, t.pinned, g.slug AS group_slug, g.name AS group_name"
+    " t.closed, t.pinned, g.slug AS group_slug, g.name AS group_name, t.slow_mode_seconds"
     " FROM topics t JOIN users u ON u.id = t.user_id JOIN groups g ON g.id = t.group_id"
     " LEFT JOIN users lp ON lp.id = t.last_poster_id"
 )
@@ -35,6 +35,7 @@ class Topic:
     pinned: bool
     group_slug: str
     group_name: str
+    slow_mode_seconds: int = 0  # least time between one user's posts here; 0 is off
 
     @property
     def posts_count(self) -> int:
@@ -83,13 +84,15 @@ async def get_topic_and_group(conn: Connection, topic_id: int) -> tuple[Topic, G
         row["g_topic_count"],
         row["g_post_count"],
         row["g_created_at"],
+        row["g_hold_first_posts"],
     )
     return Topic.from_row(row), group
 
 
 _GROUP_EXTRA = (
     ", g.description AS g_description, g.visibility AS g_visibility,"
-    " g.topic_count AS g_topic_count, g.post_count AS g_post_count, g.created_at AS g_created_at"
+    " g.topic_count AS g_topic_count, g.post_count AS g_post_count, g.created_at AS g_created_at,"
+    " g.hold_first_posts AS g_hold_first_posts"
 )
 
 

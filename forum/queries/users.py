@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
 
-USER_COLUMNS = "id, username, email, role, badge, created_at"
+USER_COLUMNS = (
+    "id, username, email, role, badge, created_at, badge_verified_at, is_guest,"
+    " approved_posts, silenced_until, suspended_until"
+)
+# The same columns, for queries that join users as `u`.
+U_COLUMNS = ", ".join(f"u.{name.strip()}" for name in USER_COLUMNS.split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +23,22 @@ class User:
     role: str
     badge: str
     created_at: float
+    badge_verified_at: float | None = None
+    is_guest: bool = False
+    approved_posts: int = 0
+    silenced_until: float | None = None
+    suspended_until: float | None = None
 
     @classmethod
     def from_row(cls, row: Row) -> User:
         return cls(
             **{k: row[k] for k in ("id", "username", "email", "role", "badge")},
             created_at=row["created_at"],
+            badge_verified_at=row["badge_verified_at"],
+            is_guest=bool(row["is_guest"]),
+            approved_posts=row["approved_posts"],
+            silenced_until=row["silenced_until"],
+            suspended_until=row["suspended_until"],
         )
 
 
@@ -127,7 +142,7 @@ async def insert_session(
 
 async def get_session_user(conn: Connection, token_hash: str, now: float) -> User | None:
     row = await conn.fetch_one(
-        "SELECT u.id, u.username, u.email, u.role, u.badge, u.created_at"
+        f"SELECT {U_COLUMNS}"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = :t AND s.expires_at > :now",
         {"t": token_hash, "now": now},
@@ -151,7 +166,7 @@ async def insert_api_key(conn: Connection, *, key_hash: str, user_id: int, now: 
 
 async def get_api_key_user(conn: Connection, key_hash: str) -> User | None:
     row = await conn.fetch_one(
-        "SELECT u.id, u.username, u.email, u.role, u.badge, u.created_at"
+        f"SELECT {U_COLUMNS}"
         " FROM api_keys k JOIN users u ON u.id = k.user_id"
         " WHERE k.key_hash = :k AND k.revoked_at IS NULL",
         {"k": key_hash},

@@ -1,0 +1,96 @@
+-- Moderation and patient safety: account standing, verified badges, the review queue, its
+-- audit log, watched words, slow mode and the shared record behind per-user rate limits.
+
+-- SQLite cannot alter a CHECK, so the badge column is rebuilt to admit 'organisation'.
+ALTER TABLE users ADD COLUMN badge_new TEXT NOT NULL DEFAULT 'other'
+    CHECK (badge_new IN ('patient', 'carer', 'clinician', 'ahp', 'researcher', 'organisation', 'other'));
+UPDATE users SET badge_new = badge;
+ALTER TABLE users DROP COLUMN badge;
+ALTER TABLE users RENAME COLUMN badge_new TO badge;
+
+ALTER TABLE users ADD COLUMN badge_verified_by INTEGER REFERENCES users (id);
+ALTER TABLE users ADD COLUMN badge_verified_at REAL;
+ALTER TABLE users ADD COLUMN is_guest INTEGER NOT NULL DEFAULT 0;
+-- Posts published or approved so far: the first posts of a new account wait for review.
+ALTER TABLE users ADD COLUMN approved_posts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN silenced_until REAL;
+ALTER TABLE users ADD COLUMN suspended_until REAL;
+
+ALTER TABLE groups ADD COLUMN hold_first_posts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE topics ADD COLUMN slow_mode_seconds INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE posts ADD COLUMN hidden_at REAL;
+ALTER TABLE posts ADD COLUMN deleted_at REAL;
+
+-- One row per thing that needs a moderator: a post or topic waiting to be published
+-- ('queued': its text lives here until approved), a published post, or an account.
+CREATE TABLE review_items (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('queued', 'post', 'user')),
+    target_id INTEGER,
+    group_id INTEGER REFERENCES groups (id) ON DELETE CASCADE,
+    topic_id INTEGER REFERENCES topics (id) ON DELETE CASCADE,
+    author_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    title TEXT,
+    raw TEXT,
+    reply_to_post_number INTEGER,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'approved', 'rejected', 'ignored')),
+    score REAL NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 1,
+    claimed_by INTEGER REFERENCES users (id),
+    claimed_at REAL,
+    resolved_by INTEGER REFERENCES users (id),
+    resolved_at REAL,
+    resolution_note TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE UNIQUE INDEX review_items_target ON review_items (kind, target_id)
+    WHERE kind <> 'queued';
+CREATE INDEX review_items_status ON review_items (status, updated_at);
+CREATE INDEX review_items_author ON review_items (author_id, created_at);
+
+-- Why an item is in the queue: each flag, each automatic hold, with its score.
+CREATE TABLE review_reasons (
+    id INTEGER PRIMARY KEY,
+    item_id INTEGER NOT NULL REFERENCES review_items (id) ON DELETE CASCADE,
+    user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    score REAL NOT NULL DEFAULT 1,
+    created_at REAL NOT NULL
+);
+CREATE INDEX review_reasons_item ON review_reasons (item_id);
+CREATE UNIQUE INDEX review_reasons_one_flag ON review_reasons (item_id, user_id)
+    WHERE user_id IS NOT NULL;
+
+-- The audit log: every moderator action, kept for good.
+CREATE TABLE moderator_actions (
+    id INTEGER PRIMARY KEY,
+    actor_id INTEGER NOT NULL REFERENCES users (id),
+    action TEXT NOT NULL,
+    item_id INTEGER REFERENCES review_items (id) ON DELETE SET NULL,
+    group_id INTEGER REFERENCES groups (id) ON DELETE SET NULL,
+    target_user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    post_id INTEGER,
+    topic_id INTEGER,
+    note TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+CREATE INDEX moderator_actions_created ON moderator_actions (created_at DESC, id DESC);
+CREATE INDEX moderator_actions_item ON moderator_actions (item_id);
+
+CREATE TABLE watched_words (
+    id INTEGER PRIMARY KEY,
+    word TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    created_by INTEGER REFERENCES users (id) ON DELETE SET NULL,
+    created_at REAL NOT NULL
+);
+
+-- Per-user rate limits, shared by every process: one row per counted action.
+CREATE TABLE pace_events (
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX pace_events_user ON pace_events (user_id, action, created_at);
