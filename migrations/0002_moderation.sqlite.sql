@@ -32,6 +32,7 @@ CREATE TABLE review_items (
     author_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     title TEXT,
     raw TEXT,
+    cooked TEXT,
     reply_to_post_number INTEGER,
     status TEXT NOT NULL DEFAULT 'pending'
         CHECK (status IN ('pending', 'approved', 'rejected', 'ignored')),

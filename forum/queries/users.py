@@ -7,12 +7,21 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
 
-USER_COLUMNS = (
-    "id, username, email, role, badge, created_at, badge_verified_at, is_guest,"
-    " approved_posts, silenced_until, suspended_until"
-)
-# The same columns, for queries that join users as `u`.
-U_COLUMNS = ", ".join(f"u.{name.strip()}" for name in USER_COLUMNS.split(","))
+def _user_columns(t: str) -> str:
+    """The User columns of table alias `t`, with how many groups the user convenes."""
+    names = (
+        "id, username, email, role, badge, created_at, badge_verified_at, is_guest,"
+        " approved_posts, silenced_until, suspended_until"
+    )
+    return (
+        ", ".join(f"{t}.{name.strip()}" for name in names.split(","))
+        + f", (SELECT count(*) FROM memberships c WHERE c.user_id = {t}.id"
+        " AND c.role = 'convener') AS convenes"
+    )
+
+
+USER_COLUMNS = _user_columns("users")
+U_COLUMNS = _user_columns("u")  # for queries that join users as `u`
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,7 @@ class User:
     approved_posts: int = 0
     silenced_until: float | None = None
     suspended_until: float | None = None
+    convenes: int = 0  # how many groups this user convenes: they see the review queue
 
     @classmethod
     def from_row(cls, row: Row) -> User:
@@ -39,6 +49,7 @@ class User:
             approved_posts=row["approved_posts"],
             silenced_until=row["silenced_until"],
             suspended_until=row["suspended_until"],
+            convenes=row["convenes"],
         )
 
 
