@@ -25,6 +25,7 @@ from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
 from forum.routes import routes
 from forum.settings import Settings, load_settings
+from forum.views.common import wants_json
 
 log = logging.getLogger("forum")
 
@@ -32,15 +33,6 @@ HTTP_MESSAGES = {
     404: "We could not find that page.",
     405: "That kind of request is not allowed here.",
 }
-
-
-def wants_json(request: Request) -> bool:
-    """API clients get JSON errors; people in a browser get a page."""
-    path = request.url.path
-    if path.endswith(".json") or path == "/posts" or "api-key" in request.headers:
-        return True
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
 
 
 def error_response(

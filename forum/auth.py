@@ -118,6 +118,13 @@ class AuthMiddleware:
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
+            if user.suspended_until and user.suspended_until > time.time():
+                if scope["type"] == "http":
+                    response = ForumJSON({"errors": ["This account is suspended."]}, 403)
+                    await response(scope, receive, send)
+                else:
+                    await send({"type": "websocket.close", "code": 1008})
+                return
             auth = Auth(user, "api_key", "")
         else:
             auth, new_anon = await _cookie_auth(state.db, secret, conn.cookies)

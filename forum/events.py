@@ -91,6 +91,39 @@ class AccessChanged(Event):
         return [f"user:{self.user_id}"]
 
 
+@dataclass(frozen=True)
+class ReviewChanged(Event):
+    """An item arrived in the review queue, was claimed, gained a flag or was resolved.
+
+    Goes to the moderators' `review` channel, filtered per viewer: conveners receive only
+    their groups' items (forum/live.py)."""
+
+    kind: ClassVar[str] = "review.changed"
+    item_id: int
+    group_id: int | None
+    status: str
+    version: int
+    claimed_by: str | None
+    html: str  # the item's card in the queue, from _review_item.html
+
+    def channels(self) -> list[str]:
+        return ["review"]
+
+
+@dataclass(frozen=True)
+class ReviewOutcome(Event):
+    """Tells an author what became of their held post, on their private channel."""
+
+    kind: ClassVar[str] = "review.outcome"
+    user_id: int
+    item_id: int
+    status: str
+    message: str
+
+    def channels(self) -> list[str]:
+        return [f"user:{self.user_id}"]
+
+
 async def publish(conn: Connection, event: Event) -> list[int]:
     """Append the event to the log of each of its channels; returns the ids, one per channel.
 

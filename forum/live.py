@@ -21,6 +21,10 @@ from forum.access import access_group, access_topic, readable_groups
 from forum.auth import Auth
 from forum.db import Database
 from forum.errors import NotFound
+from forum.pace import KEEP_SECONDS as PACE_KEEP_SECONDS
+from forum.pace import trim_pace
+from forum.permissions import is_staff
+from forum.queries.review import convened_group_ids
 from forum.queries.users import User
 from forum.settings import Settings
 from realtime.backends import open_bus
@@ -39,11 +43,17 @@ class LiveViewer:
 
     user: User | None
     readable: set[int] = field(default_factory=set)
+    reviews: set[int] | None = None  # groups whose review items this viewer gets; None: all
 
 
 def can_receive(viewer: Any, event: Event) -> bool:
     if event.channel == "latest":
         return isinstance(viewer, LiveViewer) and event.data.get("group_id") in viewer.readable
+    if event.channel == "review":
+        # Conveners see their own groups' items only; accounts (no group) are for staff.
+        return isinstance(viewer, LiveViewer) and (
+            viewer.reviews is None or event.data.get("group_id") in viewer.reviews
+        )
     return True
 
 
@@ -85,15 +95,28 @@ class Live:
                 return None
             if kind == "user" and user is not None and number == user.id:
                 return None
+            if kind == "review" and not ident and user is not None:
+                return await self._authorize_review(viewer, user)
         except NotFound:
             pass
         # Unknown and unreadable are answered alike, so probing reveals no private group.
         return "forbidden"
 
+    async def _authorize_review(self, viewer: LiveViewer, user: User) -> str | None:
+        if is_staff(user):
+            viewer.reviews = None
+            return None
+        convened = await convened_group_ids(self.db, user.id)
+        if not convened:
+            return "forbidden"
+        viewer.reviews = set(convened)
+        return None
+
     async def trim_forever(self) -> None:
         while True:
             try:
                 await self.bus.trim(time.time() - self.retention_seconds)
+                await trim_pace(self.db, time.time() - PACE_KEEP_SECONDS)
             except Exception:
                 log.exception("trimming the event log failed; trying again in an hour")
             await asyncio.sleep(3600)

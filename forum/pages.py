@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from forum.queries.audit import AuditEntry
 from forum.queries.groups import Group
 from forum.queries.posts import Post, Revision
+from forum.queries.review import Item
 from forum.queries.topics import Topic
 from forum.queries.users import User
 
@@ -78,6 +80,7 @@ class ComposerPage(Page):
     topic: Topic | None = None
     show_title: bool = False
     title_value: str = ""
+    privacy_warning: bool = False  # offer "post anyway" (it then waits for a moderator)
     reply_to_post_number: int | None = None
     version: int | None = None
     errors: list[str] = field(default_factory=list)
@@ -108,6 +111,7 @@ class SignupPage(Page):
     email_value: str
     badge_value: str
     badges: list[tuple[str, str]]
+    guest_value: bool = False
     errors: list[str] = field(default_factory=list)
 
 
@@ -117,6 +121,15 @@ class UserPage(Page):
     user: User
     post_count: int
     recent: list[dict[str, object]]
+    badge_verified: bool  # a professional badge a moderator has checked
+    verified_on: str  # the date it was verified, "" if it is not
+    verified_by: str | None  # who verified it: shown to staff only
+    badges: list[tuple[str, str]]
+    roles: list[tuple[str, str]]
+    can_change_badge: bool
+    can_verify_badge: bool  # the badge is verifiable and the viewer may verify it
+    can_set_role: bool
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,5 +147,59 @@ class MembersPage(Page):
     template: ClassVar[str] = "members.html"
     group: Group
     members: list[dict[str, object]]
-    can_manage: bool
+    can_manage: bool  # add members and change their role (member or convener)
     errors: list[str] = field(default_factory=list)
+
+
+# --- moderation -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewQueuePage(Page):
+    template: ClassVar[str] = "review.html"
+    items: list[Item]
+    pending: bool  # the waiting items, or the recently resolved ones
+    pending_count: int
+    is_staff: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewItemPage(Page):
+    template: ClassVar[str] = "review_item.html"
+    item: Item
+    history: list[AuditEntry]
+    is_staff: bool
+    errors: list[str] = field(default_factory=list)
+    raw_value: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditPage(Page):
+    template: ClassVar[str] = "audit.html"
+    entries: list[AuditEntry]
+    next_before: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchedWordsPage(Page):
+    template: ClassVar[str] = "watched_words.html"
+    words: list[str]
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagPage(Page):
+    template: ClassVar[str] = "flag.html"
+    action: str
+    what: str  # "post 3 by ana in Walking after surgery" / "the account ana"
+    back: str
+    errors: list[str] = field(default_factory=list)
+    reason_value: str = ""
+    note_value: str = ""
+    done: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MyReviewPage(Page):
+    template: ClassVar[str] = "my_review.html"
+    items: list[Item]

@@ -16,8 +16,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from forum import moderation
 from forum.pages import Page
 from forum.queries.posts import Post
+from forum.queries.review import Item
 from forum.queries.topics import Topic
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -28,7 +30,8 @@ BADGE_LABELS = {
     "clinician": "Clinician",
     "ahp": "Allied health professional",
     "researcher": "Researcher",
-    "other": "Member",
+    "organisation": "Charity or organisation",
+    "other": "Other",
 }
 
 
@@ -47,6 +50,11 @@ def friendly_time(ts: float, now: float | None = None) -> str:
             n = int(seconds // size)
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
     return datetime.fromtimestamp(ts, UTC).strftime("%-d %b %Y")
+
+
+def long_date(ts: float) -> str:
+    """"3 December 2026 at 14:05 UTC": for messages that say until when."""
+    return _long_date(ts)
 
 
 @lru_cache(maxsize=8192)
@@ -71,10 +79,15 @@ class Renderer:
             lstrip_blocks=True,
             auto_reload=False,  # templates change only with a deploy; no stat per include
         )
-        self.env.globals |= {"url": url_path, "badge_label": BADGE_LABELS.get}
+        self.env.globals |= {
+            "url": url_path,
+            "badge_label": BADGE_LABELS.get,
+            "moderation": moderation,
+        }
         self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}
         self._post_template = self.env.get_template("_post.html")
         self._topic_row_template = self.env.get_template("_topic_row.html")
+        self._review_item_template = self.env.get_template("_review_item.html")
 
     def render(self, page: Page) -> str:
         context = {f.name: getattr(page, f.name) for f in fields(page)}
@@ -87,5 +100,17 @@ class Renderer:
     def render_post(self, post: Post, topic: Topic, **extra: Any) -> str:
         """The post partial as anyone may see it; per-viewer controls are added by the page."""
         return self._post_template.render(
-            post=post, topic=topic, viewer=None, can_edit=False, can_reply=False, **extra
+            post=post,
+            topic=topic,
+            viewer=None,
+            can_edit=False,
+            can_reply=False,
+            can_flag=False,
+            can_see_hidden=False,
+            **extra,
         )
+
+    def render_review_item(self, item: Item) -> str:
+        """An item's card in the review queue, as every reviewer sees it (live.js fills in
+        the viewer's CSRF token and drops the actions they may not take)."""
+        return self._review_item_template.render(item=item, csrf_token="", is_staff=True)

@@ -101,7 +101,7 @@
       if (c === topic) sendPresence();
       ready();
     } else if (f.type === 'event' && !(f.id <= prev)) {
-      if (prev >= 0 && f.id !== prev + 1 && c !== 'latest') return pending.has(c) || subscribe(c); // a gap
+      if (prev >= 0 && f.id !== prev + 1 && c !== 'latest' && c !== 'review') return pending.has(c) || subscribe(c); // a gap
       last.set(c, f.id);
       if (kinds[f.kind]) kinds[f.kind](f.data);
     } else if (f.type === 'presence' && c === topic) {
@@ -183,7 +183,37 @@
       if (topicRow(d)) announce(`New topic: ${d.title}`);
     },
     'topic.bumped': topicRow,
+    'review.changed'(d) { // the queue and the header's count
+      countNow();
+      const queue = $('[data-review-queue]'), old = byId(`review-item-${d.item_id}`);
+      if (!queue) return;
+      if (d.status !== 'pending') {
+        if (old) old.remove(), announce(`Item ${d.item_id} was handled.`);
+      } else if (old) { // keep what the moderator is typing: change the claim and version only
+        old.querySelector('[data-claim]').textContent = d.claimed_by ? `${d.claimed_by} is reviewing this.` : '';
+        for (const v of old.querySelectorAll('[name=version]')) v.value = d.version;
+        if (old.dataset.version != d.version) old.querySelector('.reasons').replaceWith(frag(d.html).querySelector('.reasons'));
+        old.dataset.version = d.version;
+      } else {
+        const card = frag(d.html);
+        for (const t of card.querySelectorAll('[name=csrf_token]')) t.value = csrf;
+        if (data.reviewer !== 'staff') for (const e of card.querySelectorAll('[data-staff-only]')) e.remove();
+        queue.append(card);
+        announce('A new item is waiting for review.');
+      }
+      const empty = queue.nextElementSibling;
+      if (empty && empty.matches('.empty') && queue.children.length) empty.remove();
+    },
+    'review.outcome'(d) {
+      announce(d.message);
+      const item = byId(`item-${d.item_id}`);
+      if (item) item.querySelector('strong').textContent = {approved: 'Approved', rejected: 'Not published', ignored: 'No change needed'}[d.status];
+    },
   };
+  const csrf = (document.querySelector('meta[name=csrf-token]') || {}).content, counter = document.querySelector('[data-review-count]');
+  const countNow = () => counter && fetch('/review/count.json', {headers: {accept: 'application/json'}})
+    .then((r) => r.ok && r.json()).then((j) => { if (j) counter.textContent = j.pending ? ` (${j.pending} waiting)` : ''; }, () => {});
+  countNow();
 
   // Replying while typing; viewing after 20 s idle or with an empty box.
   const box = topic && byId('raw');

@@ -12,9 +12,16 @@ from forum.errors import BadRequest
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def clean_text(value: str | None, label: str, max_chars: int, *, multiline: bool = True) -> str:
+def clean_text(
+    value: str | None,
+    label: str,
+    max_chars: int,
+    *,
+    multiline: bool = True,
+    allow_empty: bool = False,
+) -> str:
     text = (value or "").replace("\r\n", "\n").strip()
-    if not text:
+    if not text and not allow_empty:
         raise BadRequest(f"{label} cannot be empty.")
     if _CONTROL.search(text) or (not multiline and "\n" in text):
         raise BadRequest(f"{label} contains characters that are not allowed.")

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from forum.access import access_group, access_topic, readable_groups
 from forum.actions import posts as post_actions
+from forum.actions.holds import Held
 from forum.api.serialize import (
     ForumJSON,
     category_json,
@@ -172,6 +173,16 @@ async def create_post(request: Request) -> Response:
             raise BadRequest("Give a category for a new topic, or a topic_id for a reply.")
         written = await post_actions.do_new_topic(
             db, renderer, settings, viewer, group_id, form.get("title"), form.get("raw")
+        )
+    if isinstance(written, Held):
+        # As Discourse answers for a queued post: nothing is published yet.
+        return ForumJSON(
+            {
+                "success": True,
+                "action": "enqueued",
+                "pending_post": {"id": written.item_id, "raw": form.get("raw")},
+                "reasons": list(written.messages),
+            }
         )
     post = await post_queries.get_post(db, written.post_id)
     t = await topic_queries.get_topic(db, written.topic_id)

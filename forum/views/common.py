@@ -62,6 +62,15 @@ async def live_since(request: Request, channel: str) -> str:
     return f"{channel}={head}"
 
 
+def wants_json(request: Request) -> bool:
+    """API clients get JSON errors; people in a browser get a page."""
+    path = request.url.path
+    if path.endswith(".json") or path == "/posts" or "api-key" in request.headers:
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
 def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(renderer_of(request).render(page), status_code=status_code)
 

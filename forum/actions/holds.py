@@ -1,0 +1,110 @@
+"""Holding a post for review instead of publishing it: the step between check and write.
+
+Posts and topics call `hold_if_needed` inside their transaction, after the permission and
+pace checks. A held post is not in `posts` at all: its text waits in its review item, so
+no page, count, feed or live channel can show it until a moderator approves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forum.db import Connection
+from forum.errors import BadRequest
+from forum.events import ReviewChanged, publish
+from forum.moderation import Hold, holds_for
+from forum.queries import review as review_queries
+from forum.queries.groups import Group
+from forum.queries.topics import Topic
+from forum.queries.users import User
+from forum.rendering import Renderer
+
+
+@dataclass(frozen=True)
+class Held:
+    """A post or topic that waits for a moderator, and what its author is told."""
+
+    item_id: int
+    group_id: int
+    topic_id: int | None  # None: a new topic, which does not exist until approved
+    messages: tuple[str, ...]
+
+
+class PrivacyWarning(BadRequest):
+    """The post looks like it identifies someone; the author has not yet said to post anyway.
+
+    The composer shows the messages and a "post anyway" choice; the JSON API posts anyway
+    (held), as a client there cannot be asked."""
+
+    title = "Please check your post before it goes out"
+
+
+async def hold_if_needed(
+    conn: Connection,
+    renderer: Renderer,
+    *,
+    author: User,
+    group: Group,
+    membership: str | None,
+    topic: Topic | None,
+    title: str | None,
+    raw: str,
+    cooked: str,
+    reply_to_post_number: int | None,
+    confirmed: bool,
+    now: float,
+) -> Held | None:
+    watched = await review_queries.list_watched_words(conn)
+    holds = holds_for(author, group, membership, raw, watched)
+    if not holds:
+        return None
+    privacy = [h for h in holds if h.reason == "privacy"]
+    if privacy and not confirmed:
+        raise PrivacyWarning(*privacy[0].messages)
+    item_id = await review_queries.insert_item(
+        conn,
+        kind="queued",
+        target_id=None,
+        group_id=group.id,
+        topic_id=topic.id if topic else None,
+        author_id=author.id,
+        title=title,
+        raw=raw,
+        cooked=cooked,
+        reply_to_post_number=reply_to_post_number,
+        now=now,
+    )
+    for hold in holds:
+        await review_queries.add_reason(
+            conn,
+            item_id=item_id,
+            user_id=None,
+            reason=hold.reason,
+            note=hold.note,
+            score=1.0,
+            now=now,
+        )
+    await publish_review_change(conn, renderer, item_id)
+    return Held(item_id, group.id, topic.id if topic else None, _tell_author(holds))
+
+
+def _tell_author(holds: list[Hold]) -> tuple[str, ...]:
+    first = "Your post is waiting for a moderator and will appear once they approve it."
+    return (first, *(message for hold in holds for message in hold.messages))
+
+
+async def publish_review_change(conn: Connection, renderer: Renderer, item_id: int) -> None:
+    """Tell the review channel how an item looks now, in the transaction that changed it."""
+    item = await review_queries.get_item(conn, item_id)
+    assert item is not None
+    await publish(
+        conn,
+        ReviewChanged(
+            item.id,
+            item.group_id,
+            item.status,
+            item.version,
+            item.claimed_by_username,
+            renderer.render_review_item(item),
+        ),
+    )

@@ -1,0 +1,441 @@
+"""Moderation changes: flags, claims, the review decisions, watched words.
+
+Every decision checks the item's version inside its transaction, so when two moderators act
+on one item the second is told who got there first (409) and nothing is done twice. Every
+decision writes the audit log and its live events in the same transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from forum.access import access_post, access_topic
+from forum.actions.holds import publish_review_change
+from forum.actions.posts import publish_reply, publish_topic
+from forum.actions.validation import clean_text
+from forum.content import cook
+from forum.db import Connection, Database
+from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated, NotFound
+from forum.events import AccessChanged, PostEdited, ReviewOutcome, publish
+from forum.moderation import (
+    ACTION_STATUS,
+    ACTIONS,
+    FLAG_REASONS,
+    PENALTY_HOURS,
+    can_review_item,
+    flag_score,
+)
+from forum.pace import check_pace
+from forum.permissions import is_staff
+from forum.queries import posts as post_queries
+from forum.queries import review as review_queries
+from forum.queries import topics as topic_queries
+from forum.queries import users as user_queries
+from forum.queries.audit import record_action
+from forum.queries.posts import Post
+from forum.queries.review import Item
+from forum.queries.users import User
+from forum.rendering import Renderer
+from forum.settings import Settings
+
+MAX_NOTE_CHARS = 1000
+STAFF_ONLY_ACTIONS = frozenset({"silence", "suspend"})
+
+
+def _require_user(user: User | None) -> User:
+    if user is None:
+        raise NotAuthenticated("Please log in first.")
+    return user
+
+
+def check_flag(reason: str | None, note: str | None) -> tuple[str, str]:
+    if reason not in FLAG_REASONS:
+        raise BadRequest("Choose why you are flagging this.")
+    clean_note = clean_text(note or "", "The note", MAX_NOTE_CHARS, allow_empty=True)
+    if reason == "other" and not clean_note:
+        raise BadRequest("Please say what is wrong, so a moderator knows what to look for.")
+    return reason, clean_note
+
+
+# --- flags ----------------------------------------------------------------------------------
+
+
+async def do_flag_post(
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    post_id: int,
+    reason: str | None,
+    note: str | None,
+) -> None:
+    flagger = _require_user(user)
+    clean_reason, clean_note = check_flag(reason, note)
+    async with db.transaction() as conn:
+        post, access = await access_post(conn, flagger, post_id)
+        if post.user_id == flagger.id:
+            raise BadRequest("You cannot flag your own post. You can edit it instead.")
+        if post.deleted_at is not None:
+            raise BadRequest("That post has already been removed.")
+        now = time.time()
+        await check_pace(conn, settings, flagger, "flag", now)
+        item = await review_queries.find_item(conn, "post", post.id)
+        if item is None:
+            item_id = await review_queries.insert_item(
+                conn,
+                kind="post",
+                target_id=post.id,
+                group_id=access.group.id,
+                topic_id=post.topic_id,
+                author_id=post.user_id,
+                raw=post.raw,
+                cooked=post.cooked,
+                now=now,
+            )
+        else:
+            item_id = item.id
+            await review_queries.reopen_item(conn, item_id, now)
+            await review_queries.set_item_content(
+                conn, item_id, raw=post.raw, cooked=post.cooked, now=now
+            )
+        added = await review_queries.add_reason(
+            conn,
+            item_id=item_id,
+            user_id=flagger.id,
+            reason=clean_reason,
+            note=clean_note,
+            score=flag_score(flagger),
+            now=now,
+        )
+        if not added:
+            raise Conflict("You have already flagged this post. A moderator will look at it.")
+        flagged = await review_queries.get_item(conn, item_id)
+        assert flagged is not None
+        if flagged.score >= settings.flag_hide_score and post.hidden_at is None:
+            # Enough people (or one moderator) think it should not be seen: hide it now, and
+            # let the review decide whether it comes back.
+            await _set_hidden(conn, renderer, post, access.topic, now)
+        await publish_review_change(conn, renderer, item_id)
+
+
+async def do_flag_user(
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    username: str,
+    reason: str | None,
+    note: str | None,
+) -> None:
+    flagger = _require_user(user)
+    clean_reason, clean_note = check_flag(reason, note)
+    async with db.transaction() as conn:
+        target = await user_queries.get_user_by_username(conn, username)
+        if target is None:
+            raise NotFound("There is no such member.")
+        if target.id == flagger.id:
+            raise BadRequest("You cannot flag your own account.")
+        now = time.time()
+        await check_pace(conn, settings, flagger, "flag", now)
+        item = await review_queries.find_item(conn, "user", target.id)
+        if item is None:
+            item_id = await review_queries.insert_item(
+                conn,
+                kind="user",
+                target_id=target.id,
+                group_id=None,
+                topic_id=None,
+                author_id=target.id,
+                now=now,
+            )
+        else:
+            item_id = item.id
+            await review_queries.reopen_item(conn, item_id, now)
+        added = await review_queries.add_reason(
+            conn,
+            item_id=item_id,
+            user_id=flagger.id,
+            reason=clean_reason,
+            note=clean_note,
+            score=flag_score(flagger),
+            now=now,
+        )
+        if not added:
+            raise Conflict("You have already flagged this account. A moderator will look at it.")
+        await publish_review_change(conn, renderer, item_id)
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+async def reviewable_item(conn: Connection, user: User | None, item_id: int) -> Item:
+    """The item if this user may review it. Not found if they may not see it at all."""
+    reviewer = _require_user(user)
+    item = await review_queries.get_item(conn, item_id)
+    convened = await review_queries.convened_group_ids(conn, reviewer.id)
+    if not is_staff(reviewer) and not convened:
+        raise Forbidden("Only moderators and group conveners can review posts.")
+    if item is None or not can_review_item(reviewer, item.group_id, convened):
+        raise NotFound("There is no such item in your review queue.")
+    return item
+
+
+async def do_claim(
+    db: Database, renderer: Renderer, user: User | None, item_id: int, *, claim: bool
+) -> None:
+    """ "Sam is reviewing": a claim tells other moderators, it does not lock them out."""
+    async with db.transaction() as conn:
+        item = await reviewable_item(conn, user, item_id)
+        if item.status != "pending":
+            raise Conflict(
+                f"Already handled by {item.resolved_by_username or 'another moderator'}."
+            )
+        reviewer = _require_user(user)
+        await review_queries.claim_item(conn, item.id, reviewer.id if claim else None, time.time())
+        await publish_review_change(conn, renderer, item.id)
+
+
+async def do_review(
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    item_id: int,
+    action: str | None,
+    expected_version: int | None,
+    *,
+    note: str | None = None,
+    raw: str | None = None,
+    penalty: str | None = None,
+) -> Item:
+    """Resolve an item with one action; returns the item as it is afterwards."""
+    clean_note = clean_text(note or "", "The reason", MAX_NOTE_CHARS, allow_empty=True)
+    edited = cook(clean_text(raw, "The post", settings.max_post_chars)) if raw else None
+    async with db.transaction() as conn:
+        item = await reviewable_item(conn, user, item_id)
+        reviewer = _require_user(user)
+        if action not in ACTIONS[item.kind]:
+            raise BadRequest("Choose one of the actions offered for this item.")
+        if action in STAFF_ONLY_ACTIONS and not is_staff(reviewer):
+            raise Forbidden("Only site moderators can silence or suspend an account.")
+        if action == "reject" and not clean_note:
+            raise BadRequest("Please give the author a reason, so they know what to change.")
+        if action == "edit_approve" and not (raw and edited):
+            raise BadRequest("The edited post is empty.")
+        hours = PENALTY_HOURS.get(penalty or "")
+        if action in STAFF_ONLY_ACTIONS and hours is None:
+            raise BadRequest("Choose how long the " + action + " lasts.")
+        if expected_version is None:
+            raise BadRequest("This form is out of date. Please reload the review queue.")
+        now = time.time()
+        if not await review_queries.resolve_item(
+            conn,
+            item_id=item.id,
+            expected_version=expected_version,
+            status=ACTION_STATUS[action],
+            resolved_by=reviewer.id,
+            note=clean_note,
+            now=now,
+        ):
+            await _refuse_stale(conn, item.id)
+        item = replace(item, resolution_note=clean_note)
+        detail = {"raw": raw.strip() if raw else None, "cooked": edited}
+        outcome = await _apply(conn, renderer, reviewer, item, action, detail, now)
+        if action in STAFF_ONLY_ACTIONS:
+            assert hours is not None
+            until = now + hours * 3600
+            await review_queries.set_standing(
+                conn,
+                item.author_id,
+                **(
+                    {"silenced_until": until} if action == "silence" else {"suspended_until": until}
+                ),
+            )
+            if action == "suspend":
+                await publish(conn, AccessChanged(item.author_id))
+        await record_action(
+            conn,
+            actor_id=reviewer.id,
+            action=action if not penalty else f"{action} ({penalty})",
+            item_id=item.id,
+            group_id=item.group_id,
+            target_user_id=item.author_id,
+            post_id=item.target_id if item.kind == "post" else outcome[1],
+            topic_id=item.topic_id,
+            note=clean_note,
+            now=now,
+        )
+        if outcome[0]:
+            await publish(
+                conn,
+                ReviewOutcome(item.author_id, item.id, ACTION_STATUS[action], outcome[0]),
+            )
+        await publish_review_change(conn, renderer, item.id)
+        done = await review_queries.get_item(conn, item.id)
+        assert done is not None
+        return done
+
+
+async def _refuse_stale(conn: Connection, item_id: int) -> None:
+    now_item = await review_queries.get_item(conn, item_id)
+    assert now_item is not None
+    if now_item.status != "pending":
+        who = now_item.resolved_by_username or "another moderator"
+        raise Conflict(f"Already handled by {who}.")
+    raise Conflict(
+        "This item changed while you were looking at it (a new flag or an edit)."
+        " Please read it again before you decide."
+    )
+
+
+async def _apply(
+    conn: Connection,
+    renderer: Renderer,
+    reviewer: User,
+    item: Item,
+    action: str,
+    detail: dict[str, str | None],
+    now: float,
+) -> tuple[str, int | None]:
+    """Do what the action means for the item's kind: (message for the author, post id)."""
+    note = item.resolution_note
+    if item.kind == "queued":
+        return await _apply_queued(conn, renderer, item, action, detail, now)
+    if item.kind == "post" and item.target_id is not None:
+        post = await post_queries.get_post(conn, item.target_id)
+        if post is None:
+            return "", None
+        access = await access_topic(conn, reviewer, post.topic_id)
+        if action in ("approve", "edit_approve"):
+            if action == "edit_approve":
+                post = await _moderator_edit(
+                    conn, renderer, reviewer, post, access.topic, detail, now
+                )
+            if post.hidden_at is not None:
+                await _set_hidden(conn, renderer, post, access.topic, None)
+                return "A moderator looked at your post and it is visible again.", post.id
+            return "", post.id
+        if action in ("reject", "hide", "silence", "suspend"):
+            if post.hidden_at is None and post.deleted_at is None:
+                await _set_hidden(conn, renderer, post, access.topic, now)
+            reason = f" The reason: {note}" if note else ""
+            return f"A moderator hid one of your posts.{reason}", post.id
+        if action == "delete":
+            await review_queries.set_post_deleted(conn, post.id, now)
+            await _publish_post(conn, renderer, replace(post, deleted_at=now), access.topic)
+            return "A moderator removed one of your posts.", post.id
+        return "", post.id  # ignore
+    return "", None  # an account: the standing change is made by the caller
+
+
+async def _apply_queued(
+    conn: Connection,
+    renderer: Renderer,
+    item: Item,
+    action: str,
+    detail: dict[str, str | None],
+    now: float,
+) -> tuple[str, int | None]:
+    if action not in ("approve", "edit_approve"):
+        reason = f" The reason: {item.resolution_note}" if item.resolution_note else ""
+        return f"A moderator did not publish your post.{reason}", None
+    raw, cooked = item.raw or "", item.cooked or ""
+    if action == "edit_approve" and detail["raw"] and detail["cooked"]:
+        raw, cooked = detail["raw"], detail["cooked"]
+        await review_queries.set_item_content(conn, item.id, raw=raw, cooked=cooked, now=now)
+    author = await user_queries.get_user(conn, item.author_id)
+    assert author is not None
+    if item.topic_id is None:
+        assert item.group_id is not None
+        written = await publish_topic(
+            conn, renderer, author, item.group_id, item.title or "Untitled", raw, cooked, now
+        )
+    else:
+        topic = await topic_queries.get_topic(conn, item.topic_id)
+        if topic is None:
+            raise Conflict("The topic this reply belongs to no longer exists.")
+        reply_to = item.reply_to_post_number
+        written = await publish_reply(conn, renderer, author, topic, raw, cooked, reply_to, now)
+    await review_queries.set_target(conn, item.id, written.post_id, written.topic_id)
+    edited = " after a small edit" if action == "edit_approve" else ""
+    return f"A moderator approved your post{edited}. It is now published.", written.post_id
+
+
+async def _moderator_edit(
+    conn: Connection,
+    renderer: Renderer,
+    editor: User,
+    post: Post,
+    topic: topic_queries.Topic,
+    detail: dict[str, str | None],
+    now: float,
+) -> Post:
+    raw, cooked = detail["raw"], detail["cooked"]
+    assert raw is not None and cooked is not None
+    if raw == post.raw:
+        return post
+    version = await post_queries.update_post_content(
+        conn, post_id=post.id, expected_version=post.version, raw=raw, cooked=cooked, now=now
+    )
+    if version is None:
+        raise Conflict("The post changed while you were editing it. Please look again.")
+    await post_queries.insert_revision(
+        conn, post_id=post.id, version=version, raw=raw, cooked=cooked, user_id=editor.id, now=now
+    )
+    edited = replace(post, raw=raw, cooked=cooked, edited_at=now, version=version)
+    await _publish_post(conn, renderer, edited, topic)
+    return edited
+
+
+async def _set_hidden(
+    conn: Connection,
+    renderer: Renderer,
+    post: Post,
+    topic: topic_queries.Topic,
+    hidden_at: float | None,
+) -> None:
+    await review_queries.set_post_hidden(conn, post.id, hidden_at)
+    await _publish_post(conn, renderer, replace(post, hidden_at=hidden_at), topic)
+
+
+async def _publish_post(
+    conn: Connection, renderer: Renderer, post: Post, topic: topic_queries.Topic
+) -> None:
+    """Readers' pages change the post in place: hidden, shown again, edited or removed."""
+    await publish(
+        conn,
+        PostEdited(
+            post.topic_id,
+            topic.group_id,
+            post.id,
+            post.post_number,
+            post.username,
+            post.version,
+            renderer.render_post(post, topic),
+        ),
+    )
+
+
+# --- watched words --------------------------------------------------------------------------
+
+
+async def do_watch_word(db: Database, user: User | None, word: str | None, *, add: bool) -> None:
+    actor = _require_user(user)
+    if not is_staff(actor):
+        raise Forbidden("Only site moderators can change the watched words.")
+    clean = " ".join(clean_text(word, "The word", 100).split())
+    async with db.transaction() as conn:
+        now = time.time()
+        if add:
+            if not await review_queries.add_watched_word(conn, clean, actor.id, now):
+                raise BadRequest(f"“{clean}” is already watched.")
+        elif not await review_queries.remove_watched_word(conn, clean):
+            raise NotFound(f"“{clean}” is not on the list.")
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="watch_word" if add else "unwatch_word",
+            note=clean,
+            now=now,
+        )

@@ -1,0 +1,167 @@
+"""Moderation rules: what is held for review and why, what flags weigh, who reviews what.
+
+Pure functions over plain data, as permissions.py is; forum/actions/moderation.py makes the
+changes. Nobody is exempt from the identifiable-data check; staff are exempt from the
+new-account hold (DESIGN.md, "Roles and pace").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from forum.content.privacy import describe, find_identifiers
+from forum.permissions import is_staff
+from forum.queries.groups import Group
+from forum.queries.users import User
+
+# Flags a member may raise, in the words the flag form shows.
+FLAG_REASONS: dict[str, str] = {
+    "patient_data": "It contains information that could identify a patient",
+    "inappropriate": "It is inappropriate, rude or unsafe",
+    "spam": "It is spam or advertising",
+    "off_topic": "It is off topic for this group",
+    "other": "Something else (please say what)",
+}
+
+# Every reason an item can be in the queue, as moderators read it.
+REASON_LABELS: dict[str, str] = {
+    "patient_data": "Flagged: may identify a patient",
+    "inappropriate": "Flagged: inappropriate",
+    "spam": "Flagged: spam",
+    "off_topic": "Flagged: off topic",
+    "other": "Flagged: something else",
+    "privacy": "Identifiable-data check",
+    "watched_word": "Watched word",
+    "new_account": "First posts of a new account",
+    "guest": "First posts of a guest account",
+}
+
+# Why a post waits, as its author reads it (never who flagged it).
+AUTHOR_REASONS: dict[str, str] = {
+    "privacy": "It may contain something that identifies a person.",
+    "watched_word": "It uses words this forum checks before publishing.",
+    "new_account": "The first posts of a new account are read by a moderator first.",
+    "guest": "The first posts of a guest account are read by a moderator first.",
+}
+
+# What a moderator may do to each kind of item. Every action resolves the item.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "queued": ("approve", "edit_approve", "reject", "silence", "suspend"),
+    "post": ("approve", "edit_approve", "reject", "hide", "delete", "ignore", "silence", "suspend"),
+    "user": ("approve", "ignore", "silence", "suspend"),
+}
+
+ACTION_LABELS: dict[str, str] = {
+    "approve": "Approve",
+    "edit_approve": "Edit, then approve",
+    "reject": "Reject and tell the author why",
+    "hide": "Hide the post",
+    "delete": "Delete the post",
+    "ignore": "Ignore (no action needed)",
+    "silence": "Silence the author",
+    "suspend": "Suspend the author",
+}
+
+# The item's status after each action.
+ACTION_STATUS: dict[str, str] = {
+    "approve": "approved",
+    "edit_approve": "approved",
+    "reject": "rejected",
+    "hide": "rejected",
+    "delete": "rejected",
+    "ignore": "ignored",
+    "silence": "rejected",
+    "suspend": "rejected",
+}
+
+# Silence and suspension lengths offered, in hours.
+PENALTY_HOURS: dict[str, int] = {
+    "1 day": 24,
+    "3 days": 72,
+    "1 week": 168,
+    "4 weeks": 672,
+    "1 year": 8760,
+}
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One reason to hold a post before it is published, with what the author is told."""
+
+    reason: str
+    note: str  # for moderators: never the identifying text itself
+    messages: tuple[str, ...]  # for the author
+
+
+def first_posts_to_hold(user: User, group: Group) -> int:
+    # Guests always wait for their first post to be seen, even in a group that trusts new
+    # members straight away.
+    return max(group.hold_first_posts, 1) if user.is_guest else group.hold_first_posts
+
+
+def holds_for(
+    user: User,
+    group: Group,
+    membership: str | None,
+    raw: str,
+    watched_words: Iterable[str],
+) -> list[Hold]:
+    """Why this post must wait for a moderator; empty if it may be published now."""
+    holds: list[Hold] = []
+    findings = find_identifiers(raw)
+    if findings:
+        kinds = sorted({f.label for f in findings})
+        holds.append(
+            Hold(
+                "privacy",
+                "Looks like " + ", ".join(kinds),
+                tuple(describe(findings)),
+            )
+        )
+    words = matched_words(raw, watched_words)
+    if words:
+        holds.append(
+            Hold(
+                "watched_word",
+                ", ".join(words),
+                ("It uses words this forum checks before publishing.",),
+            )
+        )
+    exempt = is_staff(user) or membership == "convener"
+    if not exempt and user.approved_posts < first_posts_to_hold(user, group):
+        holds.append(
+            Hold(
+                "guest" if user.is_guest else "new_account",
+                f"{user.approved_posts} posts approved so far",
+                ("The first posts of a new account are read by a moderator before they appear.",),
+            )
+        )
+    return holds
+
+
+def matched_words(raw: str, watched_words: Iterable[str]) -> list[str]:
+    """Watched words found in the text, whole words, any case."""
+    found = []
+    for word in watched_words:
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", raw, re.IGNORECASE):
+            found.append(word)
+    return found
+
+
+def flag_score(flagger: User) -> float:
+    # A moderator's flag is a decision, not a hint: it hides the post at once.
+    return 100.0 if is_staff(flagger) else 1.0
+
+
+def can_review_item(user: User | None, group_id: int | None, convened: Iterable[int]) -> bool:
+    """Staff review everything; conveners only their own groups' posts (not accounts)."""
+    if is_staff(user):
+        return True
+    return user is not None and group_id is not None and group_id in set(convened)
+
+
+def can_review(user: User | None) -> bool:
+    """May open the review queue at all."""
+    return is_staff(user) or (user is not None and user.convenes > 0)

@@ -1,0 +1,277 @@
+"""Moderation pages: the live review queue, an item with its history, the audit log, watched
+words, the flag forms, and an author's own held posts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.access import access_post
+from forum.actions import moderation as moderation_actions
+from forum.api.serialize import ForumJSON
+from forum.errors import BadRequest, Conflict, Forbidden
+from forum.forms import query_input, read_input
+from forum.moderation import can_review
+from forum.pages import (
+    AuditPage,
+    FlagPage,
+    MyReviewPage,
+    ReviewItemPage,
+    ReviewQueuePage,
+    WatchedWordsPage,
+)
+from forum.permissions import is_staff
+from forum.queries import review as review_queries
+from forum.queries.audit import list_actions, list_item_history
+from forum.queries.review import Item
+from forum.queries.users import User
+from forum.views.common import (
+    base,
+    db_of,
+    live_since,
+    path_int,
+    redirect,
+    render,
+    renderer_of,
+    require_viewer,
+    settings_of,
+    wants_json,
+)
+
+QUEUE_LIMIT = 100
+AUDIT_PAGE = 50
+
+
+def item_json(item: Item) -> dict[str, object]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "status": item.status,
+        "version": item.version,
+        "group_id": item.group_id,
+        "topic_id": item.topic_id,
+        "target_id": item.target_id,
+        "author": item.author_username,
+        "claimed_by": item.claimed_by_username,
+        "resolved_by": item.resolved_by_username,
+        "reasons": [r.reason for r in item.reasons],
+    }
+
+
+async def _scope(request: Request) -> tuple[User, list[int] | None]:
+    """The reviewer and the groups they review (None: every group, for staff)."""
+    viewer = require_viewer(request)
+    if not can_review(viewer):
+        raise Forbidden("Only moderators and group conveners can open the review queue.")
+    if is_staff(viewer):
+        return viewer, None
+    return viewer, await review_queries.convened_group_ids(db_of(request), viewer.id)
+
+
+async def review_queue(request: Request) -> Response:
+    viewer, groups = await _scope(request)
+    db = db_of(request)
+    pending = query_input(request).get("status") != "resolved"
+    items = await review_queries.list_items(
+        db, group_ids=groups, pending=pending, limit=QUEUE_LIMIT
+    )
+    count = await review_queries.count_pending(db, groups)
+    page = ReviewQueuePage(
+        **base(request, "Review queue"),
+        live_since=await live_since(request, "review"),
+        items=items,
+        pending=pending,
+        pending_count=count,
+        is_staff=is_staff(viewer),
+    )
+    return render(request, page)
+
+
+async def review_count(request: Request) -> Response:
+    """The header's live count: live.js asks again whenever the review channel stirs."""
+    _, groups = await _scope(request)
+    return ForumJSON({"pending": await review_queries.count_pending(db_of(request), groups)})
+
+
+async def review_item(request: Request) -> Response:
+    viewer = require_viewer(request)
+    db = db_of(request)
+    async with db.transaction() as conn:
+        item = await moderation_actions.reviewable_item(conn, viewer, path_int(request, "item_id"))
+    return await _item_page(request, item, [])
+
+
+async def _item_page(
+    request: Request, item: Item, errors: list[str], raw: str | None = None
+) -> Response:
+    viewer = require_viewer(request)
+    page = ReviewItemPage(
+        **base(request, f"Review item {item.id}"),
+        item=item,
+        history=await list_item_history(db_of(request), item.id),
+        is_staff=is_staff(viewer),
+        errors=errors,
+        raw_value=raw if raw is not None else (item.raw or ""),
+    )
+    return render(request, page, 409 if errors and item.status != "pending" else 200)
+
+
+async def review_act(request: Request) -> Response:
+    form = await read_input(request)
+    viewer, db = require_viewer(request), db_of(request)
+    item_id = path_int(request, "item_id")
+    raw = form.get("raw") if form.get("action") == "edit_approve" else None
+    try:
+        item = await moderation_actions.do_review(
+            db,
+            renderer_of(request),
+            settings_of(request),
+            viewer,
+            item_id,
+            form.get("action"),
+            form.get_int("version"),
+            note=form.get("note"),
+            raw=raw,
+            penalty=form.get("penalty"),
+        )
+    except (Conflict, BadRequest) as error:
+        if wants_json(request):
+            raise
+        # A browser sees the item as it is now, with why nothing was done.
+        async with db.transaction() as conn:
+            current = await moderation_actions.reviewable_item(conn, viewer, item_id)
+        response = await _item_page(request, current, error.messages, raw)
+        response.status_code = error.status_code
+        return response
+    if wants_json(request):
+        return ForumJSON({"item": item_json(item)})
+    return redirect(request.url_for("review_queue").path)
+
+
+async def review_claim(request: Request) -> Response:
+    form = await read_input(request)
+    await moderation_actions.do_claim(
+        db_of(request),
+        renderer_of(request),
+        require_viewer(request),
+        path_int(request, "item_id"),
+        claim=form.get("claim") != "no",
+    )
+    if wants_json(request):
+        return ForumJSON({"success": True})
+    anchor = f"#review-item-{request.path_params['item_id']}"
+    return redirect(request.url_for("review_queue").path + anchor)
+
+
+async def audit_log(request: Request) -> Response:
+    _, groups = await _scope(request)
+    before = query_input(request).get_int("before")
+    entries = await list_actions(
+        db_of(request), group_ids=groups, before_id=before, limit=AUDIT_PAGE + 1
+    )
+    more = len(entries) > AUDIT_PAGE
+    entries = entries[:AUDIT_PAGE]
+    page = AuditPage(
+        **base(request, "Moderation log"),
+        entries=entries,
+        next_before=entries[-1].id if more else None,
+    )
+    return render(request, page)
+
+
+async def watched_words(request: Request) -> Response:
+    viewer, db = require_viewer(request), db_of(request)
+    if not is_staff(viewer):
+        raise Forbidden("Only site moderators can change the watched words.")
+    errors: list[str] = []
+    if request.method == "POST":
+        form = await read_input(request)
+        try:
+            await moderation_actions.do_watch_word(
+                db, viewer, form.get("word"), add=form.get("change") != "remove"
+            )
+        except BadRequest as error:
+            errors = error.messages
+        else:
+            return redirect(request.url_for("watched_words").path)
+    page = WatchedWordsPage(
+        **base(request, "Watched words"),
+        words=await review_queries.list_watched_words(db),
+        errors=errors,
+    )
+    return render(request, page, 400 if errors else 200)
+
+
+async def flag_post(request: Request) -> Response:
+    viewer, db = require_viewer(request), db_of(request)
+    post, access = await access_post(db, viewer, path_int(request, "post_id"))
+    topic = access.topic
+    back = request.url_for("topic", slug=topic.slug, topic_id=topic.id).path
+    back += f"#post-{post.post_number}"
+    what = f"post {post.post_number} by {post.username} in “{topic.title}”"
+    action = request.url_for("flag_post", post_id=post.id).path
+
+    async def flag(reason: str | None, note: str | None) -> None:
+        await moderation_actions.do_flag_post(
+            db, renderer_of(request), settings_of(request), viewer, post.id, reason, note
+        )
+
+    return await _flag_form(request, action, what, back, flag)
+
+
+async def flag_user(request: Request) -> Response:
+    viewer, db = require_viewer(request), db_of(request)
+    username = request.path_params["username"]
+    back = request.url_for("user", username=username).path
+    action = request.url_for("flag_user", username=username).path
+
+    async def flag(reason: str | None, note: str | None) -> None:
+        await moderation_actions.do_flag_user(
+            db, renderer_of(request), settings_of(request), viewer, username, reason, note
+        )
+
+    return await _flag_form(request, action, f"the account {username}", back, flag)
+
+
+async def _flag_form(
+    request: Request,
+    action: str,
+    what: str,
+    back: str,
+    flag: Callable[[str | None, str | None], Awaitable[None]],
+) -> Response:
+    errors: list[str] = []
+    reason = note = ""
+    done, status = False, 200
+    if request.method == "POST":
+        form = await read_input(request)
+        reason, note = form.get("reason") or "", form.get("note") or ""
+        try:
+            await flag(reason, note)
+        except (BadRequest, Conflict) as error:
+            if wants_json(request):
+                raise
+            errors, status = error.messages, error.status_code
+        else:
+            if wants_json(request):
+                return ForumJSON({"success": True})
+            done = True
+    page = FlagPage(
+        **base(request, "Flag " + what),
+        action=action,
+        what=what,
+        back=back,
+        errors=errors,
+        reason_value=reason,
+        note_value=note,
+        done=done,
+    )
+    return render(request, page, status)
+
+
+async def my_review(request: Request) -> Response:
+    viewer = require_viewer(request)
+    items = await review_queries.list_authored(db_of(request), viewer.id, 50)
+    return render(request, MyReviewPage(**base(request, "Your posts in review"), items=items))
