@@ -505,3 +505,26 @@ async def test_the_audit_log_lists_every_decision(client, arrange, db) -> None:
     row = re.search(rf"item {item['id']}.*?</tr>", log, re.S)
     assert row and newcomer.username in row.group(0) and "Not for this group." in row.group(0)
     assert moderator.username in log
+
+
+async def test_conveners_set_how_many_first_posts_wait(client, arrange, db) -> None:
+    convener, member = await arrange.user(), await arrange.user()
+    group = await arrange.group(conveners=(convener,), members=(member,))
+    owner = await arrange.user()
+    written = await arrange.topic(group, owner, "Hold settings", "x")
+    c, p = client(), client()
+    await c.login(convener)
+    await p.login(member)
+    assert 'id="hold_first_posts"' in (await c.get(f"/g/{group.slug}")).text
+    assert 'id="hold_first_posts"' not in (await p.get(f"/g/{group.slug}")).text
+    r = await p.post_form(f"/g/{group.slug}/hold-first-posts", {"posts": "0"})
+    assert r.status_code == 403
+    r = await c.post_form(f"/g/{group.slug}/hold-first-posts", {"posts": "9"})
+    assert r.status_code == 400
+    r = await c.post_form(f"/g/{group.slug}/hold-first-posts", {"posts": "0"})
+    assert r.status_code == 303
+    newcomer = await arrange.user(new=True)
+    held = await arrange.reply(written.topic_id, newcomer, "Straight in.")
+    assert not hasattr(held, "item_id")  # published, not held
+    log = (await c.get("/review/log")).text
+    assert "hold_first_posts" in log

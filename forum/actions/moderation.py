@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from forum.access import access_post, access_topic
+from forum.access import access_group, access_post, access_topic
 from forum.actions.holds import publish_review_change
 from forum.actions.posts import publish_reply, publish_topic
 from forum.actions.validation import clean_text
@@ -27,7 +27,8 @@ from forum.moderation import (
     flag_score,
 )
 from forum.pace import check_pace
-from forum.permissions import is_staff
+from forum.permissions import can_moderate, is_staff
+from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
@@ -40,6 +41,7 @@ from forum.rendering import Renderer
 from forum.settings import Settings
 
 MAX_NOTE_CHARS = 1000
+MAX_HELD_FIRST_POSTS = 5
 STAFF_ONLY_ACTIONS = frozenset({"silence", "suspend"})
 
 
@@ -438,4 +440,26 @@ async def do_watch_word(db: Database, user: User | None, word: str | None, *, ad
             action="watch_word" if add else "unwatch_word",
             note=clean,
             now=now,
+        )
+
+
+async def do_set_hold_first_posts(
+    db: Database, user: User | None, group_id: int, posts: int | None
+) -> None:
+    """How many of a new account's first posts wait for review in this group."""
+    actor = _require_user(user)
+    if posts is None or not 0 <= posts <= MAX_HELD_FIRST_POSTS:
+        raise BadRequest(f"Choose a number from 0 to {MAX_HELD_FIRST_POSTS}.")
+    async with db.transaction() as conn:
+        access = await access_group(conn, actor, group_id=group_id)
+        if not can_moderate(actor, access.membership):
+            raise Forbidden("Only moderators and the group's conveners can change this.")
+        await group_queries.set_hold_first_posts(conn, group_id, posts)
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="hold_first_posts",
+            group_id=group_id,
+            note=str(posts),
+            now=time.time(),
         )

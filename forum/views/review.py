@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.access import access_post
+from forum.access import access_group, access_post
 from forum.actions import moderation as moderation_actions
 from forum.api.serialize import ForumJSON
 from forum.errors import BadRequest, Conflict, Forbidden
@@ -275,3 +275,13 @@ async def my_review(request: Request) -> Response:
     viewer = require_viewer(request)
     items = await review_queries.list_authored(db_of(request), viewer.id, 50)
     return render(request, MyReviewPage(**base(request, "Your posts in review"), items=items))
+
+
+async def hold_first_posts(request: Request) -> Response:
+    form = await read_input(request)
+    viewer, db = require_viewer(request), db_of(request)
+    access = await access_group(db, viewer, slug=request.path_params["slug"])
+    await moderation_actions.do_set_hold_first_posts(
+        db, viewer, access.group.id, form.get_int("posts")
+    )
+    return redirect(request.url_for("group", slug=access.group.slug).path)
