@@ -9,6 +9,7 @@ from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
+from forum.settings import Settings
 
 STAFF_ROLES = frozenset({"moderator", "admin"})
 
@@ -51,7 +52,9 @@ def can_moderate(user: User | None, membership: str | None) -> bool:
 
 def can_join_group(user: User | None, group: Group, membership: str | None) -> bool:
     # Private groups are joined by invitation (a convener adds the member), not by asking.
-    return user is not None and membership is None and not group.is_private
+    if user is None or membership is not None or group.is_private:
+        return False
+    return can_hold_group_role(user, group, "member")
 
 
 def can_manage_members(user: User | None, membership: str | None) -> bool:
@@ -60,3 +63,40 @@ def can_manage_members(user: User | None, membership: str | None) -> bool:
 
 def can_create_group(user: User | None) -> bool:
     return is_admin(user)
+
+
+# --- role badges, site roles and guests ------------------------------------------------------
+
+# Only professional roles are checked by a moderator; the others describe lived experience,
+# which no one verifies.
+VERIFIABLE_BADGES = frozenset({"clinician", "ahp"})
+
+
+def can_verify_badge(user: User | None, target: User | None = None) -> bool:
+    """Verify (or withdraw) a badge: staff, but never their own, so every badge has a witness."""
+    if not is_staff(user):
+        return False
+    return target is None or user is None or target.id != user.id
+
+
+def can_change_badge(user: User | None, target: User) -> bool:
+    return user is not None and user.id == target.id
+
+
+def can_set_site_role(user: User | None) -> bool:
+    return is_admin(user)
+
+
+def can_hold_group_role(user: User, group: Group, role: str) -> bool:
+    """Guests (no email, so no way to reach them) join public groups only, and never convene."""
+    if not user.is_guest:
+        return True
+    return not group.is_private and role == "member"
+
+
+def is_new_account(user: User, now: float, settings: Settings) -> bool:
+    """New accounts meet stricter pace limits: too few approved posts yet, or too young."""
+    return (
+        user.approved_posts < settings.new_account_posts
+        or now - user.created_at < settings.new_account_hours * 3600
+    )

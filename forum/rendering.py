@@ -53,7 +53,7 @@ def friendly_time(ts: float, now: float | None = None) -> str:
 
 
 def long_date(ts: float) -> str:
-    """"3 December 2026 at 14:05 UTC": for messages that say until when."""
+    """For messages that say until when: "3 December 2026 at 14:05 UTC"."""
     return _long_date(ts)
 
 

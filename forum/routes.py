@@ -13,7 +13,7 @@ from starlette.staticfiles import StaticFiles
 
 from forum.api import handlers as api
 from forum.live import live_socket
-from forum.views import accounts, groups, home, topics
+from forum.views import accounts, groups, home, preview, review, topics
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -41,6 +41,15 @@ routes: list[BaseRoute] = [
     Route("/signup", accounts.signup, methods=FORM, name="signup"),
     Route("/logout", accounts.logout, methods=POST, name="logout"),
     Route("/u/{username}", accounts.user_page, methods=GET, name="user"),
+    Route("/u/{username}/badge", accounts.change_badge, methods=POST, name="change_badge"),
+    Route("/u/{username}/badge/verify", accounts.verify_badge, methods=POST, name="verify_badge"),
+    Route(
+        "/u/{username}/badge/unverify",
+        accounts.unverify_badge,
+        methods=POST,
+        name="unverify_badge",
+    ),
+    Route("/u/{username}/role", accounts.set_site_role, methods=POST, name="set_site_role"),
     Route("/new-group", groups.new_group, methods=FORM, name="new_group"),
     Route("/g/{slug}", groups.group_page, methods=GET, name="group"),
     Route("/g/{slug}/new-topic", topics.new_topic, methods=FORM, name="new_topic"),
@@ -48,12 +57,32 @@ routes: list[BaseRoute] = [
     Route("/g/{slug}/leave", groups.leave_group, methods=POST, name="leave_group"),
     Route("/g/{slug}/members", groups.members_page, methods=GET, name="group_members"),
     Route("/g/{slug}/members/add", groups.add_member, methods=POST, name="add_member"),
+    Route("/g/{slug}/members/role", groups.set_member_role, methods=POST, name="set_member_role"),
     Route("/t/{topic_id:int}", topics.topic_by_id, methods=GET, name="topic_by_id"),
     Route("/t/{slug}/{topic_id:int}", topics.topic_page, methods=GET, name="topic"),
     Route("/t/{topic_id:int}/reply", topics.reply, methods=FORM, name="reply"),
     Route("/t/{topic_id:int}/status", topics.topic_status, methods=POST, name="topic_status"),
+    Route("/t/{topic_id:int}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
     Route("/p/{post_id:int}/edit", topics.edit_post, methods=FORM, name="edit_post"),
+    Route("/preview", preview.preview, methods=POST, name="preview"),
     Route("/p/{post_id:int}/revisions", topics.revisions, methods=GET, name="revisions"),
+    Route("/p/{post_id:int}/flag", review.flag_post, methods=FORM, name="flag_post"),
+    Route("/u/{username}/flag", review.flag_user, methods=FORM, name="flag_user"),
+    # --- moderation ---
+    Route("/review", review.review_queue, methods=GET, name="review_queue"),
+    Route("/review/count.json", review.review_count, methods=GET, name="review_count"),
+    Route("/review/log", review.audit_log, methods=GET, name="audit_log"),
+    Route("/review/watched-words", review.watched_words, methods=FORM, name="watched_words"),
+    Route("/review/{item_id:int}", review.review_item, methods=GET, name="review_item"),
+    Route("/review/{item_id:int}", review.review_act, methods=POST, name="review_act"),
+    Route("/review/{item_id:int}/claim", review.review_claim, methods=POST, name="review_claim"),
+    Route("/my/review", review.my_review, methods=GET, name="my_review"),
+    Route(
+        "/g/{slug}/hold-first-posts",
+        review.hold_first_posts,
+        methods=POST,
+        name="hold_first_posts",
+    ),
     WebSocketRoute("/live", live_socket, name="live"),
     # Static files only are compressed: pages carry CSRF tokens, which compression beside
     # attacker-chosen text would expose (BREACH).

@@ -30,6 +30,22 @@ class Settings:
     login_limit_window_seconds: int = 300
     live_queue_size: int = 256
     event_retention_days: int = 7
+    # Moderation (forum/moderation.py): flags weigh 1 each (a moderator's: at once).
+    flag_hide_score: int = 3
+    # Pace (forum/pace.py): per-user limits, stricter while an account is new; 0 turns one off.
+    new_account_posts: int = 3
+    new_account_hours: int = 24
+    post_interval_seconds: int = 5
+    posts_per_hour: int = 30
+    topic_interval_seconds: int = 60
+    topics_per_day: int = 10
+    flags_per_hour: int = 20
+    edit_interval_seconds: int = 2
+    edits_per_hour: int = 60
+    new_post_interval_seconds: int = 30
+    new_posts_per_hour: int = 10
+    new_topics_per_day: int = 3
+    new_flags_per_hour: int = 5
 
 
 HELP: dict[str, str] = {
@@ -43,6 +59,7 @@ HELP: dict[str, str] = {
     "max_post_chars": "longest post, in characters",
     "max_title_chars": "longest topic title, in characters",
     "posts_per_page": "posts on one page of a topic",
+    "flag_hide_score": "flags from different members that hide a post until it is reviewed",
     "topics_per_page": "topics on one page of a list",
     "session_days": "days a login lasts",
     "login_limit_per_account": "failed logins allowed per account in the window",
@@ -50,6 +67,19 @@ HELP: dict[str, str] = {
     "login_limit_window_seconds": "length of the login rate-limit window",
     "live_queue_size": "frames a live socket may have waiting before it is closed (4008)",
     "event_retention_days": "days the live event log keeps events for clients to resume",
+    "new_account_posts": "an account is new (stricter limits) until this many posts are approved",
+    "new_account_hours": "an account is new (stricter limits) for this many hours after sign-up",
+    "post_interval_seconds": "least seconds between two posts by one user (0: no limit)",
+    "posts_per_hour": "posts one user may make in an hour (0: no limit)",
+    "topic_interval_seconds": "least seconds between two new topics by one user (0: no limit)",
+    "topics_per_day": "topics one user may start in a day (0: no limit)",
+    "flags_per_hour": "posts one user may flag in an hour (0: no limit)",
+    "edit_interval_seconds": "least seconds between two edits by one user (0: no limit)",
+    "edits_per_hour": "edits one user may save in an hour (0: no limit)",
+    "new_post_interval_seconds": "post_interval_seconds for a new account",
+    "new_posts_per_hour": "posts_per_hour for a new account",
+    "new_topics_per_day": "topics_per_day for a new account",
+    "new_flags_per_hour": "flags_per_hour for a new account",
 }
 
 

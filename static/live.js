@@ -201,8 +201,10 @@
         queue.append(card);
         announce('A new item is waiting for review.');
       }
-      const empty = queue.nextElementSibling;
-      if (empty && empty.matches('.empty') && queue.children.length) empty.remove();
+      const empty = queue.nextElementSibling, none = !queue.children.length;
+      if (empty && empty.matches('.empty')) {
+        if (!none) empty.remove();
+      } else if (none) queue.after(make('p', 'empty', 'Nothing is waiting for review.'));
     },
     'review.outcome'(d) {
       announce(d.message);
@@ -211,8 +213,13 @@
     },
   };
   const csrf = (document.querySelector('meta[name=csrf-token]') || {}).content, counter = document.querySelector('[data-review-count]');
+  const waiting = $('[data-review-waiting]'); // the queue page's own count
   const countNow = () => counter && fetch('/review/count.json', {headers: {accept: 'application/json'}})
-    .then((r) => r.ok && r.json()).then((j) => { if (j) counter.textContent = j.pending ? ` (${j.pending} waiting)` : ''; }, () => {});
+    .then((r) => r.ok && r.json()).then((j) => {
+      if (!j) return;
+      counter.textContent = j.pending ? ` (${j.pending} waiting)` : '';
+      if (waiting) waiting.textContent = `${j.pending} waiting`;
+    }, () => {});
   countNow();
 
   // Replying while typing; viewing after 20 s idle or with an empty box.

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,27 @@ class ServerThread:
         self.thread.join(10)
 
 
+# Tests post in quick succession, so the pace limits (forum/pace.py) are set far above that;
+# production keeps the stricter defaults, and tests/test_pace.py sets its own.
+GENEROUS_PACE: dict[str, int] = {
+    "post_interval_seconds": 0,
+    "new_post_interval_seconds": 0,
+    "topic_interval_seconds": 0,
+    "edit_interval_seconds": 0,
+    "posts_per_hour": 10_000,
+    "new_posts_per_hour": 10_000,
+    "topics_per_day": 10_000,
+    "new_topics_per_day": 10_000,
+    "flags_per_hour": 10_000,
+    "new_flags_per_hour": 10_000,
+    "edits_per_hour": 10_000,
+}
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret-key", **overrides)
+    return Settings(
+        database_url=database_url, secret_key="test-secret-key", **(GENEROUS_PACE | overrides)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -159,11 +178,24 @@ class Arrange:
     renderer: Renderer
     settings: Settings
 
-    async def user(self, role: str = "member", badge: str = "patient", name: str = "user") -> User:
+    async def user(
+        self, role: str = "member", badge: str = "patient", name: str = "user", new: bool = False
+    ) -> User:
+        """An established account (a month old, 100 approved posts) unless `new`: then one just
+        signed up, which meets the stricter new-account pace limits and holds."""
         signup = accounts.check_signup(
             unique(name), f"{unique('m')}@example.org", PASSWORD, badge, role
         )
-        return await accounts.do_create_user(self.db, signup)
+        user = await accounts.do_create_user(self.db, signup)
+        if new:
+            return user
+        established = {"approved_posts": 100, "created_at": time.time() - 30 * 86400}
+        await self.db.execute(
+            "UPDATE users SET approved_posts = :approved_posts, created_at = :created_at"
+            " WHERE id = :id",
+            established | {"id": user.id},
+        )
+        return replace(user, **established)
 
     async def group(
         self,

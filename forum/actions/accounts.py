@@ -1,24 +1,35 @@
-"""Accounts: sign up, log in and out, API keys."""
+"""Accounts: sign up (members and guests), log in and out, API keys, role badges, site roles."""
 
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from dataclasses import dataclass
 
 from forum.auth import hash_password, needs_rehash, new_token, token_hash, verify_password
-from forum.db import Database
-from forum.errors import BadRequest, NotFound, RateLimited
+from forum.db import Connection, Database
+from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
+from forum.permissions import (
+    VERIFIABLE_BADGES,
+    can_change_badge,
+    can_set_site_role,
+    can_verify_badge,
+)
 from forum.queries import users as user_queries
+from forum.queries.audit import record_action
 from forum.queries.users import User
 from forum.ratelimit import RateLimiter
-from forum.rendering import BADGE_LABELS
+from forum.rendering import BADGE_LABELS, long_date
 from forum.settings import Settings
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,19}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 ROLES = ("member", "moderator", "admin")
 MIN_PASSWORD = 10
+# Guests give no email; the column is unique and required, so each gets an address that can
+# never be delivered (RFC 2606 reserves .invalid) and is never shown.
+GUEST_EMAIL_DOMAIN = "guest.invalid"
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,7 @@ class Signup:
     password: str
     badge: str
     role: str = "member"
+    is_guest: bool = False
 
 
 def check_signup(
@@ -36,8 +48,13 @@ def check_signup(
     password: str | None,
     badge: str | None,
     role: str = "member",
+    *,
+    guest: bool = False,
 ) -> Signup:
     username, email, password = (username or "").strip(), (email or "").strip(), password or ""
+    if guest:
+        # Whatever was typed in the email box is not kept: a guest chose not to give one.
+        email = f"guest-{secrets.token_hex(12)}@{GUEST_EMAIL_DOMAIN}"
     errors = []
     if not USERNAME_RE.match(username):
         errors.append(
@@ -54,9 +71,11 @@ def check_signup(
         errors.append("Please choose one of the roles listed.")
     if role not in ROLES:
         errors.append(f"The role must be one of {', '.join(ROLES)}.")
+    elif guest and role != "member":
+        errors.append("Guest accounts cannot be moderators or administrators.")
     if errors:
         raise BadRequest(*errors)
-    return Signup(username, email, password, badge or "other", role)
+    return Signup(username, email, password, badge or "other", role, guest)
 
 
 async def do_create_user(db: Database, signup: Signup) -> User:
@@ -65,7 +84,7 @@ async def do_create_user(db: Database, signup: Signup) -> User:
         taken = await user_queries.username_or_email_taken(conn, signup.username, signup.email)
         if taken:
             raise BadRequest(*[f"That {what} is already registered." for what in taken])
-        return await user_queries.insert_user(
+        user = await user_queries.insert_user(
             conn,
             username=signup.username,
             email=signup.email,
@@ -74,6 +93,9 @@ async def do_create_user(db: Database, signup: Signup) -> User:
             badge=signup.badge,
             now=time.time(),
         )
+        if signup.is_guest:
+            user = await user_queries.mark_guest(conn, user.id)
+        return user
 
 
 async def do_login(
@@ -103,6 +125,8 @@ async def do_login(
     user, password_hash = found
     limiter.reset(keys[0][0])
     token, now = new_token(), time.time()
+    if user.suspended_until and user.suspended_until > now:
+        raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
     async with db.transaction() as conn:
         if needs_rehash(password_hash):
             await user_queries.update_password_hash(conn, user.id, await hash_password(password))
@@ -132,3 +156,120 @@ async def do_create_api_key(db: Database, username: str) -> str:
             conn, key_hash=token_hash(key), user_id=user.id, now=time.time()
         )
     return key
+
+
+# --- role badges and site roles -------------------------------------------------------------
+
+
+async def _target(conn: Connection, username: str | None) -> User:
+    user = await user_queries.get_user_by_username(conn, (username or "").strip())
+    if user is None:
+        raise NotFound("There is no such member.")
+    return user
+
+
+def check_badge(badge: str | None) -> str:
+    if badge is None or badge not in BADGE_LABELS:
+        raise BadRequest("Please choose one of the roles listed.")
+    return badge
+
+
+async def do_change_badge(db: Database, actor: User, username: str, badge: str | None) -> bool:
+    """The user sets their own badge; a new badge loses the old one's verification."""
+    new_badge = check_badge(badge)
+    async with db.transaction() as conn:
+        target = await _target(conn, username)
+        if not can_change_badge(actor, target):
+            raise Forbidden("Only you can change your role badge.")
+        return await user_queries.change_badge(conn, target.id, new_badge)
+
+
+async def do_verify_badge(
+    db: Database, actor: User, username: str, expected_badge: str | None = None
+) -> bool:
+    """Staff vouch for a clinician's or allied professional's badge; who and when are kept.
+
+    `expected_badge` is the badge the moderator saw: if the member changed it since, the
+    moderator is told rather than verifying a badge they never checked. Returns False when it
+    was already verified (nothing changes and nothing is logged).
+    """
+    async with db.transaction() as conn:
+        target = await _target(conn, username)
+        if not can_verify_badge(actor, target):
+            if can_verify_badge(actor):
+                raise Forbidden("Another moderator needs to verify your own badge.")
+            raise Forbidden("Only moderators and administrators can verify badges.")
+        if expected_badge and expected_badge != target.badge:
+            raise Conflict(
+                f"{target.username} changed their badge since you opened the page. Please check"
+                " it again."
+            )
+        if target.badge not in VERIFIABLE_BADGES:
+            raise BadRequest(
+                "Only clinician and allied health professional badges can be verified."
+            )
+        now = time.time()
+        if not await user_queries.verify_badge(
+            conn, target.id, badge=target.badge, verified_by=actor.id, now=now
+        ):
+            return False
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="verify_badge",
+            now=now,
+            note=BADGE_LABELS[target.badge],
+            target_user_id=target.id,
+        )
+        return True
+
+
+async def do_unverify_badge(db: Database, actor: User, username: str) -> bool:
+    """Withdraw a verification; False (and no log entry) if the badge was not verified."""
+    async with db.transaction() as conn:
+        target = await _target(conn, username)
+        if not can_verify_badge(actor, target):
+            if can_verify_badge(actor):
+                raise Forbidden("Another moderator needs to change your own badge's verification.")
+            raise Forbidden("Only moderators and administrators can withdraw a verification.")
+        if not await user_queries.unverify_badge(conn, target.id):
+            return False
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="unverify_badge",
+            now=time.time(),
+            note=BADGE_LABELS.get(target.badge, target.badge),
+            target_user_id=target.id,
+        )
+        return True
+
+
+async def do_set_site_role(db: Database, actor: User, username: str, role: str | None) -> bool:
+    """An admin makes someone a member, moderator or admin; the last admin always stays."""
+    if not can_set_site_role(actor):
+        raise Forbidden("Only administrators can change site roles.")
+    if role not in ROLES:
+        raise BadRequest(f"The role must be one of {', '.join(ROLES)}.")
+    async with db.transaction() as conn:
+        admins = await user_queries.lock_and_count_admins(conn) if role != "admin" else 0
+        target = await _target(conn, username)  # read after the lock: its role is current
+        if target.role == role:
+            return False
+        if target.is_guest and role != "member":
+            raise BadRequest("Guest accounts cannot be moderators or administrators.")
+        if target.role == "admin" and admins <= 1:
+            raise BadRequest(
+                "The forum needs at least one administrator: make someone else an"
+                " administrator first."
+            )
+        await user_queries.set_site_role(conn, target.id, role)
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="set_role",
+            now=time.time(),
+            note=f"{target.role} -> {role}",
+            target_user_id=target.id,
+        )
+        return True

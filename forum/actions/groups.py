@@ -1,4 +1,4 @@
-"""Groups: create them, join and leave, add members."""
+"""Groups: create them, join and leave, add members, make members conveners and back."""
 
 from __future__ import annotations
 
@@ -10,13 +10,31 @@ from forum.actions.validation import clean_text, slugify
 from forum.db import Database
 from forum.errors import BadRequest, Forbidden, NotFound
 from forum.events import AccessChanged, publish
-from forum.permissions import can_create_group, can_join_group, can_manage_members
+from forum.permissions import (
+    can_create_group,
+    can_hold_group_role,
+    can_join_group,
+    can_manage_members,
+)
 from forum.queries import groups as group_queries
 from forum.queries import users as user_queries
+from forum.queries.audit import record_action
 from forum.queries.groups import Group
 from forum.queries.users import User
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
+GROUP_ROLES = ("member", "convener")
+
+
+def _check_role_for(user: User, group: Group, role: str) -> None:
+    if can_hold_group_role(user, group, role):
+        return
+    if group.is_private:
+        raise BadRequest(
+            f"{user.username} has a guest account, and guests cannot join private groups."
+            " They can sign up for a full account with an email address."
+        )
+    raise BadRequest(f"{user.username} has a guest account, and guests cannot be conveners.")
 
 
 async def do_create_group(
@@ -90,7 +108,7 @@ async def do_add_member(
     *,
     check_actor: bool = True,
 ) -> User:
-    if role not in ("member", "convener"):
+    if role not in GROUP_ROLES:
         raise BadRequest("The role must be member or convener.")
     async with db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id) if check_actor else None
@@ -99,7 +117,56 @@ async def do_add_member(
         user = await user_queries.get_user_by_username(conn, (username or "").strip())
         if user is None:
             raise NotFound(f"There is no user called {(username or '').strip()!r}.")
+        group = access.group if access else await group_queries.get_group(conn, group_id)
+        if group is None:
+            raise NotFound("There is no such group.")
+        _check_role_for(user, group, role)
+        now = time.time()
         await group_queries.upsert_membership(
-            conn, group_id=group_id, user_id=user.id, role=role, now=time.time()
+            conn, group_id=group_id, user_id=user.id, role=role, now=now
+        )
+        if actor is not None:
+            await record_action(
+                conn,
+                actor_id=actor.id,
+                action="add_member",
+                now=now,
+                note=role,
+                group_id=group_id,
+                target_user_id=user.id,
+            )
+    return user
+
+
+async def do_set_group_role(
+    db: Database, actor: User, group_id: int, username: str | None, role: str | None
+) -> User:
+    """A convener or staff member makes a member a convener, or a convener a member again."""
+    if role not in GROUP_ROLES:
+        raise BadRequest("The role must be member or convener.")
+    async with db.transaction() as conn:
+        access = await access_group(conn, actor, group_id=group_id)
+        if not can_manage_members(actor, access.membership):
+            raise Forbidden("Only the group's conveners and moderators can change roles.")
+        name = (username or "").strip()
+        user = await user_queries.get_user_by_username(conn, name)
+        if user is None:
+            raise NotFound(f"There is no user called {name!r}.")
+        _check_role_for(user, access.group, role)
+        current = await group_queries.get_membership_role(conn, group_id, user.id)
+        if current is None:
+            raise BadRequest(f"{user.username} is not a member of this group. Add them first.")
+        if current == role:
+            return user
+        if not await group_queries.set_membership_role(conn, group_id, user.id, role):
+            raise BadRequest(f"{user.username} is not a member of this group. Add them first.")
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="set_group_role",
+            now=time.time(),
+            note=f"{current} -> {role}",
+            group_id=group_id,
+            target_user_id=user.id,
         )
     return user

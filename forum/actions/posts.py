@@ -9,19 +9,23 @@ import time
 from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
+from forum.actions.holds import Held, hold_if_needed
 from forum.actions.validation import clean_text, slugify
 from forum.content import cook
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated
 from forum.events import PostCreated, PostEdited, TopicBumped, TopicCreated, publish
+from forum.pace import check_pace, slow_mode_label
 from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
+from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
+from forum.queries.audit import record_action
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
-from forum.rendering import Renderer
+from forum.rendering import Renderer, long_date
 from forum.settings import Settings
 
 
@@ -37,6 +41,11 @@ class Written:
 def _require_user(user: User | None) -> User:
     if user is None:
         raise NotAuthenticated("Please log in to post.")
+    if user.silenced_until and user.silenced_until > time.time():
+        raise Forbidden(
+            f"A moderator has paused your posting until {long_date(user.silenced_until)}."
+            " You can still read."
+        )
     return user
 
 
@@ -74,7 +83,11 @@ async def do_new_topic(
     group_id: int,
     title: str | None,
     raw: str | None,
-) -> Written:
+    *,
+    confirmed: bool = True,
+) -> Written | Held:
+    """Start a topic, or hold it for review (forum/actions/holds.py). `confirmed`: the author
+    has seen the identifiable-data warning and posts anyway."""
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through. Markdown is cooked before the lock.
     precooked = _cook_if_valid(raw, settings.max_post_chars)
@@ -83,22 +96,48 @@ async def do_new_topic(
         clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
         author = _require_user(user)
         cooked, now = precooked or cook(clean_raw), time.time()
-        topic_id = await topic_queries.insert_topic(
+        await check_pace(conn, settings, author, "topic", now)
+        held = await hold_if_needed(
             conn,
-            group_id=group_id,
+            renderer,
+            author=author,
+            group=access.group,
+            membership=access.membership,
+            topic=None,
             title=clean_title,
-            slug=slugify(clean_title),
-            user_id=author.id,
+            raw=clean_raw,
+            cooked=cooked,
+            reply_to_post_number=None,
+            confirmed=confirmed,
             now=now,
         )
-        await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=1)
-        topic = await topic_queries.get_topic(conn, topic_id)
-        assert topic is not None
-        written = await _write_post(
-            conn, renderer, author, topic, group_id, clean_raw, cooked, None, now
+        if held:
+            return held
+        return await publish_topic(
+            conn, renderer, author, group_id, clean_title, clean_raw, cooked, now
         )
-        row = renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
-        await publish(conn, TopicCreated(topic_id, group_id, clean_title, author.username, row))
+
+
+async def publish_topic(
+    conn: Connection,
+    renderer: Renderer,
+    author: User,
+    group_id: int,
+    title: str,
+    raw: str,
+    cooked: str,
+    now: float,
+) -> Written:
+    """Write a checked (or approved) topic and its first post, with their live events."""
+    topic_id = await topic_queries.insert_topic(
+        conn, group_id=group_id, title=title, slug=slugify(title), user_id=author.id, now=now
+    )
+    await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=1)
+    topic = await topic_queries.get_topic(conn, topic_id)
+    assert topic is not None
+    written = await _write_post(conn, renderer, author, topic, group_id, raw, cooked, None, now)
+    row = renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
+    await publish(conn, TopicCreated(topic_id, group_id, title, author.username, row))
     return written
 
 
@@ -129,7 +168,10 @@ async def do_reply(
     topic_id: int,
     raw: str | None,
     reply_to_post_number: int | None = None,
-) -> Written:
+    *,
+    confirmed: bool = True,
+) -> Written | Held:
+    """Reply, or hold the reply for review (forum/actions/holds.py)."""
     # Cook before taking the write lock: markdown is the costliest step of a reply, and on
     # SQLite every writer waits while a transaction is open. check_reply still rules inside.
     cooked = _cook_if_valid(raw, settings.max_post_chars)
@@ -137,35 +179,69 @@ async def do_reply(
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
         author, now = _require_user(user), time.time()
-        written = await _write_post(
+        await check_pace(
+            conn,
+            settings,
+            author,
+            "post",
+            now,
+            topic=access.topic,
+            moderates=can_moderate(author, access.membership),
+        )
+        cooked = cooked or cook(clean_raw)
+        held = await hold_if_needed(
             conn,
             renderer,
-            author,
-            access.topic,
-            access.group.id,
-            clean_raw,
-            cooked or cook(clean_raw),
-            reply_to_post_number,
-            now,
+            author=author,
+            group=access.group,
+            membership=access.membership,
+            topic=access.topic,
+            title=None,
+            raw=clean_raw,
+            cooked=cooked,
+            reply_to_post_number=reply_to_post_number,
+            confirmed=confirmed,
+            now=now,
         )
-        await group_queries.add_to_group_counts(conn, access.group.id, topics=0, posts=1)
-        bumped = replace(
-            access.topic,
-            reply_count=access.topic.reply_count + 1,
-            highest_post_number=written.post_number,
-            bumped_at=now,
-            last_poster_username=author.username,
+        if held:
+            return held
+        return await publish_reply(
+            conn, renderer, author, access.topic, clean_raw, cooked, reply_to_post_number, now
         )
-        await publish(
-            conn,
-            TopicBumped(
-                topic_id,
-                access.group.id,
-                written.post_number,
-                author.username,
-                renderer.render_topic_row(bumped),
-            ),
-        )
+
+
+async def publish_reply(
+    conn: Connection,
+    renderer: Renderer,
+    author: User,
+    topic: Topic,
+    raw: str,
+    cooked: str,
+    reply_to_post_number: int | None,
+    now: float,
+) -> Written:
+    """Write a checked (or approved) reply, bump its topic, and publish both live."""
+    written = await _write_post(
+        conn, renderer, author, topic, topic.group_id, raw, cooked, reply_to_post_number, now
+    )
+    await group_queries.add_to_group_counts(conn, topic.group_id, topics=0, posts=1)
+    bumped = replace(
+        topic,
+        reply_count=topic.reply_count + 1,
+        highest_post_number=written.post_number,
+        bumped_at=now,
+        last_poster_username=author.username,
+    )
+    await publish(
+        conn,
+        TopicBumped(
+            topic.id,
+            topic.group_id,
+            written.post_number,
+            author.username,
+            renderer.render_topic_row(bumped),
+        ),
+    )
     return written
 
 
@@ -202,6 +278,8 @@ async def _write_post(
     await post_queries.insert_revision(
         conn, post_id=post_id, version=1, raw=raw, cooked=cooked, user_id=author.id, now=now
     )
+    # Published or approved posts count towards the end of the new-account hold.
+    await review_queries.count_approved_post(conn, author.id)
     post = Post(
         post_id,
         topic_id,
@@ -242,6 +320,7 @@ async def do_edit_post(
         # Editing from a stale page must not silently overwrite someone's later edit.
         base = expected_version if expected_version is not None else post.version
         now = time.time()
+        await check_pace(conn, settings, editor, "edit", now)
         version = await post_queries.update_post_content(
             conn, post_id=post_id, expected_version=base, raw=clean_raw, cooked=cooked, now=now
         )
@@ -305,3 +384,27 @@ async def do_set_topic_status(
             await topic_queries.set_closed(conn, topic_id, closed)
         if pinned is not None:
             await topic_queries.set_pinned(conn, topic_id, pinned)
+
+
+async def do_set_slow_mode(db: Database, user: User | None, topic_id: int, seconds: int) -> None:
+    """Let each person post in the topic once every `seconds` (0: off); kept in the audit log."""
+    label = slow_mode_label(seconds)
+    if label is None:
+        raise BadRequest("Choose one of the slow-mode settings offered.")
+    async with db.transaction() as conn:
+        access = await access_topic(conn, user, topic_id)
+        if not can_moderate(user, access.membership):
+            raise Forbidden("Only moderators and the group's conveners can set slow mode.")
+        actor = _require_user(user)
+        if access.topic.slow_mode_seconds == seconds:
+            return
+        await topic_queries.set_slow_mode(conn, topic_id, seconds)
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="slow_mode",
+            topic_id=topic_id,
+            group_id=access.group.id,
+            note=label,
+            now=time.time(),
+        )

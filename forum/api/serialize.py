@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from forum.permissions import VERIFIABLE_BADGES
 from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
@@ -105,6 +106,7 @@ def post_json(
         "can_edit": can_edit,
         "user_id": post.user_id,
         "user_title": post.badge,
+        "badge_verified": bool(post.badge_verified) and post.badge in VERIFIABLE_BADGES,
     }
     if include_raw:
         body["raw"] = post.raw
@@ -122,5 +124,6 @@ def user_json(user: User, post_count: int) -> dict[str, Any]:
         "admin": user.role == "admin",
         "moderator": user.role in ("moderator", "admin"),
         "title": user.badge,
+        "badge_verified": user.badge_verified_at is not None and user.badge in VERIFIABLE_BADGES,
         "post_count": post_count,
     }

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 
 GROUP_COLUMNS = (
-    "id, slug, name, description, visibility, topic_count, post_count, created_at,"
-    " hold_first_posts"
+    "id, slug, name, description, visibility, topic_count, post_count, created_at, hold_first_posts"
 )
 
 
@@ -115,4 +114,19 @@ async def list_members(conn: Connection, group_id: int, limit: int = 200) -> lis
         "SELECT u.username, u.badge, m.role FROM memberships m JOIN users u ON u.id = m.user_id"
         " WHERE m.group_id = :g ORDER BY m.role DESC, lower(u.username) LIMIT :lim",
         {"g": group_id, "lim": limit},
+    )
+
+
+async def set_membership_role(conn: Connection, group_id: int, user_id: int, role: str) -> bool:
+    """Change an existing member's role; False if the user is not a member."""
+    found = await conn.fetch_val(
+        "UPDATE memberships SET role = :r WHERE group_id = :g AND user_id = :u RETURNING user_id",
+        {"r": role, "g": group_id, "u": user_id},
+    )
+    return found is not None
+
+
+async def set_hold_first_posts(conn: Connection, group_id: int, posts: int) -> None:
+    await conn.execute(
+        "UPDATE groups SET hold_first_posts = :n WHERE id = :id", {"n": posts, "id": group_id}
     )

@@ -162,3 +162,9 @@ async def set_pinned(conn: Connection, topic_id: int, pinned: bool) -> None:
     await conn.execute(
         "UPDATE topics SET pinned = :p WHERE id = :id", {"p": pinned, "id": topic_id}
     )
+
+
+async def set_slow_mode(conn: Connection, topic_id: int, seconds: int) -> None:
+    await conn.execute(
+        "UPDATE topics SET slow_mode_seconds = :s WHERE id = :id", {"s": seconds, "id": topic_id}
+    )

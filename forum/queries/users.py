@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
 
+
 def _user_columns(t: str) -> str:
     """The User columns of table alias `t`, with how many groups the user convenes."""
     names = (
@@ -183,3 +184,71 @@ async def get_api_key_user(conn: Connection, key_hash: str) -> User | None:
         {"k": key_hash},
     )
     return User.from_row(row) if row else None
+
+
+# --- badges, site roles and guests ----------------------------------------------------------
+
+
+async def mark_guest(conn: Connection, user_id: int) -> User:
+    await conn.execute(
+        "UPDATE users SET is_guest = :yes WHERE id = :id", {"yes": True, "id": user_id}
+    )
+    user = await get_user(conn, user_id)
+    assert user is not None
+    return user
+
+
+async def get_badge_verifier(conn: Connection, user_id: int) -> str | None:
+    """The username of whoever verified the user's badge, if it is verified."""
+    name = await conn.fetch_val(
+        "SELECT v.username FROM users u JOIN users v ON v.id = u.badge_verified_by"
+        " WHERE u.id = :id AND u.badge_verified_at IS NOT NULL",
+        {"id": user_id},
+    )
+    return str(name) if name is not None else None
+
+
+async def change_badge(conn: Connection, user_id: int, badge: str) -> bool:
+    """Set a new badge and drop its verification (it vouched for the old one); False if same."""
+    changed = await conn.fetch_val(
+        "UPDATE users SET badge = :b, badge_verified_by = NULL, badge_verified_at = NULL"
+        " WHERE id = :id AND badge <> :b RETURNING id",
+        {"b": badge, "id": user_id},
+    )
+    return changed is not None
+
+
+async def verify_badge(
+    conn: Connection, user_id: int, *, badge: str, verified_by: int, now: float
+) -> bool:
+    """Mark the badge verified if it is still `badge` and not yet verified; True if it was."""
+    changed = await conn.fetch_val(
+        "UPDATE users SET badge_verified_by = :by, badge_verified_at = :now"
+        " WHERE id = :id AND badge = :b AND badge_verified_at IS NULL RETURNING id",
+        {"by": verified_by, "now": now, "id": user_id, "b": badge},
+    )
+    return changed is not None
+
+
+async def unverify_badge(conn: Connection, user_id: int) -> bool:
+    changed = await conn.fetch_val(
+        "UPDATE users SET badge_verified_by = NULL, badge_verified_at = NULL"
+        " WHERE id = :id AND badge_verified_at IS NOT NULL RETURNING id",
+        {"id": user_id},
+    )
+    return changed is not None
+
+
+async def lock_and_count_admins(conn: Connection) -> int:
+    """Count admins while holding their rows, inside a transaction.
+
+    The no-op UPDATE locks every admin row on PostgreSQL (SQLite already has one writer), so
+    two admins demoting each other at once queue up, and the second sees the first's change:
+    a plain count would let both pass and leave no admin at all.
+    """
+    await conn.execute("UPDATE users SET role = role WHERE role = 'admin'")
+    return int(await conn.fetch_val("SELECT count(*) FROM users WHERE role = 'admin'"))
+
+
+async def set_site_role(conn: Connection, user_id: int, role: str) -> None:
+    await conn.execute("UPDATE users SET role = :r WHERE id = :id", {"r": role, "id": user_id})

@@ -1,7 +1,8 @@
-"""Sign up, log in, log out, and user profiles."""
+"""Sign up (as a member or a guest), log in, log out, user profiles and their role badges."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -13,6 +14,13 @@ from forum.auth import clear_session_cookie, session_cookie_header, sign_session
 from forum.errors import BadRequest, NotFound
 from forum.forms import query_input, read_input
 from forum.pages import LoginPage, SignupPage, UserPage
+from forum.permissions import (
+    VERIFIABLE_BADGES,
+    can_change_badge,
+    can_set_site_role,
+    can_verify_badge,
+    is_staff,
+)
 from forum.queries import posts as post_queries
 from forum.queries import users as user_queries
 from forum.rendering import BADGE_LABELS
@@ -22,10 +30,13 @@ from forum.views.common import (
     db_of,
     redirect,
     render,
+    require_viewer,
     safe_next,
     settings_of,
     viewer_of,
 )
+
+SITE_ROLES = [("member", "Member"), ("moderator", "Moderator"), ("admin", "Administrator")]
 
 
 def _logged_in(request: Request, token: str, next_path: str) -> Response:
@@ -68,18 +79,29 @@ async def login(request: Request) -> Response:
 
 
 async def signup(request: Request) -> Response:
-    values: dict[str, Any] = {"username_value": "", "email_value": "", "badge_value": "other"}
+    values: dict[str, Any] = {
+        "username_value": "",
+        "email_value": "",
+        "badge_value": "other",
+        "guest_value": query_input(request).get("account") == "guest",
+    }
     errors: list[str] = []
     if request.method == "POST":
         form = await read_input(request)
+        guest = form.get("account") == "guest"
         values = {
             "username_value": form.get("username") or "",
-            "email_value": form.get("email") or "",
+            "email_value": "" if guest else form.get("email") or "",
             "badge_value": form.get("badge") or "other",
+            "guest_value": guest,
         }
         try:
             details = account_actions.check_signup(
-                form.get("username"), form.get("email"), form.get("password"), form.get("badge")
+                form.get("username"),
+                form.get("email"),
+                form.get("password"),
+                form.get("badge"),
+                guest=guest,
             )
             await account_actions.do_create_user(db_of(request), details)
             _, token = await account_actions.do_login(
@@ -110,16 +132,76 @@ async def logout(request: Request) -> Response:
     return response
 
 
-async def user_page(request: Request) -> Response:
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%-d %b %Y")
+
+
+async def user_page(request: Request, errors: list[str] | None = None) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     user = await user_queries.get_user_by_username(db, request.path_params["username"])
     if user is None:
         raise NotFound("There is no such member.")
     group_ids = [g.id for g in await readable_groups(db, viewer)]
+    verifiable = user.badge in VERIFIABLE_BADGES
+    verified = verifiable and user.badge_verified_at is not None
     page = UserPage(
         **base(request, user.username),
         user=user,
         post_count=await user_queries.count_posts_by_user(db, user.id, group_ids),
         recent=await post_queries.list_recent_posts_by_user(db, user.id, group_ids, 10),
+        badge_verified=verified,
+        verified_on=_day(user.badge_verified_at) if verified and user.badge_verified_at else "",
+        verified_by=(
+            await user_queries.get_badge_verifier(db, user.id)
+            if verified and is_staff(viewer)
+            else None
+        ),
+        badges=list(BADGE_LABELS.items()),
+        roles=SITE_ROLES,
+        can_change_badge=can_change_badge(viewer, user),
+        can_verify_badge=verifiable and can_verify_badge(viewer, user),
+        can_set_role=can_set_site_role(viewer) and not user.is_guest,
+        errors=errors or [],
     )
-    return render(request, page)
+    return render(request, page, 400 if errors else 200)
+
+
+async def change_badge(request: Request) -> Response:
+    form = await read_input(request)
+    viewer = require_viewer(request)
+    username = request.path_params["username"]
+    try:
+        await account_actions.do_change_badge(db_of(request), viewer, username, form.get("badge"))
+    except BadRequest as error:
+        return await user_page(request, error.messages)
+    return redirect(request.url_for("user", username=username).path)
+
+
+async def verify_badge(request: Request) -> Response:
+    form = await read_input(request)
+    viewer = require_viewer(request)
+    username = request.path_params["username"]
+    try:
+        await account_actions.do_verify_badge(db_of(request), viewer, username, form.get("badge"))
+    except BadRequest as error:
+        return await user_page(request, error.messages)
+    return redirect(request.url_for("user", username=username).path)
+
+
+async def unverify_badge(request: Request) -> Response:
+    await read_input(request)
+    viewer = require_viewer(request)
+    username = request.path_params["username"]
+    await account_actions.do_unverify_badge(db_of(request), viewer, username)
+    return redirect(request.url_for("user", username=username).path)
+
+
+async def set_site_role(request: Request) -> Response:
+    form = await read_input(request)
+    viewer = require_viewer(request)
+    username = request.path_params["username"]
+    try:
+        await account_actions.do_set_site_role(db_of(request), viewer, username, form.get("role"))
+    except BadRequest as error:
+        return await user_page(request, error.messages)
+    return redirect(request.url_for("user", username=username).path)

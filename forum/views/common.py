@@ -65,7 +65,7 @@ async def live_since(request: Request, channel: str) -> str:
 def wants_json(request: Request) -> bool:
     """API clients get JSON errors; people in a browser get a page."""
     path = request.url.path
-    if path.endswith(".json") or path == "/posts" or "api-key" in request.headers:
+    if path.endswith(".json") or path in ("/posts", "/preview") or "api-key" in request.headers:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

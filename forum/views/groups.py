@@ -1,4 +1,4 @@
-"""Group pages: a group's topics, joining and leaving, members, and creating a group."""
+"""Group pages: a group's topics, joining and leaving, members and their roles, new groups."""
 
 from __future__ import annotations
 
@@ -96,6 +96,19 @@ async def add_member(request: Request) -> Response:
             access.group.id,
             form.get("username"),
             form.get("role") or "member",
+        )
+    except BadRequest as error:
+        return await members_page(request, error.messages)
+    return redirect(request.url_for("group_members", slug=access.group.slug).path)
+
+
+async def set_member_role(request: Request) -> Response:
+    form = await read_input(request)
+    viewer = require_viewer(request)
+    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
+    try:
+        await group_actions.do_set_group_role(
+            db_of(request), viewer, access.group.id, form.get("username"), form.get("role")
         )
     except BadRequest as error:
         return await members_page(request, error.messages)

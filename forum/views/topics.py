@@ -11,8 +11,10 @@ from starlette.responses import Response
 
 from forum.access import access_group, access_post, access_topic
 from forum.actions import posts as post_actions
-from forum.errors import BadRequest, Conflict, Forbidden, NotFound
+from forum.actions.holds import Held, PrivacyWarning
+from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
+from forum.pace import SLOW_MODE_CHOICES
 from forum.pages import ComposerPage, PostItem, RevisionsPage, TopicPage
 from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
 from forum.queries import posts as post_queries
@@ -82,13 +84,19 @@ async def topic_by_id(request: Request) -> Response:
 
 
 def _composer(
-    request: Request, group: Group, heading: str, errors: list[str], **fields: Any
+    request: Request,
+    group: Group,
+    heading: str,
+    errors: list[str],
+    status: int = 400,
+    **fields: Any,
 ) -> Response:
-    """New topic, reply and edit share one composer, shown with what was typed and why not."""
+    """New topic, reply and edit share one composer, shown with what was typed and why not
+    (`status`: 400, or 429 when the author must wait before trying again)."""
     page = ComposerPage(
         **base(request, heading), heading=heading, group=group, errors=errors, **fields
     )
-    return render(request, page, 400 if errors else 200)
+    return render(request, page, status if errors else 200)
 
 
 async def new_topic(request: Request) -> Response:
@@ -99,16 +107,29 @@ async def new_topic(request: Request) -> Response:
     action = request.url_for("new_topic", slug=access.group.slug).path
     title = raw = ""
     errors: list[str] = []
+    status = 400
+    warned = False
     if request.method == "POST":
         form = await read_input(request)
         title, raw = form.get("title") or "", form.get("raw") or ""
         try:
             written = await post_actions.do_new_topic(
-                db, renderer_of(request), settings_of(request), viewer, access.group.id, title, raw
+                db,
+                renderer_of(request),
+                settings_of(request),
+                viewer,
+                access.group.id,
+                title,
+                raw,
+                confirmed=form.get("post_anyway") == "yes",
             )
         except BadRequest as error:
-            errors = error.messages
+            errors, warned = error.messages, isinstance(error, PrivacyWarning)
+        except RateLimited as error:
+            errors, status = error.messages, error.status_code
         else:
+            if isinstance(written, Held):
+                return redirect(held_url(request, written))
             topic = await topic_queries.get_topic(db, written.topic_id)
             assert topic is not None
             return redirect(topic_url(request, topic))
@@ -117,11 +138,18 @@ async def new_topic(request: Request) -> Response:
         access.group,
         f"New topic in {access.group.name}",
         errors,
+        status,
         action=action,
         show_title=True,
         title_value=title,
         raw_value=raw,
+        privacy_warning=warned,
     )
+
+
+def held_url(request: Request, held: Held) -> str:
+    """Where an author lands when their post waits for review: what happened and why."""
+    return request.url_for("my_review").path + f"#item-{held.item_id}"
 
 
 def quote(post: Post) -> str:
@@ -140,16 +168,29 @@ async def reply(request: Request) -> Response:
             else "You cannot reply in this group."
         )
     errors: list[str] = []
+    status = 400
+    warned = False
     if request.method == "POST":
         form = await read_input(request)
         raw, to = form.get("raw") or "", form.get_int("reply_to_post_number")
         try:
             written = await post_actions.do_reply(
-                db, renderer_of(request), settings_of(request), viewer, topic.id, raw, to
+                db,
+                renderer_of(request),
+                settings_of(request),
+                viewer,
+                topic.id,
+                raw,
+                to,
+                confirmed=form.get("post_anyway") == "yes",
             )
         except BadRequest as error:
-            errors = error.messages
+            errors, warned = error.messages, isinstance(error, PrivacyWarning)
+        except RateLimited as error:
+            errors, status = error.messages, error.status_code
         else:
+            if isinstance(written, Held):
+                return redirect(held_url(request, written))
             return redirect(topic_url(request, topic, written.post_number))
     else:
         to = query_input(request).get_int("to")
@@ -166,11 +207,13 @@ async def reply(request: Request) -> Response:
         access.group,
         f"Reply to {topic.title}",
         errors,
+        status,
         action=request.url_for("reply", topic_id=topic.id).path,
         topic=topic,
         raw_value=raw,
         reply_to_post_number=to,
         quoted=quoted,
+        privacy_warning=warned,
     )
 
 
@@ -180,6 +223,7 @@ async def edit_post(request: Request) -> Response:
     if not can_edit_post(viewer, post, access.topic):
         raise Forbidden("You can only edit your own posts.")
     errors: list[str] = []
+    status = 400
     raw, version = post.raw, post.version
     if request.method == "POST":
         form = await read_input(request)
@@ -190,6 +234,8 @@ async def edit_post(request: Request) -> Response:
             )
         except (BadRequest, Conflict) as error:
             errors = error.messages
+        except RateLimited as error:
+            errors, status = error.messages, error.status_code
         else:
             return redirect(topic_url(request, access.topic, post.post_number))
     return _composer(
@@ -197,6 +243,7 @@ async def edit_post(request: Request) -> Response:
         access.group,
         f"Edit post {post.post_number} in {access.topic.title}",
         errors,
+        status,
         action=request.url_for("edit_post", post_id=post.id).path,
         topic=access.topic,
         raw_value=raw,
@@ -243,5 +290,18 @@ async def topic_status(request: Request) -> Response:
     if change is None:
         raise BadRequest("Choose close, open, pin or unpin.")
     await post_actions.do_set_topic_status(db, viewer, topic_id, **{change[0]: change[1]})
+    access = await access_topic(db, viewer, topic_id)
+    return redirect(topic_url(request, access.topic))
+
+
+async def slow_mode(request: Request) -> Response:
+    form = await read_input(request)
+    db, viewer = db_of(request), require_viewer(request)
+    topic_id = path_int(request, "topic_id")
+    allowed = {str(seconds): seconds for seconds, _ in SLOW_MODE_CHOICES}
+    seconds = allowed.get(form.get("seconds") or "")
+    if seconds is None:
+        raise BadRequest("Choose one of the slow-mode settings offered.")
+    await post_actions.do_set_slow_mode(db, viewer, topic_id, seconds)
     access = await access_topic(db, viewer, topic_id)
     return redirect(topic_url(request, access.topic))

@@ -13,7 +13,7 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
-from forum.actions import posts
+from forum.actions import accounts, posts
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
 from forum.queries.users import User
@@ -57,6 +57,7 @@ class World:
     group: Group
     topic_id: int
     edited_post_id: int
+    admin: User  # verified the reader's clinician badge
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -85,7 +86,10 @@ async def world(arrange: Arrange) -> World:
         "I walk 2500 steps on a bad day.",
         1,
     )
-    return World(author, reader, convener, group, first.topic_id, edited.post_id)
+    # The reader's clinician badge is verified, so pages show the verified mark too.
+    admin = await arrange.user(role="admin", name="admin")
+    await accounts.do_verify_badge(arrange.db, admin, reader.username)
+    return World(author, reader, convener, group, first.topic_id, edited.post_id, admin)
 
 
 async def log_in(page: Page, user: User) -> None:
@@ -155,6 +159,9 @@ AXE_PAGES: dict[str, Visit] = {
     "reply-quote": visit(lambda w: f"/t/{w.topic_id}/reply?to=1", as_user="reader"),
     "revisions": visit(lambda w: f"/p/{w.edited_post_id}/revisions"),
     "user": visit(lambda w: f"/u/{w.author.username}"),
+    "user-verified": visit(lambda w: f"/u/{w.reader.username}"),
+    "user-own-badge-form": visit(lambda w: f"/u/{w.reader.username}", as_user="reader"),
+    "user-as-admin": visit(lambda w: f"/u/{w.reader.username}", as_user="admin"),
     "not-found": visit(lambda w: "/no/such/page", status=404),
     "members": visit(lambda w: f"/g/{w.group.slug}/members", as_user="convener"),
 }
@@ -213,6 +220,10 @@ async def test_reply_with_the_keyboard_only(page: Page, world: World) -> None:
 
 async def test_the_forum_works_without_javascript(new_page: NewPage, arrange: Arrange) -> None:
     group = await arrange.group()
+    # A group that trusts new members' first posts (the hold is tested in test_review.py).
+    await arrange.db.execute(
+        "UPDATE groups SET hold_first_posts = 0 WHERE id = :g", {"g": group.id}
+    )
     page = await new_page(java_script_enabled=False)
     name = unique("nojs")
 
