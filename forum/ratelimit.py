@@ -1,8 +1,8 @@
 """Sliding-window counters kept in this process (login attempts).
 
 Per process on purpose for now: a node restart forgets them, and with N nodes an attacker gets
-N times the allowance. A shared store (the database or Redis) is the next step when moderation
-adds per-user posting limits.
+N times the allowance. Posting, flagging and editing limits are shared through the database
+(forum/pace.py); moving login attempts there too is the next step.
 """
 
 from __future__ import annotations

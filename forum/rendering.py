@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from forum import moderation
+from forum import moderation, pace
 from forum.pages import Page
 from forum.queries.posts import Post
 from forum.queries.review import Item
@@ -83,6 +83,7 @@ class Renderer:
             "url": url_path,
             "badge_label": BADGE_LABELS.get,
             "moderation": moderation,
+            "pace": pace,
         }
         self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}
         self._post_template = self.env.get_template("_post.html")
