@@ -25,7 +25,7 @@ from forum.pace import KEEP_SECONDS as PACE_KEEP_SECONDS
 from forum.pace import trim_pace
 from forum.permissions import is_staff
 from forum.queries.review import convened_group_ids
-from forum.queries.users import User
+from forum.queries.users import User, get_user
 from forum.settings import Settings
 from realtime.backends import open_bus
 from realtime.bus import Bus, Event
@@ -103,7 +103,12 @@ class Live:
         return "forbidden"
 
     async def _authorize_review(self, viewer: LiveViewer, user: User) -> str | None:
-        if is_staff(user):
+        # The role as it is now, not as it was when the socket opened: a moderator who is
+        # demoted loses the queue at the next check (role changes publish access.changed).
+        fresh = await get_user(self.db, user.id)
+        if fresh is None:
+            return "forbidden"
+        if is_staff(fresh):
             viewer.reviews = None
             return None
         convened = await convened_group_ids(self.db, user.id)

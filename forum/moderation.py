@@ -135,7 +135,10 @@ def holds_for(
             Hold(
                 "guest" if user.is_guest else "new_account",
                 f"{user.approved_posts} posts approved so far",
-                ("The first posts of a new account are read by a moderator before they appear.",),
+                (
+                    f"The first posts of a {'guest' if user.is_guest else 'new'} account are"
+                    " read by a moderator before they appear.",
+                ),
             )
         )
     return holds

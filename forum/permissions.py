@@ -38,7 +38,7 @@ def can_reply(user: User | None, group: Group, membership: str | None, topic: To
 
 
 def can_edit_post(user: User | None, post: Post, topic: Topic) -> bool:
-    if user is None:
+    if user is None or post.deleted_at is not None:
         return False
     if is_staff(user):
         return True

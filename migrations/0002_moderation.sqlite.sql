@@ -16,6 +16,9 @@ ALTER TABLE users ADD COLUMN approved_posts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN silenced_until REAL;
 ALTER TABLE users ADD COLUMN suspended_until REAL;
 
+-- Members who posted before this migration are not new: their next post is not held.
+UPDATE users SET approved_posts = (SELECT count(*) FROM posts WHERE posts.user_id = users.id);
+
 ALTER TABLE groups ADD COLUMN hold_first_posts INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE topics ADD COLUMN slow_mode_seconds INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE posts ADD COLUMN hidden_at REAL;

@@ -192,7 +192,10 @@
       } else if (old) { // keep what the moderator is typing: change the claim and version only
         old.querySelector('[data-claim]').textContent = d.claimed_by ? `${d.claimed_by} is reviewing this.` : '';
         for (const v of old.querySelectorAll('[name=version]')) v.value = d.version;
-        if (old.dataset.version != d.version) old.querySelector('.reasons').replaceWith(frag(d.html).querySelector('.reasons'));
+        if (old.dataset.version != d.version) { // new flags or an edit: show what is decided on now
+          const card = frag(d.html);
+          for (const part of ['.reasons', '.review-text']) if (old.querySelector(part) && card.querySelector(part)) old.querySelector(part).replaceWith(card.querySelector(part));
+        }
         old.dataset.version = d.version;
       } else {
         const card = frag(d.html);

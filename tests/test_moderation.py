@@ -528,3 +528,82 @@ async def test_conveners_set_how_many_first_posts_wait(client, arrange, db) -> N
     assert not hasattr(held, "item_id")  # published, not held
     log = (await c.get("/review/log")).text
     assert "hold_first_posts" in log
+
+
+async def test_a_hidden_post_is_not_readable_anywhere_else(client, arrange, db) -> None:
+    author, _, written = await setup_topic(arrange)
+    reply = await arrange.reply(written.topic_id, author, "Secret words here.")
+    moderator, reader = await arrange.user(role="moderator"), await arrange.user()
+    m, r = client(), client()
+    await m.login(moderator)
+    await r.login(reader)
+    await m.post_form(f"/p/{reply.post_id}/flag", {"reason": "patient_data"})  # hides at once
+    topic_json = (await r.get(f"/t/{written.topic_id}.json")).text
+    assert "Secret words" not in topic_json and '"hidden":true' in topic_json.replace(" ", "")
+    posts_json = (await r.get(f"/t/{written.topic_id}/posts.json")).text
+    assert "Secret words" not in posts_json
+    quote = await r.get(f"/t/{written.topic_id}/reply?to={reply.post_number}")
+    assert quote.status_code == 404 and "Secret words" not in quote.text
+    revisions = await r.get(f"/p/{reply.post_id}/revisions")
+    assert revisions.status_code == 404 and "Secret words" not in revisions.text
+    again = client()
+    await again.login(await arrange.user())
+    r2 = await again.post_form(f"/p/{reply.post_id}/flag", {"reason": "spam"})
+    assert r2.status_code == 200  # still pending: more flags are welcome
+
+
+async def test_an_edit_that_adds_identifiable_data_hides_the_post(client, arrange, db) -> None:
+    author, _, written = await setup_topic(arrange)
+    reply = await arrange.reply(written.topic_id, author, "All fine.")
+    a, anon = client(), client()
+    await a.login(author)
+    version = await db.fetch_val("SELECT version FROM posts WHERE id = :p", {"p": reply.post_id})
+    body = {"raw": f"Mum's NHS number {NHS}", "version": version}
+    r = await a.post_form(f"/p/{reply.post_id}/edit", body)
+    assert r.status_code == 400 and 'name="post_anyway"' in r.text
+    assert "All fine." in (await anon.get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    r = await a.post_form(f"/p/{reply.post_id}/edit", body | {"post_anyway": "yes"})
+    assert r.status_code == 303
+    page = (await anon.get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    assert NHS not in page and "hidden while a moderator" in page
+    [item] = await pending_items(db, kind="post", target_id=reply.post_id)
+    reasons = await db.fetch_all(
+        "SELECT reason FROM review_reasons WHERE item_id = :i", {"i": item["id"]}
+    )
+    assert [x["reason"] for x in reasons] == ["privacy"]
+
+
+async def test_a_title_that_names_a_patient_is_caught(client, arrange, db) -> None:
+    group = await arrange.group()
+    author = await arrange.user()
+    a = client()
+    await a.login(author)
+    r = await a.post_form(
+        f"/g/{group.slug}/new-topic", {"title": f"About NHS {NHS}", "raw": "Please help."}
+    )
+    assert r.status_code == 400 and "NHS number" in r.text
+
+
+async def test_nobody_reviews_their_own_item(client, arrange, db) -> None:
+    _, _, written = await setup_topic(arrange)
+    moderator = await arrange.user(role="moderator")
+    m = client()
+    await m.login(moderator)
+    await m.post_form(f"/t/{written.topic_id}/reply", {"raw": f"NHS {NHS}", "post_anyway": "yes"})
+    [item] = await pending_items(db, author_id=moderator.id)
+    r = await act(m, item, "approve")
+    assert r.status_code == 403 and "another moderator" in r.text
+    assert await pending_items(db, author_id=moderator.id)
+
+
+async def test_a_demoted_moderator_loses_the_live_queue(server, client, arrange, db) -> None:
+    admin, moderator = await arrange.user(role="admin"), await arrange.user(role="moderator")
+    a = client()
+    await a.login(admin)
+    async with live(server.base_url, await key_headers(db, moderator)) as mod:
+        assert (await mod.subscribe("review"))["type"] == "subscribed"
+        await mod.subscribe(f"user:{moderator.id}")  # as live.js does: access.changed comes here
+        r = await a.post_form(f"/u/{moderator.username}/role", {"role": "member"})
+        assert r.status_code == 303, r.text
+        lost = await mod.until(lambda f: f.get("code") == "forbidden", wait=10)
+        assert lost["channel"] == "review"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from forum.auth import hash_password, needs_rehash, new_token, token_hash, verify_password
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
+from forum.events import AccessChanged, publish
 from forum.permissions import (
     VERIFIABLE_BADGES,
     can_change_badge,
@@ -272,4 +273,6 @@ async def do_set_site_role(db: Database, actor: User, username: str, role: str |
             note=f"{target.role} -> {role}",
             target_user_id=target.id,
         )
+        # Live sockets check their channels again at once (the review queue above all).
+        await publish(conn, AccessChanged(target.id))
         return True

@@ -169,4 +169,5 @@ async def do_set_group_role(
             group_id=group_id,
             target_user_id=user.id,
         )
+        await publish(conn, AccessChanged(user.id))
     return user

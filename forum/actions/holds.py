@@ -15,6 +15,7 @@ from forum.events import ReviewChanged, publish
 from forum.moderation import Hold, holds_for
 from forum.queries import review as review_queries
 from forum.queries.groups import Group
+from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import Renderer
@@ -55,7 +56,8 @@ async def hold_if_needed(
     now: float,
 ) -> Held | None:
     watched = await review_queries.list_watched_words(conn)
-    holds = holds_for(author, group, membership, raw, watched)
+    # A title can name a patient as well as a body can.
+    holds = holds_for(author, group, membership, f"{title}\n\n{raw}" if title else raw, watched)
     if not holds:
         return None
     privacy = [h for h in holds if h.reason == "privacy"]
@@ -108,3 +110,57 @@ async def publish_review_change(conn: Connection, renderer: Renderer, item_id: i
             renderer.render_review_item(item),
         ),
     )
+
+
+def edit_holds(
+    author: User, group: Group, raw: str, watched: list[str], *, confirmed: bool
+) -> list[Hold]:
+    """Why an edit of a published post must be looked at: the identifiable-data check and
+    watched words (the first-posts hold is for new posts only). Raises PrivacyWarning, before
+    anything is written, if the author has not yet chosen to save anyway."""
+    holds = [
+        hold
+        for hold in holds_for(author, group, "convener", raw, watched)  # no first-posts hold
+        if hold.reason in ("privacy", "watched_word")
+    ]
+    privacy = [h for h in holds if h.reason == "privacy"]
+    if privacy and not confirmed:
+        raise PrivacyWarning(*privacy[0].messages)
+    return holds
+
+
+async def queue_edited_post(
+    conn: Connection, renderer: Renderer, post: Post, group_id: int, holds: list[Hold], now: float
+) -> None:
+    """An edit that needs a moderator: the post is hidden and its review item (re)opened."""
+    item = await review_queries.find_item(conn, "post", post.id)
+    if item is None:
+        item_id = await review_queries.insert_item(
+            conn,
+            kind="post",
+            target_id=post.id,
+            group_id=group_id,
+            topic_id=post.topic_id,
+            author_id=post.user_id,
+            raw=post.raw,
+            cooked=post.cooked,
+            now=now,
+        )
+    else:
+        item_id = item.id
+        await review_queries.reopen_item(conn, item_id, now)
+        await review_queries.set_item_content(
+            conn, item_id, raw=post.raw, cooked=post.cooked, now=now
+        )
+    for hold in holds:
+        await review_queries.add_reason(
+            conn,
+            item_id=item_id,
+            user_id=None,
+            reason=hold.reason,
+            note=hold.note,
+            score=1.0,
+            now=now,
+        )
+    await review_queries.set_post_hidden(conn, post.id, now)
+    await publish_review_change(conn, renderer, item_id)

@@ -83,6 +83,8 @@ async def do_flag_post(
         now = time.time()
         await check_pace(conn, settings, flagger, "flag", now)
         item = await review_queries.find_item(conn, "post", post.id)
+        if post.hidden_at is not None and (item is None or item.status != "pending"):
+            raise BadRequest("A moderator has already hidden this post.")
         if item is None:
             item_id = await review_queries.insert_item(
                 conn,
@@ -183,6 +185,11 @@ async def reviewable_item(conn: Connection, user: User | None, item_id: int) -> 
     return item
 
 
+def check_not_own(reviewer: User, item: Item) -> None:
+    if item.author_id == reviewer.id:
+        raise Forbidden("This is about you: another moderator needs to review it.")
+
+
 async def do_claim(
     db: Database, renderer: Renderer, user: User | None, item_id: int, *, claim: bool
 ) -> None:
@@ -217,6 +224,7 @@ async def do_review(
     async with db.transaction() as conn:
         item = await reviewable_item(conn, user, item_id)
         reviewer = _require_user(user)
+        check_not_own(reviewer, item)
         if action not in ACTIONS[item.kind]:
             raise BadRequest("Choose one of the actions offered for this item.")
         if action in STAFF_ONLY_ACTIONS and not is_staff(reviewer):
@@ -259,7 +267,7 @@ async def do_review(
         await record_action(
             conn,
             actor_id=reviewer.id,
-            action=action if not penalty else f"{action} ({penalty})",
+            action=f"{action} ({penalty})" if action in STAFF_ONLY_ACTIONS else action,
             item_id=item.id,
             group_id=item.group_id,
             target_user_id=item.author_id,

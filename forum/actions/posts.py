@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
-from forum.actions.holds import Held, hold_if_needed
+from forum.actions.holds import Held, edit_holds, hold_if_needed, queue_edited_post
 from forum.actions.validation import clean_text, slugify
 from forum.content import cook
 from forum.db import Connection, Database
@@ -307,7 +307,11 @@ async def do_edit_post(
     post_id: int,
     raw: str | None,
     expected_version: int | None,
+    *,
+    confirmed: bool = True,
 ) -> Written:
+    """Edit a post, keeping every revision. An edit that the identifiable-data check or a
+    watched word catches hides the post until a moderator has looked at it."""
     editor = _require_user(user)
     clean_raw = clean_text(raw, "The post", settings.max_post_chars)
     cooked = cook(clean_raw)
@@ -317,6 +321,8 @@ async def do_edit_post(
             raise Forbidden("You can only edit your own posts.")
         if clean_raw == post.raw:
             return Written(post.topic_id, post.id, post.post_number)
+        watched = await review_queries.list_watched_words(conn)
+        holds = edit_holds(editor, access.group, clean_raw, watched, confirmed=confirmed)
         # Editing from a stale page must not silently overwrite someone's later edit.
         base = expected_version if expected_version is not None else post.version
         now = time.time()
@@ -338,20 +344,10 @@ async def do_edit_post(
             user_id=editor.id,
             now=now,
         )
-        edited = post_queries.Post(
-            post.id,
-            post.topic_id,
-            post.post_number,
-            post.user_id,
-            post.username,
-            post.badge,
-            clean_raw,
-            cooked,
-            post.reply_to_post_number,
-            post.created_at,
-            now,
-            version,
-        )
+        edited = replace(post, raw=clean_raw, cooked=cooked, edited_at=now, version=version)
+        if holds:
+            await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
+            edited = replace(edited, hidden_at=now)
         html = renderer.render_post(edited, access.topic)
         await publish(
             conn,

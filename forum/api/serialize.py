@@ -86,6 +86,10 @@ def topic_list(
     return body
 
 
+# What the API shows of a post a moderator hid or removed: never its text.
+HIDDEN_COOKED = "<p>This post is hidden or was removed by a moderator.</p>"
+
+
 def post_json(
     post: Post, topic: Topic, *, can_edit: bool, include_raw: bool = False
 ) -> dict[str, Any]:
@@ -96,7 +100,7 @@ def post_json(
         "avatar_template": avatar_template(post.username),
         "created_at": iso_time(post.created_at),
         "updated_at": iso_time(post.edited_at or post.created_at),
-        "cooked": post.cooked,
+        "cooked": post.cooked if post.visible else HIDDEN_COOKED,
         "post_number": post.post_number,
         "post_type": 1,
         "reply_to_post_number": post.reply_to_post_number,
@@ -108,8 +112,11 @@ def post_json(
         "user_title": post.badge,
         "badge_verified": bool(post.badge_verified) and post.badge in VERIFIABLE_BADGES,
     }
-    if include_raw:
+    if include_raw and post.visible:
         body["raw"] = post.raw
+    if not post.visible:
+        body["hidden"] = post.hidden_at is not None
+        body["deleted"] = post.deleted_at is not None
     return body
 
 

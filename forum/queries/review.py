@@ -162,11 +162,13 @@ async def insert_item(
     cooked: str | None = None,
     reply_to_post_number: int | None = None,
 ) -> int:
+    # Two first flags on one post may race: the second finds the row the first made.
     item_id = await conn.fetch_val(
         "INSERT INTO review_items (kind, target_id, group_id, topic_id, author_id, title, raw,"
         " cooked, reply_to_post_number, created_at, updated_at)"
         " VALUES (:kind, :target, :grp, :topic, :author, :title, :raw, :cooked, :reply,"
-        " :now, :now) RETURNING id",
+        " :now, :now) ON CONFLICT (kind, target_id) WHERE kind <> 'queued' DO NOTHING"
+        " RETURNING id",
         {
             "kind": kind,
             "target": target_id,
@@ -180,6 +182,11 @@ async def insert_item(
             "now": now,
         },
     )
+    if item_id is None:
+        item_id = await conn.fetch_val(
+            "SELECT id FROM review_items WHERE kind = :k AND target_id = :t",
+            {"k": kind, "t": target_id},
+        )
     return int(item_id)
 
 
@@ -193,21 +200,21 @@ async def add_reason(
     score: float,
     now: float,
 ) -> bool:
-    """Add a reason and its score; False if this user had already flagged the item."""
-    if user_id is not None:
-        already = await conn.fetch_val(
-            "SELECT count(*) FROM review_reasons WHERE item_id = :i AND user_id = :u",
-            {"i": item_id, "u": user_id},
-        )
-        if already:
-            return False
-    await conn.execute(
+    """Add a reason and its score; False if this user had already flagged the item.
+
+    A new reason is a new version of the item: a moderator deciding on what they saw before
+    it is told the item changed. The unique index settles two flags racing (no 500)."""
+    added = await conn.fetch_one(
         "INSERT INTO review_reasons (item_id, user_id, reason, note, score, created_at)"
-        " VALUES (:i, :u, :r, :n, :s, :now)",
+        " VALUES (:i, :u, :r, :n, :s, :now)"
+        " ON CONFLICT (item_id, user_id) WHERE user_id IS NOT NULL DO NOTHING RETURNING id",
         {"i": item_id, "u": user_id, "r": reason, "n": note, "s": score, "now": now},
     )
+    if added is None:
+        return False
     await conn.execute(
-        "UPDATE review_items SET score = score + :s, updated_at = :now WHERE id = :i",
+        "UPDATE review_items SET score = score + :s, version = version + 1, updated_at = :now"
+        " WHERE id = :i",
         {"i": item_id, "s": score, "now": now},
     )
     return True
@@ -256,7 +263,8 @@ async def set_item_content(
     conn: Connection, item_id: int, *, raw: str, cooked: str, now: float
 ) -> None:
     await conn.execute(
-        "UPDATE review_items SET raw = :raw, cooked = :cooked, updated_at = :now WHERE id = :i",
+        "UPDATE review_items SET raw = :raw, cooked = :cooked, version = version + 1,"
+        " updated_at = :now WHERE id = :i AND (raw IS NULL OR raw <> :raw)",
         {"raw": raw, "cooked": cooked, "now": now, "i": item_id},
     )
 

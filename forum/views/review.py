@@ -74,13 +74,15 @@ async def review_queue(request: Request) -> Response:
     viewer, groups = await _scope(request)
     db = db_of(request)
     pending = query_input(request).get("status") != "resolved"
+    # The channel's head first: an item arriving while the list is read comes live after it.
+    since = await live_since(request, "review")
     items = await review_queries.list_items(
         db, group_ids=groups, pending=pending, limit=QUEUE_LIMIT
     )
     count = await review_queries.count_pending(db, groups)
     page = ReviewQueuePage(
         **base(request, "Review queue"),
-        live_since=await live_since(request, "review"),
+        live_since=since,
         items=items,
         pending=pending,
         pending_count=count,

@@ -196,6 +196,8 @@ async def reply(request: Request) -> Response:
         to = query_input(request).get_int("to")
         raw = ""
     quoted = await post_queries.get_post_by_number(db, topic.id, to) if to else None
+    if quoted is not None and not quoted.visible:
+        quoted = None  # a hidden or removed post is not quoted back into the thread
     if quoted is None:
         if to and request.method == "GET":
             raise NotFound("There is no such post in this topic.")
@@ -223,17 +225,24 @@ async def edit_post(request: Request) -> Response:
     if not can_edit_post(viewer, post, access.topic):
         raise Forbidden("You can only edit your own posts.")
     errors: list[str] = []
-    status = 400
+    status, warned = 400, False
     raw, version = post.raw, post.version
     if request.method == "POST":
         form = await read_input(request)
         raw, version = form.get("raw") or "", form.get_int("version") or post.version
         try:
             await post_actions.do_edit_post(
-                db, renderer_of(request), settings_of(request), viewer, post.id, raw, version
+                db,
+                renderer_of(request),
+                settings_of(request),
+                viewer,
+                post.id,
+                raw,
+                version,
+                confirmed=form.get("post_anyway") == "yes",
             )
         except (BadRequest, Conflict) as error:
-            errors = error.messages
+            errors, warned = error.messages, isinstance(error, PrivacyWarning)
         except RateLimited as error:
             errors, status = error.messages, error.status_code
         else:
@@ -248,6 +257,7 @@ async def edit_post(request: Request) -> Response:
         topic=access.topic,
         raw_value=raw,
         version=version,
+        privacy_warning=warned,
     )
 
 
@@ -264,6 +274,8 @@ def line_diff(old: str, new: str) -> list[tuple[str, str]]:
 async def revisions(request: Request) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
+    if not post.visible and not can_moderate(viewer, access.membership):
+        raise NotFound("This post is hidden or was removed by a moderator.")
     history = await post_queries.list_revisions(db, post.id)
     diffs = [line_diff(a.raw, b.raw) for a, b in itertools.pairwise(history)]
     page = RevisionsPage(
