@@ -76,16 +76,7 @@ async def hold_if_needed(
         reply_to_post_number=reply_to_post_number,
         now=now,
     )
-    for hold in holds:
-        await review_queries.add_reason(
-            conn,
-            item_id=item_id,
-            user_id=None,
-            reason=hold.reason,
-            note=hold.note,
-            score=1.0,
-            now=now,
-        )
+    await add_holds(conn, item_id, holds, now)
     await publish_review_change(conn, renderer, item_id)
     return Held(item_id, group.id, topic.id if topic else None, _tell_author(holds))
 
@@ -133,25 +124,13 @@ async def queue_edited_post(
     conn: Connection, renderer: Renderer, post: Post, group_id: int, holds: list[Hold], now: float
 ) -> None:
     """An edit that needs a moderator: the post is hidden and its review item (re)opened."""
-    item = await review_queries.find_item(conn, "post", post.id)
-    if item is None:
-        item_id = await review_queries.insert_item(
-            conn,
-            kind="post",
-            target_id=post.id,
-            group_id=group_id,
-            topic_id=post.topic_id,
-            author_id=post.user_id,
-            raw=post.raw,
-            cooked=post.cooked,
-            now=now,
-        )
-    else:
-        item_id = item.id
-        await review_queries.reopen_item(conn, item_id, now)
-        await review_queries.set_item_content(
-            conn, item_id, raw=post.raw, cooked=post.cooked, now=now
-        )
+    item_id = await open_post_item(conn, post, group_id, now)
+    await add_holds(conn, item_id, holds, now)
+    await review_queries.set_post_hidden(conn, post.id, now)
+    await publish_review_change(conn, renderer, item_id)
+
+
+async def add_holds(conn: Connection, item_id: int, holds: list[Hold], now: float) -> None:
     for hold in holds:
         await review_queries.add_reason(
             conn,
@@ -162,5 +141,24 @@ async def queue_edited_post(
             score=1.0,
             now=now,
         )
-    await review_queries.set_post_hidden(conn, post.id, now)
-    await publish_review_change(conn, renderer, item_id)
+
+
+async def open_post_item(conn: Connection, post: Post, group_id: int, now: float) -> int:
+    """The review item of a published post, made or reopened, showing the post as it is now:
+    flagging or catching it again adds to the one item."""
+    item = await review_queries.find_item(conn, "post", post.id)
+    if item is None:
+        return await review_queries.insert_item(
+            conn,
+            kind="post",
+            target_id=post.id,
+            group_id=group_id,
+            topic_id=post.topic_id,
+            author_id=post.user_id,
+            raw=post.raw,
+            cooked=post.cooked,
+            now=now,
+        )
+    await review_queries.reopen_item(conn, item.id, now)
+    await review_queries.set_item_content(conn, item.id, raw=post.raw, cooked=post.cooked, now=now)
+    return item.id

@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 
 from forum.access import access_group, access_post, access_topic
-from forum.actions.holds import publish_review_change
+from forum.actions.holds import open_post_item, publish_review_change
 from forum.actions.posts import publish_reply, publish_topic
 from forum.actions.validation import clean_text
 from forum.content import cook
@@ -85,35 +85,8 @@ async def do_flag_post(
         item = await review_queries.find_item(conn, "post", post.id)
         if post.hidden_at is not None and (item is None or item.status != "pending"):
             raise BadRequest("A moderator has already hidden this post.")
-        if item is None:
-            item_id = await review_queries.insert_item(
-                conn,
-                kind="post",
-                target_id=post.id,
-                group_id=access.group.id,
-                topic_id=post.topic_id,
-                author_id=post.user_id,
-                raw=post.raw,
-                cooked=post.cooked,
-                now=now,
-            )
-        else:
-            item_id = item.id
-            await review_queries.reopen_item(conn, item_id, now)
-            await review_queries.set_item_content(
-                conn, item_id, raw=post.raw, cooked=post.cooked, now=now
-            )
-        added = await review_queries.add_reason(
-            conn,
-            item_id=item_id,
-            user_id=flagger.id,
-            reason=clean_reason,
-            note=clean_note,
-            score=flag_score(flagger),
-            now=now,
-        )
-        if not added:
-            raise Conflict("You have already flagged this post. A moderator will look at it.")
+        item_id = await open_post_item(conn, post, access.group.id, now)
+        await _add_flag(conn, item_id, flagger, clean_reason, clean_note, now, "post")
         flagged = await review_queries.get_item(conn, item_id)
         assert flagged is not None
         if flagged.score >= settings.flag_hide_score and post.hidden_at is None:
@@ -142,32 +115,34 @@ async def do_flag_user(
             raise BadRequest("You cannot flag your own account.")
         now = time.time()
         await check_pace(conn, settings, flagger, "flag", now)
-        item = await review_queries.find_item(conn, "user", target.id)
-        if item is None:
-            item_id = await review_queries.insert_item(
-                conn,
-                kind="user",
-                target_id=target.id,
-                group_id=None,
-                topic_id=None,
-                author_id=target.id,
-                now=now,
-            )
-        else:
-            item_id = item.id
-            await review_queries.reopen_item(conn, item_id, now)
-        added = await review_queries.add_reason(
+        item_id = await review_queries.insert_item(
             conn,
-            item_id=item_id,
-            user_id=flagger.id,
-            reason=clean_reason,
-            note=clean_note,
-            score=flag_score(flagger),
+            kind="user",
+            target_id=target.id,
+            group_id=None,
+            topic_id=None,
+            author_id=target.id,
             now=now,
-        )
-        if not added:
-            raise Conflict("You have already flagged this account. A moderator will look at it.")
+        )  # an account's one item: made, or found again (the unique index)
+        await review_queries.reopen_item(conn, item_id, now)
+        await _add_flag(conn, item_id, flagger, clean_reason, clean_note, now, "account")
         await publish_review_change(conn, renderer, item_id)
+
+
+async def _add_flag(
+    conn: Connection, item_id: int, flagger: User, reason: str, note: str, now: float, what: str
+) -> None:
+    added = await review_queries.add_reason(
+        conn,
+        item_id=item_id,
+        user_id=flagger.id,
+        reason=reason,
+        note=note,
+        score=flag_score(flagger),
+        now=now,
+    )
+    if not added:
+        raise Conflict(f"You have already flagged this {what}. A moderator will look at it.")
 
 
 # --- the queue ------------------------------------------------------------------------------
