@@ -152,7 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     renderer = create_app(settings).state.renderer
 
     async def work(db: Database) -> int:
-        if await seed_demo(db, renderer, settings):
+        if await seed_demo(db, renderer):
             print(
                 f"seeded the demo SIG; log in as sam (admin), ana, ben, priya or dr_chen"
                 f" with the password {DEMO_PASSWORD}"

@@ -11,7 +11,6 @@ from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
 from forum.queries.users import User
 from forum.rendering import Renderer
-from forum.settings import Settings
 
 DEMO_PASSWORD = "prehab-demo-2026"
 
@@ -65,7 +64,7 @@ THREADS = [
 ]
 
 
-async def seed_demo(db: Database, renderer: Renderer, settings: Settings) -> bool:
+async def seed_demo(db: Database, renderer: Renderer) -> bool:
     """Seed the demo SIG if there are no groups yet; return whether anything was written."""
     if await group_queries.count_groups(db):
         return False

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from forum.db import Connection
 from forum.errors import BadRequest
 from forum.events import ReviewChanged, publish
-from forum.moderation import Hold, holds_for
+from forum.moderation import Hold, first_posts_hold, post_text, watched_hold
 from forum.queries import review as review_queries
 from forum.queries.groups import Group
 from forum.queries.posts import Post
+from forum.queries.review import Item
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import Renderer
@@ -52,17 +53,16 @@ async def hold_if_needed(
     raw: str,
     cooked: str,
     reply_to_post_number: int | None,
+    privacy: Hold | None,
     confirmed: bool,
     now: float,
 ) -> Held | None:
-    watched = await review_queries.list_watched_words(conn)
-    # A title can name a patient as well as a body can.
-    holds = holds_for(author, group, membership, f"{title}\n\n{raw}" if title else raw, watched)
+    """`privacy`: moderation.privacy_hold of the text, found before the transaction."""
+    holds = await content_holds(conn, post_text(title, raw), privacy, confirmed=confirmed)
+    first_posts = first_posts_hold(author, group, membership)
+    holds += [first_posts] if first_posts else []
     if not holds:
         return None
-    privacy = [h for h in holds if h.reason == "privacy"]
-    if privacy and not confirmed:
-        raise PrivacyWarning(*privacy[0].messages)
     item_id = await review_queries.insert_item(
         conn,
         kind="queued",
@@ -103,28 +103,24 @@ async def publish_review_change(conn: Connection, renderer: Renderer, item_id: i
     )
 
 
-def edit_holds(
-    author: User, group: Group, raw: str, watched: list[str], *, confirmed: bool
+async def content_holds(
+    conn: Connection, text: str, privacy: Hold | None, *, confirmed: bool
 ) -> list[Hold]:
-    """Why an edit of a published post must be looked at: the identifiable-data check and
-    watched words (the first-posts hold is for new posts only). Raises PrivacyWarning, before
-    anything is written, if the author has not yet chosen to save anyway."""
-    holds = [
-        hold
-        for hold in holds_for(author, group, "convener", raw, watched)  # no first-posts hold
-        if hold.reason in ("privacy", "watched_word")
-    ]
-    privacy = [h for h in holds if h.reason == "privacy"]
+    """The holds on what a post says (identifiable data, watched words), for new posts and
+    edits alike. Raises PrivacyWarning, before anything is written, if the author has not yet
+    chosen to post anyway."""
     if privacy and not confirmed:
-        raise PrivacyWarning(*privacy[0].messages)
-    return holds
+        raise PrivacyWarning(*privacy.messages)
+    watched = watched_hold(text, await review_queries.list_watched_words(conn))
+    return [hold for hold in (privacy, watched) if hold]
 
 
 async def queue_edited_post(
     conn: Connection, renderer: Renderer, post: Post, group_id: int, holds: list[Hold], now: float
 ) -> None:
     """An edit that needs a moderator: the post is hidden and its review item (re)opened."""
-    item_id = await open_post_item(conn, post, group_id, now)
+    found = await review_queries.find_item(conn, "post", post.id)
+    item_id = await open_post_item(conn, post, group_id, found, now)
     await add_holds(conn, item_id, holds, now)
     await review_queries.set_post_hidden(conn, post.id, now)
     await publish_review_change(conn, renderer, item_id)
@@ -143,10 +139,12 @@ async def add_holds(conn: Connection, item_id: int, holds: list[Hold], now: floa
         )
 
 
-async def open_post_item(conn: Connection, post: Post, group_id: int, now: float) -> int:
-    """The review item of a published post, made or reopened, showing the post as it is now:
-    flagging or catching it again adds to the one item."""
-    item = await review_queries.find_item(conn, "post", post.id)
+async def open_post_item(
+    conn: Connection, post: Post, group_id: int, item: Item | None, now: float
+) -> int:
+    """The review item of a published post (`item`, as review_queries.find_item found it),
+    made or reopened, showing the post as it is now: flagging or catching it again adds to
+    the one item."""
     if item is None:
         return await review_queries.insert_item(
             conn,

@@ -85,11 +85,9 @@ async def do_flag_post(
         item = await review_queries.find_item(conn, "post", post.id)
         if post.hidden_at is not None and (item is None or item.status != "pending"):
             raise BadRequest("A moderator has already hidden this post.")
-        item_id = await open_post_item(conn, post, access.group.id, now)
-        await _add_flag(conn, item_id, flagger, clean_reason, clean_note, now, "post")
-        flagged = await review_queries.get_item(conn, item_id)
-        assert flagged is not None
-        if flagged.score >= settings.flag_hide_score and post.hidden_at is None:
+        item_id = await open_post_item(conn, post, access.group.id, item, now)
+        score = await _add_flag(conn, item_id, flagger, clean_reason, clean_note, now, "post")
+        if score >= settings.flag_hide_score and post.hidden_at is None:
             # Enough people (or one moderator) think it should not be seen: hide it now, and
             # let the review decide whether it comes back.
             await _set_hidden(conn, renderer, post, access.topic, now)
@@ -131,8 +129,9 @@ async def do_flag_user(
 
 async def _add_flag(
     conn: Connection, item_id: int, flagger: User, reason: str, note: str, now: float, what: str
-) -> None:
-    added = await review_queries.add_reason(
+) -> float:
+    """Add one member's flag; the item's score after it."""
+    score = await review_queries.add_reason(
         conn,
         item_id=item_id,
         user_id=flagger.id,
@@ -141,8 +140,9 @@ async def _add_flag(
         score=flag_score(flagger),
         now=now,
     )
-    if not added:
+    if score is None:
         raise Conflict(f"You have already flagged this {what}. A moderator will look at it.")
+    return score
 
 
 # --- the queue ------------------------------------------------------------------------------
@@ -152,8 +152,9 @@ async def reviewable_item(conn: Connection, user: User | None, item_id: int) -> 
     """The item if this user may review it. Not found if they may not see it at all."""
     reviewer = _require_user(user)
     item = await review_queries.get_item(conn, item_id)
-    convened = await review_queries.convened_group_ids(conn, reviewer.id)
-    if not is_staff(reviewer) and not convened:
+    staff = is_staff(reviewer)
+    convened = [] if staff else await review_queries.convened_group_ids(conn, reviewer.id)
+    if not staff and not convened:
         raise Forbidden("Only moderators and group conveners can review posts.")
     if item is None or not can_review_item(reviewer, item.group_id, convened):
         raise NotFound("There is no such item in your review queue.")

@@ -9,12 +9,13 @@ import time
 from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
-from forum.actions.holds import Held, edit_holds, hold_if_needed, queue_edited_post
+from forum.actions.holds import Held, content_holds, hold_if_needed, queue_edited_post
 from forum.actions.validation import clean_text, slugify
 from forum.content import cook
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated
 from forum.events import PostCreated, PostEdited, TopicBumped, TopicCreated, publish
+from forum.moderation import post_text, privacy_hold
 from forum.pace import check_pace, slow_mode_label
 from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
 from forum.queries import groups as group_queries
@@ -91,6 +92,7 @@ async def do_new_topic(
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through. Markdown is cooked before the lock.
     precooked = _cook_if_valid(raw, settings.max_post_chars)
+    privacy = privacy_hold(post_text(title, raw))
     async with db.transaction() as conn:
         access = await access_group(conn, user, group_id=group_id)
         clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
@@ -108,6 +110,7 @@ async def do_new_topic(
             raw=clean_raw,
             cooked=cooked,
             reply_to_post_number=None,
+            privacy=privacy,
             confirmed=confirmed,
             now=now,
         )
@@ -175,6 +178,7 @@ async def do_reply(
     # Cook before taking the write lock: markdown is the costliest step of a reply, and on
     # SQLite every writer waits while a transaction is open. check_reply still rules inside.
     cooked = _cook_if_valid(raw, settings.max_post_chars)
+    privacy = privacy_hold(post_text(None, raw))
     async with db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
@@ -200,6 +204,7 @@ async def do_reply(
             raw=clean_raw,
             cooked=cooked,
             reply_to_post_number=reply_to_post_number,
+            privacy=privacy,
             confirmed=confirmed,
             now=now,
         )
@@ -314,15 +319,14 @@ async def do_edit_post(
     watched word catches hides the post until a moderator has looked at it."""
     editor = _require_user(user)
     clean_raw = clean_text(raw, "The post", settings.max_post_chars)
-    cooked = cook(clean_raw)
+    cooked, privacy = cook(clean_raw), privacy_hold(clean_raw)
     async with db.transaction() as conn:
         post, access = await access_post(conn, editor, post_id)
         if not can_edit_post(editor, post, access.topic):
             raise Forbidden("You can only edit your own posts.")
         if clean_raw == post.raw:
             return Written(post.topic_id, post.id, post.post_number)
-        watched = await review_queries.list_watched_words(conn)
-        holds = edit_holds(editor, access.group, clean_raw, watched, confirmed=confirmed)
+        holds = await content_holds(conn, clean_raw, privacy, confirmed=confirmed)
         # Editing from a stale page must not silently overwrite someone's later edit.
         base = expected_version if expected_version is not None else post.version
         now = time.time()

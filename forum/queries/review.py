@@ -199,8 +199,9 @@ async def add_reason(
     note: str,
     score: float,
     now: float,
-) -> bool:
-    """Add a reason and its score; False if this user had already flagged the item.
+) -> float | None:
+    """Add a reason and its score; the item's score now, or None if this user had already
+    flagged the item.
 
     A new reason is a new version of the item: a moderator deciding on what they saw before
     it is told the item changed. The unique index settles two flags racing (no 500)."""
@@ -211,13 +212,13 @@ async def add_reason(
         {"i": item_id, "u": user_id, "r": reason, "n": note, "s": score, "now": now},
     )
     if added is None:
-        return False
-    await conn.execute(
+        return None
+    total = await conn.fetch_val(
         "UPDATE review_items SET score = score + :s, version = version + 1, updated_at = :now"
-        " WHERE id = :i",
+        " WHERE id = :i RETURNING score",
         {"i": item_id, "s": score, "now": now},
     )
-    return True
+    return float(total)
 
 
 async def reopen_item(conn: Connection, item_id: int, now: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from forum.access import readable_groups
 from forum.actions import accounts as account_actions
 from forum.auth import clear_session_cookie, session_cookie_header, sign_session
+from forum.db import Database
 from forum.errors import BadRequest, NotFound
 from forum.forms import query_input, read_input
 from forum.pages import LoginPage, SignupPage, UserPage
@@ -23,6 +25,7 @@ from forum.permissions import (
 )
 from forum.queries import posts as post_queries
 from forum.queries import users as user_queries
+from forum.queries.users import User
 from forum.rendering import BADGE_LABELS
 from forum.views.common import (
     auth_of,
@@ -167,22 +170,22 @@ async def user_page(request: Request, errors: list[str] | None = None) -> Respon
 
 
 async def change_badge(request: Request) -> Response:
-    form = await read_input(request)
-    viewer = require_viewer(request)
-    username = request.path_params["username"]
-    try:
-        await account_actions.do_change_badge(db_of(request), viewer, username, form.get("badge"))
-    except BadRequest as error:
-        return await user_page(request, error.messages)
-    return redirect(request.url_for("user", username=username).path)
+    return await _badge_form(request, account_actions.do_change_badge)
 
 
 async def verify_badge(request: Request) -> Response:
+    return await _badge_form(request, account_actions.do_verify_badge)
+
+
+async def _badge_form(
+    request: Request, act: Callable[[Database, User, str, str | None], Awaitable[object]]
+) -> Response:
+    """A badge form on a profile: the profile again with what was wrong, or back to it."""
     form = await read_input(request)
     viewer = require_viewer(request)
     username = request.path_params["username"]
     try:
-        await account_actions.do_verify_badge(db_of(request), viewer, username, form.get("badge"))
+        await act(db_of(request), viewer, username, form.get("badge"))
     except BadRequest as error:
         return await user_page(request, error.messages)
     return redirect(request.url_for("user", username=username).path)

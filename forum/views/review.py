@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from forum.access import access_group, access_post
 from forum.actions import moderation as moderation_actions
-from forum.api.serialize import ForumJSON
+from forum.api.serialize import ForumJSON, review_item_json
 from forum.errors import BadRequest, Conflict, Forbidden
 from forum.forms import query_input, read_input
 from forum.moderation import can_review
@@ -42,22 +42,6 @@ from forum.views.common import (
 
 QUEUE_LIMIT = 100
 AUDIT_PAGE = 50
-
-
-def item_json(item: Item) -> dict[str, object]:
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "status": item.status,
-        "version": item.version,
-        "group_id": item.group_id,
-        "topic_id": item.topic_id,
-        "target_id": item.target_id,
-        "author": item.author_username,
-        "claimed_by": item.claimed_by_username,
-        "resolved_by": item.resolved_by_username,
-        "reasons": [r.reason for r in item.reasons],
-    }
 
 
 async def _scope(request: Request) -> tuple[User, list[int] | None]:
@@ -100,8 +84,8 @@ async def review_count(request: Request) -> Response:
 async def review_item(request: Request) -> Response:
     viewer = require_viewer(request)
     db = db_of(request)
-    async with db.transaction() as conn:
-        item = await moderation_actions.reviewable_item(conn, viewer, path_int(request, "item_id"))
+    # A read: the database itself, not a transaction (which on SQLite takes the write lock).
+    item = await moderation_actions.reviewable_item(db, viewer, path_int(request, "item_id"))
     return await _item_page(request, item, [])
 
 
@@ -142,13 +126,12 @@ async def review_act(request: Request) -> Response:
         if wants_json(request):
             raise
         # A browser sees the item as it is now, with why nothing was done.
-        async with db.transaction() as conn:
-            current = await moderation_actions.reviewable_item(conn, viewer, item_id)
+        current = await moderation_actions.reviewable_item(db, viewer, item_id)
         response = await _item_page(request, current, error.messages, raw)
         response.status_code = error.status_code
         return response
     if wants_json(request):
-        return ForumJSON({"item": item_json(item)})
+        return ForumJSON({"item": review_item_json(item)})
     return redirect(request.url_for("review_queue").path)
 
 
