@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from forum.api.serialize import ForumJSON
-from forum.auth import Auth, AuthMiddleware
-from forum.db import migrate, open_database
+from forum.auth import AuthMiddleware
+from forum.db import is_unavailable, is_unstorable, migrate, open_database
 from forum.errors import ForumError, NotAuthenticated
 from forum.live import open_live
-from forum.pages import ErrorPage
+from forum.middleware import RefuseNulAddresses, SecurityHeaders
 from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
 from forum.routes import routes
-from forum.settings import Settings, load_settings
-from forum.views.common import wants_json
+from forum.settings import Settings, image_host_set, load_settings
+from forum.views.common import error_response, wants_json
+from realtime.protocol import MAX_FRAME_BYTES
 
 log = logging.getLogger("forum")
 
@@ -33,29 +35,6 @@ HTTP_MESSAGES = {
     404: "We could not find that page.",
     405: "That kind of request is not allowed here.",
 }
-
-
-def error_response(
-    request: Request, status: int, messages: list[str], title: str, wait_seconds: int | None = None
-) -> Response:
-    headers = {"Retry-After": str(wait_seconds)} if wait_seconds else None
-    if wants_json(request):
-        body: dict[str, object] = {"errors": messages}
-        if wait_seconds is not None:
-            body["extras"] = {"wait_seconds": wait_seconds}
-        return ForumJSON(body, status_code=status, headers=headers)
-    auth: Auth | None = getattr(request.state, "auth", None)
-    page = ErrorPage(
-        title=title,
-        viewer=auth.user if auth else None,
-        csrf_token=auth.csrf_token if auth else "",
-        status_code=status,
-        messages=messages,
-    )
-    renderer: Renderer = request.app.state.renderer
-    return Response(
-        renderer.render(page), status_code=status, headers=headers, media_type="text/html"
-    )
 
 
 async def forum_error(request: Request, exc: Exception) -> Response:
@@ -73,7 +52,64 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc.status_code, [message], message)
 
 
+# How uvicorn must serve the app (`forum serve`, the tests): live frames larger than the
+# protocol allows are refused by the server before they are buffered (16 MB otherwise), and
+# per-message compression stays off (it doubled memory per socket, docs/PERFORMANCE.md).
+SERVER_OPTIONS: dict[str, Any] = {
+    "ws_max_size": MAX_FRAME_BYTES,
+    "ws_per_message_deflate": False,
+}
+
+# Seconds a client is asked to wait when the database cannot be reached or written.
+RETRY_AFTER_SECONDS = 5
+
+
+def database_fault(request: Request, exc: Exception) -> Response | None:
+    """A database that is down, restarting or full is a moment's trouble (503, try again);
+    a value it cannot store is the request's (400). None: some other error."""
+    if is_unavailable(exc):
+        log.warning(
+            "database unavailable on %s %s (%s)", request.method, request.url.path, type(exc)
+        )
+        return error_response(
+            request,
+            503,
+            ["The forum cannot reach its database just now. Please try again in a moment."],
+            "Please try again in a moment",
+            wait_seconds=RETRY_AFTER_SECONDS,
+        )
+    if is_unstorable(exc):
+        # An input check is missing somewhere: say which route, never the value.
+        log.warning("unstorable value on %s %s (%s)", request.method, request.url.path, type(exc))
+        return error_response(
+            request,
+            400,
+            ["The request contains a value the forum cannot store."],
+            "Please check what you entered",
+        )
+    return None
+
+
+async def database_error(request: Request, exc: Exception) -> Response:
+    return database_fault(request, exc) or await server_error(request, exc)
+
+
+# The database drivers' errors, handled before they could become a bare 500.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    sqlite3.Error,
+    OverflowError,
+    UnicodeEncodeError,
+    ConnectionError,
+)
+
+
 async def server_error(request: Request, exc: Exception) -> Response:
+    # Middleware (the session lookup) meets the database before the routes' handlers do.
+    fault = database_fault(request, exc)
+    if fault is not None:
+        return fault
     # The traceback is logged, never the request body: posts may hold patient data.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
@@ -103,6 +139,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.db = await open_database(settings.database_url)
+        # Say so at start, not at the first post, when the database takes no writes.
+        await app.state.db.check_writable()
         await migrate(app.state.db)
         app.state.live = await open_live(app.state.db, settings)
         try:
@@ -113,10 +151,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AuthMiddleware)],
+        middleware=[
+            Middleware(SecurityHeaders, image_hosts=image_host_set(settings)),
+            Middleware(RefuseNulAddresses),
+            Middleware(AuthMiddleware),
+        ],
         exception_handlers={
             ForumError: forum_error,
             HTTPException: http_error,
+            **dict.fromkeys(DATABASE_ERRORS, database_error),
             Exception: server_error,
         },
         lifespan=lifespan,

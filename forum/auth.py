@@ -110,17 +110,12 @@ class AuthMiddleware:
         api_key = conn.headers.get("api-key")
         new_anon: str | None = None
         if api_key is not None:
-            user = await _api_key_user(state.db, api_key, conn.headers.get("api-username"))
+            user, refusal = await api_key_user(
+                state.db, token_hash(api_key), conn.headers.get("api-username")
+            )
             if user is None:
                 if scope["type"] == "http":
-                    response = ForumJSON({"errors": ["Invalid API key or username."]}, 403)
-                    await response(scope, receive, send)
-                else:
-                    await send({"type": "websocket.close", "code": 1008})
-                return
-            if user.suspended_until and user.suspended_until > time.time():
-                if scope["type"] == "http":
-                    response = ForumJSON({"errors": ["This account is suspended."]}, 403)
+                    response = ForumJSON({"errors": [refusal]}, 403)
                     await response(scope, receive, send)
                 else:
                     await send({"type": "websocket.close", "code": 1008})
@@ -145,12 +140,22 @@ class AuthMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
+def is_suspended(user: User, now: float | None = None) -> bool:
+    return user.suspended_until is not None and user.suspended_until > (now or time.time())
+
+
+def is_silenced(user: User, now: float | None = None) -> bool:
+    return user.silenced_until is not None and user.silenced_until > (now or time.time())
+
+
 async def _cookie_auth(db: Any, secret: str, cookies: dict[str, str]) -> tuple[Auth, str | None]:
     raw = cookies.get(SESSION_COOKIE)
     token = unsign_session(secret, raw) if raw else None
     if token is not None:
         user = await user_queries.get_session_user(db, token_hash(token), time.time())
-        if user is not None:
+        # A suspension deletes sessions; one set another way (the database, a script)
+        # still admits nobody.
+        if user is not None and not is_suspended(user):
             return Auth(user, "session", csrf_token_for(secret, token), token), None
     # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.
     anon = cookies.get(ANON_COOKIE)
@@ -160,16 +165,30 @@ async def _cookie_auth(db: Any, secret: str, cookies: dict[str, str]) -> tuple[A
     return Auth(None, None, csrf_token_for(secret, "anon|" + anon)), new_anon
 
 
-async def _api_key_user(db: Any, api_key: str, api_username: str | None) -> User | None:
-    owner = await user_queries.get_api_key_user(db, token_hash(api_key))
+INVALID_KEY = "Invalid API key or username."
+
+
+async def api_key_user(db: Any, key_hash: str, api_username: str | None) -> tuple[User | None, str]:
+    """Whom an API key acts as: (user, "") or (None, why not).
+
+    A key acts only while its owner is in good standing: a suspended or silenced owner's key
+    acts as nobody, not even through Api-Username. As in Discourse, an admin's key may act
+    as any user named in Api-Username, who must not be suspended either."""
+    owner = await user_queries.get_api_key_user(db, key_hash)
     if owner is None:
-        return None
-    if not api_username or api_username.lower() == owner.username.lower():
-        return owner
-    # As in Discourse, an admin's key may act as any user named in Api-Username.
-    if owner.role != "admin":
-        return None
-    return await user_queries.get_user_by_username(db, api_username)
+        return None, INVALID_KEY
+    if is_suspended(owner) or is_silenced(owner):
+        return None, "This API key's account is suspended or silenced, so the key cannot be used."
+    user: User | None = owner
+    if api_username and api_username.lower() != owner.username.lower():
+        if owner.role != "admin" or len(api_username) > 100:
+            return None, INVALID_KEY
+        user = await user_queries.get_user_by_username(db, api_username)
+    if user is None:
+        return None, INVALID_KEY
+    if is_suspended(user):
+        return None, "This account is suspended."
+    return user, ""
 
 
 def clear_session_cookie(response: Response, secure: bool) -> None:

@@ -44,6 +44,8 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from forum.app import SERVER_OPTIONS
+
     settings = _settings(args)
     # Thousands of live sockets are hundreds of thousands of long-lived objects; the default
     # thresholds ran full collections every few replies (0.7-1 s pauses, bench/fanout.py).
@@ -59,7 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=settings.workers,
             log_level="info",
-            ws_per_message_deflate=False,
+            **SERVER_OPTIONS,
         )
     else:
         from forum.app import create_app
@@ -69,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level="info",
-            ws_per_message_deflate=False,
+            **SERVER_OPTIONS,
         )
     return 0
 

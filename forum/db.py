@@ -29,6 +29,54 @@ Params = Mapping[str, Any] | None
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+# --- faults ---------------------------------------------------------------------------------
+# Two kinds of database error are the request's or the moment's, not a bug: a value the
+# database cannot store (answered 400), and a database that cannot be reached or written just
+# now (answered 503 with Retry-After). app.py maps them; everything else is a server error.
+
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "database or disk is full",
+    "disk i/o error",
+    "readonly database",
+    "unable to open database",
+)
+
+_PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
+    asyncpg.exceptions.OperatorInterventionError,  # 57: shutdown, restart, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # 53: disk full, too many connections
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a read-only database or a standby
+    asyncpg.InterfaceError,  # the connection is closed, or the pool is closing
+    ConnectionError,  # refused or reset while connecting
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or written just now: try again shortly (503)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        message = str(exc).lower()
+        return any(part in message for part in _SQLITE_UNAVAILABLE)
+    return isinstance(exc, _PG_UNAVAILABLE)
+
+
+def is_unstorable(exc: BaseException) -> bool:
+    """A value the database refused (out of range, not encodable): the request's fault (400).
+
+    Input checks should stop these first; this is the last line, so a missed check is a clear
+    error for the sender and a warning in the log, never a 500."""
+    if isinstance(exc, asyncpg.DataError):
+        return True
+    return isinstance(exc, (OverflowError, sqlite3.DataError, UnicodeEncodeError))
+
+
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)
+
+
+class DatabaseReadOnly(RuntimeError):
+    """The database accepts reads but not writes; the forum refuses to start on it."""
+
+
 class EventLog(Protocol):
     """Where actions append live events (realtime's Bus); set on the Database by the app."""
 
@@ -96,6 +144,31 @@ class Database(Connection):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    async def check_writable(self) -> None:
+        """Raise DatabaseReadOnly unless a write would succeed: a forum that starts on a
+        read-only database would fail every post while looking healthy.
+
+        Makes a table and rolls it back (DDL is transactional on both databases), so nothing
+        changes and no table need exist yet: it runs before the migrations."""
+
+        class _Probe(Exception):
+            pass
+
+        try:
+            async with self.transaction() as conn:
+                await conn.execute("CREATE TABLE forum_write_check (x INTEGER)")
+                raise _Probe
+        except _Probe:
+            return
+        except Exception as error:
+            if is_unavailable(error):
+                raise DatabaseReadOnly(
+                    "The database accepts no writes (it is read-only, full, or on a standby),"
+                    " so the forum would fail every post. Check the database, its file"
+                    " permissions or free disk space, then start again."
+                ) from error
+            raise
 
 
 # --- SQLite ---------------------------------------------------------------------------------
@@ -257,7 +330,15 @@ class PostgresDatabase(Database):
         return self._pool
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
-        return await _PgConnection(self.pool).fetch_all(sql, params)
+        # After a server restart every pooled connection is dead, and each fails once as the
+        # pool discards it. A read can safely be tried again on another connection.
+        for attempt in range(self._max_size + 1):
+            try:
+                return await _PgConnection(self.pool).fetch_all(sql, params)
+            except _LOST:
+                if attempt == self._max_size:
+                    raise
+        raise AssertionError("unreachable")
 
     async def execute(self, sql: str, params: Params = None) -> None:
         await _PgConnection(self.pool).execute(sql, params)
@@ -265,11 +346,30 @@ class PostgresDatabase(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         committing = _Committing()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._acquire_live() as conn, conn.transaction():
             pg = _PgConnection(conn, committing)
             pg.event_log = self.event_log
             yield pg
         committing.run()
+
+    @asynccontextmanager
+    async def _acquire_live(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection that answers: a dead one (the server restarted) is dropped and
+        another taken, before the transaction has done anything, so nothing runs twice."""
+        for attempt in range(self._max_size + 1):
+            conn = await self.pool.acquire()
+            try:
+                await conn.execute("SELECT 1")
+            except _LOST:
+                await self.pool.release(conn)
+                if attempt == self._max_size:
+                    raise
+                continue
+            try:
+                yield conn
+            finally:
+                await self.pool.release(conn)
+            return
 
     async def close(self) -> None:
         if self._pool is not None:

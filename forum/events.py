@@ -80,15 +80,23 @@ class TopicBumped(Event):
         return [f"group:{self.group_id}", "latest"]
 
 
+# Every node follows this channel itself (realtime/endpoint.py); no client may subscribe.
+ACCESS_CHANNEL = "access"
+
+
 @dataclass(frozen=True)
 class AccessChanged(Event):
-    """The user's rights changed (left a group, a ban): live subscriptions are checked again."""
+    """The user's rights changed (a role, a membership, a suspension, a logout): every node
+    checks that account's open sockets again at once, their session and each channel."""
 
     kind: ClassVar[str] = "access.changed"
     user_id: int
 
     def channels(self) -> list[str]:
-        return [f"user:{self.user_id}"]
+        return [ACCESS_CHANNEL]
+
+    def payload(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "account": str(self.user_id)}
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,21 @@ def parse_id(text: str, name: str) -> int:
     return value
 
 
+NUL_MESSAGE = "The request contains a character that is not allowed (a NUL byte)."
+
+
+def refuse_nul(text: str) -> str:
+    """No person types NUL, and PostgreSQL cannot store it: refused wherever input arrives
+    (fields, names, the path and the query), before it can reach a query as a server error."""
+    if "\x00" in text:
+        raise BadRequest(NUL_MESSAGE)
+    return text
+
+
 def _from_pairs(pairs: list[tuple[str, str]]) -> Input:
     values: dict[str, list[str]] = {}
     for key, value in pairs:
-        values.setdefault(key, []).append(value)
+        values.setdefault(refuse_nul(key), []).append(refuse_nul(value))
     return Input(values)
 
 
@@ -70,7 +81,7 @@ def _scalar(value: Any) -> str:
             text.encode("utf-8")  # JSON escapes can smuggle in lone surrogates
         except UnicodeEncodeError:
             raise BadRequest("The request is not valid UTF-8 text.") from None
-        return text
+        return refuse_nul(text)
     raise BadRequest("Each field must be text or a number.")
 
 
@@ -81,8 +92,19 @@ def _from_json(data: Any) -> Input:
     for key, value in data.items():
         if value is None:
             continue
+        key = _scalar(key)
         values[key] = [_scalar(v) for v in value] if isinstance(value, list) else [_scalar(value)]
     return Input(values)
+
+
+def parse_json(text: str) -> Any:
+    """json.loads, with every way a body can defeat it answered as a bad request: invalid
+    JSON, nesting deeper than the parser's recursion allows, integers longer than Python
+    converts (4,300 digits)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        raise BadRequest("The request body is not valid JSON.") from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -105,7 +127,7 @@ async def read_input(request: Request, *, csrf: bool = True) -> Input:
     try:
         text = body.decode("utf-8")
         if content_type == "application/json":
-            data = _from_json(json.loads(text) if text.strip() else {})
+            data = _from_json(parse_json(text) if text.strip() else {})
         elif content_type in ("application/x-www-form-urlencoded", ""):
             data = _from_pairs(
                 parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
@@ -114,8 +136,6 @@ async def read_input(request: Request, *, csrf: bool = True) -> Input:
             raise UnsupportedMediaType("Send the body as a form or as JSON.")
     except UnicodeDecodeError:
         raise BadRequest("The request is not valid UTF-8 text.") from None
-    except json.JSONDecodeError:
-        raise BadRequest("The request body is not valid JSON.") from None
     auth: Auth = request.state.auth
     if csrf:
         supplied = request.headers.get("x-csrf-token") or data.get("csrf_token")

@@ -1,8 +1,11 @@
 """The forum's side of live updates: who a socket is, which channels it may read, and the
 bus, hub, presence and endpoint assembled for the app's lifespan.
 
-Channels: `topic:<id>`, `group:<id>`, `latest` (filtered per viewer), `user:<id>` (private).
-Every decision goes through forum/permissions.py, via access.py, as pages do.
+Channels: `topic:<id>`, `group:<id>`, `latest` (filtered per viewer), `review` (filtered per
+viewer), `user:<id>` (private). Every decision goes through forum/permissions.py, via
+access.py, as pages do, with the account as it is now: a socket's user is read again for
+every subscribe, and when an access change (forum/events.py: AccessChanged, on the `access`
+channel every node follows) names it, its session or key is checked again too.
 """
 
 from __future__ import annotations
@@ -18,18 +21,20 @@ from urllib.parse import urlsplit
 from starlette.websockets import WebSocket
 
 from forum.access import access_group, access_topic, readable_groups
-from forum.auth import Auth
+from forum.auth import Auth, api_key_user, is_suspended, token_hash
 from forum.db import Database
 from forum.errors import NotFound
+from forum.events import ACCESS_CHANNEL
+from forum.forms import MAX_ID
 from forum.pace import KEEP_SECONDS as PACE_KEEP_SECONDS
 from forum.pace import trim_pace
 from forum.permissions import is_staff
 from forum.queries.review import convened_group_ids
-from forum.queries.users import User, get_user
+from forum.queries.users import User, get_session_user, get_user
 from forum.settings import Settings
 from realtime.backends import open_bus
 from realtime.bus import Bus, Event
-from realtime.endpoint import LiveEndpoint
+from realtime.endpoint import Limits, LiveEndpoint
 from realtime.hub import Hub
 from realtime.presence import Presence
 
@@ -39,11 +44,21 @@ log = logging.getLogger("forum.live")
 @dataclass
 class LiveViewer:
     """A socket's principal. `readable` (group ids) filters the shared `latest` channel and is
-    refreshed whenever the socket's rights are checked again."""
+    refreshed whenever the socket's rights are checked again. The credential it came with
+    (a session's token hash, or an API key's hash and username) is kept, so the socket can
+    be checked again when the session ends or the key's owner is suspended."""
 
     user: User | None
     readable: set[int] = field(default_factory=set)
     reviews: set[int] | None = None  # groups whose review items this viewer gets; None: all
+    session_hash: str | None = None
+    api_key_hash: str | None = None
+    api_username: str | None = None
+
+
+def account_of(viewer: Any) -> str | None:
+    assert isinstance(viewer, LiveViewer)
+    return str(viewer.user.id) if viewer.user else None
 
 
 def can_receive(viewer: Any, event: Event) -> bool:
@@ -76,39 +91,70 @@ class Live:
         cross_site = origin is not None and urlsplit(origin).netloc != websocket.headers.get("host")
         if auth is not None and auth.method == "session" and cross_site:
             return None
-        return LiveViewer(auth.user if auth else None)
+        if auth is None or auth.user is None:
+            return LiveViewer(None)
+        if auth.method == "api_key":
+            key = websocket.headers.get("api-key") or ""
+            return LiveViewer(
+                auth.user,
+                api_key_hash=token_hash(key),
+                api_username=websocket.headers.get("api-username"),
+            )
+        assert auth.session_token is not None
+        return LiveViewer(auth.user, session_hash=token_hash(auth.session_token))
+
+    async def refresh(self, viewer: Any) -> LiveViewer | None:
+        """The viewer as they are now; None if their session or key no longer admits them
+        (logged out, suspended, key revoked): the endpoint then closes the socket."""
+        assert isinstance(viewer, LiveViewer)
+        if viewer.user is None:
+            return viewer  # an anonymous reader has nothing to lose but channels
+        user: User | None
+        if viewer.session_hash is not None:
+            user = await get_session_user(self.db, viewer.session_hash, time.time())
+            if user is not None and is_suspended(user):
+                user = None
+        else:
+            user, _ = await api_key_user(self.db, viewer.api_key_hash or "", viewer.api_username)
+        if user is None or user.id != viewer.user.id:
+            return None
+        viewer.user = user
+        return viewer
 
     async def authorize(self, viewer: Any, channel: str) -> str | None:
         assert isinstance(viewer, LiveViewer)
-        user = viewer.user
+        # The role as it is now, not as it was when the socket opened: a moderator demoted a
+        # moment ago must not subscribe to a private group (nor read its history).
+        user = await get_user(self.db, viewer.user.id) if viewer.user else None
+        if viewer.user is not None and (user is None or is_suspended(user)):
+            return "forbidden"
+        viewer.user = user
         kind, _, ident = channel.partition(":")
         try:
             if kind == "latest" and not ident:
                 viewer.readable = {g.id for g in await readable_groups(self.db, user)}
                 return None
-            number = int(ident) if ident.isdigit() else -1
-            if kind == "topic" and number > 0:
+            if kind == "review" and not ident and user is not None:
+                return await self._authorize_review(viewer, user)
+            # Ids beyond any row are refused here, before a query could overflow on them.
+            number = int(ident) if ident.isdigit() and len(ident) <= 10 else -1
+            if not 0 < number <= MAX_ID:
+                return "forbidden"
+            if kind == "topic":
                 await access_topic(self.db, user, number)
                 return None
-            if kind == "group" and number > 0:
+            if kind == "group":
                 await access_group(self.db, user, group_id=number)
                 return None
             if kind == "user" and user is not None and number == user.id:
                 return None
-            if kind == "review" and not ident and user is not None:
-                return await self._authorize_review(viewer, user)
         except NotFound:
             pass
         # Unknown and unreadable are answered alike, so probing reveals no private group.
         return "forbidden"
 
     async def _authorize_review(self, viewer: LiveViewer, user: User) -> str | None:
-        # The role as it is now, not as it was when the socket opened: a moderator who is
-        # demoted loses the queue at the next check (role changes publish access.changed).
-        fresh = await get_user(self.db, user.id)
-        if fresh is None:
-            return "forbidden"
-        if is_staff(fresh):
+        if is_staff(user):
             viewer.reviews = None
             return None
         convened = await convened_group_ids(self.db, user.id)
@@ -123,10 +169,11 @@ class Live:
                 await self.bus.trim(time.time() - self.retention_seconds)
                 await trim_pace(self.db, time.time() - PACE_KEEP_SECONDS)
             except Exception:
-                log.exception("trimming the event log failed; trying again in an hour")
+                log.exception("trimming the logs failed; trying again in an hour")
             await asyncio.sleep(3600)
 
     async def close(self) -> None:
+        await self.endpoint.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -151,11 +198,19 @@ async def open_live(db: Database, settings: Settings) -> Live:
         live.authenticate,
         live.authorize,
         username_of=lambda viewer: viewer.user.username if viewer.user else None,
+        refresh=live.refresh,
+        account_of=account_of,
+        limits=Limits(
+            sockets_per_account=settings.live_sockets_per_account,
+            sockets_per_address=settings.live_sockets_per_address,
+        ),
+        revalidate_channel=ACCESS_CHANNEL,
     )
     holder["endpoint"] = live.endpoint = endpoint
     db.event_log = bus  # actions append their events through the bus (forum/events.py)
     await bus.start(hub.on_hint, presence.on_broadcast, hub.on_catch_up)
     await presence.start()
+    await endpoint.start()
     loop = asyncio.get_running_loop()
     live._tasks = [loop.create_task(live.trim_forever()), loop.create_task(hub.safety_net())]
     return live

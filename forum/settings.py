@@ -28,7 +28,10 @@ class Settings:
     login_limit_per_account: int = 10
     login_limit_per_address: int = 30
     login_limit_window_seconds: int = 300
+    image_hosts: str = ""
     live_queue_size: int = 256
+    live_sockets_per_account: int = 20
+    live_sockets_per_address: int = 200
     event_retention_days: int = 7
     # Moderation (forum/moderation.py): flags weigh 1 each (a moderator's: at once).
     flag_hide_score: int = 3
@@ -65,6 +68,9 @@ HELP: dict[str, str] = {
     "login_limit_per_account": "failed logins allowed per account in the window",
     "login_limit_per_address": "failed logins allowed per network address in the window",
     "login_limit_window_seconds": "length of the login rate-limit window",
+    "image_hosts": "hosts (comma-separated) whose https images posts show; others become links",
+    "live_sockets_per_account": "live connections one account may hold open on one server",
+    "live_sockets_per_address": "live connections one network address may hold on one server",
     "live_queue_size": "frames a live socket may have waiting before it is closed (4008)",
     "event_retention_days": "days the live event log keeps events for clients to resume",
     "new_account_posts": "an account is new (stricter limits) until this many posts are approved",
@@ -81,6 +87,12 @@ HELP: dict[str, str] = {
     "new_topics_per_day": "topics_per_day for a new account",
     "new_flags_per_hour": "flags_per_hour for a new account",
 }
+
+
+def image_host_set(settings: Settings) -> frozenset[str]:
+    """The allowed image hosts, lower case: an image elsewhere would tell that host the
+    address of every reader, so it is shown as a link instead."""
+    return frozenset(h.strip().lower() for h in settings.image_hosts.split(",") if h.strip())
 
 
 def load_settings(**overrides: Any) -> Settings:

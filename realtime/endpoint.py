@@ -1,8 +1,17 @@
 """The websocket endpoint: authenticate, subscribe (authorised by the app), replay, then live.
 
-The app passes in how to authenticate a socket and whether a principal may read a channel;
-this module knows nothing else about the app. Dead peers are noticed by the server's
-websocket pings (uvicorn: every 20 s, 20 s to answer), well within a minute.
+The app passes in how to authenticate a socket, how to read its principal again, and whether
+a principal may read a channel; this module knows nothing else about the app. Dead peers are
+noticed by the server's websocket pings (uvicorn: every 20 s, 20 s to answer), well within a
+minute. Frame size is capped by the server itself (uvicorn's `ws_max_size`, set to
+protocol.MAX_FRAME_BYTES by the app), so an oversized frame is refused before it is buffered.
+
+Rights change while sockets are open. The app publishes `revalidate_kind` events, whose data
+names an `account`, on `revalidate_channel`, which every node serves whatever its sockets
+watch; each node then reads every open socket of that account again (`refresh`) and checks
+each of its channels (`authorize`): a socket whose principal is gone (logged out, suspended)
+is closed with 4003, a channel no longer allowed ends with a `forbidden` error frame. A sweep
+does the same for every socket once a minute, for what expires without an event.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -37,11 +47,46 @@ log = logging.getLogger("realtime.endpoint")
 Authenticate = Callable[[WebSocket], Awaitable[Any]]
 # None: allowed; otherwise the error code to send ("forbidden", "not_found").
 Authorize = Callable[[Any, str], Awaitable[str | None]]
+# The principal read again now, or None when it no longer exists (session ended).
+Refresh = Callable[[Any], Awaitable[Any | None]]
+# The account a principal acts for (limits, access events), None for anonymous readers.
+AccountOf = Callable[[Any], str | None]
 
 CLOSE_POLICY = 1008
+CLOSE_TRY_LATER = 1013  # too many sockets from one account or address
+CLOSE_REVOKED = 4003  # the session ended or the account was suspended
 BAD_FRAMES_ALLOWED = 5  # within BAD_FRAME_WINDOW seconds, then the socket is closed
 BAD_FRAME_WINDOW = 30.0
 MAX_SUBSCRIPTIONS = 50
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Pace and size limits of one node's endpoint."""
+
+    sockets_per_account: int = 20
+    sockets_per_address: int = 200  # a hospital or a care home may share one address
+    subscribes_burst: float = 60.0  # subscribe frames at once ...
+    subscribes_per_second: float = 2.0  # ... and after that
+    presence_burst: float = 10.0
+    presence_per_second: float = 1.0
+
+
+class Bucket:
+    """A token bucket: `burst` at once, refilled at `rate` per second."""
+
+    def __init__(self, burst: float, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self.tokens, self.at = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
 
 
 class LiveEndpoint:
@@ -52,7 +97,12 @@ class LiveEndpoint:
         authenticate: Authenticate,
         authorize: Authorize,
         username_of: Callable[[Any], str | None],
+        *,
+        refresh: Refresh,
+        account_of: AccountOf,
+        limits: Limits | None = None,
         revalidate_kind: str = "access.changed",
+        revalidate_channel: str = "access",
         revalidate_every: float = 60.0,
     ) -> None:
         self.hub = hub
@@ -60,12 +110,31 @@ class LiveEndpoint:
         self.authenticate = authenticate
         self.authorize = authorize
         self.username_of = username_of
+        self.refresh = refresh
+        self.account_of = account_of
+        self.limits = limits or Limits()
         self.revalidate_kind = revalidate_kind
+        self.revalidate_channel = revalidate_channel
         self.revalidate_every = revalidate_every
         self.sockets: set[Socket] = set()
+        self._accounts: dict[str, set[Socket]] = {}
+        self._addresses: dict[str, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
         hub.on_event = self._on_event
 
     # --- wiring for the app ------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Hear access changes from every node, and sweep every socket now and then."""
+        loop = asyncio.get_running_loop()
+        self._sweeper = loop.create_task(self._keep_and_sweep())
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._sweeper, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def on_presence_change(self, channel: str, users: list[dict[str, str]], reading: int) -> None:
         frame = presence_frame(channel, users, reading)
@@ -73,11 +142,11 @@ class LiveEndpoint:
             sock.offer(frame)
 
     def _on_event(self, event: Event) -> None:
-        # Losing access (leaving a private group, a ban) ends subscriptions at once: the app
-        # publishes `revalidate_kind` on a channel its sockets watch, e.g. user:<id>.
-        if event.kind == self.revalidate_kind:
-            for sock in self.hub.sockets_on(event.channel):
-                self._spawn(self._revalidate(sock))
+        if event.kind != self.revalidate_kind or event.channel != self.revalidate_channel:
+            return
+        account = event.data.get("account")
+        for sock in list(self._accounts.get(str(account), ())):
+            self._spawn(self._revalidate(sock))
 
     # --- one socket ----------------------------------------------------------------------
 
@@ -86,31 +155,64 @@ class LiveEndpoint:
         if principal is None:
             await websocket.close(CLOSE_POLICY)
             return
+        account = self.account_of(principal)
+        address = websocket.client.host if websocket.client else ""
         await websocket.accept()
+        if self._too_many(account, address):
+            await websocket.close(CLOSE_TRY_LATER, "too many live connections; close some tabs")
+            return
 
         async def close(code: int) -> None:
             with contextlib.suppress(Exception):  # the peer may already be gone
                 await websocket.close(code)
 
         sock = Socket(principal, self.hub.queue_size, close)
-        self.sockets.add(sock)
+        self._register(sock, account, address)
         writer = asyncio.get_running_loop().create_task(sock.write_loop(websocket.send_text))
-        revalidator = asyncio.get_running_loop().create_task(self._revalidate_loop(sock))
         try:
             await self._read_loop(websocket, sock)
         except WebSocketDisconnect:
             pass
         finally:
             sock.closed = True
-            self.sockets.discard(sock)
+            self._unregister(sock, account, address)
             self.hub.remove(sock)
-            for task in (writer, revalidator):
-                task.cancel()
-            await asyncio.gather(writer, revalidator, return_exceptions=True)
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
             await self.presence.leave_all(sock.id)
+
+    def _too_many(self, account: str | None, address: str) -> bool:
+        mine = len(self._accounts.get(account, ())) if account is not None else 0
+        if mine >= self.limits.sockets_per_account:
+            return True
+        return self._addresses.get(address, 0) >= self.limits.sockets_per_address
+
+    def _register(self, sock: Socket, account: str | None, address: str) -> None:
+        self.sockets.add(sock)
+        if account is not None:
+            self._accounts.setdefault(account, set()).add(sock)
+        self._addresses[address] = self._addresses.get(address, 0) + 1
+
+    def _unregister(self, sock: Socket, account: str | None, address: str) -> None:
+        self.sockets.discard(sock)
+        if account is not None:
+            mine = self._accounts.get(account)
+            if mine is not None:
+                mine.discard(sock)
+                if not mine:
+                    del self._accounts[account]
+        left = self._addresses.get(address, 1) - 1
+        if left > 0:
+            self._addresses[address] = left
+        else:
+            self._addresses.pop(address, None)
 
     async def _read_loop(self, websocket: WebSocket, sock: Socket) -> None:
         bad: deque[float] = deque()
+        buckets = {
+            Subscribe: Bucket(self.limits.subscribes_burst, self.limits.subscribes_per_second),
+            PresenceUpdate: Bucket(self.limits.presence_burst, self.limits.presence_per_second),
+        }
         while not sock.closed:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -123,7 +225,11 @@ class LiveEndpoint:
                 except UnicodeDecodeError:
                     text = "\x00not utf-8"  # parsed below as a bad frame
             try:
-                await self._handle(sock, parse_frame(text))
+                frame = parse_frame(text)
+                bucket = buckets.get(type(frame))
+                if bucket is not None and not bucket.take():
+                    raise ProtocolError("rate_limited", "too many frames of this type; slow down")
+                await self._handle(sock, frame)
             except ProtocolError as error:
                 sock.offer(error_frame(error.code, error.message))
                 now = time.monotonic()
@@ -133,6 +239,10 @@ class LiveEndpoint:
                 if len(bad) > BAD_FRAMES_ALLOWED:
                     sock.shut(CLOSE_POLICY)
                     return
+            except Exception:
+                # The app or the database failed on a good frame: say so, keep the socket.
+                log.exception("a live frame could not be handled")
+                sock.offer(error_frame("unavailable", "the server could not do that now; retry"))
 
     async def _handle(self, sock: Socket, frame: Any) -> None:
         if isinstance(frame, Ping):
@@ -152,19 +262,49 @@ class LiveEndpoint:
     async def _subscribe(self, sock: Socket, frame: Subscribe) -> None:
         if frame.channel not in sock.subs and len(sock.subs) >= MAX_SUBSCRIPTIONS:
             raise ProtocolError("bad_request", f"at most {MAX_SUBSCRIPTIONS} channels a socket")
-        refusal = await self.authorize(sock.principal, frame.channel)
+        try:
+            refusal = await self.authorize(sock.principal, frame.channel)
+        except Exception:
+            log.exception("authorising a subscription failed")
+            refusal = "unavailable"
         if refusal is not None:
-            sock.offer(
-                error_frame(refusal, f"you may not subscribe to {frame.channel}", frame.channel)
+            message = (
+                "the server could not check that channel now; retry"
+                if refusal == "unavailable"
+                else f"you may not subscribe to {frame.channel}"
             )
+            sock.offer(error_frame(refusal, message, frame.channel))
             return
         self.hub.unsubscribe(sock, frame.channel)  # a re-subscribe restarts from its `since`
-        await self.hub.subscribe(sock, frame.channel, frame.since)
+        try:
+            await self.hub.subscribe(sock, frame.channel, frame.since)
+        except Exception:
+            log.exception("subscribing failed")
+            sock.offer(
+                error_frame(
+                    "unavailable",
+                    "the server could not read that channel now; retry",
+                    frame.channel,
+                )
+            )
+            return
         users, reading = self.presence.summary(frame.channel)
         if reading:
             sock.offer(presence_frame(frame.channel, users, reading))
 
+    # --- rights that change while the socket is open ------------------------------------
+
     async def _revalidate(self, sock: Socket) -> None:
+        if sock.closed:
+            return
+        fresh = await self.refresh(sock.principal)
+        if fresh is None:
+            # Logged out, suspended, key revoked: nothing more reaches this socket.
+            for channel in list(sock.subs):
+                self.hub.unsubscribe(sock, channel)
+            sock.shut(CLOSE_REVOKED)
+            return
+        sock.principal = fresh
         for channel in list(sock.subs):
             if await self.authorize(sock.principal, channel) is not None:
                 self.hub.unsubscribe(sock, channel)
@@ -173,17 +313,34 @@ class LiveEndpoint:
                     error_frame("forbidden", f"you no longer have access to {channel}", channel)
                 )
 
-    async def _revalidate_loop(self, sock: Socket) -> None:
+    async def _keep_and_sweep(self) -> None:
+        """Serve the access channel on this node (again after a failed try), then re-check
+        every socket every `revalidate_every` seconds: one sweep per node, not a timer per
+        socket."""
+        delay = 1.0
+        while True:
+            try:
+                await self.hub.keep(self.revalidate_channel)
+                break
+            except Exception:
+                log.exception("cannot follow %s yet; trying again", self.revalidate_channel)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
         while True:
             await asyncio.sleep(self.revalidate_every)
+            for sock in list(self.sockets):
+                try:
+                    await self._revalidate(sock)
+                except Exception:
+                    log.exception("re-checking a socket's subscriptions failed")
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def isolated() -> None:
             try:
-                await self._revalidate(sock)
+                await work
             except Exception:
                 log.exception("re-checking a socket's subscriptions failed")
 
-    _tasks: set[asyncio.Task[None]] = set()
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        task = asyncio.get_running_loop().create_task(isolated())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

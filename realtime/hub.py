@@ -3,6 +3,8 @@
 Each channel this node serves reads the log once per wake-up and builds each frame once; each
 socket has a bounded queue and one writer task, so a slow socket never slows the others: when
 its queue overflows it is closed with 4008 and resumes from the backlog when it reconnects.
+A replay (a subscribe with `since`) is read from the log a page at a time, at the pace the
+reader takes it, so a reader that missed thousands of events still catches up.
 """
 
 from __future__ import annotations
@@ -20,7 +22,21 @@ from realtime.protocol import event_frame, resync_frame, subscribed_frame
 log = logging.getLogger("realtime.hub")
 
 CLOSE_OVERFLOW = 4008
+REPLAY_PAGE = 200  # events read from the log at a time while replaying
+# A replay waits while the reader has this much of its queue unsent, so live events of its
+# other channels always find room; a reader that takes nothing for this long is closed.
+REPLAY_STALL_SECONDS = 60.0
 _ids = itertools.count(1)
+
+
+class ChannelUnavailable(Exception):
+    """The channel's head could not be read (the database is down); subscribing may be tried
+    again later."""
+
+
+class SocketGone(Exception):
+    """The socket closed while a replay waited for it."""
+
 
 # May this principal receive this event? For channels shared by viewers of different rights.
 CanReceive = Callable[[Any, Event], bool]
@@ -30,8 +46,7 @@ CanReceive = Callable[[Any, Event], bool]
 class Subscription:
     channel: str
     last_id: int
-    replaying: bool = False
-    pending: list[Event] = field(default_factory=list)
+    replaying: bool = False  # live events are skipped: the replay reads them from the log
 
 
 class Socket:
@@ -46,6 +61,8 @@ class Socket:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
         self.closed = False
         self._close = close
+        self._high_water = max(1, queue_size // 2)
+        self._drained = asyncio.Event()
 
     def offer(self, text: str) -> bool:
         """Queue a frame without waiting; on overflow close the socket (4008) instead."""
@@ -66,13 +83,30 @@ class Socket:
         _background.add(task)
         task.add_done_callback(_background.discard)
 
+    async def room(self) -> None:
+        """Wait until the reader has taken enough of its queue that more may follow (replays
+        go at the reader's pace). SocketGone if it closes; TimeoutError if it takes nothing."""
+        while self.queue.qsize() >= self._high_water:
+            if self.closed:
+                raise SocketGone
+            self._drained.clear()
+            await asyncio.wait_for(self._drained.wait(), REPLAY_STALL_SECONDS)
+        if self.closed:
+            raise SocketGone
+
     async def write_loop(self, send_text: Callable[[str], Awaitable[None]]) -> None:
         """The socket's one writer: sends queued frames in order until closed."""
-        while True:
-            text = await self.queue.get()
-            if text is None or self.closed:
-                return
-            await send_text(text)
+        try:
+            while True:
+                text = await self.queue.get()
+                if text is None or self.closed:
+                    return
+                await send_text(text)
+                if self.queue.qsize() < self._high_water:
+                    self._drained.set()
+        finally:
+            self.closed = True
+            self._drained.set()  # a replay waiting for room learns the socket is gone
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -85,7 +119,9 @@ class ChannelState:
     dirty: bool = False
     draining: bool = False
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    failed: bool = False  # reading the head failed: waiters give up, the next one retries
     joining: int = 0  # subscribers between creating the state and adding their socket
+    kept: bool = False  # served with no sockets too (the node listens to it itself)
 
 
 class Hub:
@@ -151,8 +187,7 @@ class Hub:
             if sub is None:
                 continue
             if sub.replaying:
-                sub.pending.append(event)
-                continue
+                continue  # the replay reads it from the log, in order, at the reader's pace
             self._deliver(sock, sub, event, frame)
         if self.on_event is not None:
             self.on_event(event)
@@ -172,7 +207,16 @@ class Hub:
             # Register before reading the head: a hint that lands meanwhile marks it dirty,
             # and anything committed after the head read arrives by hint (listen first).
             state = self.channels[channel] = ChannelState()
-            state.delivered = await self.bus.head(channel)
+            try:
+                state.delivered = await self.bus.head(channel)
+            except BaseException:
+                # A state that never becomes ready would wedge the channel on this node:
+                # forget it, release whoever waits, and let the next subscriber try again.
+                if self.channels.get(channel) is state:
+                    del self.channels[channel]
+                state.failed = True
+                state.ready.set()
+                raise
             state.ready.set()
             if state.dirty:
                 self._schedule_drain(channel, state)
@@ -181,7 +225,15 @@ class Hub:
             await state.ready.wait()  # another subscriber may still be reading the head
         finally:
             state.joining -= 1
+        if state.failed:
+            raise ChannelUnavailable(channel)
         return state
+
+    async def keep(self, channel: str) -> None:
+        """Serve `channel` on this node with no socket on it, for `on_event` alone (the app's
+        own channel of access changes, which every node must hear)."""
+        state = await self._channel_state(channel)
+        state.kept = True
 
     async def subscribe(self, sock: Socket, channel: str, since: int | None) -> None:
         """Replay after `since` (if given), then live, with no gap and no duplicate."""
@@ -194,23 +246,43 @@ class Hub:
             return
         sub = Subscription(channel, since, replaying=True)
         sock.subs[channel] = sub
-        state.sockets.add(sock)  # listen first: live events wait in sub.pending
+        state.sockets.add(sock)  # listen first; while replaying, live events are skipped
         try:
-            while True:
-                events = await self.bus.backlog(channel, sub.last_id)
-                for event in events:
-                    self._deliver(sock, sub, event, event_frame(event))
-                if len(events) < 1000:
-                    break
+            await self._replay(sock, sub, state)
         except TooOld:
             self.unsubscribe(sock, channel)
             sock.offer(resync_frame(channel))
             return
-        for event in sub.pending:
-            self._deliver(sock, sub, event, event_frame(event))
-        sub.pending.clear()
-        sub.replaying = False
+        except SocketGone:
+            self.unsubscribe(sock, channel)
+            return
+        except TimeoutError:
+            self.unsubscribe(sock, channel)
+            sock.shut(CLOSE_OVERFLOW)  # took nothing for a minute: resume on reconnect
+            return
+        except BaseException:
+            self.unsubscribe(sock, channel)
+            raise
         sock.offer(subscribed_frame(channel, max(sub.last_id, state.delivered or 0)))
+
+    async def _replay(self, sock: Socket, sub: Subscription, state: ChannelState) -> None:
+        """Send the log after sub.last_id a page at a time, waiting for the reader to take
+        each, until caught up with what this node has fanned out; then go live.
+
+        Live events are not buffered meanwhile: a later page reads them from the log. The
+        switch to live happens with no await between the check and the flag, so the next
+        fan-out (ids above `state.delivered`) goes to this socket: no gap, no duplicate."""
+        channel = sub.channel
+        while True:
+            events = await self.bus.backlog(channel, sub.last_id, REPLAY_PAGE)
+            for event in events:
+                await sock.room()
+                if sock.subs.get(channel) is not sub:
+                    raise SocketGone  # unsubscribed or re-subscribed meanwhile
+                self._deliver(sock, sub, event, event_frame(event))
+            if not events and sub.last_id >= (state.delivered or 0):
+                sub.replaying = False
+                return
 
     def unsubscribe(self, sock: Socket, channel: str) -> None:
         if sock.subs.pop(channel, None) is None:
@@ -219,7 +291,7 @@ class Hub:
         if state is None:
             return
         state.sockets.discard(sock)
-        if not state.sockets and not state.draining and not state.joining:
+        if not state.sockets and not state.draining and not state.joining and not state.kept:
             del self.channels[channel]
 
     def remove(self, sock: Socket) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 from realtime.bus import Event
 
 MAX_FRAME_BYTES = 64 * 1024
+# Event ids are 64-bit in the log; a larger `since` could never match one.
+MAX_EVENT_ID = 2**63 - 1
 CHANNEL_RE = re.compile(r"^[a-z]+(?::[A-Za-z0-9_.-]{1,64})?$")
 PRESENCE_STATES = frozenset({"viewing", "replying", "left"})
 
@@ -65,7 +67,8 @@ def parse_frame(text: str) -> ClientFrame:
         raise ProtocolError("bad_request", f"frames are at most {MAX_FRAME_BYTES} bytes")
     try:
         frame = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
+        # Not JSON, nested deeper than the parser recurses, or a number of thousands of digits.
         raise ProtocolError("bad_request", "a frame must be a JSON object") from None
     if not isinstance(frame, dict):
         raise ProtocolError("bad_request", "a frame must be a JSON object")
@@ -74,7 +77,7 @@ def parse_frame(text: str) -> ClientFrame:
         return Ping()
     if kind == "subscribe":
         since = frame.get("since")
-        if since is not None and (type(since) is not int or since < 0):
+        if since is not None and (type(since) is not int or not 0 <= since <= MAX_EVENT_ID):
             raise ProtocolError("bad_request", "'since' must be a whole number or null")
         return Subscribe(_channel(frame), since)
     if kind == "unsubscribe":

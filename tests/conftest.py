@@ -29,7 +29,7 @@ import pytest_asyncio
 import uvicorn
 
 from forum.actions import accounts, groups, posts
-from forum.app import create_app
+from forum.app import SERVER_OPTIONS, create_app
 from forum.db import Database, open_database
 from forum.queries.groups import Group
 from forum.queries.users import User
@@ -106,8 +106,8 @@ class ServerThread:
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
-            ws_per_message_deflate=False,
             lifespan="on",
+            **SERVER_OPTIONS,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

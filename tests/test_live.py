@@ -205,7 +205,9 @@ async def test_leaving_a_private_group_ends_its_subscriptions(server, arrange, d
         ('{"type": "subscribe", "channel": "Topic 1!"}', "is not a channel"),
         ('{"type": "presence", "channel": "topic:1", "state": "dancing"}', "'state'"),
         ('{"type": "presence", "channel": "topic:1", "state": "viewing"}', "subscribe to a"),
-        ('{"type": "ping", "pad": "' + "x" * 70_000 + '"}', "at most 65536 bytes"),
+        ("[" * 60_000, "JSON object"),  # deeper than the parser recurses
+        ('{"type": "subscribe", "channel": "topic:1", "since": ' + "9" * 5000 + "}", "JSON"),
+        ('{"type": "subscribe", "channel": "topic:1", "since": 9223372036854775808}', "'since'"),
     ],
 )
 async def test_a_bad_frame_gets_an_error_and_the_socket_stays_open(server, frame, message) -> None:

@@ -143,7 +143,10 @@ async def do_login(
 
 async def do_logout(db: Database, session_token: str) -> None:
     async with db.transaction() as conn:
-        await user_queries.delete_session(conn, token_hash(session_token))
+        user_id = await user_queries.delete_session(conn, token_hash(session_token))
+        if user_id is not None:
+            # The session's open live sockets close now, on every node (forum/live.py).
+            await publish(conn, AccessChanged(user_id))
 
 
 async def do_create_api_key(db: Database, username: str) -> str:

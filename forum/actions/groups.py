@@ -125,6 +125,7 @@ async def do_add_member(
         await group_queries.upsert_membership(
             conn, group_id=group_id, user_id=user.id, role=role, now=now
         )
+        await publish(conn, AccessChanged(user.id))  # a new convener gets the review channel
         if actor is not None:
             await record_action(
                 conn,

@@ -238,8 +238,8 @@ async def do_review(
                     {"silenced_until": until} if action == "silence" else {"suspended_until": until}
                 ),
             )
-            if action == "suspend":
-                await publish(conn, AccessChanged(item.author_id))
+            # Open sockets are checked again at once: a suspension closes them.
+            await publish(conn, AccessChanged(item.author_id))
         await record_action(
             conn,
             actor_id=reviewer.id,

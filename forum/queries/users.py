@@ -162,8 +162,12 @@ async def get_session_user(conn: Connection, token_hash: str, now: float) -> Use
     return User.from_row(row) if row else None
 
 
-async def delete_session(conn: Connection, token_hash: str) -> None:
-    await conn.execute("DELETE FROM sessions WHERE token_hash = :t", {"t": token_hash})
+async def delete_session(conn: Connection, token_hash: str) -> int | None:
+    """End a session; the id of its user, or None if there was no such session."""
+    user_id = await conn.fetch_val(
+        "DELETE FROM sessions WHERE token_hash = :t RETURNING user_id", {"t": token_hash}
+    )
+    return int(user_id) if user_id is not None else None
 
 
 # --- API keys -------------------------------------------------------------------------------

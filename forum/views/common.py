@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from forum.api.serialize import ForumJSON
 from forum.auth import Auth
 from forum.db import Database
 from forum.errors import BadRequest, NotAuthenticated, NotFound
 from forum.forms import MAX_ID
-from forum.pages import Page
+from forum.pages import ErrorPage, Page
 from forum.queries.topics import TopicCursor
 from forum.queries.users import User
 from forum.rendering import Renderer
@@ -69,6 +70,28 @@ def wants_json(request: Request) -> bool:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(
+    request: Request, status: int, messages: list[str], title: str, wait_seconds: int | None = None
+) -> Response:
+    """An error as the caller reads it: `{"errors": [...]}` for API clients (with
+    `extras.wait_seconds` and Retry-After when they should wait), else an HTML page."""
+    headers = {"Retry-After": str(wait_seconds)} if wait_seconds else None
+    if wants_json(request):
+        body: dict[str, object] = {"errors": messages}
+        if wait_seconds is not None:
+            body["extras"] = {"wait_seconds": wait_seconds}
+        return ForumJSON(body, status_code=status, headers=headers)
+    auth: Auth | None = getattr(request.state, "auth", None)
+    page = ErrorPage(
+        title=title,
+        viewer=auth.user if auth else None,
+        csrf_token=auth.csrf_token if auth else "",
+        status_code=status,
+        messages=messages,
+    )
+    return HTMLResponse(renderer_of(request).render(page), status_code=status, headers=headers)
 
 
 def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
