@@ -166,7 +166,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.renderer = Renderer(cached_url_path(app))
-    app.state.limiter = RateLimiter()
+    app.state.preview_limiter = RateLimiter()
     return app
 
 

@@ -26,6 +26,7 @@ from forum.queries.users import User
 
 SESSION_COOKIE = "forum_session"
 ANON_COOKIE = "forum_anon"
+DEVICE_COOKIE = "forum_device"  # which account this browser last logged in to (signed)
 
 _hasher = PasswordHasher()
 
@@ -40,6 +41,18 @@ async def verify_password(password_hash: str, password: str) -> bool:
         return await asyncio.to_thread(_hasher.verify, password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_dummy_hash: str | None = None
+
+
+async def dummy_password_hash() -> str:
+    """A hash no password matches, checked for unknown login names so that they take as long
+    to refuse as a known name with a wrong password (no account list by timing)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = await hash_password(secrets.token_urlsafe(32))
+    return _dummy_hash
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -189,6 +202,24 @@ async def api_key_user(db: Any, key_hash: str, api_username: str | None) -> tupl
     if is_suspended(user):
         return None, "This account is suspended."
     return user, ""
+
+
+def device_cookie_header(secret: str, user_id: int, *, secure: bool) -> str:
+    """Remembers, signed, that this browser logged in to this account: its later logins are
+    not held back by failures from others on the same network (actions/accounts.do_login)."""
+    value = Signer(secret, salt="forum.device").sign(str(user_id)).decode()
+    cookie = f"{DEVICE_COOKIE}={value}; Path=/login; Max-Age=31536000; HttpOnly; SameSite=Lax"
+    return cookie + ("; Secure" if secure else "")
+
+
+def device_user_id(secret: str, value: str | None) -> int | None:
+    if not value or len(value) > 200:
+        return None
+    try:
+        text = Signer(secret, salt="forum.device").unsign(value).decode()
+    except BadSignature:
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def clear_session_cookie(response: Response, secure: bool) -> None:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 from forum.db import Connection
-from realtime.log import append_sql
+from realtime.log import append_sql, rewrite_events
 
 
 @dataclass(frozen=True)
@@ -147,3 +147,33 @@ async def publish(conn: Connection, event: Event) -> list[int]:
         else:
             ids.append(await append_sql(conn, channel, event.kind, payload, now))
     return ids
+
+
+# --- what the log keeps, when text leaves public view ----------------------------------------
+
+
+def _with_html(key: str, ident: int, html: str) -> Any:
+    def update(data: dict[str, Any]) -> dict[str, Any] | None:
+        if data.get(key) != ident or "html" not in data or data["html"] == html:
+            return None
+        return data | {"html": html}
+
+    return update
+
+
+async def replace_post_html(conn: Connection, topic_id: int, post_id: int, html: str) -> int:
+    """Every stored event of a post (created, edited) carries `html` from now on: the post as
+    readers see it now (hidden, removed, redacted). A reader who resumes from the log is
+    never sent text that a moderator or its author took away. Live events already sent are
+    replaced in place by the post.edited event that goes with the change."""
+    marker = f'"post_id":{post_id},'
+    return await rewrite_events(
+        conn, f"topic:{topic_id}", marker, _with_html("post_id", post_id, html)
+    )
+
+
+async def replace_review_html(conn: Connection, item_id: int, html: str) -> int:
+    """Every stored event of a review item carries its card as it is now (once resolved, its
+    text is gone from the card and from the log alike)."""
+    marker = f'"item_id":{item_id},'
+    return await rewrite_events(conn, "review", marker, _with_html("item_id", item_id, html))

@@ -31,6 +31,7 @@ from forum.pace import trim_pace
 from forum.permissions import is_staff
 from forum.queries.review import convened_group_ids
 from forum.queries.users import User, get_session_user, get_user
+from forum.ratelimit import trim_rate_events
 from forum.settings import Settings
 from realtime.backends import open_bus
 from realtime.bus import Bus, Event
@@ -168,6 +169,7 @@ class Live:
             try:
                 await self.bus.trim(time.time() - self.retention_seconds)
                 await trim_pace(self.db, time.time() - PACE_KEEP_SECONDS)
+                await trim_rate_events(self.db, time.time() - PACE_KEEP_SECONDS)
             except Exception:
                 log.exception("trimming the logs failed; trying again in an hour")
             await asyncio.sleep(3600)

@@ -36,6 +36,7 @@ REASON_LABELS: dict[str, str] = {
     "watched_word": "Watched word",
     "new_account": "First posts of a new account",
     "guest": "First posts of a guest account",
+    "quotes_removed": "Quotes text a moderator removed from another post",
 }
 
 # Why a post waits, as its author reads it (never who flagged it).
@@ -44,6 +45,7 @@ AUTHOR_REASONS: dict[str, str] = {
     "watched_word": "It uses words this forum checks before publishing.",
     "new_account": "The first posts of a new account are read by a moderator first.",
     "guest": "The first posts of a guest account are read by a moderator first.",
+    "quotes_removed": "It quotes text that a moderator removed from another post.",
 }
 
 # What a moderator may do to each kind of item. Every action resolves the item.

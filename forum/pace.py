@@ -88,10 +88,15 @@ async def check_pace(
     *,
     topic: Topic | None = None,
     moderates: bool = False,
+    record: bool = True,
 ) -> None:
     """Raise RateLimited (with wait_seconds) if `user` may not do `action` ('post', 'topic',
     'flag', 'edit') yet; otherwise count this one. `moderates`: the user moderates the group,
-    so slow mode does not apply to them. Call inside the write's transaction."""
+    so slow mode does not apply to them. Call inside the write's transaction.
+
+    `record=False` only looks, counting nothing and taking no lock: the cheap early check an
+    action makes before its costly steps (markdown), on the database outside a transaction;
+    the check inside the transaction still decides."""
     if is_staff(user):
         return
     new = is_new_account(user, now, settings)
@@ -101,7 +106,7 @@ async def check_pace(
         return
     # Check and count under one lock per user, so two requests racing (in any process)
     # cannot both see room for one more. SQLite's BEGIN IMMEDIATE already serialises writers.
-    if conn.dialect == "postgresql":
+    if record and conn.dialect == "postgresql":
         await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _PG_LOCK_PREFIX + user.id})
     refusals: list[tuple[float, str]] = []
     if slow > 0 and topic is not None:
@@ -117,7 +122,7 @@ async def check_pace(
         seconds = max(1, math.ceil(wait))
         again = _ACTIONS[action][1]
         raise RateLimited(f"{reason} {again} {duration(seconds)}.", wait_seconds=seconds)
-    if limits:
+    if limits and record:
         await conn.execute(
             "INSERT INTO pace_events (user_id, action, created_at) VALUES (:u, :a, :now)",
             {"u": user.id, "a": action, "now": now},

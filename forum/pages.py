@@ -87,13 +87,20 @@ class ComposerPage(Page):
     quoted: Post | None = None
 
 
+@dataclass(frozen=True)
+class RevisionEntry:
+    revision: Revision
+    removed: bool  # taken out of the history for safety
+    diff: list[tuple[str, str]] | None  # against the last version shown; None: show it whole
+    readable: bool  # False: only that it was removed (its text is for moderators)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RevisionsPage(Page):
     template: ClassVar[str] = "revisions.html"
     post: Post
     topic: Topic
-    revisions: list[Revision]
-    diffs: list[list[tuple[str, str]]]
+    revisions: list[RevisionEntry]
 
 
 @dataclass(frozen=True, kw_only=True)

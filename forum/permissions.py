@@ -87,6 +87,18 @@ def can_set_site_role(user: User | None) -> bool:
     return is_admin(user)
 
 
+# Higher acts on lower: staff never act against staff above them.
+ROLE_RANK = {"member": 0, "moderator": 1, "admin": 2}
+
+
+def can_penalise(actor: User | None, target: User) -> bool:
+    """Silence or suspend `target`: staff, never themselves, never someone who outranks
+    them (a moderator cannot suspend an admin)."""
+    if actor is None or not is_staff(actor) or actor.id == target.id:
+        return False
+    return ROLE_RANK.get(target.role, 0) <= ROLE_RANK.get(actor.role, 0)
+
+
 def can_hold_group_role(user: User, group: Group, role: str) -> bool:
     """Guests (no email, so no way to reach them) join public groups only, and never convene."""
     if not user.is_guest:

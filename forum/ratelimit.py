@@ -1,24 +1,79 @@
-"""Sliding-window counters kept in this process (login attempts).
+"""Rate limits: sliding windows shared by every process (logins, sign-ups), counted in the
+database's `rate_events`, and per-process ones for work that costs this process alone
+(composer previews).
 
-Per process on purpose for now: a node restart forgets them, and with N nodes an attacker gets
-N times the allowance. Posting, flagging and editing limits are shared through the database
-(forum/pace.py); moving login attempts there too is the next step.
+Keys are hashed before they are kept, so a 200 KB login name costs what a short one does;
+the in-process table is bounded too, so a spray of distinct keys cannot grow memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
+
+from forum.db import Connection
+
+
+def limit_key(kind: str, value: str) -> str:
+    """`kind` plus a digest of `value` (a login name, an address): a fixed size whatever
+    was sent, and no personal data kept in the clear."""
+    return f"{kind}:{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
+
+
+# --- shared: counted in the database ----------------------------------------------------------
+
+
+async def shared_wait(conn: Connection, key: str, limit: int, window: float, now: float) -> int:
+    """0 if another hit of `key` is allowed now, else whole seconds until one is."""
+    if limit <= 0:
+        return 0
+    rows = await conn.fetch_all(
+        "SELECT created_at FROM rate_events WHERE key = :k AND created_at > :since"
+        " ORDER BY created_at DESC LIMIT :most",
+        {"k": key, "since": now - window, "most": limit},
+    )
+    if len(rows) < limit:
+        return 0
+    return max(1, math.ceil(float(rows[-1]["created_at"]) + window - now))
+
+
+async def shared_hit(conn: Connection, key: str, now: float) -> None:
+    await conn.execute(
+        "INSERT INTO rate_events (key, created_at) VALUES (:k, :now)", {"k": key, "now": now}
+    )
+
+
+async def shared_reset(conn: Connection, key: str) -> None:
+    await conn.execute("DELETE FROM rate_events WHERE key = :k", {"k": key})
+
+
+async def trim_rate_events(conn: Connection, older_than: float) -> None:
+    """Forget hits older than every window (the longest is a day)."""
+    await conn.execute("DELETE FROM rate_events WHERE created_at < :t", {"t": older_than})
+
+
+# --- per process ------------------------------------------------------------------------------
 
 
 class RateLimiter:
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
+    """Sliding-window counters in this process. At most `max_keys` keys (the least recently
+    used go first) and at most `limit` hits each."""
+
+    def __init__(self, max_keys: int = 50_000) -> None:
+        self._hits: OrderedDict[str, deque[float]] = OrderedDict()
+        self._max_keys = max_keys
         self._clock = time.monotonic
 
     def _window(self, key: str, window: float) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+            if len(self._hits) > self._max_keys:
+                self._hits.popitem(last=False)
+        else:
+            self._hits.move_to_end(key)
         cutoff = self._clock() - window
         while hits and hits[0] <= cutoff:
             hits.popleft()
@@ -29,12 +84,13 @@ class RateLimiter:
         hits = self._window(key, window)
         if len(hits) < limit:
             return 0
-        return max(1, math.ceil(hits[0] + window - self._clock()))
+        return max(1, math.ceil(hits[-limit] + window - self._clock()))
 
-    def hit(self, key: str, window: float) -> None:
-        self._window(key, window).append(self._clock())
-        if len(self._hits) > 100_000:  # bound memory under a spray of distinct keys
-            self._hits = {k: v for k, v in self._hits.items() if v}
+    def hit(self, key: str, window: float, limit: int) -> None:
+        hits = self._window(key, window)
+        hits.append(self._clock())
+        while len(hits) > limit:
+            hits.popleft()
 
     def reset(self, key: str) -> None:
         self._hits.pop(key, None)

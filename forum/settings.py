@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ class Settings:
     login_limit_per_account: int = 10
     login_limit_per_address: int = 30
     login_limit_window_seconds: int = 300
+    signups_per_address_per_hour: int = 10
+    previews_per_minute: int = 60
     image_hosts: str = ""
     live_queue_size: int = 256
     live_sockets_per_account: int = 20
@@ -68,6 +71,8 @@ HELP: dict[str, str] = {
     "login_limit_per_account": "failed logins allowed per account in the window",
     "login_limit_per_address": "failed logins allowed per network address in the window",
     "login_limit_window_seconds": "length of the login rate-limit window",
+    "signups_per_address_per_hour": "accounts that one network address may create in an hour",
+    "previews_per_minute": "composer previews one person may ask one server for in a minute",
     "image_hosts": "hosts (comma-separated) whose https images posts show; others become links",
     "live_sockets_per_account": "live connections one account may hold open on one server",
     "live_sockets_per_address": "live connections one network address may hold on one server",
@@ -89,6 +94,7 @@ HELP: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=16)
 def image_host_set(settings: Settings) -> frozenset[str]:
     """The allowed image hosts, lower case: an image elsewhere would tell that host the
     address of every reader, so it is shown as a link instead."""

@@ -187,6 +187,44 @@ async def read_seq_after(
     return [(int(r["seq"]), str(r["channel"]), int(r["id"])) for r in rows]
 
 
+# --- rewriting what the log keeps -----------------------------------------------------------
+
+
+async def rewrite_events(
+    conn: SqlConnection,
+    channel: str,
+    marker: str,
+    update: Callable[[dict[str, Any]], dict[str, Any] | None],
+) -> int:
+    """Rewrite, in the caller's transaction, the data of `channel`'s events whose stored JSON
+    contains `marker` (a cheap filter, e.g. '"post_id":12,'); `update` returns the new data,
+    or None to leave an event as it is. Ids, kinds and order stay; returns how many changed.
+
+    For text that must no longer reach anyone who resumes from the log (the app removed it
+    for safety): a replay then carries the new data, never the old."""
+    rows = await conn.fetch_all(
+        "SELECT seq, payload FROM events WHERE channel = :channel"
+        " AND payload LIKE :marker ESCAPE '!'",
+        {"channel": channel, "marker": "%" + _like_literal(marker) + "%"},
+    )
+    changed = 0
+    for row in rows:
+        new = update(json.loads(row["payload"]))
+        if new is None:
+            continue
+        await conn.execute(
+            "UPDATE events SET payload = :payload WHERE seq = :seq",
+            {"payload": encode_data(new), "seq": row["seq"]},
+        )
+        changed += 1
+    return changed
+
+
+def _like_literal(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '!'."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 # --- retention ------------------------------------------------------------------------------
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+
 from dataclasses import replace
 
 import pytest
 
-from forum.actions.accounts import do_login
+from forum.actions.accounts import LoginAttempt, do_login
 from forum.errors import BadRequest, RateLimited
 from forum.queries.users import count_users, get_user_by_username
-from forum.ratelimit import RateLimiter
 from tests.conftest import PASSWORD, unique
 
 
@@ -157,17 +158,17 @@ async def test_repeated_failed_logins_on_one_account_are_slowed(client, arrange,
 
 async def test_failed_logins_from_one_address_are_slowed(arrange, db, server) -> None:
     settings = replace(server.settings, login_limit_per_address=3)
-    limiter = RateLimiter()
+    address = f"192.0.2.{secrets.randbelow(250)}-{secrets.token_hex(4)}"
     users = [await arrange.user() for _ in range(4)]
     for user in users[:3]:
         with pytest.raises(BadRequest):
-            await do_login(db, limiter, settings, user.username, "wrong!", "192.0.2.7")
+            await do_login(db, settings, LoginAttempt(user.username, "wrong!", address))
     with pytest.raises(RateLimited) as caught:
-        await do_login(db, limiter, settings, users[3].username, PASSWORD, "192.0.2.7")
+        await do_login(db, settings, LoginAttempt(users[3].username, PASSWORD, address))
     assert caught.value.wait_seconds and caught.value.wait_seconds > 0
     # Another address is not held back by the first one's failures.
     logged_in, token = await do_login(
-        db, limiter, settings, users[3].username, PASSWORD, "192.0.2.8"
+        db, settings, LoginAttempt(users[3].username, PASSWORD, address + "-other")
     )
     assert logged_in.id == users[3].id and token
 

@@ -7,7 +7,14 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from forum.auth import hash_password, needs_rehash, new_token, token_hash, verify_password
+from forum.auth import (
+    dummy_password_hash,
+    hash_password,
+    needs_rehash,
+    new_token,
+    token_hash,
+    verify_password,
+)
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.events import AccessChanged, publish
@@ -20,7 +27,7 @@ from forum.permissions import (
 from forum.queries import users as user_queries
 from forum.queries.audit import record_action
 from forum.queries.users import User
-from forum.ratelimit import RateLimiter
+from forum.ratelimit import limit_key, shared_hit, shared_reset, shared_wait
 from forum.rendering import BADGE_LABELS, long_date
 from forum.settings import Settings
 
@@ -99,38 +106,69 @@ async def do_create_user(db: Database, signup: Signup) -> User:
         return user
 
 
-async def do_login(
-    db: Database,
-    limiter: RateLimiter,
-    settings: Settings,
-    login: str,
-    password: str,
-    address: str,
-) -> tuple[User, str]:
-    """Check the password and open a session; return the user and the new session token."""
-    window = settings.login_limit_window_seconds
-    keys = [
-        (f"login:account:{login.strip().lower()}", settings.login_limit_per_account),
-        (f"login:address:{address}", settings.login_limit_per_address),
-    ]
-    wait = max(limiter.wait_seconds(key, limit, window) for key, limit in keys)
-    if wait:
+# The longest login name worth looking up: an email address is at most 254 characters.
+MAX_LOGIN_CHARS = 254
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a login form sends, and where from. `device`: the user id this browser last
+    logged in as (from its signed device cookie), if any."""
+
+    login: str
+    password: str
+    address: str
+    device: int | None = None
+
+
+async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> tuple[User, str]:
+    """Check the password and open a session; return the user and the new session token.
+
+    Failed attempts are counted in the database (every process shares the count) per
+    account and per address. A browser that has logged in to this account before (its
+    device cookie) is held only by its own count, so an attacker guessing from a shared
+    address (a hospital network) or at one account does not lock the member out. Known and
+    unknown names cost the same (a password hash is always checked)."""
+    now, window = time.time(), settings.login_limit_window_seconds
+    name = attempt.login.strip()
+    if len(name) > MAX_LOGIN_CHARS:
+        name = ""  # no such account: answered as any unknown name is
+    found = await user_queries.get_login(db, name) if name else None
+    trusted = found is not None and attempt.device == found[0].id
+    account_key = limit_key("login:account", name.lower())
+    device_key = limit_key("login:device", f"{attempt.device}:{attempt.address}")
+    address_key = limit_key("login:address", attempt.address)
+    checks = (
+        [(device_key, settings.login_limit_per_account)]
+        if trusted
+        else [
+            (account_key, settings.login_limit_per_account),
+            (address_key, settings.login_limit_per_address),
+        ]
+    )
+    waits = [await shared_wait(db, key, limit, window, now) for key, limit in checks]
+    if max(waits):
         raise RateLimited(
-            f"Too many failed logins. Please try again in {wait} seconds.", wait_seconds=wait
+            f"Too many failed logins. Please try again in {max(waits)} seconds.",
+            wait_seconds=max(waits),
         )
-    found = await user_queries.get_login(db, login.strip()) if login.strip() else None
-    if found is None or not await verify_password(found[1], password):
-        for key, _ in keys:
-            limiter.hit(key, window)
+    password_hash = found[1] if found else await dummy_password_hash()
+    if not await verify_password(password_hash, attempt.password) or found is None:
+        async with db.transaction() as conn:
+            for key in {account_key, address_key} | ({device_key} if trusted else set()):
+                await shared_hit(conn, key, now)
         raise BadRequest("That username or password is not right.")
-    user, password_hash = found
-    limiter.reset(keys[0][0])
-    token, now = new_token(), time.time()
+    user = found[0]
     if user.suspended_until and user.suspended_until > now:
         raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
+    token = new_token()
     async with db.transaction() as conn:
+        await shared_reset(conn, account_key)
+        await shared_reset(conn, device_key)
         if needs_rehash(password_hash):
-            await user_queries.update_password_hash(conn, user.id, await hash_password(password))
+            await user_queries.update_password_hash(
+                conn, user.id, await hash_password(attempt.password)
+            )
         await user_queries.insert_session(
             conn,
             token_hash=token_hash(token),
@@ -139,6 +177,25 @@ async def do_login(
             expires_at=now + settings.session_days * 86400,
         )
     return user, token
+
+
+async def check_signup_pace(db: Database, settings: Settings, address: str) -> str:
+    """Raise RateLimited if this address has made too many accounts lately; else the key to
+    count the new one under (with `count_signup`, once it is made)."""
+    key = limit_key("signup:address", address)
+    wait = await shared_wait(db, key, settings.signups_per_address_per_hour, 3600, time.time())
+    if wait:
+        raise RateLimited(
+            f"Too many accounts were made from your network lately. Please try again in"
+            f" {wait // 60 + 1} minutes.",
+            wait_seconds=wait,
+        )
+    return key
+
+
+async def count_signup(db: Database, key: str) -> None:
+    async with db.transaction() as conn:
+        await shared_hit(conn, key, time.time())
 
 
 async def do_logout(db: Database, session_token: str) -> None:

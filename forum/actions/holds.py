@@ -86,21 +86,19 @@ def _tell_author(holds: list[Hold]) -> tuple[str, ...]:
     return (first, *(message for hold in holds for message in hold.messages))
 
 
-async def publish_review_change(conn: Connection, renderer: Renderer, item_id: int) -> None:
-    """Tell the review channel how an item looks now, in the transaction that changed it."""
+async def publish_review_change(conn: Connection, renderer: Renderer, item_id: int) -> str:
+    """Tell the review channel how an item looks now, in the transaction that changed it;
+    returns the card's HTML."""
     item = await review_queries.get_item(conn, item_id)
     assert item is not None
+    html = renderer.render_review_item(item)
     await publish(
         conn,
         ReviewChanged(
-            item.id,
-            item.group_id,
-            item.status,
-            item.version,
-            item.claimed_by_username,
-            renderer.render_review_item(item),
+            item.id, item.group_id, item.status, item.version, item.claimed_by_username, html
         ),
     )
+    return html
 
 
 async def content_holds(

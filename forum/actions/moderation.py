@@ -10,14 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from forum.access import access_group, access_post, access_topic
+from forum.access import TopicAccess, access_group, access_post, access_topic
 from forum.actions.holds import open_post_item, publish_review_change
-from forum.actions.posts import publish_reply, publish_topic
+from forum.actions.posts import prepare, publish_reply, publish_topic, require_author
+from forum.actions.redaction import PRIVACY_REASONS, redact_history, scrub_post
 from forum.actions.validation import clean_text
-from forum.content import cook
+from forum.auth import is_silenced, is_suspended
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated, NotFound
-from forum.events import AccessChanged, PostEdited, ReviewOutcome, publish
+from forum.events import AccessChanged, PostEdited, ReviewOutcome, publish, replace_review_html
 from forum.moderation import (
     ACTION_STATUS,
     ACTIONS,
@@ -27,7 +28,13 @@ from forum.moderation import (
     flag_score,
 )
 from forum.pace import check_pace
-from forum.permissions import can_moderate, is_staff
+from forum.permissions import (
+    can_moderate,
+    can_penalise,
+    can_reply,
+    can_start_topic,
+    is_staff,
+)
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
@@ -51,6 +58,11 @@ def _require_user(user: User | None) -> User:
     return user
 
 
+def _require_active(user: User | None) -> User:
+    """Signed in and not silenced: a silenced member reads, but neither posts nor flags."""
+    return require_author(user)
+
+
 def check_flag(reason: str | None, note: str | None) -> tuple[str, str]:
     if reason not in FLAG_REASONS:
         raise BadRequest("Choose why you are flagging this.")
@@ -72,7 +84,7 @@ async def do_flag_post(
     reason: str | None,
     note: str | None,
 ) -> None:
-    flagger = _require_user(user)
+    flagger = _require_active(user)
     clean_reason, clean_note = check_flag(reason, note)
     async with db.transaction() as conn:
         post, access = await access_post(conn, flagger, post_id)
@@ -103,7 +115,7 @@ async def do_flag_user(
     reason: str | None,
     note: str | None,
 ) -> None:
-    flagger = _require_user(user)
+    flagger = _require_active(user)
     clean_reason, clean_note = check_flag(reason, note)
     async with db.transaction() as conn:
         target = await user_queries.get_user_by_username(conn, username)
@@ -181,6 +193,34 @@ async def do_claim(
         await publish_review_change(conn, renderer, item.id)
 
 
+def check_review(
+    reviewer: User,
+    item: Item,
+    action: str | None,
+    expected_version: int | None,
+    note: str,
+    raw: str | None,
+    penalty: str | None,
+) -> int | None:
+    """May this reviewer take this action on this item, with these details? The hours of a
+    silence or suspension, if it is one."""
+    check_not_own(reviewer, item)
+    if action not in ACTIONS[item.kind]:
+        raise BadRequest("Choose one of the actions offered for this item.")
+    if action in STAFF_ONLY_ACTIONS and not is_staff(reviewer):
+        raise Forbidden("Only site moderators can silence or suspend an account.")
+    if action == "reject" and not note:
+        raise BadRequest("Please give the author a reason, so they know what to change.")
+    if action == "edit_approve" and not raw:
+        raise BadRequest("The edited post is empty.")
+    hours = PENALTY_HOURS.get(penalty or "")
+    if action in STAFF_ONLY_ACTIONS and hours is None:
+        raise BadRequest("Choose how long the " + action + " lasts.")
+    if expected_version is None:
+        raise BadRequest("This form is out of date. Please reload the review queue.")
+    return hours
+
+
 async def do_review(
     db: Database,
     renderer: Renderer,
@@ -195,25 +235,21 @@ async def do_review(
     penalty: str | None = None,
 ) -> Item:
     """Resolve an item with one action; returns the item as it is afterwards."""
+    # Cheap checks first, on reads: who, size, which item, what action; markdown after.
+    reviewer = _require_user(user)
     clean_note = clean_text(note or "", "The reason", MAX_NOTE_CHARS, allow_empty=True)
-    edited = cook(clean_text(raw, "The post", settings.max_post_chars)) if raw else None
+    clean_raw = clean_text(raw, "The post", settings.max_post_chars) if raw else None
+    item = await reviewable_item(db, reviewer, item_id)
+    check_review(reviewer, item, action, expected_version, clean_note, clean_raw, penalty)
+    edited = (await prepare(settings, None, clean_raw)).cooked if clean_raw else None
     async with db.transaction() as conn:
         item = await reviewable_item(conn, user, item_id)
-        reviewer = _require_user(user)
-        check_not_own(reviewer, item)
-        if action not in ACTIONS[item.kind]:
-            raise BadRequest("Choose one of the actions offered for this item.")
-        if action in STAFF_ONLY_ACTIONS and not is_staff(reviewer):
-            raise Forbidden("Only site moderators can silence or suspend an account.")
-        if action == "reject" and not clean_note:
-            raise BadRequest("Please give the author a reason, so they know what to change.")
-        if action == "edit_approve" and not (raw and edited):
-            raise BadRequest("The edited post is empty.")
-        hours = PENALTY_HOURS.get(penalty or "")
-        if action in STAFF_ONLY_ACTIONS and hours is None:
-            raise BadRequest("Choose how long the " + action + " lasts.")
-        if expected_version is None:
-            raise BadRequest("This form is out of date. Please reload the review queue.")
+        hours = check_review(
+            reviewer, item, action, expected_version, clean_note, clean_raw, penalty
+        )
+        assert action is not None and expected_version is not None
+        if action in STAFF_ONLY_ACTIONS:
+            await check_can_penalise(conn, reviewer, item.author_id, action)
         now = time.time()
         if not await review_queries.resolve_item(
             conn,
@@ -226,7 +262,7 @@ async def do_review(
         ):
             await _refuse_stale(conn, item.id)
         item = replace(item, resolution_note=clean_note)
-        detail = {"raw": raw.strip() if raw else None, "cooked": edited}
+        detail = {"raw": clean_raw, "cooked": edited}
         outcome = await _apply(conn, renderer, reviewer, item, action, detail, now)
         if action in STAFF_ONLY_ACTIONS:
             assert hours is not None
@@ -257,10 +293,23 @@ async def do_review(
                 conn,
                 ReviewOutcome(item.author_id, item.id, ACTION_STATUS[action], outcome[0]),
             )
-        await publish_review_change(conn, renderer, item.id)
+        # Resolved: the text it was about leaves the queue and the queue's log (the reasons
+        # and who decided stay). Published, it lives in the post; refused, nowhere.
+        await review_queries.clear_item_text(conn, item.id)
+        html = await publish_review_change(conn, renderer, item.id)
+        await replace_review_html(conn, item.id, html)
         done = await review_queries.get_item(conn, item.id)
         assert done is not None
         return done
+
+
+async def check_can_penalise(conn: Connection, actor: User, target_id: int, action: str) -> None:
+    """Staff never silence or suspend staff above them (a moderator, an admin)."""
+    target = await user_queries.get_user(conn, target_id)
+    if target is not None and not can_penalise(actor, target):
+        raise Forbidden(
+            f"Only an administrator can {action} {target.username}, who is a {target.role}."
+        )
 
 
 async def _refuse_stale(conn: Connection, item_id: int) -> None:
@@ -298,10 +347,17 @@ async def _apply(
                 post = await _moderator_edit(
                     conn, renderer, reviewer, post, access.topic, detail, now
                 )
+            message = ""
             if post.hidden_at is not None:
                 await _set_hidden(conn, renderer, post, access.topic, None)
-                return "A moderator looked at your post and it is visible again.", post.id
-            return "", post.id
+                post = replace(post, hidden_at=None)
+                message = "A moderator looked at your post and it is visible again."
+            # A moderator's edit removed something; an approved patient-data item may have
+            # had it in an earlier version: either way, the history keeps only what is
+            # approved now (moderators can still read the rest).
+            if action == "edit_approve" or {r.reason for r in item.reasons} & PRIVACY_REASONS:
+                await redact_history(conn, renderer, post, access.topic, by=reviewer.id, now=now)
+            return message, post.id
         if action in ("reject", "hide", "silence", "suspend"):
             if post.hidden_at is None and post.deleted_at is None:
                 await _set_hidden(conn, renderer, post, access.topic, now)
@@ -309,7 +365,9 @@ async def _apply(
             return f"A moderator hid one of your posts.{reason}", post.id
         if action == "delete":
             await review_queries.set_post_deleted(conn, post.id, now)
-            await _publish_post(conn, renderer, replace(post, deleted_at=now), access.topic)
+            removed = replace(post, deleted_at=now)
+            await _publish_post(conn, renderer, removed, access.topic)
+            await scrub_post(conn, renderer, removed, access.topic)
             return "A moderator removed one of your posts.", post.id
         return "", post.id  # ignore
     return "", None  # an account: the standing change is made by the caller
@@ -330,22 +388,66 @@ async def _apply_queued(
     if action == "edit_approve" and detail["raw"] and detail["cooked"]:
         raw, cooked = detail["raw"], detail["cooked"]
         await review_queries.set_item_content(conn, item.id, raw=raw, cooked=cooked, now=now)
-    author = await user_queries.get_user(conn, item.author_id)
-    assert author is not None
+    author = await _author_may_still_post(conn, item)
     if item.topic_id is None:
         assert item.group_id is not None
         written = await publish_topic(
             conn, renderer, author, item.group_id, item.title or "Untitled", raw, cooked, now
         )
     else:
-        topic = await topic_queries.get_topic(conn, item.topic_id)
-        if topic is None:
-            raise Conflict("The topic this reply belongs to no longer exists.")
+        access = await _still_open(conn, author, item.topic_id)
         reply_to = item.reply_to_post_number
-        written = await publish_reply(conn, renderer, author, topic, raw, cooked, reply_to, now)
+        written = await publish_reply(
+            conn, renderer, author, access.topic, raw, cooked, reply_to, now
+        )
     await review_queries.set_target(conn, item.id, written.post_id, written.topic_id)
     edited = " after a small edit" if action == "edit_approve" else ""
     return f"A moderator approved your post{edited}. It is now published.", written.post_id
+
+
+async def _author_may_still_post(conn: Connection, item: Item) -> User:
+    """A held post is published as its author could post it now, not when they wrote it:
+    a suspension, a silence or a lost membership since then stops it (409, nothing done)."""
+    author = await user_queries.get_user(conn, item.author_id)
+    if author is None:
+        raise Conflict("The author's account no longer exists.")
+    if is_suspended(author):
+        raise Conflict(
+            f"{author.username} was suspended after writing this, so it cannot be published."
+            " Reject it instead."
+        )
+    if is_silenced(author):
+        raise Conflict(
+            f"{author.username} was silenced after writing this, so it cannot be published"
+            " now. Reject it, or wait until the silence ends."
+        )
+    if item.topic_id is None and item.group_id is not None:
+        try:
+            group = await access_group(conn, author, group_id=item.group_id)
+        except NotFound:
+            group = None
+        if group is None or not can_start_topic(author, group.group, group.membership):
+            raise Conflict(f"{author.username} can no longer start topics in this group.")
+    return author
+
+
+async def _still_open(conn: Connection, author: User, topic_id: int) -> TopicAccess:
+    """The reply's topic, if its author could still reply there now."""
+    try:
+        access = await access_topic(conn, author, topic_id)
+    except NotFound:
+        raise Conflict(
+            "The author can no longer read the topic this reply belongs to (it was removed,"
+            " or they left its group). Reject the reply instead."
+        ) from None
+    if not can_reply(author, access.group, access.membership, access.topic):
+        if access.topic.closed:
+            raise Conflict(
+                "The topic was closed after this reply was written. Reopen the topic to"
+                " publish it, or reject the reply."
+            )
+        raise Conflict("The author can no longer reply in this group. Reject the reply instead.")
+    return access
 
 
 async def _moderator_edit(
@@ -383,6 +485,9 @@ async def _set_hidden(
 ) -> None:
     await review_queries.set_post_hidden(conn, post.id, hidden_at)
     await _publish_post(conn, renderer, replace(post, hidden_at=hidden_at), topic)
+    if hidden_at is not None:
+        # Readers resuming from the log must not be sent the text the page now hides.
+        await scrub_post(conn, renderer, replace(post, hidden_at=hidden_at), topic)
 
 
 async def _publish_post(

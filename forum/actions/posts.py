@@ -1,6 +1,11 @@
 """Topics and posts: start a topic, reply, edit (keeping every revision), close and pin.
 
-Markdown is cooked once, here, before the transaction; pages never render it again.
+Every write checks the cheap things first, on plain reads: who is writing (signed in, not
+silenced), the size of the text as received, the right to write here and the pace. Only
+then the costly steps (markdown, the identifiable-data scan), off the event loop for long
+texts, and before the transaction, which holds SQLite's write lock. Inside the transaction
+every check is made again, so nothing that changed meanwhile slips through. Markdown is
+cooked once, here; pages never render it again.
 """
 
 from __future__ import annotations
@@ -10,14 +15,23 @@ from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
 from forum.actions.holds import Held, content_holds, hold_if_needed, queue_edited_post
+from forum.actions.redaction import redact_history, scrub_post
 from forum.actions.validation import clean_text, slugify
 from forum.content import cook
+from forum.content.offload import off_the_loop
+from forum.content.privacy import find_identifiers
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated
 from forum.events import PostCreated, PostEdited, TopicBumped, TopicCreated, publish
-from forum.moderation import post_text, privacy_hold
+from forum.moderation import Hold, post_text, privacy_hold
 from forum.pace import check_pace, slow_mode_label
-from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
+from forum.permissions import (
+    can_edit_post,
+    can_moderate,
+    can_reply,
+    can_start_topic,
+    is_staff,
+)
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
@@ -27,7 +41,7 @@ from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import Renderer, long_date
-from forum.settings import Settings
+from forum.settings import Settings, image_host_set
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,24 @@ class Written:
     post_number: int
 
 
-def _require_user(user: User | None) -> User:
+@dataclass(frozen=True)
+class Prepared:
+    """What the costly steps made of a text: its HTML and the identifiable-data finding."""
+
+    cooked: str
+    privacy: Hold | None
+
+
+async def prepare(settings: Settings, title: str | None, raw: str) -> Prepared:
+    """Cook the text and scan it (with its title) for identifiable data, off the event loop
+    when it is long. Raises BadRequest for markdown nested too deeply to show."""
+    hosts = image_host_set(settings)
+    text = post_text(title, raw)
+    return await off_the_loop(len(text), lambda: Prepared(cook(raw, hosts), privacy_hold(text)))
+
+
+def require_author(user: User | None) -> User:
+    """Signed in and not silenced by a moderator: may write (post, edit, flag)."""
     if user is None:
         raise NotAuthenticated("Please log in to post.")
     if user.silenced_until and user.silenced_until > time.time():
@@ -53,7 +84,7 @@ def _require_user(user: User | None) -> User:
 def check_new_topic(
     settings: Settings, user: User | None, access: GroupAccess, title: str | None, raw: str | None
 ) -> tuple[str, str]:
-    user = _require_user(user)
+    user = require_author(user)
     if not can_start_topic(user, access.group, access.membership):
         raise Forbidden("You cannot start topics in this group.")
     errors: list[str] = []
@@ -89,15 +120,18 @@ async def do_new_topic(
 ) -> Written | Held:
     """Start a topic, or hold it for review (forum/actions/holds.py). `confirmed`: the author
     has seen the identifiable-data warning and posts anyway."""
+    # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
+    author = require_author(user)
+    access = await access_group(db, author, group_id=group_id)
+    clean_title, clean_raw = check_new_topic(settings, author, access, title, raw)
+    await check_pace(db, settings, author, "topic", time.time(), record=False)
+    prepared = await prepare(settings, clean_title, clean_raw)
     # The permission check reads and the write happen in one transaction, so a change of
-    # rights between them cannot slip a post through. Markdown is cooked before the lock.
-    precooked = _cook_if_valid(raw, settings.max_post_chars)
-    privacy = privacy_hold(post_text(title, raw))
+    # rights between them cannot slip a post through.
     async with db.transaction() as conn:
         access = await access_group(conn, user, group_id=group_id)
         clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
-        author = _require_user(user)
-        cooked, now = precooked or cook(clean_raw), time.time()
+        author, now = require_author(user), time.time()
         await check_pace(conn, settings, author, "topic", now)
         held = await hold_if_needed(
             conn,
@@ -108,16 +142,16 @@ async def do_new_topic(
             topic=None,
             title=clean_title,
             raw=clean_raw,
-            cooked=cooked,
+            cooked=prepared.cooked,
             reply_to_post_number=None,
-            privacy=privacy,
+            privacy=prepared.privacy,
             confirmed=confirmed,
             now=now,
         )
         if held:
             return held
         return await publish_topic(
-            conn, renderer, author, group_id, clean_title, clean_raw, cooked, now
+            conn, renderer, author, group_id, clean_title, clean_raw, prepared.cooked, now
         )
 
 
@@ -151,7 +185,7 @@ def check_reply(
     raw: str | None,
     reply_to_post_number: int | None,
 ) -> str:
-    user = _require_user(user)
+    user = require_author(user)
     if access.topic.closed and not can_reply(user, access.group, access.membership, access.topic):
         raise Forbidden("This topic is closed to new replies.")
     if not can_reply(user, access.group, access.membership, access.topic):
@@ -175,14 +209,27 @@ async def do_reply(
     confirmed: bool = True,
 ) -> Written | Held:
     """Reply, or hold the reply for review (forum/actions/holds.py)."""
-    # Cook before taking the write lock: markdown is the costliest step of a reply, and on
-    # SQLite every writer waits while a transaction is open. check_reply still rules inside.
-    cooked = _cook_if_valid(raw, settings.max_post_chars)
-    privacy = privacy_hold(post_text(None, raw))
+    # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
+    author = require_author(user)
+    clean_text(raw, "The reply", settings.max_post_chars)
+    access = await access_topic(db, author, topic_id)
+    clean_raw = check_reply(settings, author, access, raw, reply_to_post_number)
+    moderates = can_moderate(author, access.membership)
+    await check_pace(
+        db,
+        settings,
+        author,
+        "post",
+        time.time(),
+        topic=access.topic,
+        moderates=moderates,
+        record=False,
+    )
+    prepared = await prepare(settings, None, clean_raw)
     async with db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
-        author, now = _require_user(user), time.time()
+        author, now = require_author(user), time.time()
         await check_pace(
             conn,
             settings,
@@ -192,7 +239,6 @@ async def do_reply(
             topic=access.topic,
             moderates=can_moderate(author, access.membership),
         )
-        cooked = cooked or cook(clean_raw)
         held = await hold_if_needed(
             conn,
             renderer,
@@ -202,16 +248,23 @@ async def do_reply(
             topic=access.topic,
             title=None,
             raw=clean_raw,
-            cooked=cooked,
+            cooked=prepared.cooked,
             reply_to_post_number=reply_to_post_number,
-            privacy=privacy,
+            privacy=prepared.privacy,
             confirmed=confirmed,
             now=now,
         )
         if held:
             return held
         return await publish_reply(
-            conn, renderer, author, access.topic, clean_raw, cooked, reply_to_post_number, now
+            conn,
+            renderer,
+            author,
+            access.topic,
+            clean_raw,
+            prepared.cooked,
+            reply_to_post_number,
+            now,
         )
 
 
@@ -248,13 +301,6 @@ async def publish_reply(
         ),
     )
     return written
-
-
-def _cook_if_valid(raw: str | None, max_chars: int) -> str | None:
-    try:
-        return cook(clean_text(raw, "The post", max_chars))
-    except BadRequest:
-        return None  # the check inside the transaction reports it, in its proper order
 
 
 async def _write_post(
@@ -317,16 +363,27 @@ async def do_edit_post(
 ) -> Written:
     """Edit a post, keeping every revision. An edit that the identifiable-data check or a
     watched word catches hides the post until a moderator has looked at it."""
-    editor = _require_user(user)
+    # Cheap checks first, on reads: who, size, whose post, pace.
+    editor = require_author(user)
     clean_raw = clean_text(raw, "The post", settings.max_post_chars)
-    cooked, privacy = cook(clean_raw), privacy_hold(clean_raw)
+    post, access = await access_post(db, editor, post_id)
+    if not can_edit_post(editor, post, access.topic):
+        raise Forbidden("You can only edit your own posts.")
+    if clean_raw == post.raw:
+        return Written(post.topic_id, post.id, post.post_number)
+    await check_pace(db, settings, editor, "edit", time.time(), record=False)
+    prepared = await prepare(settings, None, clean_raw)
+    cooked = prepared.cooked
+    # An author taking identifiable data back out of their post: the versions that held it
+    # leave the history too (redact_history below).
+    had_identifiers = await off_the_loop(len(post.raw), lambda: bool(find_identifiers(post.raw)))
     async with db.transaction() as conn:
         post, access = await access_post(conn, editor, post_id)
         if not can_edit_post(editor, post, access.topic):
             raise Forbidden("You can only edit your own posts.")
         if clean_raw == post.raw:
             return Written(post.topic_id, post.id, post.post_number)
-        holds = await content_holds(conn, clean_raw, privacy, confirmed=confirmed)
+        holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=confirmed)
         # Editing from a stale page must not silently overwrite someone's later edit.
         base = expected_version if expected_version is not None else post.version
         now = time.time()
@@ -365,6 +422,16 @@ async def do_edit_post(
                 html,
             ),
         )
+        if holds:
+            await scrub_post(conn, renderer, edited, access.topic)
+        elif is_staff(editor) and editor.id != post.user_id:
+            # A moderator editing someone's post is removing something that should not be
+            # there: no earlier version stays readable.
+            await redact_history(conn, renderer, edited, access.topic, by=editor.id, now=now)
+        elif had_identifiers:
+            await redact_history(
+                conn, renderer, edited, access.topic, by=editor.id, now=now, only_identifying=True
+            )
     return Written(post.topic_id, post.id, post.post_number)
 
 
@@ -395,7 +462,7 @@ async def do_set_slow_mode(db: Database, user: User | None, topic_id: int, secon
         access = await access_topic(conn, user, topic_id)
         if not can_moderate(user, access.membership):
             raise Forbidden("Only moderators and the group's conveners can set slow mode.")
-        actor = _require_user(user)
+        actor = require_author(user)
         if access.topic.slow_mode_seconds == seconds:
             return
         await topic_queries.set_slow_mode(conn, topic_id, seconds)

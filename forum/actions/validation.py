@@ -20,13 +20,16 @@ def clean_text(
     multiline: bool = True,
     allow_empty: bool = False,
 ) -> str:
-    text = (value or "").replace("\r\n", "\n").strip()
+    # The limit applies to the text as received (browsers send each line break as CRLF):
+    # stripping first would let 250 KB of padding through a 32,000-character limit.
+    text = (value or "").replace("\r\n", "\n")
+    if len(text) > max_chars:
+        raise BadRequest(f"{label} is {len(text):,} characters long; the most is {max_chars:,}.")
+    text = text.strip()
     if not text and not allow_empty:
         raise BadRequest(f"{label} cannot be empty.")
     if _CONTROL.search(text) or (not multiline and "\n" in text):
         raise BadRequest(f"{label} contains characters that are not allowed.")
-    if len(text) > max_chars:
-        raise BadRequest(f"{label} is {len(text):,} characters long; the most is {max_chars:,}.")
     return text
 
 

@@ -39,9 +39,11 @@ _WHITESPACE_RE = re.compile(r"\s+")
 _TRAILING = " \t\n,;:.!?([{-\u2013\u2014"  # ... plus en and em dash
 
 
-def cook(raw: str) -> str:
-    """Turn a post's raw markdown into the sanitized HTML to store and serve."""
-    html = clean_html(render_markdown(raw))
+def cook(raw: str, image_hosts: frozenset[str] = frozenset()) -> str:
+    """Turn a post's raw markdown into the sanitized HTML to store and serve; `image_hosts`:
+    the hosts whose images may load (others become links). BadRequest for markdown nested
+    deeper than can be shown."""
+    html = clean_html(render_markdown(raw, image_hosts), image_hosts)
     # A wide table scrolls inside a box that keyboard users can focus (WCAG 2.1.1). Added after
     # sanitising, which would strip tabindex; every <table> here is one our renderer wrote,
     # because HTML typed into a post is escaped, never parsed.

@@ -1,5 +1,9 @@
 """Markdown rendering for posts: one shared CommonMark parser with tables, strikethrough,
-linkify and hard line breaks, applying the sanitizer's URL policy as it renders."""
+linkify and hard line breaks, applying the sanitizer's URL policy as it renders.
+
+Images load only from this site or from hosts an admin allowed (settings.image_hosts): any
+other image would tell its host the address of every reader, so it becomes a link. Text
+nested deeper than the parser renders is refused, never dropped in silence."""
 
 from collections.abc import Sequence
 
@@ -9,18 +13,47 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
-from forum.content.sanitize import is_safe_image_url, is_safe_link_url
+from forum.content.sanitize import image_host, is_safe_image_url, is_safe_link_url
+from forum.errors import BadRequest
+
+# Quotes and lists may open at most this deep (in parser levels: a quote is one, a list two,
+# list and item). The parser stops rendering, silently, at 20; refusing a little earlier
+# means nothing written is ever lost unseen.
+MAX_NESTING = 15
+_CONTAINERS = frozenset(
+    {"blockquote_open", "bullet_list_open", "ordered_list_open", "list_item_open"}
+)
 
 
 class _PostRenderer(RendererHTML):
     def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         token = tokens[idx]
         src = token.attrGet("src")
-        if isinstance(src, str) and is_safe_image_url(src):
-            return super().image(tokens, idx, options, env)
-        # An image we will not load (http, off-site "//", ...) still carries the author's
-        # words: show its alt text rather than an empty <img> the sanitizer would leave.
-        return escapeHtml(self.renderInlineAsText(token.children or [], options, env))
+        alt = escapeHtml(self.renderInlineAsText(token.children or [], options, env))
+        if not isinstance(src, str) or not is_safe_image_url(src):
+            # An image we will not load (http, off-site "//", ...) still carries the author's
+            # words: show its alt text rather than an empty <img> the sanitizer would leave.
+            return alt
+        host = image_host(src)
+        if host is not None and host not in env.get("image_hosts", ()):
+            # Shown as a link: the reader chooses whether that host learns their address.
+            text = f"{alt or 'An image'} (image on {escapeHtml(host)})"
+            return f'<a href="{escapeHtml(src)}">{text}</a>'
+        return super().image(tokens, idx, options, env)
+
+    def _aligned(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        # Table alignment as a class, not an inline style: the pages' Content-Security-Policy
+        # allows no inline styles.
+        token = tokens[idx]
+        style = token.attrGet("style")
+        if isinstance(style, str) and style.startswith("text-align:"):
+            token.attrs.pop("style", None)
+            token.attrSet("class", "align-" + style.removeprefix("text-align:"))
+        return self.renderToken(tokens, idx, options, env)
+
+    th_open = td_open = _aligned
 
     def heading_open(
         self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
@@ -60,8 +93,17 @@ _MD = _PostMarkdown(
 _MD.linkify.set({"fuzzy_link": False})  # type: ignore[union-attr]
 
 
-def render_markdown(raw: str) -> str:
-    """Render post markdown to HTML. Not yet safe to serve: pass it through clean_html."""
-    # MarkdownIt.render is typed Any (the renderer is pluggable); ours is RendererHTML.
-    html: str = _MD.render(raw)
+def render_markdown(raw: str, image_hosts: frozenset[str] = frozenset()) -> str:
+    """Render post markdown to HTML. Not yet safe to serve: pass it through clean_html.
+
+    Raises BadRequest for quotes or lists nested deeper than MAX_NESTING levels."""
+    env: EnvType = {"image_hosts": image_hosts}
+    tokens = _MD.parse(raw, env)
+    if any(t.type in _CONTAINERS and t.level >= MAX_NESTING for t in tokens):
+        raise BadRequest(
+            "This post has quotes or lists nested too deeply to be shown (15 quotes, or 7"
+            " lists, inside each other at most). Please flatten them."
+        )
+    # MarkdownIt's renderer is typed Any (it is pluggable); ours is RendererHTML.
+    html: str = _MD.renderer.render(tokens, _MD.options, env)
     return html

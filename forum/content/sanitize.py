@@ -3,6 +3,7 @@ images, and the one shared nh3.Cleaner that enforces them."""
 
 import re
 import unicodedata
+from functools import lru_cache, partial
 from urllib.parse import unquote, urlsplit
 
 import nh3
@@ -49,12 +50,12 @@ ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "code": frozenset({"class"}),
 }
 
-# Table alignment is the only inline style markdown emits, so the exact strings are listed
-# instead of letting any CSS through.
-_ALIGN_STYLES = frozenset({"text-align:left", "text-align:center", "text-align:right"})
+# Table alignment is the one presentational attribute markdown emits; the renderer writes it
+# as one of these classes (no inline styles: the pages' CSP forbids them).
+_ALIGN_CLASSES = frozenset({"align-left", "align-center", "align-right"})
 _TAG_ATTRIBUTE_VALUES: dict[str, dict[str, frozenset[str]]] = {
-    "th": {"style": _ALIGN_STYLES},
-    "td": {"style": _ALIGN_STYLES},
+    "th": {"class": _ALIGN_CLASSES},
+    "td": {"class": _ALIGN_CLASSES},
 }
 
 LINK_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
@@ -135,36 +136,57 @@ def is_safe_image_url(url: str) -> bool:
     return url.startswith("/") and not url.startswith("//")
 
 
-def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+def image_host(url: str) -> str | None:
+    """The lower-case host of an absolute https image URL; None for a same-site path."""
+    if url[:8].lower() != "https://":
+        return None
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def _filter_attribute(
+    image_hosts: frozenset[str], tag: str, attribute: str, value: str
+) -> str | None:
     """Value checks nh3 cannot express; returning None drops just that attribute."""
     # nh3 also calls this for attributes it will drop anyway (and for the rel it adds);
     # passing those through unchanged is harmless.
     if attribute == "href":
         return value if is_safe_link_url(value) else None
     if attribute == "src":
-        return value if is_safe_image_url(value) else None
+        host = image_host(value)
+        allowed = host is None or host in image_hosts
+        return value if allowed and is_safe_image_url(value) else None
     if attribute == "class":
+        if tag in ("th", "td"):
+            return value if value in _ALIGN_CLASSES else None
         return value if tag == "code" and _LANGUAGE_CLASS_RE.fullmatch(value) else None
     if attribute == "start":
         return value if _START_RE.fullmatch(value) else None
     return value
 
 
-# Built once: compiling the allow-list per call would dominate the cost of cleaning a post.
-# An <a> whose href is refused keeps its text and loses only the attribute; an anchor without
-# href is not a link. (Our markdown renderer applies the same URL policy, so that case only
-# arises for HTML that did not come from it.)
-_CLEANER = nh3.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    tag_attribute_values=_TAG_ATTRIBUTE_VALUES,
-    attribute_filter=_filter_attribute,
-    url_schemes=LINK_SCHEMES,
-    link_rel=LINK_REL,
-    strip_comments=True,
-)
+@lru_cache(maxsize=8)
+def _cleaner(image_hosts: frozenset[str]) -> nh3.Cleaner:
+    """Built once per allowed-image-host list: compiling the allow-list per call would
+    dominate the cost of cleaning a post.
+
+    An <a> whose href is refused keeps its text and loses only the attribute; an anchor
+    without href is not a link. (Our markdown renderer applies the same URL policy, so that
+    case only arises for HTML that did not come from it.) An <img> from a host not allowed
+    loses its src, a second line behind the renderer, which turns it into a link."""
+    return nh3.Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        tag_attribute_values=_TAG_ATTRIBUTE_VALUES,
+        attribute_filter=partial(_filter_attribute, image_hosts),
+        url_schemes=LINK_SCHEMES,
+        link_rel=LINK_REL,
+        strip_comments=True,
+    )
 
 
-def clean_html(html: str) -> str:
+def clean_html(html: str, image_hosts: frozenset[str] = frozenset()) -> str:
     """Reduce `html` to the forum's allow-list; the output is safe to serve as-is."""
-    return _CLEANER.clean(html)
+    return _cleaner(image_hosts).clean(html)

@@ -45,10 +45,12 @@ class Post:
 @dataclass(frozen=True, slots=True)
 class Revision:
     version: int
-    raw: str
+    raw: str  # '' when redacted, unless read for a moderator
     cooked: str
     username: str
     created_at: float
+    redacted_at: float | None = None  # removed from the history for safety
+    redacted_by: str | None = None
 
 
 async def get_post(conn: Connection, post_id: int) -> Post | None:
@@ -159,14 +161,74 @@ async def insert_revision(
     )
 
 
-async def list_revisions(conn: Connection, post_id: int) -> list[Revision]:
+async def list_revisions(
+    conn: Connection, post_id: int, *, with_redacted: bool = False
+) -> list[Revision]:
+    """Every version of a post, oldest first. A redacted version's text is empty, unless
+    `with_redacted` (for moderators' eyes only) reads it back from redacted_revisions."""
+    text = (
+        "coalesce(x.raw, r.raw) AS raw, coalesce(x.cooked, r.cooked) AS cooked"
+        if with_redacted
+        else "r.raw, r.cooked"
+    )
+    join = (
+        " LEFT JOIN redacted_revisions x ON x.post_id = r.post_id AND x.version = r.version"
+        if with_redacted
+        else ""
+    )
     rows = await conn.fetch_all(
-        "SELECT r.version, r.raw, r.cooked, u.username, r.created_at"
+        f"SELECT r.version, {text}, u.username, r.created_at, r.redacted_at,"
+        " b.username AS redacted_by"
         " FROM post_revisions r JOIN users u ON u.id = r.user_id"
-        " WHERE r.post_id = :p ORDER BY r.version",
+        " LEFT JOIN users b ON b.id = r.redacted_by"
+        f"{join} WHERE r.post_id = :p ORDER BY r.version",
         {"p": post_id},
     )
     return [Revision(**r) for r in rows]
+
+
+async def list_revision_texts(
+    conn: Connection, post_id: int, before_version: int
+) -> list[tuple[int, str]]:
+    """(version, raw) of the versions before `before_version` still in the history."""
+    rows = await conn.fetch_all(
+        "SELECT version, raw FROM post_revisions WHERE post_id = :p AND version < :v"
+        " AND redacted_at IS NULL ORDER BY version",
+        {"p": post_id, "v": before_version},
+    )
+    return [(int(r["version"]), str(r["raw"])) for r in rows]
+
+
+async def redact_revisions(
+    conn: Connection, post_id: int, versions: list[int], by: int | None, now: float
+) -> None:
+    """Take these versions' text out of the history readers see; moderators can still read
+    it in redacted_revisions."""
+    if not versions:
+        return
+    ids_sql, params = in_list("v", versions)
+    params |= {"p": post_id, "by": by, "now": now}
+    await conn.execute(
+        "INSERT INTO redacted_revisions (post_id, version, raw, cooked)"
+        " SELECT post_id, version, raw, cooked FROM post_revisions"
+        f" WHERE post_id = :p AND version IN {ids_sql} AND redacted_at IS NULL",
+        params,
+    )
+    await conn.execute(
+        "UPDATE post_revisions SET raw = '', cooked = '', redacted_at = :now, redacted_by = :by"
+        f" WHERE post_id = :p AND version IN {ids_sql} AND redacted_at IS NULL",
+        params,
+    )
+
+
+async def list_replies_to(conn: Connection, topic_id: int, post_number: int) -> list[Post]:
+    """Later posts of the topic that reply to (and so may quote) a post."""
+    rows = await conn.fetch_all(
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.reply_to_post_number = :n"
+        " AND p.deleted_at IS NULL ORDER BY p.post_number",
+        {"t": topic_id, "n": post_number},
+    )
+    return [Post.from_row(r) for r in rows]
 
 
 async def list_posts_before(

@@ -270,6 +270,15 @@ async def set_item_content(
     )
 
 
+async def clear_item_text(conn: Connection, item_id: int) -> None:
+    """A resolved item keeps its reasons and who decided, never the text it was about: it
+    may identify someone, and it is either published now (the post keeps it) or refused."""
+    await conn.execute(
+        "UPDATE review_items SET raw = NULL, cooked = NULL, title = NULL WHERE id = :i",
+        {"i": item_id},
+    )
+
+
 async def set_target(conn: Connection, item_id: int, target_id: int, topic_id: int) -> None:
     """A queued post, once approved, points at the post it became."""
     await conn.execute(

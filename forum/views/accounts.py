@@ -11,9 +11,16 @@ from starlette.responses import Response
 
 from forum.access import readable_groups
 from forum.actions import accounts as account_actions
-from forum.auth import clear_session_cookie, session_cookie_header, sign_session
+from forum.auth import (
+    DEVICE_COOKIE,
+    clear_session_cookie,
+    device_cookie_header,
+    device_user_id,
+    session_cookie_header,
+    sign_session,
+)
 from forum.db import Database
-from forum.errors import BadRequest, NotFound
+from forum.errors import BadRequest, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pages import LoginPage, SignupPage, UserPage
 from forum.permissions import (
@@ -37,48 +44,58 @@ from forum.views.common import (
     safe_next,
     settings_of,
     viewer_of,
+    with_retry_after,
 )
 
 SITE_ROLES = [("member", "Member"), ("moderator", "Moderator"), ("admin", "Administrator")]
 
 
-def _logged_in(request: Request, token: str, next_path: str) -> Response:
+def _logged_in(request: Request, user: User, token: str, next_path: str) -> Response:
     settings = settings_of(request)
     response = redirect(next_path)
+    secure = request.url.scheme == "https"
     cookie = session_cookie_header(
         sign_session(settings.secret_key, token),
         max_age=settings.session_days * 86400,
-        secure=request.url.scheme == "https",
+        secure=secure,
     )
     response.headers.append("set-cookie", cookie)
+    response.headers.append(
+        "set-cookie", device_cookie_header(settings.secret_key, user.id, secure=secure)
+    )
     return response
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 async def login(request: Request) -> Response:
     next_path = safe_next(query_input(request).get("next"))
-    login_value, errors, status = "", [], 200
+    login_value, errors, status, wait = "", [], 200, None
     if request.method == "POST":
         form = await read_input(request)
         login_value = form.get("login") or ""
         next_path = safe_next(form.get("next"))
-        address = request.client.host if request.client else "unknown"
+        secret = settings_of(request).secret_key
+        attempt = account_actions.LoginAttempt(
+            login_value,
+            form.get("password") or "",
+            _address(request),
+            device_user_id(secret, request.cookies.get(DEVICE_COOKIE)),
+        )
         try:
-            _, token = await account_actions.do_login(
-                db_of(request),
-                request.app.state.limiter,
-                settings_of(request),
-                login_value,
-                form.get("password") or "",
-                address,
+            user, token = await account_actions.do_login(
+                db_of(request), settings_of(request), attempt
             )
-        except BadRequest as error:
-            errors, status = error.messages, 400
+        except (BadRequest, RateLimited) as error:
+            errors, status, wait = error.messages, error.status_code, error.wait_seconds
         else:
-            return _logged_in(request, token, next_path)
+            return _logged_in(request, user, token, next_path)
     page = LoginPage(
         **base(request, "Log in"), login_value=login_value, next_path=next_path, errors=errors
     )
-    return render(request, page, status)
+    return with_retry_after(render(request, page, status), wait)
 
 
 async def signup(request: Request) -> Response:
@@ -89,6 +106,7 @@ async def signup(request: Request) -> Response:
         "guest_value": query_input(request).get("account") == "guest",
     }
     errors: list[str] = []
+    status, wait = 400, None
     if request.method == "POST":
         form = await read_input(request)
         guest = form.get("account") == "guest"
@@ -98,6 +116,7 @@ async def signup(request: Request) -> Response:
             "badge_value": form.get("badge") or "other",
             "guest_value": guest,
         }
+        db, settings = db_of(request), settings_of(request)
         try:
             details = account_actions.check_signup(
                 form.get("username"),
@@ -106,23 +125,24 @@ async def signup(request: Request) -> Response:
                 form.get("badge"),
                 guest=guest,
             )
-            await account_actions.do_create_user(db_of(request), details)
+            pace_key = await account_actions.check_signup_pace(db, settings, _address(request))
+            user = await account_actions.do_create_user(db, details)
+            await account_actions.count_signup(db, pace_key)
             _, token = await account_actions.do_login(
-                db_of(request),
-                request.app.state.limiter,
-                settings_of(request),
-                details.username,
-                details.password,
-                request.client.host if request.client else "unknown",
+                db,
+                settings,
+                account_actions.LoginAttempt(
+                    details.username, details.password, _address(request), user.id
+                ),
             )
-        except BadRequest as error:
-            errors = error.messages
+        except (BadRequest, RateLimited) as error:
+            errors, status, wait = error.messages, error.status_code, error.wait_seconds
         else:
-            return _logged_in(request, token, "/")
+            return _logged_in(request, user, token, "/")
     page = SignupPage(
         **base(request, "Sign up"), badges=list(BADGE_LABELS.items()), errors=errors, **values
     )
-    return render(request, page, 400 if errors else 200)
+    return with_retry_after(render(request, page, status if errors else 200), wait)
 
 
 async def logout(request: Request) -> Response:

@@ -98,6 +98,13 @@ def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse
     return HTMLResponse(renderer_of(request).render(page), status_code=status_code)
 
 
+def with_retry_after(response: Response, wait_seconds: int | None) -> Response:
+    """A form shown again because its sender must wait says for how long (429)."""
+    if wait_seconds:
+        response.headers["Retry-After"] = str(wait_seconds)
+    return response
+
+
 def redirect(url: str) -> RedirectResponse:
     # 303: after a POST the browser fetches the new page with GET, so reload never re-posts.
     return RedirectResponse(url, status_code=303)

@@ -9,33 +9,61 @@ from starlette.responses import Response
 from forum.actions.validation import clean_text
 from forum.api.serialize import ForumJSON
 from forum.content import cook
-from forum.content.privacy import find_identifiers
+from forum.content.offload import off_the_loop
+from forum.content.privacy import Finding, find_identifiers
+from forum.errors import RateLimited
 from forum.forms import read_input
+from forum.ratelimit import RateLimiter
+from forum.settings import image_host_set
 from forum.views.common import require_viewer, settings_of
 
 
 async def preview(request: Request) -> Response:
-    """POST {"raw": ...} -> {"cooked", "warnings", "held"}; offsets count characters of raw.
+    """POST {"raw": ..., "title": ...} -> {"cooked", "warnings", "held"}, and
+    "title_warnings" when a title was sent; offsets count characters of raw (or the title).
 
     Only JSON is ever answered, errors too ({"errors": [...]}: `wants_json` names this path),
     whatever the Accept header: the one caller is a script. The text is never logged or kept.
     """
-    require_viewer(request)
+    viewer = require_viewer(request)
+    settings = settings_of(request)
     form = await read_input(request)
-    raw = form.get("raw") or ""
-    if not raw.strip():
+    raw, title = form.get("raw") or "", form.get("title") or ""
+    clean_text(raw, "The post", settings.max_post_chars, allow_empty=True)
+    clean_text(title, "The title", settings.max_title_chars, allow_empty=True, multiline=False)
+    # A preview costs what a post costs, and comes with every pause in typing: limited per
+    # person on each server, which is where the cost falls.
+    limiter: RateLimiter = request.app.state.preview_limiter
+    key = f"preview:{viewer.id}"
+    wait = limiter.wait_seconds(key, settings.previews_per_minute, 60)
+    if wait:
+        raise RateLimited("Previews are paused for a moment.", wait_seconds=wait)
+    limiter.hit(key, 60, settings.previews_per_minute)
+    if not raw.strip() and not title.strip():
         return ForumJSON({"cooked": "", "warnings": [], "held": False})
-    text = clean_text(raw, "The post", settings_of(request).max_post_chars)
-    # Offsets into raw as sent, not the cleaned text, so the page can select what they point at.
-    findings = find_identifiers(raw)
-    return ForumJSON(
-        {
-            "cooked": cook(text),
-            "warnings": [
-                {"kind": f.kind, "message": f.message, "start": f.start, "end": f.end}
-                for f in findings
-            ],
-            # A post with any of these would wait for a moderator (DESIGN.md, safety).
-            "held": bool(findings),
-        }
-    )
+    hosts = image_host_set(settings)
+
+    def work() -> tuple[str, list[Finding], list[Finding]]:
+        # Offsets into raw as sent, not the cleaned text, so the page can select them.
+        cooked = cook(raw.replace("\r\n", "\n").strip(), hosts) if raw.strip() else ""
+        return cooked, find_identifiers(raw), find_identifiers(title)
+
+    cooked, findings, title_findings = await off_the_loop(len(raw) + len(title), work)
+    body: dict[str, object] = {
+        "cooked": cooked,
+        "warnings": [_warning(f) for f in findings],
+        # A post with any of these would wait for a moderator (DESIGN.md, safety).
+        "held": bool(findings or title_findings),
+    }
+    if "title" in form.values:
+        body["title_warnings"] = [_warning(f) for f in title_findings]
+    return ForumJSON(body)
+
+
+def _warning(finding: Finding) -> dict[str, object]:
+    return {
+        "kind": finding.kind,
+        "message": finding.message,
+        "start": finding.start,
+        "end": finding.end,
+    }

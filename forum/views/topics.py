@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import itertools
 from typing import Any
 
 from starlette.requests import Request
@@ -15,12 +14,12 @@ from forum.actions.holds import Held, PrivacyWarning
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pace import SLOW_MODE_CHOICES
-from forum.pages import ComposerPage, PostItem, RevisionsPage, TopicPage
+from forum.pages import ComposerPage, PostItem, RevisionEntry, RevisionsPage, TopicPage
 from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
-from forum.queries.posts import Post
+from forum.queries.posts import Post, Revision
 from forum.queries.topics import Topic
 from forum.views.common import (
     base,
@@ -271,19 +270,35 @@ def line_diff(old: str, new: str) -> list[tuple[str, str]]:
     ]
 
 
+def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionEntry]:
+    """What the history page shows of each version. A redacted version is, for readers, a
+    line saying it was removed, and no diff touches it: the next version readers may see is
+    compared with the last one before it. Moderators see every version, removed ones marked."""
+    entries: list[RevisionEntry] = []
+    shown: Revision | None = None
+    for revision in history:
+        removed = revision.redacted_at is not None
+        if removed and not moderator:
+            entries.append(RevisionEntry(revision, removed=True, diff=None, readable=False))
+            continue
+        diff = line_diff(shown.raw, revision.raw) if shown is not None else None
+        entries.append(RevisionEntry(revision, removed=removed, diff=diff, readable=True))
+        shown = revision
+    return entries
+
+
 async def revisions(request: Request) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
-    if not post.visible and not can_moderate(viewer, access.membership):
+    moderator = can_moderate(viewer, access.membership)
+    if not post.visible and not moderator:
         raise NotFound("This post is hidden or was removed by a moderator.")
-    history = await post_queries.list_revisions(db, post.id)
-    diffs = [line_diff(a.raw, b.raw) for a, b in itertools.pairwise(history)]
+    history = await post_queries.list_revisions(db, post.id, with_redacted=moderator)
     page = RevisionsPage(
         **base(request, f"Edit history of post {post.post_number}"),
         post=post,
         topic=access.topic,
-        revisions=history,
-        diffs=diffs,
+        revisions=revision_entries(history, moderator),
     )
     return render(request, page)
 
