@@ -29,6 +29,8 @@ from forum.forms import MAX_ID
 from forum.pace import KEEP_SECONDS as PACE_KEEP_SECONDS
 from forum.pace import trim_pace
 from forum.permissions import is_staff
+from forum.queries.idempotency import KEEP_SECONDS as IDEMPOTENCY_KEEP_SECONDS
+from forum.queries.idempotency import trim as trim_idempotency_keys
 from forum.queries.review import convened_group_ids
 from forum.queries.users import User, get_session_user, get_user
 from forum.ratelimit import trim_rate_events
@@ -170,6 +172,7 @@ class Live:
                 await self.bus.trim(time.time() - self.retention_seconds)
                 await trim_pace(self.db, time.time() - PACE_KEEP_SECONDS)
                 await trim_rate_events(self.db, time.time() - PACE_KEEP_SECONDS)
+                await trim_idempotency_keys(self.db, time.time() - IDEMPOTENCY_KEEP_SECONDS)
             except Exception:
                 log.exception("trimming the logs failed; trying again in an hour")
             await asyncio.sleep(3600)

@@ -66,6 +66,7 @@ class TopicPage(Page):
     next_after: int | None
     can_reply: bool
     can_moderate: bool
+    idempotency_key: str  # the inline reply form's (views/topics.py: new_idempotency_key)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +86,7 @@ class ComposerPage(Page):
     version: int | None = None
     errors: list[str] = field(default_factory=list)
     quoted: Post | None = None
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -81,9 +81,11 @@ async def hold_if_needed(
     return Held(item_id, group.id, topic.id if topic else None, _tell_author(holds))
 
 
+HELD_MESSAGE = "Your post is waiting for a moderator and will appear once they approve it."
+
+
 def _tell_author(holds: list[Hold]) -> tuple[str, ...]:
-    first = "Your post is waiting for a moderator and will appear once they approve it."
-    return (first, *(message for hold in holds for message in hold.messages))
+    return (HELD_MESSAGE, *(message for hold in holds for message in hold.messages))
 
 
 async def publish_review_change(conn: Connection, renderer: Renderer, item_id: int) -> str:

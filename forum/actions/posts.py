@@ -10,11 +10,18 @@ cooked once, here; pages never render it again.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
-from forum.actions.holds import Held, content_holds, hold_if_needed, queue_edited_post
+from forum.actions.holds import (
+    HELD_MESSAGE,
+    Held,
+    content_holds,
+    hold_if_needed,
+    queue_edited_post,
+)
 from forum.actions.redaction import redact_history, scrub_post
 from forum.actions.validation import clean_text, slugify
 from forum.content import cook
@@ -33,6 +40,7 @@ from forum.permissions import (
     is_staff,
 )
 from forum.queries import groups as group_queries
+from forum.queries import idempotency
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
@@ -53,6 +61,9 @@ class Written:
     post_number: int
 
 
+Outcome = Written | Held  # a post written, or held for a moderator
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What the costly steps made of a text: its HTML and the identifiable-data finding."""
@@ -67,6 +78,66 @@ async def prepare(settings: Settings, title: str | None, raw: str) -> Prepared:
     hosts = image_host_set(settings)
     text = post_text(title, raw)
     return await off_the_loop(len(text), lambda: Prepared(cook(raw, hosts), privacy_hold(text)))
+
+
+# A client's key for one write (the Idempotency-Key header, or the composer's hidden field).
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    if not key:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest(
+            "An idempotency key is 1 to 200 letters, digits or punctuation marks, with no spaces."
+        )
+    return key
+
+
+async def _made_before(conn: Connection, author: User, key: str | None) -> Outcome | None:
+    """What an earlier request with this key made, if one did."""
+    if key is None:
+        return None
+    made = await idempotency.find(conn, author.id, key)
+    return await _replay(conn, made) if made is not None else None
+
+
+async def _claim(
+    conn: Connection, author: User, key: str | None, now: float
+) -> Written | Held | None:
+    """Take the key inside the write's transaction; if a request racing with the same key
+    got it first (and committed), what that one made."""
+    if key is None or await idempotency.claim(conn, author.id, key, now):
+        return None
+    return await _made_before(conn, author, key)
+
+
+async def _replay(conn: Connection, made: idempotency.Made) -> Outcome:
+    if made.post_id is not None:
+        post = await post_queries.get_post(conn, made.post_id)
+        if post is not None:
+            return Written(post.topic_id, post.id, post.post_number)
+    if made.item_id is not None:
+        item = await review_queries.get_item(conn, made.item_id)
+        if item is not None:
+            if item.kind == "queued" and item.status == "approved" and item.target_id:
+                post = await post_queries.get_post(conn, item.target_id)
+                if post is not None:
+                    return Written(post.topic_id, post.id, post.post_number)
+            return Held(item.id, item.group_id or 0, item.topic_id, (HELD_MESSAGE,))
+    raise Conflict("What this request made earlier no longer exists.")
+
+
+async def _remember(
+    conn: Connection, author: User, key: str | None, result: Written | Held
+) -> None:
+    if key is None:
+        return
+    if isinstance(result, Held):
+        made = idempotency.Made(result.topic_id, None, result.item_id)
+    else:
+        made = idempotency.Made(result.topic_id, result.post_id, None)
+    await idempotency.remember(conn, author.id, key, made)
 
 
 def require_author(user: User | None) -> User:
@@ -117,11 +188,16 @@ async def do_new_topic(
     raw: str | None,
     *,
     confirmed: bool = True,
+    idempotency_key: str | None = None,
 ) -> Written | Held:
     """Start a topic, or hold it for review (forum/actions/holds.py). `confirmed`: the author
-    has seen the identifiable-data warning and posts anyway."""
+    has seen the identifiable-data warning and posts anyway. `idempotency_key`: a request
+    sent again with the same key returns what the first one made."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
     author = require_author(user)
+    key = check_idempotency_key(idempotency_key)
+    if before := await _made_before(db, author, key):
+        return before
     access = await access_group(db, author, group_id=group_id)
     clean_title, clean_raw = check_new_topic(settings, author, access, title, raw)
     await check_pace(db, settings, author, "topic", time.time(), record=False)
@@ -129,9 +205,12 @@ async def do_new_topic(
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through.
     async with db.transaction() as conn:
+        now = time.time()
+        if raced := await _claim(conn, author, key, now):
+            return raced
         access = await access_group(conn, user, group_id=group_id)
         clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
-        author, now = require_author(user), time.time()
+        author = require_author(user)
         await check_pace(conn, settings, author, "topic", now)
         held = await hold_if_needed(
             conn,
@@ -148,11 +227,11 @@ async def do_new_topic(
             confirmed=confirmed,
             now=now,
         )
-        if held:
-            return held
-        return await publish_topic(
+        result = held or await publish_topic(
             conn, renderer, author, group_id, clean_title, clean_raw, prepared.cooked, now
         )
+        await _remember(conn, author, key, result)
+        return result
 
 
 async def publish_topic(
@@ -207,10 +286,15 @@ async def do_reply(
     reply_to_post_number: int | None = None,
     *,
     confirmed: bool = True,
+    idempotency_key: str | None = None,
 ) -> Written | Held:
-    """Reply, or hold the reply for review (forum/actions/holds.py)."""
+    """Reply, or hold the reply for review (forum/actions/holds.py). `idempotency_key`: as
+    for do_new_topic."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
     author = require_author(user)
+    key = check_idempotency_key(idempotency_key)
+    if before := await _made_before(db, author, key):
+        return before
     clean_text(raw, "The reply", settings.max_post_chars)
     access = await access_topic(db, author, topic_id)
     clean_raw = check_reply(settings, author, access, raw, reply_to_post_number)
@@ -227,9 +311,12 @@ async def do_reply(
     )
     prepared = await prepare(settings, None, clean_raw)
     async with db.transaction() as conn:
+        now = time.time()
+        if raced := await _claim(conn, author, key, now):
+            return raced
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
-        author, now = require_author(user), time.time()
+        author = require_author(user)
         await check_pace(
             conn,
             settings,
@@ -254,9 +341,7 @@ async def do_reply(
             confirmed=confirmed,
             now=now,
         )
-        if held:
-            return held
-        return await publish_reply(
+        result = held or await publish_reply(
             conn,
             renderer,
             author,
@@ -266,6 +351,8 @@ async def do_reply(
             reply_to_post_number,
             now,
         )
+        await _remember(conn, author, key, result)
+        return result
 
 
 async def publish_reply(

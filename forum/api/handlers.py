@@ -156,6 +156,9 @@ async def create_post(request: Request) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     form = await read_input(request)
     renderer, settings = renderer_of(request), settings_of(request)
+    # Sent again with the same key (a retry after a timeout or a 503), a post is not written
+    # twice: the answer is the post the first request made.
+    key = request.headers.get("idempotency-key")
     topic_id = form.get_int("topic_id")
     if topic_id is not None:
         written = await post_actions.do_reply(
@@ -166,13 +169,21 @@ async def create_post(request: Request) -> Response:
             topic_id,
             form.get("raw"),
             form.get_int("reply_to_post_number"),
+            idempotency_key=key,
         )
     else:
         group_id = form.get_int("category")
         if group_id is None:
             raise BadRequest("Give a category for a new topic, or a topic_id for a reply.")
         written = await post_actions.do_new_topic(
-            db, renderer, settings, viewer, group_id, form.get("title"), form.get("raw")
+            db,
+            renderer,
+            settings,
+            viewer,
+            group_id,
+            form.get("title"),
+            form.get("raw"),
+            idempotency_key=key,
         )
     if isinstance(written, Held):
         # As Discourse answers for a queued post: nothing is published yet.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import secrets
 from typing import Any
 
 from starlette.requests import Request
@@ -70,6 +71,7 @@ async def topic_page(request: Request) -> Response:
         next_after=last if last < topic.highest_post_number else None,
         can_reply=can_reply(viewer, access.group, access.membership, topic),
         can_moderate=can_moderate(viewer, access.membership),
+        idempotency_key=new_idempotency_key() if viewer else "",
     )
     return render(request, page)
 
@@ -92,6 +94,9 @@ def _composer(
 ) -> Response:
     """New topic, reply and edit share one composer, shown with what was typed and why not
     (`status`: 400, or 429 when the author must wait before trying again)."""
+    # A key per composed post: sent twice (a double click, a retry after an error), the
+    # post is written once. Kept when the composer is shown again, as the post is not yet.
+    fields.setdefault("idempotency_key", new_idempotency_key())
     page = ComposerPage(
         **base(request, heading), heading=heading, group=group, errors=errors, **fields
     )
@@ -104,13 +109,14 @@ async def new_topic(request: Request) -> Response:
     if not can_start_topic(viewer, access.group, access.membership):
         raise Forbidden("You cannot start topics in this group.")
     action = request.url_for("new_topic", slug=access.group.slug).path
-    title = raw = ""
+    title = raw = key = ""
     errors: list[str] = []
     status = 400
     warned = False
     if request.method == "POST":
         form = await read_input(request)
         title, raw = form.get("title") or "", form.get("raw") or ""
+        key = form.get("idempotency_key") or ""
         try:
             written = await post_actions.do_new_topic(
                 db,
@@ -121,6 +127,7 @@ async def new_topic(request: Request) -> Response:
                 title,
                 raw,
                 confirmed=form.get("post_anyway") == "yes",
+                idempotency_key=key,
             )
         except BadRequest as error:
             errors, warned = error.messages, isinstance(error, PrivacyWarning)
@@ -143,7 +150,12 @@ async def new_topic(request: Request) -> Response:
         title_value=title,
         raw_value=raw,
         privacy_warning=warned,
+        idempotency_key=key or new_idempotency_key(),
     )
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_urlsafe(16)
 
 
 def held_url(request: Request, held: Held) -> str:
@@ -169,9 +181,11 @@ async def reply(request: Request) -> Response:
     errors: list[str] = []
     status = 400
     warned = False
+    key = ""
     if request.method == "POST":
         form = await read_input(request)
         raw, to = form.get("raw") or "", form.get_int("reply_to_post_number")
+        key = form.get("idempotency_key") or ""
         try:
             written = await post_actions.do_reply(
                 db,
@@ -182,6 +196,7 @@ async def reply(request: Request) -> Response:
                 raw,
                 to,
                 confirmed=form.get("post_anyway") == "yes",
+                idempotency_key=key,
             )
         except BadRequest as error:
             errors, warned = error.messages, isinstance(error, PrivacyWarning)
@@ -215,6 +230,7 @@ async def reply(request: Request) -> Response:
         reply_to_post_number=to,
         quoted=quoted,
         privacy_warning=warned,
+        idempotency_key=key or new_idempotency_key(),
     )
 
 
