@@ -18,10 +18,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from forum.auth import AuthMiddleware
-from forum.db import is_unavailable, is_unstorable, migrate, open_database
+from forum.db import (
+    Database,
+    DatabaseReadOnly,
+    DatabaseUnavailable,
+    is_unavailable,
+    is_unstorable,
+    migrate,
+    open_database,
+)
 from forum.errors import ForumError, NotAuthenticated
 from forum.live import open_live
-from forum.middleware import RefuseNulAddresses, SecurityHeaders
+from forum.middleware import AnswerDatabaseFaults, RefuseNulAddresses, SecurityHeaders
 from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
 from forum.routes import routes
@@ -96,6 +104,7 @@ async def database_error(request: Request, exc: Exception) -> Response:
 
 # The database drivers' errors, handled before they could become a bare 500.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     sqlite3.Error,
@@ -133,15 +142,37 @@ def cached_url_path(app: Starlette) -> Callable[..., str]:
     return url_path
 
 
+async def open_starting_database(settings: Settings) -> Database:
+    """Open, check and migrate the database, or stop the start with a plain reason: a forum
+    that started on a database it cannot write would fail every post while looking well."""
+    try:
+        db = await open_database(settings.database_url, busy_ms=settings.sqlite_busy_ms)
+    except Exception as error:
+        if is_unavailable(error):
+            log.error(
+                "The forum cannot open its database (%s). Check that the database server is"
+                " reachable, or that the database file and its folder can be written."
+                " It is not starting.",
+                error,
+            )
+        raise
+    try:
+        await db.check_writable()
+        await migrate(db)
+    except Exception as error:
+        if isinstance(error, DatabaseReadOnly):
+            log.error("%s It is not starting.", error)
+        await db.close()
+        raise
+    return db
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = await open_database(settings.database_url)
-        # Say so at start, not at the first post, when the database takes no writes.
-        await app.state.db.check_writable()
-        await migrate(app.state.db)
+        app.state.db = await open_starting_database(settings)
         app.state.live = await open_live(app.state.db, settings)
         try:
             yield
@@ -153,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, image_hosts=image_host_set(settings)),
+            Middleware(AnswerDatabaseFaults, respond=database_fault),
             Middleware(RefuseNulAddresses),
             Middleware(AuthMiddleware),
         ],

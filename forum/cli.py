@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from forum.db import Database, migrate, open_database
+from forum.db import Database, DatabaseReadOnly, migrate, open_database
 from forum.errors import ForumError
 from forum.settings import Settings, load_settings
 from realtime.backends import open_bus
@@ -26,8 +26,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = await open_database(settings.database_url)
+    db = await open_database(settings.database_url, busy_ms=settings.sqlite_busy_ms)
     try:
+        await db.check_writable()
         await migrate(db)
         # Events written from here wake running servers as theirs do (NOTIFY, a Redis
         # publish; a SQLite server polls the log). Not listening: it serves no sockets.
@@ -223,5 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.handler(args)
     except ForumError as error:
         print("; ".join(error.messages), file=sys.stderr)
+        return 1
+    except DatabaseReadOnly as error:
+        print(error, file=sys.stderr)
         return 1
     return result

@@ -7,6 +7,7 @@ through one writer connection, one transaction at a time; reads use separate con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -48,12 +49,20 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,  # 53: disk full, too many connections
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a read-only database or a standby
     asyncpg.InterfaceError,  # the connection is closed, or the pool is closing
+    asyncpg.exceptions.InternalClientError,  # the server went away mid-statement
     ConnectionError,  # refused or reset while connecting
 )
 
 
+class DatabaseUnavailable(Exception):
+    """No connection to the database could be had (refused, not accepting connections, too
+    many clients): whatever the driver said, the request can only be tried again later."""
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached or written just now: try again shortly (503)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc).lower()
         return any(part in message for part in _SQLITE_UNAVAILABLE)
@@ -70,7 +79,15 @@ def is_unstorable(exc: BaseException) -> bool:
     return isinstance(exc, (OverflowError, sqlite3.DataError, UnicodeEncodeError))
 
 
-_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError)
+# A connection that broke under us: asyncpg reports a server that went away mid-statement as
+# one of these (InternalClientError: its protocol was left mid-operation).
+_LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.AdminShutdownError,
+    ConnectionError,
+)
 
 
 class DatabaseReadOnly(RuntimeError):
@@ -182,8 +199,8 @@ _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=10000",
 )
+DEFAULT_BUSY_MS = 10_000  # how long a writer waits for another process's write lock
 
 
 class _SqliteConnection(Connection):
@@ -203,9 +220,10 @@ class _SqliteConnection(Connection):
 class SqliteDatabase(Database):
     dialect = "sqlite"
 
-    def __init__(self, url: str, path: str) -> None:
+    def __init__(self, url: str, path: str, busy_ms: int = DEFAULT_BUSY_MS) -> None:
         self.url = url
         self._path = path
+        self._pragmas = (*_PRAGMAS, f"PRAGMA busy_timeout={int(busy_ms)}")
         self._writer: aiosqlite.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -214,15 +232,20 @@ class SqliteDatabase(Database):
         # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly our block.
         self._writer = await aiosqlite.connect(self._path, isolation_level=None)
         self._writer.row_factory = _dict_row  # type: ignore[assignment]
-        for pragma in _PRAGMAS:
-            await self._writer.execute(pragma)
+        try:
+            for pragma in self._pragmas:
+                await self._writer.execute(pragma)
+        except BaseException:
+            # Its thread would keep the process alive after a failed start.
+            await self.close()
+            raise
         # Reads run on the event loop's own thread: our reads are small indexed queries
         # (tens of microseconds), cheaper than a hop to a worker thread and back, which
         # also fights the renderer for the GIL (measured: bench/pages.py). WAL means a
         # reader never waits for the writer.
         self._reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         self._reader.row_factory = _dict_row
-        for pragma in _PRAGMAS:
+        for pragma in self._pragmas:
             self._reader.execute(pragma)
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
@@ -253,11 +276,12 @@ class SqliteDatabase(Database):
         committing.run()
 
     async def close(self) -> None:
-        if self._writer is not None:
-            await self._writer.close()
-        if self._reader is not None:
-            self._reader.close()
+        writer, reader = self._writer, self._reader
         self._writer, self._reader = None, None
+        if writer is not None:
+            await writer.close()
+        if reader is not None:
+            reader.close()
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -302,6 +326,11 @@ class _PgConnection(Connection):
         await self._conn.execute(text, *_args(names, params))
 
 
+def _terminate(conn: Any) -> None:
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
+
+
 async def _rollback_only(conn: asyncpg.Connection) -> None:
     # asyncpg's default reset sends RESET ALL / UNLISTEN * on every release: a second round
     # trip per query. We never change session state on pooled connections, so only end a
@@ -330,46 +359,75 @@ class PostgresDatabase(Database):
         return self._pool
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
-        # After a server restart every pooled connection is dead, and each fails once as the
-        # pool discards it. A read can safely be tried again on another connection.
+        # After a server restart every pooled connection is dead, and each fails once as it
+        # is dropped. A read can safely be tried again on another connection.
         for attempt in range(self._max_size + 1):
+            conn = await self._acquire()
             try:
-                return await _PgConnection(self.pool).fetch_all(sql, params)
+                return await _PgConnection(conn).fetch_all(sql, params)
             except _LOST:
+                _terminate(conn)  # the pool opens a new one in its place
                 if attempt == self._max_size:
                     raise
+            finally:
+                await self._release(conn)
         raise AssertionError("unreachable")
 
     async def execute(self, sql: str, params: Params = None) -> None:
-        await _PgConnection(self.pool).execute(sql, params)
+        conn = await self._acquire()
+        try:
+            await _PgConnection(conn).execute(sql, params)
+        finally:
+            await self._release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         committing = _Committing()
-        async with self._acquire_live() as conn, conn.transaction():
+        conn, tr = await self._begin()
+        try:
             pg = _PgConnection(conn, committing)
             pg.event_log = self.event_log
-            yield pg
+            try:
+                yield pg
+            except BaseException:
+                try:
+                    await tr.rollback()
+                except Exception:
+                    _terminate(conn)  # lost with the transaction: the error that counts is above
+                raise
+            await tr.commit()
+        finally:
+            await self._release(conn)
         committing.run()
 
-    @asynccontextmanager
-    async def _acquire_live(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection that answers: a dead one (the server restarted) is dropped and
-        another taken, before the transaction has done anything, so nothing runs twice."""
+    async def _release(self, conn: Any) -> None:
+        # A connection the server dropped may already be back in the pool's hands.
+        with contextlib.suppress(asyncpg.InterfaceError):
+            await self.pool.release(conn)
+
+    async def _acquire(self) -> Any:
+        try:
+            return await self.pool.acquire()
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as error:
+            raise DatabaseUnavailable(type(error).__name__) from error
+
+    async def _begin(self) -> tuple[Any, Any]:
+        """A pooled connection with a transaction begun. A dead connection (the server
+        restarted) is dropped and another taken, before anything was done on it, so nothing
+        runs twice; BEGIN is the probe, so a healthy pool pays no extra round trip."""
         for attempt in range(self._max_size + 1):
-            conn = await self.pool.acquire()
+            conn = await self._acquire()
+            tr = conn.transaction()
             try:
-                await conn.execute("SELECT 1")
+                await tr.start()
             except _LOST:
-                await self.pool.release(conn)
+                _terminate(conn)
+                await self._release(conn)
                 if attempt == self._max_size:
                     raise
                 continue
-            try:
-                yield conn
-            finally:
-                await self.pool.release(conn)
-            return
+            return conn, tr
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -380,35 +438,36 @@ class PostgresDatabase(Database):
 # --- opening by URL scheme ------------------------------------------------------------------
 
 
-async def _open_sqlite(url: str) -> Database:
+async def _open_sqlite(url: str, busy_ms: int) -> Database:
     path = url.removeprefix("sqlite:///")
     if not path or path == url:
         raise ValueError(f"a SQLite URL looks like sqlite:///forum.db, not {url!r}")
-    db = SqliteDatabase(url, path)
+    db = SqliteDatabase(url, path, busy_ms)
     await db.open()
     return db
 
 
-async def _open_postgres(url: str) -> Database:
+async def _open_postgres(url: str, busy_ms: int) -> Database:
     db = PostgresDatabase(url)
     await db.open()
     return db
 
 
-_OPENERS: dict[str, Callable[[str], Any]] = {
+_OPENERS: dict[str, Callable[[str, int], Any]] = {
     "sqlite": _open_sqlite,
     "postgresql": _open_postgres,
     "postgres": _open_postgres,
 }
 
 
-async def open_database(url: str) -> Database:
-    """Open the database a URL names; an unknown scheme is an error, never a silent default."""
+async def open_database(url: str, *, busy_ms: int = DEFAULT_BUSY_MS) -> Database:
+    """Open the database a URL names; an unknown scheme is an error, never a silent default.
+    `busy_ms`: how long a SQLite writer waits for another process's lock before giving up."""
     scheme = url.split(":", 1)[0]
     opener = _OPENERS.get(scheme)
     if opener is None:
         raise ValueError(f"unknown database scheme {scheme!r}: use sqlite:/// or postgresql://")
-    db: Database = await opener(url)
+    db: Database = await opener(url, busy_ms)
     return db
 
 

@@ -1,10 +1,14 @@
-"""The app's own ASGI middleware: security headers on every response, and addresses that
-carry a NUL byte refused before any handler (or query) sees them."""
+"""The app's own ASGI middleware: security headers on every response, addresses that carry
+a NUL byte refused before any handler (or query) sees them, and database faults met before
+the routes (the session lookup) answered as the routes' are."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from forum.forms import NUL_MESSAGE
@@ -85,3 +89,33 @@ class RefuseNulAddresses:
 def _has_nul(scope: Scope) -> bool:
     query: bytes = scope.get("query_string", b"")
     return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
+class AnswerDatabaseFaults:
+    """A database fault raised by the middleware inside (the session or API key lookup) gets
+    the answer a route's would (503 with Retry-After, or 400), not a dropped connection."""
+
+    def __init__(
+        self, app: ASGIApp, respond: Callable[[Request, Exception], Response | None]
+    ) -> None:
+        self.app = app
+        self.respond = respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as error:
+            response = None if started else self.respond(Request(scope, receive), error)
+            if response is None:
+                raise
+            await response(scope, receive, send)

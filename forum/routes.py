@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -17,20 +18,37 @@ from forum.views import accounts, groups, home, preview, review, topics
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
+
+class IdConvertor(Convertor[int]):
+    """`{name:id}`: a row id. At most ten digits: no row has a longer one (views/common.py:
+    path_int answers 404 above 2**31 - 1), and Starlette's own `int` would fail with a server
+    error on a path of thousands of digits."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())
+
 GET, POST, FORM = ["GET"], ["POST"], ["GET", "POST"]
 
 routes: list[BaseRoute] = [
     # --- JSON API (Discourse-compatible) ---
     Route("/latest.json", api.latest, methods=GET, name="api_latest"),
     Route("/categories.json", api.categories, methods=GET, name="api_categories"),
-    Route("/c/{group_id:int}/show.json", api.category_show, methods=GET, name="api_category_show"),
-    Route("/c/{group_id:int}.json", api.category_topics, methods=GET, name="api_category"),
+    Route("/c/{group_id:id}/show.json", api.category_show, methods=GET, name="api_category_show"),
+    Route("/c/{group_id:id}.json", api.category_topics, methods=GET, name="api_category"),
     Route(
-        "/c/{slug}/{group_id:int}.json", api.category_topics, methods=GET, name="api_category_slug"
+        "/c/{slug}/{group_id:id}.json", api.category_topics, methods=GET, name="api_category_slug"
     ),
-    Route("/t/{topic_id:int}.json", api.topic, methods=GET, name="api_topic"),
-    Route("/t/{slug}/{topic_id:int}.json", api.topic, methods=GET, name="api_topic_slug"),
-    Route("/t/{topic_id:int}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
+    Route("/t/{topic_id:id}.json", api.topic, methods=GET, name="api_topic"),
+    Route("/t/{slug}/{topic_id:id}.json", api.topic, methods=GET, name="api_topic_slug"),
+    Route("/t/{topic_id:id}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
     Route("/posts", api.create_post, methods=POST, name="api_create_post"),
     Route("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
     Route("/users/{username}.json", api.user, methods=GET, name="api_user"),
@@ -58,24 +76,24 @@ routes: list[BaseRoute] = [
     Route("/g/{slug}/members", groups.members_page, methods=GET, name="group_members"),
     Route("/g/{slug}/members/add", groups.add_member, methods=POST, name="add_member"),
     Route("/g/{slug}/members/role", groups.set_member_role, methods=POST, name="set_member_role"),
-    Route("/t/{topic_id:int}", topics.topic_by_id, methods=GET, name="topic_by_id"),
-    Route("/t/{slug}/{topic_id:int}", topics.topic_page, methods=GET, name="topic"),
-    Route("/t/{topic_id:int}/reply", topics.reply, methods=FORM, name="reply"),
-    Route("/t/{topic_id:int}/status", topics.topic_status, methods=POST, name="topic_status"),
-    Route("/t/{topic_id:int}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
-    Route("/p/{post_id:int}/edit", topics.edit_post, methods=FORM, name="edit_post"),
+    Route("/t/{topic_id:id}", topics.topic_by_id, methods=GET, name="topic_by_id"),
+    Route("/t/{slug}/{topic_id:id}", topics.topic_page, methods=GET, name="topic"),
+    Route("/t/{topic_id:id}/reply", topics.reply, methods=FORM, name="reply"),
+    Route("/t/{topic_id:id}/status", topics.topic_status, methods=POST, name="topic_status"),
+    Route("/t/{topic_id:id}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
+    Route("/p/{post_id:id}/edit", topics.edit_post, methods=FORM, name="edit_post"),
     Route("/preview", preview.preview, methods=POST, name="preview"),
-    Route("/p/{post_id:int}/revisions", topics.revisions, methods=GET, name="revisions"),
-    Route("/p/{post_id:int}/flag", review.flag_post, methods=FORM, name="flag_post"),
+    Route("/p/{post_id:id}/revisions", topics.revisions, methods=GET, name="revisions"),
+    Route("/p/{post_id:id}/flag", review.flag_post, methods=FORM, name="flag_post"),
     Route("/u/{username}/flag", review.flag_user, methods=FORM, name="flag_user"),
     # --- moderation ---
     Route("/review", review.review_queue, methods=GET, name="review_queue"),
     Route("/review/count.json", review.review_count, methods=GET, name="review_count"),
     Route("/review/log", review.audit_log, methods=GET, name="audit_log"),
     Route("/review/watched-words", review.watched_words, methods=FORM, name="watched_words"),
-    Route("/review/{item_id:int}", review.review_item, methods=GET, name="review_item"),
-    Route("/review/{item_id:int}", review.review_act, methods=POST, name="review_act"),
-    Route("/review/{item_id:int}/claim", review.review_claim, methods=POST, name="review_claim"),
+    Route("/review/{item_id:id}", review.review_item, methods=GET, name="review_item"),
+    Route("/review/{item_id:id}", review.review_act, methods=POST, name="review_act"),
+    Route("/review/{item_id:id}/claim", review.review_claim, methods=POST, name="review_claim"),
     Route("/my/review", review.my_review, methods=GET, name="my_review"),
     Route(
         "/g/{slug}/hold-first-posts",

@@ -15,6 +15,7 @@ _SECRET_FILE = ".forum_secret"
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///forum.db"
+    sqlite_busy_ms: int = 10_000
     bus_url: str = ""
     secret_key: str = ""
     host: str = "127.0.0.1"
@@ -56,6 +57,7 @@ class Settings:
 
 HELP: dict[str, str] = {
     "database_url": "sqlite:///path/to/file.db or postgresql://user@host:port/dbname",
+    "sqlite_busy_ms": "milliseconds a SQLite write waits for another process's lock (then 503)",
     "bus_url": "redis://host:port/db to fan live events out through Redis (default: the database)",
     "secret_key": "signs session cookies and CSRF tokens; kept in ./.forum_secret when unset",
     "host": "address to listen on",

@@ -237,6 +237,7 @@ class LiveEndpoint:
                 while bad and bad[0] < now - BAD_FRAME_WINDOW:
                     bad.popleft()
                 if len(bad) > BAD_FRAMES_ALLOWED:
+                    await sock.flush(1.0)  # the error frames say why, then the close
                     sock.shut(CLOSE_POLICY)
                     return
             except Exception:

@@ -10,6 +10,7 @@ reader takes it, so a reader that missed thousands of events still catches up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -83,6 +84,12 @@ class Socket:
         _background.add(task)
         task.add_done_callback(_background.discard)
 
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most `timeout` seconds) until every queued frame is sent: before closing
+        for a reason the client should read (the error frames that explain it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), timeout)
+
     async def room(self) -> None:
         """Wait until the reader has taken enough of its queue that more may follow (replays
         go at the reader's pace). SocketGone if it closes; TimeoutError if it takes nothing."""
@@ -102,6 +109,7 @@ class Socket:
                 if text is None or self.closed:
                     return
                 await send_text(text)
+                self.queue.task_done()
                 if self.queue.qsize() < self._high_water:
                     self._drained.set()
         finally:

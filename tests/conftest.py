@@ -288,6 +288,42 @@ async def client(server: ServerThread) -> AsyncIterator[Any]:
     await asyncio.gather(*(h.aclose() for h in made))
 
 
+@dataclass
+class Fresh:
+    """A server with a database of its own (same kind as the test's), for tests whose limits
+    or faults must not touch the shared server: login failures, read-only databases."""
+
+    server: ServerThread
+    db: Database
+    arrange: Arrange
+
+
+@pytest_asyncio.fixture
+async def fresh(database_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    made: list[tuple[ServerThread, Database, str]] = []
+
+    async def make(**overrides: Any) -> Fresh:
+        if database_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / f'fresh{len(made)}.db'}"
+        else:
+            url = await create_pg_database()
+        thread = ServerThread(settings_for(url, **overrides))
+        thread.start()
+        database = await open_database(url)
+        database.event_log = await open_bus(database.url, database)
+        made.append((thread, database, url))
+        return Fresh(
+            thread, database, Arrange(database, thread.app.state.renderer, thread.settings)
+        )
+
+    yield make
+    for thread, database, url in made:
+        thread.stop()
+        await database.close()
+        if url.startswith("postgresql"):
+            await drop_pg_database(url)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,0 +1,244 @@
+"""Patient data removed for safety is gone from everywhere a reader can reach: revisions,
+the live event log (and so any replay), quoting replies, the review queue once an item is
+resolved, and images that would tell another host who reads. Moderators can still read what
+was removed, marked as such. SQLite and PostgreSQL (the `database_url` fixture)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from realtime.log import read_after
+from tests.conftest import unique
+from tests.test_live import key_headers, live
+from tests.test_moderation import NHS, act, pending_items, setup_topic
+
+GONE = "removed from the history"
+
+
+async def log_text(db: Any, channel: str) -> str:
+    """Everything the live log keeps for a channel, as a replaying reader could get it."""
+    return json.dumps([e.data for e in await read_after(db, channel, 0, 10_000)])
+
+
+async def logged_in(client: Any, user: Any) -> Any:
+    c = client()
+    await c.login(user)
+    return c
+
+
+async def test_edit_then_approve_removes_the_number_from_every_revision(
+    client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    moderator, reader = await arrange.user(role="moderator"), await arrange.user()
+    a, m, r, anon = (
+        await logged_in(client, author),
+        await logged_in(client, moderator),
+        await logged_in(client, reader),
+        client(),
+    )
+    # The author edits the number in and posts anyway: the post is hidden for review.
+    edit = await a.post_form(
+        f"/p/{written.post_id}/edit",
+        {"raw": f"The first post. NHS {NHS}", "version": 1, "post_anyway": "yes"},
+    )
+    assert edit.status_code == 303
+    [item] = await pending_items(db, target_id=written.post_id, kind="post")
+    r2 = await act(m, item, "edit_approve", raw="The first post. NHS (removed)")
+    assert r2.status_code == 303
+    for who in (anon, r, a):
+        page = await who.get(f"/p/{written.post_id}/revisions")
+        assert page.status_code == 200
+        assert NHS not in page.text and GONE in page.text
+        topic = await who.get(f"/t/{written.topic_id}", follow_redirects=True)
+        assert NHS not in topic.text and "NHS (removed)" in topic.text
+    # The moderator still sees what was removed, marked as removed.
+    page = await m.get(f"/p/{written.post_id}/revisions")
+    assert NHS in page.text and "Only moderators can read it" in page.text
+    # Nor does the log keep it, so nobody resuming a live topic is sent it.
+    assert NHS not in await log_text(db, f"topic:{written.topic_id}")
+
+
+async def test_a_moderator_redacting_a_flagged_post_by_editing_removes_it_everywhere(
+    server, client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    name = f"Mrs {unique('Patient')}"  # a name: no automatic check finds it
+    post = await arrange.reply(written.topic_id, author, f"{name} in bed 4 had her op today.")
+    quoter, flagger = await arrange.user(), await arrange.user()
+    moderator = await arrange.user(role="moderator")
+    quoting = await arrange.reply(
+        written.topic_id, quoter, f"> {name} in bed 4 had her op today.\n\nGood news!"
+    )
+    await db.execute(
+        "UPDATE posts SET reply_to_post_number = :n WHERE id = :p",
+        {"n": post.post_number, "p": quoting.post_id},
+    )
+    unrelated = await arrange.reply(written.topic_id, quoter, "A reply that quotes nobody.")
+    f = await logged_in(client, flagger)
+    flagged = await f.post_form(f"/p/{post.post_id}/flag", {"reason": "patient_data"})
+    assert flagged.status_code == 200
+    m = await logged_in(client, moderator)
+    edit = await m.post_form(
+        f"/p/{post.post_id}/edit", {"raw": "A patient in bed 4 had her op today.", "version": 1}
+    )
+    assert edit.status_code == 303
+    anon = client()
+    history = await anon.get(f"/p/{post.post_id}/revisions")
+    assert name not in history.text and GONE in history.text
+    topic_page = (await anon.get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    assert name not in topic_page  # the reply that quoted it is hidden too ...
+    assert "A reply that quotes nobody." in topic_page  # ... and only that one
+    hidden = await db.fetch_one("SELECT hidden_at FROM posts WHERE id = :p", {"p": quoting.post_id})
+    assert hidden is not None and hidden["hidden_at"] is not None
+    visible = await db.fetch_one(
+        "SELECT hidden_at FROM posts WHERE id = :p", {"p": unrelated.post_id}
+    )
+    assert visible is not None and visible["hidden_at"] is None
+    [item] = await pending_items(db, target_id=quoting.post_id, kind="post")
+    reasons = await db.fetch_all(
+        "SELECT reason FROM review_reasons WHERE item_id = :i", {"i": item["id"]}
+    )
+    assert [x["reason"] for x in reasons] == ["quotes_removed"]
+    channel = f"topic:{written.topic_id}"
+    assert name not in await log_text(db, channel)
+    # A reader replaying the whole topic live is never sent the name.
+    async with live(server.base_url) as c:
+        await c.subscribe(channel, since=0)
+        assert c.events(channel) and name not in json.dumps(c.frames)
+    # The API and a quote-reply read the redacted text only.
+    api = await anon.get(f"/t/{written.topic_id}.json")
+    assert name not in api.text
+    quote = await f.get(f"/t/{written.topic_id}/reply?to={post.post_number}")
+    assert name not in quote.text
+
+
+async def test_an_author_taking_their_number_back_out_removes_it_from_the_history(
+    client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    a = await logged_in(client, author)
+    # A number the check misses as typed (dots), then one it finds, both by the author.
+    edit = await a.post_form(
+        f"/p/{written.post_id}/edit",
+        {"raw": f"Update: NHS number {NHS} on my letter.", "version": 1, "post_anyway": "yes"},
+    )
+    assert edit.status_code == 303
+    edit = await a.post_form(
+        f"/p/{written.post_id}/edit", {"raw": "Update: my letter came.", "version": 2}
+    )
+    assert edit.status_code == 303
+    await db.execute("UPDATE posts SET hidden_at = NULL WHERE id = :p", {"p": written.post_id})
+    history = await client().get(f"/p/{written.post_id}/revisions")
+    assert history.status_code == 200
+    assert NHS not in history.text and GONE in history.text
+    assert "The first post." in history.text  # versions without it stay readable
+    assert NHS not in await log_text(db, f"topic:{written.topic_id}")
+
+
+async def test_approving_a_patient_data_flag_the_author_fixed_clears_the_history(
+    client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    name = f"Mr {unique('Patient')}"  # no automatic check finds a name; a member does
+    post = await arrange.reply(written.topic_id, author, f"{name} on ward 3 is my dad.")
+    flagger, moderator = await arrange.user(), await arrange.user(role="moderator")
+    f, a, m = (
+        await logged_in(client, flagger),
+        await logged_in(client, author),
+        await logged_in(client, moderator),
+    )
+    await f.post_form(f"/p/{post.post_id}/flag", {"reason": "patient_data"})
+    await a.post_form(f"/p/{post.post_id}/edit", {"raw": "My dad is on ward 3.", "version": 1})
+    [item] = await pending_items(db, target_id=post.post_id, kind="post")
+    assert (await act(m, item, "approve")).status_code == 303
+    history = await client().get(f"/p/{post.post_id}/revisions")
+    assert name not in history.text and GONE in history.text
+    assert "My dad is on ward 3." in history.text
+
+
+async def test_hidden_and_deleted_posts_leave_the_live_log(server, client, arrange, db) -> None:
+    author, _, written = await setup_topic(arrange)
+    secret, other = unique("Secretword"), unique("Otherword")
+    hidden = await arrange.reply(written.topic_id, author, f"{secret} is in this one.")
+    deleted = await arrange.reply(written.topic_id, author, f"{other} is in this one.")
+    moderator = await arrange.user(role="moderator")
+    m = await logged_in(client, moderator)
+    await m.post_form(f"/p/{hidden.post_id}/flag", {"reason": "inappropriate"})
+    await m.post_form(f"/p/{deleted.post_id}/flag", {"reason": "inappropriate"})
+    [item] = await pending_items(db, target_id=deleted.post_id, kind="post")
+    assert (await act(m, item, "delete")).status_code == 303
+    channel = f"topic:{written.topic_id}"
+    text = await log_text(db, channel)
+    assert secret not in text and other not in text
+    async with live(server.base_url) as c:
+        await c.subscribe(channel, since=0)
+        assert secret not in json.dumps(c.frames) and other not in json.dumps(c.frames)
+        assert "hidden while a moderator looks at it" in json.dumps(c.frames)
+
+
+async def test_a_resolved_item_keeps_its_reasons_but_not_its_text(
+    server, client, arrange, db
+) -> None:
+    _, _, written = await setup_topic(arrange)
+    author, moderator = await arrange.user(), await arrange.user(role="moderator")
+    a, m = await logged_in(client, author), await logged_in(client, moderator)
+    items = []
+    for text, action in ((f"Rejected: NHS {NHS}", "reject"), (f"Approved: NHS {NHS}", "approve")):
+        r = await a.post_form(f"/t/{written.topic_id}/reply", {"raw": text, "post_anyway": "yes"})
+        assert "/my/review" in r.headers["location"]
+        [item] = await pending_items(db, author_id=author.id)
+        items.append(item["id"])
+        extra = {"note": "Please take out the number."} if action == "reject" else {}
+        assert (await act(m, item, action, **extra)).status_code == 303
+        row = await db.fetch_one(
+            "SELECT raw, cooked, title, status, resolved_by FROM review_items WHERE id = :i",
+            {"i": item["id"]},
+        )
+        assert row is not None
+        assert (row["raw"], row["cooked"], row["title"]) == (None, None, None)
+        assert row["resolved_by"] == moderator.id
+        reasons = await db.fetch_all(
+            "SELECT reason FROM review_reasons WHERE item_id = :i", {"i": item["id"]}
+        )
+        assert [x["reason"] for x in reasons] == ["privacy"]
+    # Neither the review channel's log nor the pages moderators and authors read keep it
+    # (other tests' items share the channel: only this test's are read).
+    ours = [
+        e.data for e in await read_after(db, "review", 0, 100_000) if e.data["item_id"] in items
+    ]
+    assert len(ours) >= 4 and NHS not in json.dumps(ours)
+    assert NHS not in (await a.get("/my/review")).text
+    for item_id in items:
+        assert NHS not in (await m.get(f"/review/{item_id}")).text
+    async with live(server.base_url, await key_headers(db, moderator)) as c:
+        await c.subscribe("review", since=0)
+        replayed = [f for f in c.frames if f.get("data", {}).get("item_id") in items]
+        assert replayed and NHS not in json.dumps(replayed)
+
+
+async def test_images_from_other_hosts_are_links_on_the_page(client, arrange) -> None:
+    author, group, _ = await setup_topic(arrange)
+    written = await arrange.topic(
+        group, author, unique("Pictures"), "![my scan](https://tracker.example/scan.png)"
+    )
+    page = (await client().get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    assert '<img src="https://tracker.example' not in page
+    assert 'href="https://tracker.example/scan.png"' in page and "image on tracker.example" in page
+
+
+async def test_an_allowed_image_host_loads_and_the_policy_admits_it(fresh) -> None:
+    made = await fresh(image_hosts="images.nhs.example")
+    author = await made.arrange.user()
+    group = await made.arrange.group()
+    written = await made.arrange.topic(
+        group, author, "Pictures", "![a chart](https://images.nhs.example/chart.png)"
+    )
+    import httpx
+
+    async with httpx.AsyncClient(base_url=made.server.base_url) as http:
+        page = await http.get(f"/t/{written.topic_id}", follow_redirects=True)
+    assert '<img src="https://images.nhs.example/chart.png"' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "img-src 'self' https://images.nhs.example;" in policy
