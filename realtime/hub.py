@@ -84,11 +84,11 @@ class Socket:
         _background.add(task)
         task.add_done_callback(_background.discard)
 
-    async def flush(self, timeout: float) -> None:
-        """Wait (at most `timeout` seconds) until every queued frame is sent: before closing
-        for a reason the client should read (the error frames that explain it)."""
+    async def flush(self, seconds: float) -> None:
+        """Wait (at most `seconds`) until every queued frame is sent: before closing for a
+        reason the client should read (the error frames that explain it)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), timeout)
+            await asyncio.wait_for(self.queue.join(), seconds)
 
     async def room(self) -> None:
         """Wait until the reader has taken enough of its queue that more may follow (replays

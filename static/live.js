@@ -112,6 +112,8 @@
       subscribe(c);
       say(note = 'Some updates are missing here. Copy your unsent text, then reload the page.');
       reload.hidden = false;
+    } else if (f.code === 'unavailable' && c) { // the server's database is restarting
+      setTimeout(() => wanted.has(c) && subscribe(c), 2000 + Math.random() * 3000);
     } else if (f.code === 'forbidden') { // access ended
       wanted.delete(c);
       pending.delete(c);

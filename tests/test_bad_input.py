@@ -229,3 +229,20 @@ async def test_the_live_channel_answers_every_malformed_frame_and_stays_open(wor
                     assert answer["code"] in ("bad_request", "forbidden"), (n, answer)
                 await c.send({"type": "ping"})
                 assert (await c.until(lambda f: f["type"] == "pong"))["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    "email", ["a\x07b@example.org", "ab@exa\x1bmple.org", "ab@example.org\u202e", "a\u200bb@x.org"]
+)
+async def test_a_signup_email_with_control_or_invisible_characters_is_refused(
+    client, db, email: str
+) -> None:
+    c = client()
+    await c.get("/signup")
+    name = f"ctl{abs(hash(email)) % 10**8}"
+    r = await c.post_form(
+        "/signup",
+        {"username": name, "email": email, "password": PASSWORD, "badge": "patient"},
+    )
+    assert r.status_code == 400 and "valid email address" in r.text
+    assert await db.fetch_val("SELECT count(*) FROM users WHERE username = :u", {"u": name}) == 0

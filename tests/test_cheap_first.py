@@ -71,7 +71,7 @@ async def test_an_anonymous_pathological_post_is_refused_before_any_markdown(
 
 
 async def test_refused_writers_cost_no_markdown(client, arrange, db, costly) -> None:
-    author, group, written = await setup_topic(arrange)
+    author, _, written = await setup_topic(arrange)
     outsider, silenced = await arrange.user(), await arrange.user()
     private = await arrange.group("private", members=(author,))
     hidden = await arrange.topic(private, author, "Members only", "x")
@@ -96,7 +96,7 @@ async def test_refused_writers_cost_no_markdown(client, arrange, db, costly) -> 
 
 async def test_a_writer_over_their_pace_costs_no_markdown(fresh, costly) -> None:
     made = await fresh(post_interval_seconds=300)
-    author, _, written = await setup_topic(made.arrange)
+    _, _, written = await setup_topic(made.arrange)
     writer = await made.arrange.user()
     async with httpx.AsyncClient(base_url=made.server.base_url) as http:
         headers = await key_headers(made.db, writer)

@@ -209,6 +209,19 @@ async def test_the_composer_posts_once_however_often_it_is_sent(fresh) -> None:
     assert len(await pending_items(made.db, author_id=newcomer.id)) == 1
 
 
+async def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(
+        subprocess.run, command, cwd=ROOT, capture_output=True, text=True, **kwargs
+    )
+
+
+def migrate_command(url: str) -> list[str]:
+    return [sys.executable, "-m", "forum", "migrate", "--db", url]
+
+
+MIGRATE_ENV = os.environ | {"FORUM_SECRET_KEY": "ro-test"}
+
+
 def serve_until_exit(db_url: str, wrapper: list[str] | None = None) -> tuple[int, str]:
     """Start `forum serve` and wait for it to stop by itself; (exit code, what it printed)."""
     command = [sys.executable, "-m", "forum", "serve", "--port", str(free_port())]
@@ -231,35 +244,23 @@ async def test_a_server_on_a_read_only_database_says_so_and_stops(
         folder = tmp_path / "ro"
         folder.mkdir()
         url = f"sqlite:///{folder / 'forum.db'}"
-        subprocess.run(
-            [sys.executable, "-m", "forum", "migrate", "--db", url],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            env=os.environ | {"FORUM_SECRET_KEY": "ro-test"},
-        )
+        await run(migrate_command(url), check=True, env=MIGRATE_ENV)
         # A read-only mount of the folder, as a full or read-only volume would be.
         script = f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}"'
-        probe = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True)
+        probe = await run(["unshare", "-m", "sh", "-c", script])
         if probe.returncode != 0:
-            unavailable(f"a read-only mount (unshare -m): {probe.stderr.decode()[:200]}")
+            unavailable(f"a read-only mount (unshare -m): {probe.stderr[:200]}")
         wrapper = ["unshare", "-m", "sh", "-c", script + ' && exec "$0" "$@"']
-        code, output = serve_until_exit(url, wrapper)
+        code, output = await asyncio.to_thread(serve_until_exit, url, wrapper)
     else:
         url = await create_pg_database()
         try:
-            subprocess.run(
-                [sys.executable, "-m", "forum", "migrate", "--db", url],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                env=os.environ | {"FORUM_SECRET_KEY": "ro-test"},
-            )
+            await run(migrate_command(url), check=True, env=MIGRATE_ENV)
             admin = await pg_admin()
             name = url.rsplit("/", 1)[1]
             await admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
             await admin.close()
-            code, output = serve_until_exit(url)
+            code, output = await asyncio.to_thread(serve_until_exit, url)
             assert "accepts no writes" in output
         finally:
             await drop_pg_database(url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from forum.auth import (
@@ -32,12 +33,18 @@ from forum.rendering import BADGE_LABELS, long_date
 from forum.settings import Settings
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,19}$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# No spaces, and no control or invisible format characters (a bidi override can make an
+# address read as another): every part is printable.
+EMAIL_RE = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]{2,}$")
 ROLES = ("member", "moderator", "admin")
 MIN_PASSWORD = 10
 # Guests give no email; the column is unique and required, so each gets an address that can
 # never be delivered (RFC 2606 reserves .invalid) and is never shown.
 GUEST_EMAIL_DOMAIN = "guest.invalid"
+
+
+def _has_invisible(text: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def check_signup(
             "Usernames are 3 to 20 letters, digits, dots, dashes or underscores,"
             " starting with a letter or digit."
         )
-    if not EMAIL_RE.match(email) or len(email) > 254:
+    if not EMAIL_RE.match(email) or len(email) > 254 or _has_invisible(email):
         errors.append("Please enter a valid email address.")
     if len(password) < MIN_PASSWORD:
         errors.append(f"Passwords need at least {MIN_PASSWORD} characters.")

@@ -56,9 +56,11 @@ async def do_create_group(
         errors.append("The web address may use lower-case letters, digits and dashes.")
     if visibility not in ("public", "private"):
         errors.append("Choose whether the group is public or private.")
-    description = (description or "").strip()
-    if len(description) > 2000:
-        errors.append("The description is too long; the most is 2,000 characters.")
+    clean_description = ""
+    try:
+        clean_description = clean_text(description, "The description", 2000, allow_empty=True)
+    except BadRequest as error:
+        errors += error.messages
     if errors:
         raise BadRequest(*errors)
     async with db.transaction() as conn:
@@ -68,7 +70,7 @@ async def do_create_group(
             conn,
             slug=clean_slug,
             name=clean_name,
-            description=description,
+            description=clean_description,
             visibility=str(visibility),
             now=time.time(),
         )
