@@ -64,6 +64,7 @@ async def inmemory_topic(request: Request) -> Response:
         next_after=last if last < topic.highest_post_number else None,
         can_reply=can_reply(viewer, loaded.group, loaded.membership, topic),
         can_moderate=can_moderate(viewer, loaded.membership),
+        idempotency_key="",  # an anonymous reader has no reply form
     )
     return render(request, page)
 
