@@ -204,22 +204,32 @@ async def api_key_user(db: Any, key_hash: str, api_username: str | None) -> tupl
     return user, ""
 
 
+@dataclass(frozen=True)
+class Device:
+    """A browser that logged in to an account: the account, and a random token of its own
+    (each login makes a new one), so each device has its own count of failed logins."""
+
+    user_id: int
+    token: str
+
+
 def device_cookie_header(secret: str, user_id: int, *, secure: bool) -> str:
     """Remembers, signed, that this browser logged in to this account: its later logins are
     not held back by failures from others on the same network (actions/accounts.do_login)."""
-    value = Signer(secret, salt="forum.device").sign(str(user_id)).decode()
-    cookie = f"{DEVICE_COOKIE}={value}; Path=/login; Max-Age=31536000; HttpOnly; SameSite=Lax"
+    value = Signer(secret, salt="forum.device").sign(f"{user_id}.{new_token()}").decode()
+    cookie = f"{DEVICE_COOKIE}={value}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
     return cookie + ("; Secure" if secure else "")
 
 
-def device_user_id(secret: str, value: str | None) -> int | None:
+def device_of(secret: str, value: str | None) -> Device | None:
     if not value or len(value) > 200:
         return None
     try:
         text = Signer(secret, salt="forum.device").unsign(value).decode()
     except BadSignature:
         return None
-    return int(text) if text.isdigit() else None
+    user_id, _, token = text.partition(".")
+    return Device(int(user_id), token) if user_id.isdigit() and token else None
 
 
 def clear_session_cookie(response: Response, secure: bool) -> None:

@@ -32,7 +32,7 @@ from forum.permissions import is_staff
 from forum.queries.idempotency import KEEP_SECONDS as IDEMPOTENCY_KEEP_SECONDS
 from forum.queries.idempotency import trim as trim_idempotency_keys
 from forum.queries.review import convened_group_ids
-from forum.queries.users import User, get_session_user, get_user
+from forum.queries.users import User, get_api_key_user, get_session_user, get_user
 from forum.ratelimit import trim_rate_events
 from forum.settings import Settings
 from realtime.backends import open_bus
@@ -57,11 +57,17 @@ class LiveViewer:
     session_hash: str | None = None
     api_key_hash: str | None = None
     api_username: str | None = None
+    key_owner_id: int | None = None  # an admin's key acting as someone else: the admin
 
 
-def account_of(viewer: Any) -> str | None:
+def account_of(viewer: Any) -> tuple[str, ...]:
+    """The accounts whose changes concern this socket: whom it acts as, and the owner of the
+    key it acts with (an admin suspended or demoted loses what their key opened)."""
     assert isinstance(viewer, LiveViewer)
-    return str(viewer.user.id) if viewer.user else None
+    if viewer.user is None:
+        return ()
+    owners = (viewer.key_owner_id,) if viewer.key_owner_id not in (None, viewer.user.id) else ()
+    return tuple(str(account) for account in (viewer.user.id, *owners))
 
 
 def can_receive(viewer: Any, event: Event) -> bool:
@@ -97,11 +103,13 @@ class Live:
         if auth is None or auth.user is None:
             return LiveViewer(None)
         if auth.method == "api_key":
-            key = websocket.headers.get("api-key") or ""
+            key_hash = token_hash(websocket.headers.get("api-key") or "")
+            owner = await get_api_key_user(self.db, key_hash)
             return LiveViewer(
                 auth.user,
-                api_key_hash=token_hash(key),
+                api_key_hash=key_hash,
                 api_username=websocket.headers.get("api-username"),
+                key_owner_id=owner.id if owner else None,
             )
         assert auth.session_token is not None
         return LiveViewer(auth.user, session_hash=token_hash(auth.session_token))

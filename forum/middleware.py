@@ -58,12 +58,16 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        secure = scope.get("scheme") == "https"
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers.items():
                     if name not in headers:
                         headers[name] = value
+                if secure:  # only a site reached over https may ask to be reached so always
+                    headers.setdefault("strict-transport-security", "max-age=31536000")
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

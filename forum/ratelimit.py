@@ -39,6 +39,41 @@ async def shared_wait(conn: Connection, key: str, limit: int, window: float, now
     return max(1, math.ceil(float(rows[-1]["created_at"]) + window - now))
 
 
+# Transaction-scoped advisory locks on PostgreSQL, one per key: "rate" in ASCII in the high
+# 32 bits keeps them apart from the pace and migration locks.
+_PG_LOCK_PREFIX = 0x72617465 << 32
+
+
+async def shared_take(
+    conn: Connection,
+    checks: list[tuple[str, int]],
+    record: list[str],
+    window: float,
+    now: float,
+) -> int:
+    """Inside a transaction: if any (key, limit) in `checks` is reached, the seconds to wait;
+    else count this attempt under every key in `record` and return 0. Checked and counted
+    under one lock per key, so a hundred attempts sent at once cannot all pass the check
+    before any of them is counted (SQLite's write lock serialises them already)."""
+    if conn.dialect == "postgresql":
+        for key in sorted({k for k, _ in checks} | set(record)):
+            lock = _PG_LOCK_PREFIX + int(hashlib.sha256(key.encode()).hexdigest()[:7], 16)
+            await conn.execute("SELECT pg_advisory_xact_lock(:k)", {"k": lock})
+    wait = max([await shared_wait(conn, key, limit, window, now) for key, limit in checks] + [0])
+    if wait:
+        return wait
+    for key in record:
+        await shared_hit(conn, key, now)
+    return 0
+
+
+async def shared_forget(conn: Connection, key: str, at: float) -> None:
+    """Take back the hit counted at `at` (an attempt that turned out well)."""
+    await conn.execute(
+        "DELETE FROM rate_events WHERE key = :k AND created_at = :at", {"k": key, "at": at}
+    )
+
+
 async def shared_hit(conn: Connection, key: str, now: float) -> None:
     await conn.execute(
         "INSERT INTO rate_events (key, created_at) VALUES (:k, :now)", {"k": key, "now": now}
@@ -80,17 +115,19 @@ class RateLimiter:
         return hits
 
     def wait_seconds(self, key: str, limit: int, window: float) -> int:
-        """0 if another hit is allowed now, else whole seconds until one is."""
+        """0 if another hit is allowed now, else whole seconds until one is (a limit of 0 is
+        off, as for the shared limits)."""
+        if limit <= 0:
+            return 0
         hits = self._window(key, window)
         if len(hits) < limit:
             return 0
         return max(1, math.ceil(hits[-limit] + window - self._clock()))
 
     def hit(self, key: str, window: float, limit: int) -> None:
+        if limit <= 0:
+            return
         hits = self._window(key, window)
         hits.append(self._clock())
         while len(hits) > limit:
             hits.popleft()
-
-    def reset(self, key: str) -> None:
-        self._hits.pop(key, None)

@@ -28,7 +28,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime.bus import Event
-from realtime.hub import Hub, Socket
+from realtime.hub import Hub, RightsChanged, Socket
 from realtime.presence import Presence
 from realtime.protocol import (
     PONG,
@@ -49,8 +49,9 @@ Authenticate = Callable[[WebSocket], Awaitable[Any]]
 Authorize = Callable[[Any, str], Awaitable[str | None]]
 # The principal read again now, or None when it no longer exists (session ended).
 Refresh = Callable[[Any], Awaitable[Any | None]]
-# The account a principal acts for (limits, access events), None for anonymous readers.
-AccountOf = Callable[[Any], str | None]
+# The accounts whose access changes concern a principal, the one it acts for first (its
+# socket limit): an admin's API key acting as a member is both. Empty for anonymous readers.
+AccountOf = Callable[[Any], tuple[str, ...]]
 
 CLOSE_POLICY = 1008
 CLOSE_TRY_LATER = 1013  # too many sockets from one account or address
@@ -155,10 +156,10 @@ class LiveEndpoint:
         if principal is None:
             await websocket.close(CLOSE_POLICY)
             return
-        account = self.account_of(principal)
+        accounts = self.account_of(principal)
         address = websocket.client.host if websocket.client else ""
         await websocket.accept()
-        if self._too_many(account, address):
+        if self._too_many(accounts[0] if accounts else None, address):
             await websocket.close(CLOSE_TRY_LATER, "too many live connections; close some tabs")
             return
 
@@ -167,7 +168,7 @@ class LiveEndpoint:
                 await websocket.close(code)
 
         sock = Socket(principal, self.hub.queue_size, close)
-        self._register(sock, account, address)
+        self._register(sock, accounts, address)
         writer = asyncio.get_running_loop().create_task(sock.write_loop(websocket.send_text))
         try:
             await self._read_loop(websocket, sock)
@@ -175,7 +176,7 @@ class LiveEndpoint:
             pass
         finally:
             sock.closed = True
-            self._unregister(sock, account, address)
+            self._unregister(sock, accounts, address)
             self.hub.remove(sock)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
@@ -187,15 +188,15 @@ class LiveEndpoint:
             return True
         return self._addresses.get(address, 0) >= self.limits.sockets_per_address
 
-    def _register(self, sock: Socket, account: str | None, address: str) -> None:
+    def _register(self, sock: Socket, accounts: tuple[str, ...], address: str) -> None:
         self.sockets.add(sock)
-        if account is not None:
+        for account in accounts:
             self._accounts.setdefault(account, set()).add(sock)
         self._addresses[address] = self._addresses.get(address, 0) + 1
 
-    def _unregister(self, sock: Socket, account: str | None, address: str) -> None:
+    def _unregister(self, sock: Socket, accounts: tuple[str, ...], address: str) -> None:
         self.sockets.discard(sock)
-        if account is not None:
+        for account in accounts:
             mine = self._accounts.get(account)
             if mine is not None:
                 mine.discard(sock)
@@ -263,32 +264,32 @@ class LiveEndpoint:
     async def _subscribe(self, sock: Socket, frame: Subscribe) -> None:
         if frame.channel not in sock.subs and len(sock.subs) >= MAX_SUBSCRIPTIONS:
             raise ProtocolError("bad_request", f"at most {MAX_SUBSCRIPTIONS} channels a socket")
-        try:
-            refusal = await self.authorize(sock.principal, frame.channel)
-        except Exception:
-            log.exception("authorising a subscription failed")
-            refusal = "unavailable"
-        if refusal is not None:
-            message = (
-                "the server could not check that channel now; retry"
-                if refusal == "unavailable"
-                else f"you may not subscribe to {frame.channel}"
-            )
-            sock.offer(error_frame(refusal, message, frame.channel))
-            return
-        self.hub.unsubscribe(sock, frame.channel)  # a re-subscribe restarts from its `since`
-        try:
-            await self.hub.subscribe(sock, frame.channel, frame.since)
-        except Exception:
-            log.exception("subscribing failed")
-            sock.offer(
-                error_frame(
-                    "unavailable",
-                    "the server could not read that channel now; retry",
-                    frame.channel,
+        while True:
+            generation = sock.generation
+            try:
+                refusal = await self.authorize(sock.principal, frame.channel)
+            except Exception:
+                log.exception("authorising a subscription failed")
+                refusal = "unavailable"
+            if refusal is not None:
+                message = (
+                    "the server could not check that channel now; retry"
+                    if refusal == "unavailable"
+                    else f"you may not subscribe to {frame.channel}"
                 )
-            )
-            return
+                sock.offer(error_frame(refusal, message, frame.channel))
+                return
+            self.hub.unsubscribe(sock, frame.channel)  # a re-subscribe restarts from `since`
+            try:
+                await self.hub.subscribe(sock, frame.channel, frame.since, generation)
+            except RightsChanged:
+                continue  # checked again meanwhile: authorise with the rights as they are now
+            except Exception:
+                log.exception("subscribing failed")
+                message = "the server could not read that channel now; retry"
+                sock.offer(error_frame("unavailable", message, frame.channel))
+                return
+            break
         users, reading = self.presence.summary(frame.channel)
         if reading:
             sock.offer(presence_frame(frame.channel, users, reading))
@@ -298,6 +299,7 @@ class LiveEndpoint:
     async def _revalidate(self, sock: Socket) -> None:
         if sock.closed:
             return
+        sock.generation += 1  # a subscribe authorised before now is authorised again
         fresh = await self.refresh(sock.principal)
         if fresh is None:
             # Logged out, suspended, key revoked: nothing more reaches this socket.

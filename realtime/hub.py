@@ -39,6 +39,10 @@ class SocketGone(Exception):
     """The socket closed while a replay waited for it."""
 
 
+class RightsChanged(Exception):
+    """The socket's rights were being checked again while it subscribed: authorise anew."""
+
+
 # May this principal receive this event? For channels shared by viewers of different rights.
 CanReceive = Callable[[Any, Event], bool]
 
@@ -61,6 +65,9 @@ class Socket:
         self.subs: dict[str, Subscription] = {}
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
         self.closed = False
+        # Bumped whenever the socket's rights are checked again (endpoint._revalidate): a
+        # subscribe authorised before that must be authorised again before it registers.
+        self.generation = 0
         self._close = close
         self._high_water = max(1, queue_size // 2)
         self._drained = asyncio.Event()
@@ -243,10 +250,18 @@ class Hub:
         state = await self._channel_state(channel)
         state.kept = True
 
-    async def subscribe(self, sock: Socket, channel: str, since: int | None) -> None:
-        """Replay after `since` (if given), then live, with no gap and no duplicate."""
+    async def subscribe(
+        self, sock: Socket, channel: str, since: int | None, generation: int | None = None
+    ) -> None:
+        """Replay after `since` (if given), then live, with no gap and no duplicate.
+
+        `generation`: the socket's generation when the subscribe was authorised; if its rights
+        were checked again since (while the channel's head was read), RightsChanged, and the
+        caller authorises again, so no channel slips past a revocation unseen."""
         state = await self._channel_state(channel)
         assert state.delivered is not None
+        if generation is not None and generation != sock.generation:
+            raise RightsChanged(channel)
         if since is None:
             sock.subs[channel] = Subscription(channel, state.delivered)
             state.sockets.add(sock)

@@ -16,7 +16,7 @@ from realtime.bus import Event
 MAX_FRAME_BYTES = 64 * 1024
 # Event ids are 64-bit in the log; a larger `since` could never match one.
 MAX_EVENT_ID = 2**63 - 1
-CHANNEL_RE = re.compile(r"^[a-z]{1,32}(?::[A-Za-z0-9_.-]{1,64})?$")
+CHANNEL_RE = re.compile(r"[a-z]{1,32}(?::[A-Za-z0-9_.-]{1,64})?")  # fullmatch: no "\n" after
 PRESENCE_STATES = frozenset({"viewing", "replying", "left"})
 
 
@@ -56,7 +56,7 @@ def _channel(frame: dict[str, Any]) -> str:
     channel = frame.get("channel")
     if not isinstance(channel, str):
         raise ProtocolError("bad_request", "'channel' must be a string")
-    if not CHANNEL_RE.match(channel):
+    if not CHANNEL_RE.fullmatch(channel):
         # Echoed as ASCII: a lone surrogate sent back would break the frame's encoding.
         shown = channel[:80].encode("ascii", "backslashreplace").decode()
         raise ProtocolError("bad_request", f"'{shown}' is not a channel name")

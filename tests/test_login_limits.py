@@ -5,6 +5,7 @@ SQLite and PostgreSQL (the `database_url` fixture)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -90,6 +91,42 @@ async def test_login_limits_are_shared_by_every_process(fresh) -> None:
         await b.http.aclose()
     finally:
         other.stop()
+
+
+async def test_attempts_sent_all_at_once_are_counted_before_they_are_checked(fresh) -> None:
+    made = await fresh(login_limit_per_account=3)
+    member = await made.arrange.user()
+    attackers = [browser(made) for _ in range(12)]
+    for c in attackers:
+        await c.get("/login")
+    answers = await asyncio.gather(
+        *(c.post_form("/login", {"login": member.username, "password": "guess"}) for c in attackers)
+    )
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(400) <= 3 and codes.count(429) >= 9, codes
+    for c in attackers:
+        await c.http.aclose()
+
+
+async def test_sign_ups_sent_all_at_once_are_limited_too(fresh) -> None:
+    made = await fresh(signups_per_address_per_hour=2)
+    forms = [browser(made) for _ in range(8)]
+    for c in forms:
+        await c.get("/signup")
+
+    async def sign_up(n: int, c: Client) -> int:
+        r = await c.post_form(
+            "/signup",
+            {"username": f"rush{n}", "email": f"rush{n}@example.org", "password": PASSWORD},
+        )
+        return r.status_code
+
+    codes = await asyncio.gather(*(sign_up(n, c) for n, c in enumerate(forms)))
+    assert codes.count(303) <= 2, codes
+    made_users = await made.db.fetch_val("SELECT count(*) FROM users WHERE username LIKE 'rush%'")
+    assert made_users <= 2
+    for c in forms:
+        await c.http.aclose()
 
 
 async def test_unknown_and_known_names_are_checked_alike(

@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from forum.auth import (
+    Device,
     dummy_password_hash,
     hash_password,
     needs_rehash,
@@ -28,7 +29,7 @@ from forum.permissions import (
 from forum.queries import users as user_queries
 from forum.queries.audit import record_action
 from forum.queries.users import User
-from forum.ratelimit import limit_key, shared_hit, shared_reset, shared_wait
+from forum.ratelimit import limit_key, shared_forget, shared_reset, shared_take
 from forum.rendering import BADGE_LABELS, long_date
 from forum.settings import Settings
 
@@ -115,63 +116,67 @@ async def do_create_user(db: Database, signup: Signup) -> User:
 
 # The longest login name worth looking up: an email address is at most 254 characters.
 MAX_LOGIN_CHARS = 254
+# A browser that logged in to the account before is held by its own count, and by a count
+# per account this many times the usual one: a copied device cookie cannot guess without end.
+TRUSTED_ACCOUNT_FACTOR = 5
 
 
 @dataclass(frozen=True)
 class LoginAttempt:
-    """What a login form sends, and where from. `device`: the user id this browser last
-    logged in as (from its signed device cookie), if any."""
+    """What a login form sends, and where from. `device`: the account this browser last
+    logged in to and its own random token (from its signed device cookie), if any."""
 
     login: str
     password: str
     address: str
-    device: int | None = None
+    device: Device | None = None
 
 
 async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> tuple[User, str]:
     """Check the password and open a session; return the user and the new session token.
 
-    Failed attempts are counted in the database (every process shares the count) per
-    account and per address. A browser that has logged in to this account before (its
-    device cookie) is held only by its own count, so an attacker guessing from a shared
-    address (a hospital network) or at one account does not lock the member out. Known and
-    unknown names cost the same (a password hash is always checked)."""
+    Attempts are counted in the database (every process shares the count) before the
+    password is checked, per account and per address; one that succeeds is taken back. A
+    browser that has logged in to this account before (its device cookie) is held by its own
+    count instead, so an attacker guessing from a shared address (a hospital network) or at
+    one account does not lock the member out. Known and unknown names cost the same (a
+    password hash is always checked)."""
     now, window = time.time(), settings.login_limit_window_seconds
     name = attempt.login.strip()
     if len(name) > MAX_LOGIN_CHARS:
         name = ""  # no such account: answered as any unknown name is
     found = await user_queries.get_login(db, name) if name else None
-    trusted = found is not None and attempt.device == found[0].id
+    device = attempt.device
+    trusted = found is not None and device is not None and device.user_id == found[0].id
     account_key = limit_key("login:account", name.lower())
-    device_key = limit_key("login:device", f"{attempt.device}:{attempt.address}")
     address_key = limit_key("login:address", attempt.address)
-    checks = (
-        [(device_key, settings.login_limit_per_account)]
-        if trusted
-        else [
-            (account_key, settings.login_limit_per_account),
-            (address_key, settings.login_limit_per_address),
-        ]
-    )
-    waits = [await shared_wait(db, key, limit, window, now) for key, limit in checks]
-    if max(waits):
+    per_account = settings.login_limit_per_account
+    if trusted:
+        assert device is not None
+        device_key = limit_key("login:device", device.token)
+        checks = [(device_key, per_account), (account_key, per_account * TRUSTED_ACCOUNT_FACTOR)]
+        counted = [device_key, account_key]
+    else:
+        checks = [(account_key, per_account), (address_key, settings.login_limit_per_address)]
+        counted = [account_key, address_key]
+    async with db.transaction() as conn:
+        wait = await shared_take(conn, checks, counted, window, now)
+    if wait:
         raise RateLimited(
-            f"Too many failed logins. Please try again in {max(waits)} seconds.",
-            wait_seconds=max(waits),
+            f"Too many failed logins. Please try again in {wait} seconds.", wait_seconds=wait
         )
     password_hash = found[1] if found else await dummy_password_hash()
     if not await verify_password(password_hash, attempt.password) or found is None:
-        async with db.transaction() as conn:
-            for key in {account_key, address_key} | ({device_key} if trusted else set()):
-                await shared_hit(conn, key, now)
-        raise BadRequest("That username or password is not right.")
+        raise BadRequest("That username or password is not right.")  # the attempt stays counted
     user = found[0]
     if user.suspended_until and user.suspended_until > now:
         raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
     token = new_token()
     async with db.transaction() as conn:
+        # A good login clears its account's failures; its own attempt is taken back.
         await shared_reset(conn, account_key)
-        await shared_reset(conn, device_key)
+        for key in counted:
+            await shared_forget(conn, key, now)
         if needs_rehash(password_hash):
             await user_queries.update_password_hash(
                 conn, user.id, await hash_password(attempt.password)
@@ -186,23 +191,21 @@ async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> t
     return user, token
 
 
-async def check_signup_pace(db: Database, settings: Settings, address: str) -> str:
-    """Raise RateLimited if this address has made too many accounts lately; else the key to
-    count the new one under (with `count_signup`, once it is made)."""
+async def take_signup_turn(db: Database, settings: Settings, address: str) -> None:
+    """Count a sign-up from this address, or raise RateLimited if it made too many lately.
+    Counted before the account is made, in one locked step, so parallel sign-ups cannot all
+    pass the check first."""
     key = limit_key("signup:address", address)
-    wait = await shared_wait(db, key, settings.signups_per_address_per_hour, 3600, time.time())
+    async with db.transaction() as conn:
+        wait = await shared_take(
+            conn, [(key, settings.signups_per_address_per_hour)], [key], 3600, time.time()
+        )
     if wait:
         raise RateLimited(
             f"Too many accounts were made from your network lately. Please try again in"
             f" {wait // 60 + 1} minutes.",
             wait_seconds=wait,
         )
-    return key
-
-
-async def count_signup(db: Database, key: str) -> None:
-    async with db.transaction() as conn:
-        await shared_hit(conn, key, time.time())
 
 
 async def do_logout(db: Database, session_token: str) -> None:

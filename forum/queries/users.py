@@ -133,7 +133,8 @@ async def count_posts_by_user(conn: Connection, user_id: int, group_ids: list[in
     return int(
         await conn.fetch_val(
             "SELECT count(*) FROM posts p JOIN topics t ON t.id = p.topic_id"
-            f" WHERE p.user_id = :u AND t.group_id IN {ids_sql}",
+            f" WHERE p.user_id = :u AND t.group_id IN {ids_sql}"
+            " AND p.hidden_at IS NULL AND p.deleted_at IS NULL",
             params | {"u": user_id},
         )
     )

@@ -13,9 +13,11 @@ from forum.access import readable_groups
 from forum.actions import accounts as account_actions
 from forum.auth import (
     DEVICE_COOKIE,
+    Device,
     clear_session_cookie,
     device_cookie_header,
-    device_user_id,
+    device_of,
+    new_token,
     session_cookie_header,
     sign_session,
 )
@@ -82,7 +84,7 @@ async def login(request: Request) -> Response:
             login_value,
             form.get("password") or "",
             _address(request),
-            device_user_id(secret, request.cookies.get(DEVICE_COOKIE)),
+            device_of(secret, request.cookies.get(DEVICE_COOKIE)),
         )
         try:
             user, token = await account_actions.do_login(
@@ -125,14 +127,17 @@ async def signup(request: Request) -> Response:
                 form.get("badge"),
                 guest=guest,
             )
-            pace_key = await account_actions.check_signup_pace(db, settings, _address(request))
+            await account_actions.take_signup_turn(db, settings, _address(request))
             user = await account_actions.do_create_user(db, details)
-            await account_actions.count_signup(db, pace_key)
             _, token = await account_actions.do_login(
                 db,
                 settings,
+                # Just made here: not held back by others' failures on this network.
                 account_actions.LoginAttempt(
-                    details.username, details.password, _address(request), user.id
+                    details.username,
+                    details.password,
+                    _address(request),
+                    Device(user.id, new_token()),
                 ),
             )
         except (BadRequest, RateLimited) as error:

@@ -16,7 +16,13 @@ from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pace import SLOW_MODE_CHOICES
 from forum.pages import ComposerPage, PostItem, RevisionEntry, RevisionsPage, TopicPage
-from forum.permissions import can_edit_post, can_moderate, can_reply, can_start_topic
+from forum.permissions import (
+    can_edit_post,
+    can_moderate,
+    can_reply,
+    can_start_topic,
+    is_staff,
+)
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
@@ -306,15 +312,17 @@ def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionE
 async def revisions(request: Request) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
-    moderator = can_moderate(viewer, access.membership)
-    if not post.visible and not moderator:
+    if not post.visible and not can_moderate(viewer, access.membership):
         raise NotFound("This post is hidden or was removed by a moderator.")
-    history = await post_queries.list_revisions(db, post.id, with_redacted=moderator)
+    # What was removed for safety is for site moderators only: a group's conveners are
+    # members like any other.
+    staff = is_staff(viewer)
+    history = await post_queries.list_revisions(db, post.id, with_redacted=staff)
     page = RevisionsPage(
         **base(request, f"Edit history of post {post.post_number}"),
         post=post,
         topic=access.topic,
-        revisions=revision_entries(history, moderator),
+        revisions=revision_entries(history, staff),
     )
     return render(request, page)
 
