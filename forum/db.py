@@ -162,30 +162,17 @@ class Database(Connection):
     @abstractmethod
     async def close(self) -> None: ...
 
+    @abstractmethod
     async def check_writable(self) -> None:
         """Raise DatabaseReadOnly unless a write would succeed: a forum that starts on a
-        read-only database would fail every post while looking healthy.
+        read-only database would fail every post while looking healthy."""
 
-        Makes a table and rolls it back (DDL is transactional on both databases), so nothing
-        changes and no table need exist yet: it runs before the migrations."""
 
-        class _Probe(Exception):
-            pass
-
-        try:
-            async with self.transaction() as conn:
-                await conn.execute("CREATE TABLE forum_write_check (x INTEGER)")
-                raise _Probe
-        except _Probe:
-            return
-        except Exception as error:
-            if is_unavailable(error):
-                raise DatabaseReadOnly(
-                    "The database accepts no writes (it is read-only, full, or on a standby),"
-                    " so the forum would fail every post. Check the database, its file"
-                    " permissions or free disk space, then start again."
-                ) from error
-            raise
+_READ_ONLY = (
+    "The database accepts no writes (it is read-only, full, or a standby), so the forum would"
+    " fail every post. Check the database, its file permissions or free disk space, then"
+    " start again."
+)
 
 
 # --- SQLite ---------------------------------------------------------------------------------
@@ -274,6 +261,24 @@ class SqliteDatabase(Database):
             else:
                 await self._writer.execute("COMMIT")
         committing.run()
+
+    async def check_writable(self) -> None:
+        # Make a table and roll it back: DDL is transactional, so nothing changes. BEGIN
+        # IMMEDIATE alone already fails on a read-only file or folder.
+
+        class _Probe(Exception):
+            pass
+
+        try:
+            async with self.transaction() as conn:
+                await conn.execute("CREATE TABLE forum_write_check (x INTEGER)")
+                raise _Probe
+        except _Probe:
+            return
+        except sqlite3.OperationalError as error:
+            if is_unavailable(error):
+                raise DatabaseReadOnly(_READ_ONLY) from error
+            raise
 
     async def close(self) -> None:
         writer, reader = self._writer, self._reader
@@ -428,6 +433,16 @@ class PostgresDatabase(Database):
                 continue
             return conn, tr
         raise AssertionError("unreachable")
+
+    async def check_writable(self) -> None:
+        # Asked, not tried: a least-privilege role may not create tables, and a standby or a
+        # database set read-only says so in these settings.
+        row = await self.fetch_one(
+            "SELECT pg_is_in_recovery() AS standby,"
+            " current_setting('transaction_read_only') AS read_only"
+        )
+        if row is not None and (row["standby"] or row["read_only"] == "on"):
+            raise DatabaseReadOnly(_READ_ONLY)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -177,3 +177,20 @@ async def replace_review_html(conn: Connection, item_id: int, html: str) -> int:
     text is gone from the card and from the log alike)."""
     marker = f'"item_id":{item_id},'
     return await rewrite_events(conn, "review", marker, _with_html("item_id", item_id, html))
+
+
+async def replace_topic_rows(
+    conn: Connection, topic_id: int, group_id: int, title: str, html: str
+) -> None:
+    """Every stored list event of a topic (created, bumped) shows its title as it is now."""
+
+    def update(data: dict[str, Any]) -> dict[str, Any] | None:
+        if data.get("topic_id") != topic_id:
+            return None
+        new = data | {"html": html}
+        if "title" in data:
+            new["title"] = title
+        return new if new != data else None
+
+    for channel in (f"group:{group_id}", "latest"):
+        await rewrite_events(conn, channel, f'"topic_id":{topic_id},', update)

@@ -141,6 +141,49 @@ def first_posts_hold(user: User, group: Group, membership: str | None) -> Hold |
     )
 
 
+def quotes_removed_hold(post_number: int) -> Hold:
+    return Hold(
+        "quotes_removed",
+        f"quotes post {post_number}",
+        ("It quotes text that a moderator removed from another post.",),
+    )
+
+
+# A quoted line shorter than this ("Thanks", "> ok") is too common to say it came from
+# the removed text.
+MIN_QUOTE_CHARS = 8
+_SPACES = re.compile(r"\s+")
+
+
+def _normal(line: str) -> str:
+    return _SPACES.sub(" ", line.strip().lstrip(">").strip()).lower()
+
+
+def removed_lines(old_texts: Iterable[str], current: str) -> set[str]:
+    """Lines of the old versions that the current text no longer has, normalised."""
+    kept = {_normal(line) for line in current.splitlines()}
+    return {
+        normal
+        for text in old_texts
+        for line in text.splitlines()
+        if len(normal := _normal(line)) >= MIN_QUOTE_CHARS and normal not in kept
+    }
+
+
+def quotes_any(raw: str, removed: set[str]) -> bool:
+    """Whether a post's quoted lines (`> ...`) repeat any of the removed lines, whole or in
+    part (a quote may be trimmed)."""
+    for line in raw.splitlines():
+        if not line.lstrip().startswith(">"):
+            continue
+        quoted = _normal(line)
+        if len(quoted) < MIN_QUOTE_CHARS:
+            continue
+        if any(quoted in gone or gone in quoted for gone in removed):
+            return True
+    return False
+
+
 def matched_words(raw: str, watched_words: Iterable[str]) -> list[str]:
     """Watched words found in the text, whole words, any case."""
     found = []

@@ -87,6 +87,8 @@ class ComposerPage(Page):
     errors: list[str] = field(default_factory=list)
     quoted: Post | None = None
     idempotency_key: str = ""
+    offer_redaction: bool = False  # a moderator editing someone's post: remove the history?
+    redact_value: bool = False
 
 
 @dataclass(frozen=True)

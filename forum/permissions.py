@@ -40,9 +40,10 @@ def can_reply(user: User | None, group: Group, membership: str | None, topic: To
 def can_edit_post(user: User | None, post: Post, topic: Topic) -> bool:
     if user is None or post.deleted_at is not None:
         return False
-    if is_staff(user):
-        return True
-    return post.user_id == user.id and not topic.closed
+    if post.user_id == user.id:
+        return not topic.closed or is_staff(user)
+    # Staff edit others' posts, but never those of staff above them.
+    return is_staff(user) and not outranks(post.author_role, user.role)
 
 
 def can_moderate(user: User | None, membership: str | None) -> bool:
@@ -91,12 +92,9 @@ def can_set_site_role(user: User | None) -> bool:
 ROLE_RANK = {"member": 0, "moderator": 1, "admin": 2}
 
 
-def can_penalise(actor: User | None, target: User) -> bool:
-    """Silence or suspend `target`: staff, never themselves, never someone who outranks
-    them (a moderator cannot suspend an admin)."""
-    if actor is None or not is_staff(actor) or actor.id == target.id:
-        return False
-    return ROLE_RANK.get(target.role, 0) <= ROLE_RANK.get(actor.role, 0)
+def outranks(role: str, other_role: str) -> bool:
+    """Whether a site role `role` is above `other_role` (a group's conveners are members)."""
+    return ROLE_RANK.get(role, 0) > ROLE_RANK.get(other_role, 0)
 
 
 def can_hold_group_role(user: User, group: Group, role: str) -> bool:

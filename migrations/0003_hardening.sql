@@ -12,15 +12,17 @@ CREATE TABLE rate_events (
 CREATE INDEX rate_events_key ON rate_events (key, created_at);
 CREATE INDEX rate_events_created ON rate_events (created_at);
 
--- A write sent again with the same Idempotency-Key returns what the first one made.
+-- A write sent again with the same Idempotency-Key (and the same content: `digest`) returns
+-- what the first one made.
 CREATE TABLE idempotency_keys (
     user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     key TEXT NOT NULL,
+    digest TEXT NOT NULL,
     topic_id BIGINT,
     post_id BIGINT,
     item_id BIGINT,
     created_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (user_id, key)
+    PRIMARY KEY (user_id, key, digest)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 

@@ -4,6 +4,7 @@ never act against staff above them. SQLite and PostgreSQL (the `database_url` fi
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -266,3 +267,82 @@ async def test_approving_a_suspended_authors_held_post_is_refused(client, arrang
     assert r.status_code == 409 and "suspended" in r.text
     count = await db.fetch_val("SELECT count(*) FROM posts WHERE user_id = :u", {"u": newcomer.id})
     assert count == 0
+
+
+async def test_a_subscribe_racing_a_demotion_is_checked_again(
+    server, client, arrange, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin, moderator = await arrange.user(role="admin"), await arrange.user(role="moderator")
+    _, written = await private_topic(arrange)
+    channel = f"topic:{written.topic_id}"
+    bus = server.app.state.live.bus
+    real_head = bus.head
+
+    async def slow_head(name: str) -> int:
+        if name == channel:
+            await asyncio.sleep(1.0)  # the demotion lands while the head is read
+        return await real_head(name)
+
+    monkeypatch.setattr(bus, "head", slow_head)
+    a = await logged_in(client, admin)
+    async with live(server.base_url, await key_headers(db, moderator)) as mod:
+        await mod.send({"type": "subscribe", "channel": channel, "since": 0})
+        await asyncio.sleep(0.2)
+        r = await a.post_form(f"/u/{moderator.username}/role", {"role": "member"})
+        assert r.status_code == 303
+        answer = await mod.until(lambda f: f.get("channel") == channel, wait=10)
+        assert answer["type"] == "error" and answer["code"] == "forbidden"
+        assert not mod.events(channel)
+
+
+async def test_an_admins_key_acting_as_a_member_stops_when_the_admin_is_suspended(
+    server, client, arrange, db
+) -> None:
+    admin, other_admin, member = (
+        await arrange.user(role="admin"),
+        await arrange.user(role="admin"),
+        await arrange.user(),
+    )
+    _, written = await private_topic(arrange, member)
+    flagger = await arrange.user()
+    headers = await key_headers(db, admin) | {"Api-Username": member.username}
+    async with live(server.base_url, headers) as acting:
+        assert (await acting.subscribe(f"topic:{written.topic_id}"))["type"] == "subscribed"
+        f = await logged_in(client, flagger)
+        await f.post_form(f"/u/{admin.username}/flag", {"reason": "other", "note": "Stolen key?"})
+        [item] = await pending_items(db, kind="user", target_id=admin.id)
+        o = await logged_in(client, other_admin)
+        assert (await act(o, item, "suspend", penalty="1 day")).status_code == 303
+        assert await closed_code(acting) == 4003
+
+
+async def test_staff_do_not_act_on_the_posts_of_staff_above_them(client, arrange, db) -> None:
+    admin, moderator, flagger = (
+        await arrange.user(role="admin"),
+        await arrange.user(role="moderator"),
+        await arrange.user(),
+    )
+    convener = await arrange.user()
+    group = await arrange.group(members=(admin, moderator), conveners=(convener,))
+    by_admin = await arrange.topic(group, admin, unique("Admin's"), "Written by an admin.")
+    by_moderator = await arrange.topic(group, moderator, unique("Mod's"), "By a moderator.")
+    m, c = await logged_in(client, moderator), await logged_in(client, convener)
+    assert (await m.get(f"/p/{by_admin.post_id}/edit")).status_code == 403
+    r = await m.post_form(f"/p/{by_admin.post_id}/edit", {"raw": "Changed.", "version": 1})
+    assert r.status_code == 403
+    f = await logged_in(client, flagger)
+    await f.post_form(f"/p/{by_admin.post_id}/flag", {"reason": "inappropriate"})
+    await f.post_form(f"/p/{by_moderator.post_id}/flag", {"reason": "inappropriate"})
+    [admin_item] = await pending_items(db, kind="post", target_id=by_admin.post_id)
+    [mod_item] = await pending_items(db, kind="post", target_id=by_moderator.post_id)
+    r = await act(m, admin_item, "hide")
+    assert r.status_code == 403 and "Only an administrator" in r.text
+    r = await act(c, mod_item, "delete")
+    assert r.status_code == 403 and "Only a site moderator" in r.text
+    hidden = await db.fetch_val(
+        "SELECT count(*) FROM posts WHERE id IN (:a, :b) AND (hidden_at IS NOT NULL"
+        " OR deleted_at IS NOT NULL)",
+        {"a": by_admin.post_id, "b": by_moderator.post_id},
+    )
+    assert hidden == 0
+    assert (await act(c, mod_item, "ignore")).status_code == 303  # no action against them

@@ -267,3 +267,30 @@ async def test_a_server_on_a_read_only_database_says_so_and_stops(
     assert code != 0
     assert "It is not starting." in output
     assert "Application startup complete" not in output
+
+
+async def test_one_key_with_different_content_is_a_new_post_and_replays_check_access(
+    fresh,
+) -> None:
+    made = await fresh()
+    author = await made.arrange.user()
+    member = await made.arrange.user()
+    private = await made.arrange.group("private", members=(author, member))
+    written = await made.arrange.topic(private, author, "Members", "first")
+    headers = await key_headers(made.db, member) | {"Idempotency-Key": "back-button"}
+    async with httpx.AsyncClient(base_url=made.server.base_url, timeout=30) as http:
+        one = await http.post(
+            "/posts.json", headers=headers, json={"topic_id": written.topic_id, "raw": "One."}
+        )
+        two = await http.post(
+            "/posts.json", headers=headers, json={"topic_id": written.topic_id, "raw": "Two."}
+        )
+        assert one.status_code == two.status_code == 200
+        assert one.json()["id"] != two.json()["id"]  # a form restored with an old key
+        await made.db.execute(
+            "DELETE FROM memberships WHERE user_id = :u", {"u": member.id}
+        )  # they leave the private group
+        again = await http.post(
+            "/posts.json", headers=headers, json={"topic_id": written.topic_id, "raw": "One."}
+        )
+        assert again.status_code == 404  # what it made is no longer theirs to read

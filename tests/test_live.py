@@ -19,7 +19,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from forum.actions.accounts import do_create_api_key
-from forum.actions.posts import do_edit_post
+from forum.actions.edits import do_edit_post
 from tests.conftest import ServerThread, forum_serve, settings_for
 
 REDIS_URL = os.environ.get("FORUM_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -80,8 +80,11 @@ async def test_a_moderator_redacting_a_flagged_post_by_editing_removes_it_everyw
     flagged = await f.post_form(f"/p/{post.post_id}/flag", {"reason": "patient_data"})
     assert flagged.status_code == 200
     m = await logged_in(client, moderator)
+    form = await m.get(f"/p/{post.post_id}/edit")  # the choice starts ticked
+    assert 'name="remove_history" value="yes" checked' in form.text
     edit = await m.post_form(
-        f"/p/{post.post_id}/edit", {"raw": "A patient in bed 4 had her op today.", "version": 1}
+        f"/p/{post.post_id}/edit",
+        {"raw": "A patient in bed 4 had her op today.", "version": 1, "remove_history": "yes"},
     )
     assert edit.status_code == 303
     anon = client()
@@ -112,6 +115,105 @@ async def test_a_moderator_redacting_a_flagged_post_by_editing_removes_it_everyw
     assert name not in api.text
     quote = await f.get(f"/t/{written.topic_id}/reply?to={post.post_number}")
     assert name not in quote.text
+
+
+async def test_a_moderators_small_correction_can_keep_the_history(client, arrange, db) -> None:
+    author, _, written = await setup_topic(arrange)
+    post = await arrange.reply(written.topic_id, author, "Physio on Tuesdya at the clinic.")
+    quoter, moderator = await arrange.user(), await arrange.user(role="moderator")
+    quoting = await arrange.reply(written.topic_id, quoter, "> Physio on Tuesdya at the clinic.")
+    await db.execute(
+        "UPDATE posts SET reply_to_post_number = :n WHERE id = :p",
+        {"n": post.post_number, "p": quoting.post_id},
+    )
+    m = await logged_in(client, moderator)
+    edit = await m.post_form(
+        f"/p/{post.post_id}/edit", {"raw": "Physio on Tuesday at the clinic.", "version": 1}
+    )
+    assert edit.status_code == 303
+    history = await client().get(f"/p/{post.post_id}/revisions")
+    assert "Tuesdya" in history.text and GONE not in history.text
+    row = await db.fetch_one("SELECT hidden_at FROM posts WHERE id = :p", {"p": quoting.post_id})
+    assert row is not None and row["hidden_at"] is None
+    log = await m.get("/review/log")
+    assert "edit_post" in log.text
+
+
+async def test_a_reply_quoting_removed_text_written_before_the_removal_waits(
+    client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    name = f"Ms {unique('Patient')}"
+    post = await arrange.reply(written.topic_id, author, f"{name} was discharged today.")
+    slow, moderator = await arrange.user(), await arrange.user(role="moderator")
+    s = await logged_in(client, slow)
+    page = await s.get(f"/t/{written.topic_id}/reply?to={post.post_number}")  # a quote starts
+    assert name in page.text
+    m = await logged_in(client, moderator)
+    await m.post_form(
+        f"/p/{post.post_id}/edit",
+        {"raw": "A patient was discharged today.", "version": 1, "remove_history": "yes"},
+    )
+    late = await s.post_form(
+        f"/t/{written.topic_id}/reply",
+        {
+            "raw": f"> {name} was discharged today.\n\nWonderful!",
+            "reply_to_post_number": post.post_number,
+        },
+    )
+    assert late.status_code == 303 and "/my/review" in late.headers["location"]
+    assert name not in (await client().get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    [item] = await pending_items(db, author_id=slow.id)
+    reasons = await db.fetch_all(
+        "SELECT reason FROM review_reasons WHERE item_id = :i", {"i": item["id"]}
+    )
+    assert "quotes_removed" in [x["reason"] for x in reasons]
+    r = await act(m, item, "approve")
+    assert r.status_code == 409 and "quotes text that was removed" in r.text
+    r = await act(m, item, "edit_approve", raw="Wonderful!")
+    assert r.status_code == 303
+
+
+async def test_a_title_that_names_a_patient_can_be_edited_out(client, arrange, db) -> None:
+    author, group, _ = await setup_topic(arrange)
+    moderator = await arrange.user(role="moderator")
+    a, m = await logged_in(client, author), await logged_in(client, moderator)
+    title = f"About {NHS} and her op"
+    r = await a.post_form(
+        f"/g/{group.slug}/new-topic", {"title": title, "raw": "Body.", "post_anyway": "yes"}
+    )
+    assert "/my/review" in r.headers["location"]
+    [item] = await pending_items(db, author_id=author.id)
+    r = await act(m, item, "edit_approve", raw="Body.", title=f"About {NHS} still")
+    assert r.status_code == 400 and "The title: " in r.text  # a moderator's title is checked
+    [item] = await pending_items(db, author_id=author.id)
+    r = await act(m, item, "edit_approve", raw="Body.", title="About her op")
+    assert r.status_code == 303
+    topic = await db.fetch_one(
+        "SELECT id, title FROM topics WHERE group_id = :g AND title = 'About her op'",
+        {"g": group.id},
+    )
+    assert topic is not None
+    # A published title can be changed with the first post, by its author or staff, and the
+    # old one leaves the lists' live log too.
+    first = await db.fetch_val(
+        "SELECT id FROM posts WHERE topic_id = :t AND post_number = 1", {"t": topic["id"]}
+    )
+    secret = unique("Surname")
+    r = await m.post_form(
+        f"/p/{first}/edit", {"raw": "Body.", "title": f"Mrs {secret}'s op", "version": 1}
+    )
+    assert r.status_code == 303
+    r = await m.post_form(
+        f"/p/{first}/edit",
+        {"raw": "Body.", "title": "A patient's op", "version": 1, "remove_history": "yes"},
+    )
+    assert r.status_code == 303
+    for channel in (f"group:{group.id}", "latest"):
+        assert secret not in await log_text(db, channel)
+    assert secret not in (await client().get(f"/g/{group.slug}")).text
+    r = await a.post_form(f"/p/{first}/edit", {"raw": "Body.", "title": f"NHS {NHS}", "version": 1})
+    assert r.status_code == 400 and "The title: " in r.text
 
 
 async def test_an_author_taking_their_number_back_out_removes_it_from_the_history(

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from forum.db import Connection
 from forum.errors import BadRequest
 from forum.events import ReviewChanged, publish
-from forum.moderation import Hold, first_posts_hold, post_text, watched_hold
+from forum.moderation import (
+    Hold,
+    first_posts_hold,
+    post_text,
+    quotes_any,
+    quotes_removed_hold,
+    removed_lines,
+    watched_hold,
+)
+from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries.groups import Group
 from forum.queries.posts import Post
@@ -59,8 +68,9 @@ async def hold_if_needed(
 ) -> Held | None:
     """`privacy`: moderation.privacy_hold of the text, found before the transaction."""
     holds = await content_holds(conn, post_text(title, raw), privacy, confirmed=confirmed)
+    quoting = await removed_quote_hold(conn, topic, raw, reply_to_post_number)
     first_posts = first_posts_hold(author, group, membership)
-    holds += [first_posts] if first_posts else []
+    holds += [hold for hold in (quoting, first_posts) if hold]
     if not holds:
         return None
     item_id = await review_queries.insert_item(
@@ -101,6 +111,22 @@ async def publish_review_change(conn: Connection, renderer: Renderer, item_id: i
         ),
     )
     return html
+
+
+async def removed_quote_hold(
+    conn: Connection, topic: Topic | None, raw: str, reply_to_post_number: int | None
+) -> Hold | None:
+    """A reply that quotes what a moderator removed from the post it answers (written in a
+    tab opened before the removal) waits for a moderator, like the replies held when it was
+    removed (actions/redaction.py)."""
+    if topic is None or reply_to_post_number is None or ">" not in raw:
+        return None
+    gone = await post_queries.list_redacted_texts(conn, topic.id, reply_to_post_number)
+    if not gone:
+        return None
+    quoted = await post_queries.get_post_by_number(conn, topic.id, reply_to_post_number)
+    removed = removed_lines(gone, quoted.raw if quoted else "")
+    return quotes_removed_hold(reply_to_post_number) if quotes_any(raw, removed) else None
 
 
 async def content_holds(

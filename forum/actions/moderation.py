@@ -11,7 +11,8 @@ import time
 from dataclasses import replace
 
 from forum.access import TopicAccess, access_group, access_post, access_topic
-from forum.actions.holds import open_post_item, publish_review_change
+from forum.actions.edits import check_title
+from forum.actions.holds import open_post_item, publish_review_change, removed_quote_hold
 from forum.actions.posts import prepare, publish_reply, publish_topic, require_author
 from forum.actions.redaction import PRIVACY_REASONS, redact_history, scrub_post
 from forum.actions.validation import clean_text
@@ -30,10 +31,10 @@ from forum.moderation import (
 from forum.pace import check_pace
 from forum.permissions import (
     can_moderate,
-    can_penalise,
     can_reply,
     can_start_topic,
     is_staff,
+    outranks,
 )
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
@@ -58,11 +59,6 @@ def _require_user(user: User | None) -> User:
     return user
 
 
-def _require_active(user: User | None) -> User:
-    """Signed in and not silenced: a silenced member reads, but neither posts nor flags."""
-    return require_author(user)
-
-
 def check_flag(reason: str | None, note: str | None) -> tuple[str, str]:
     if reason not in FLAG_REASONS:
         raise BadRequest("Choose why you are flagging this.")
@@ -84,7 +80,7 @@ async def do_flag_post(
     reason: str | None,
     note: str | None,
 ) -> None:
-    flagger = _require_active(user)
+    flagger = require_author(user)  # a silenced member reads, but does not flag
     clean_reason, clean_note = check_flag(reason, note)
     async with db.transaction() as conn:
         post, access = await access_post(conn, flagger, post_id)
@@ -115,7 +111,7 @@ async def do_flag_user(
     reason: str | None,
     note: str | None,
 ) -> None:
-    flagger = _require_active(user)
+    flagger = require_author(user)  # a silenced member reads, but does not flag
     clean_reason, clean_note = check_flag(reason, note)
     async with db.transaction() as conn:
         target = await user_queries.get_user_by_username(conn, username)
@@ -207,6 +203,10 @@ def check_review(
     check_not_own(reviewer, item)
     if action not in ACTIONS[item.kind]:
         raise BadRequest("Choose one of the actions offered for this item.")
+    if action not in ("approve", "ignore") and outranks(item.author_role, reviewer.role):
+        # Staff never act against staff above them; a group's conveners are members.
+        who = "an administrator" if item.author_role == "admin" else "a site moderator"
+        raise Forbidden(f"Only {who} can do that, as {item.author_username} is {who}.")
     if action in STAFF_ONLY_ACTIONS and not is_staff(reviewer):
         raise Forbidden("Only site moderators can silence or suspend an account.")
     if action == "reject" and not note:
@@ -233,12 +233,15 @@ async def do_review(
     note: str | None = None,
     raw: str | None = None,
     penalty: str | None = None,
+    title: str | None = None,
 ) -> Item:
-    """Resolve an item with one action; returns the item as it is afterwards."""
+    """Resolve an item with one action; returns the item as it is afterwards. `raw` (and for
+    a held new topic, `title`): the text as a moderator edited it, for edit-then-approve."""
     # Cheap checks first, on reads: who, size, which item, what action; markdown after.
     reviewer = _require_user(user)
     clean_note = clean_text(note or "", "The reason", MAX_NOTE_CHARS, allow_empty=True)
     clean_raw = clean_text(raw, "The post", settings.max_post_chars) if raw else None
+    clean_title = check_title(settings, title) if title and action == "edit_approve" else None
     item = await reviewable_item(db, reviewer, item_id)
     check_review(reviewer, item, action, expected_version, clean_note, clean_raw, penalty)
     edited = (await prepare(settings, None, clean_raw)).cooked if clean_raw else None
@@ -248,8 +251,6 @@ async def do_review(
             reviewer, item, action, expected_version, clean_note, clean_raw, penalty
         )
         assert action is not None and expected_version is not None
-        if action in STAFF_ONLY_ACTIONS:
-            await check_can_penalise(conn, reviewer, item.author_id, action)
         now = time.time()
         if not await review_queries.resolve_item(
             conn,
@@ -262,7 +263,7 @@ async def do_review(
         ):
             await _refuse_stale(conn, item.id)
         item = replace(item, resolution_note=clean_note)
-        detail = {"raw": clean_raw, "cooked": edited}
+        detail = {"raw": clean_raw, "cooked": edited, "title": clean_title}
         outcome = await _apply(conn, renderer, reviewer, item, action, detail, now)
         if action in STAFF_ONLY_ACTIONS:
             assert hours is not None
@@ -301,15 +302,6 @@ async def do_review(
         done = await review_queries.get_item(conn, item.id)
         assert done is not None
         return done
-
-
-async def check_can_penalise(conn: Connection, actor: User, target_id: int, action: str) -> None:
-    """Staff never silence or suspend staff above them (a moderator, an admin)."""
-    target = await user_queries.get_user(conn, target_id)
-    if target is not None and not can_penalise(actor, target):
-        raise Forbidden(
-            f"Only an administrator can {action} {target.username}, who is a {target.role}."
-        )
 
 
 async def _refuse_stale(conn: Connection, item_id: int) -> None:
@@ -391,12 +383,18 @@ async def _apply_queued(
     author = await _author_may_still_post(conn, item)
     if item.topic_id is None:
         assert item.group_id is not None
+        title = (action == "edit_approve" and detail.get("title")) or item.title or "Untitled"
         written = await publish_topic(
-            conn, renderer, author, item.group_id, item.title or "Untitled", raw, cooked, now
+            conn, renderer, author, item.group_id, title, raw, cooked, now
         )
     else:
         access = await _still_open(conn, author, item.topic_id)
         reply_to = item.reply_to_post_number
+        if await removed_quote_hold(conn, access.topic, raw, reply_to):
+            raise Conflict(
+                f"This reply quotes text that was removed from post {reply_to}. Edit the quote"
+                " out, then approve."
+            )
         written = await publish_reply(
             conn, renderer, author, access.topic, raw, cooked, reply_to, now
         )

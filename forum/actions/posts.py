@@ -10,37 +10,30 @@ cooked once, here; pages never render it again.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, replace
 
-from forum.access import GroupAccess, TopicAccess, access_group, access_post, access_topic
+from forum.access import GroupAccess, TopicAccess, access_group, access_topic
+from forum.actions import idempotent
 from forum.actions.holds import (
-    HELD_MESSAGE,
     Held,
-    content_holds,
     hold_if_needed,
-    queue_edited_post,
 )
-from forum.actions.redaction import redact_history, scrub_post
+from forum.actions.idempotent import Written
 from forum.actions.validation import clean_text, slugify
 from forum.content import cook
 from forum.content.offload import off_the_loop
-from forum.content.privacy import find_identifiers
 from forum.db import Connection, Database
-from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated
-from forum.events import PostCreated, PostEdited, TopicBumped, TopicCreated, publish
+from forum.errors import BadRequest, Forbidden, NotAuthenticated
+from forum.events import PostCreated, TopicBumped, TopicCreated, publish
 from forum.moderation import Hold, post_text, privacy_hold
 from forum.pace import check_pace, slow_mode_label
 from forum.permissions import (
-    can_edit_post,
     can_moderate,
     can_reply,
     can_start_topic,
-    is_staff,
 )
 from forum.queries import groups as group_queries
-from forum.queries import idempotency
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
@@ -50,18 +43,6 @@ from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import Renderer, long_date
 from forum.settings import Settings, image_host_set
-
-
-@dataclass(frozen=True)
-class Written:
-    """What a write produced, for redirects and API responses."""
-
-    topic_id: int
-    post_id: int
-    post_number: int
-
-
-Outcome = Written | Held  # a post written, or held for a moderator
 
 
 @dataclass(frozen=True)
@@ -78,66 +59,6 @@ async def prepare(settings: Settings, title: str | None, raw: str) -> Prepared:
     hosts = image_host_set(settings)
     text = post_text(title, raw)
     return await off_the_loop(len(text), lambda: Prepared(cook(raw, hosts), privacy_hold(text)))
-
-
-# A client's key for one write (the Idempotency-Key header, or the composer's hidden field).
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,200}")
-
-
-def check_idempotency_key(key: str | None) -> str | None:
-    if not key:
-        return None
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise BadRequest(
-            "An idempotency key is 1 to 200 letters, digits or punctuation marks, with no spaces."
-        )
-    return key
-
-
-async def _made_before(conn: Connection, author: User, key: str | None) -> Outcome | None:
-    """What an earlier request with this key made, if one did."""
-    if key is None:
-        return None
-    made = await idempotency.find(conn, author.id, key)
-    return await _replay(conn, made) if made is not None else None
-
-
-async def _claim(
-    conn: Connection, author: User, key: str | None, now: float
-) -> Written | Held | None:
-    """Take the key inside the write's transaction; if a request racing with the same key
-    got it first (and committed), what that one made."""
-    if key is None or await idempotency.claim(conn, author.id, key, now):
-        return None
-    return await _made_before(conn, author, key)
-
-
-async def _replay(conn: Connection, made: idempotency.Made) -> Outcome:
-    if made.post_id is not None:
-        post = await post_queries.get_post(conn, made.post_id)
-        if post is not None:
-            return Written(post.topic_id, post.id, post.post_number)
-    if made.item_id is not None:
-        item = await review_queries.get_item(conn, made.item_id)
-        if item is not None:
-            if item.kind == "queued" and item.status == "approved" and item.target_id:
-                post = await post_queries.get_post(conn, item.target_id)
-                if post is not None:
-                    return Written(post.topic_id, post.id, post.post_number)
-            return Held(item.id, item.group_id or 0, item.topic_id, (HELD_MESSAGE,))
-    raise Conflict("What this request made earlier no longer exists.")
-
-
-async def _remember(
-    conn: Connection, author: User, key: str | None, result: Written | Held
-) -> None:
-    if key is None:
-        return
-    if isinstance(result, Held):
-        made = idempotency.Made(result.topic_id, None, result.item_id)
-    else:
-        made = idempotency.Made(result.topic_id, result.post_id, None)
-    await idempotency.remember(conn, author.id, key, made)
 
 
 def require_author(user: User | None) -> User:
@@ -195,8 +116,8 @@ async def do_new_topic(
     sent again with the same key returns what the first one made."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
     author = require_author(user)
-    key = check_idempotency_key(idempotency_key)
-    if before := await _made_before(db, author, key):
+    key = idempotent.Key.of(idempotency_key, "topic", group_id, title, raw)
+    if before := await idempotent.made_before(db, author, key):
         return before
     access = await access_group(db, author, group_id=group_id)
     clean_title, clean_raw = check_new_topic(settings, author, access, title, raw)
@@ -206,7 +127,7 @@ async def do_new_topic(
     # rights between them cannot slip a post through.
     async with db.transaction() as conn:
         now = time.time()
-        if raced := await _claim(conn, author, key, now):
+        if raced := await idempotent.claim(conn, author, key, now):
             return raced
         access = await access_group(conn, user, group_id=group_id)
         clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
@@ -230,7 +151,7 @@ async def do_new_topic(
         result = held or await publish_topic(
             conn, renderer, author, group_id, clean_title, clean_raw, prepared.cooked, now
         )
-        await _remember(conn, author, key, result)
+        await idempotent.remember(conn, author, key, result)
         return result
 
 
@@ -292,8 +213,8 @@ async def do_reply(
     for do_new_topic."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
     author = require_author(user)
-    key = check_idempotency_key(idempotency_key)
-    if before := await _made_before(db, author, key):
+    key = idempotent.Key.of(idempotency_key, "reply", topic_id, reply_to_post_number, raw)
+    if before := await idempotent.made_before(db, author, key):
         return before
     clean_text(raw, "The reply", settings.max_post_chars)
     access = await access_topic(db, author, topic_id)
@@ -312,7 +233,7 @@ async def do_reply(
     prepared = await prepare(settings, None, clean_raw)
     async with db.transaction() as conn:
         now = time.time()
-        if raced := await _claim(conn, author, key, now):
+        if raced := await idempotent.claim(conn, author, key, now):
             return raced
         access = await access_topic(conn, user, topic_id)
         clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
@@ -351,7 +272,7 @@ async def do_reply(
             reply_to_post_number,
             now,
         )
-        await _remember(conn, author, key, result)
+        await idempotent.remember(conn, author, key, result)
         return result
 
 
@@ -435,91 +356,6 @@ async def _write_post(
     html = renderer.render_post(post, topic)
     await publish(conn, PostCreated(topic_id, group_id, post_id, number, author.username, html))
     return Written(topic_id, post_id, number)
-
-
-async def do_edit_post(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
-    user: User | None,
-    post_id: int,
-    raw: str | None,
-    expected_version: int | None,
-    *,
-    confirmed: bool = True,
-) -> Written:
-    """Edit a post, keeping every revision. An edit that the identifiable-data check or a
-    watched word catches hides the post until a moderator has looked at it."""
-    # Cheap checks first, on reads: who, size, whose post, pace.
-    editor = require_author(user)
-    clean_raw = clean_text(raw, "The post", settings.max_post_chars)
-    post, access = await access_post(db, editor, post_id)
-    if not can_edit_post(editor, post, access.topic):
-        raise Forbidden("You can only edit your own posts.")
-    if clean_raw == post.raw:
-        return Written(post.topic_id, post.id, post.post_number)
-    await check_pace(db, settings, editor, "edit", time.time(), record=False)
-    prepared = await prepare(settings, None, clean_raw)
-    cooked = prepared.cooked
-    # An author taking identifiable data back out of their post: the versions that held it
-    # leave the history too (redact_history below).
-    had_identifiers = await off_the_loop(len(post.raw), lambda: bool(find_identifiers(post.raw)))
-    async with db.transaction() as conn:
-        post, access = await access_post(conn, editor, post_id)
-        if not can_edit_post(editor, post, access.topic):
-            raise Forbidden("You can only edit your own posts.")
-        if clean_raw == post.raw:
-            return Written(post.topic_id, post.id, post.post_number)
-        holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=confirmed)
-        # Editing from a stale page must not silently overwrite someone's later edit.
-        base = expected_version if expected_version is not None else post.version
-        now = time.time()
-        await check_pace(conn, settings, editor, "edit", now)
-        version = await post_queries.update_post_content(
-            conn, post_id=post_id, expected_version=base, raw=clean_raw, cooked=cooked, now=now
-        )
-        if version is None:
-            raise Conflict(
-                "This post was changed after you opened it. Please copy your text,"
-                " reload, and edit again."
-            )
-        await post_queries.insert_revision(
-            conn,
-            post_id=post_id,
-            version=version,
-            raw=clean_raw,
-            cooked=cooked,
-            user_id=editor.id,
-            now=now,
-        )
-        edited = replace(post, raw=clean_raw, cooked=cooked, edited_at=now, version=version)
-        if holds:
-            await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
-            edited = replace(edited, hidden_at=now)
-        html = renderer.render_post(edited, access.topic)
-        await publish(
-            conn,
-            PostEdited(
-                post.topic_id,
-                access.group.id,
-                post.id,
-                post.post_number,
-                post.username,
-                version,
-                html,
-            ),
-        )
-        if holds:
-            await scrub_post(conn, renderer, edited, access.topic)
-        elif is_staff(editor) and editor.id != post.user_id:
-            # A moderator editing someone's post is removing something that should not be
-            # there: no earlier version stays readable.
-            await redact_history(conn, renderer, edited, access.topic, by=editor.id, now=now)
-        elif had_identifiers:
-            await redact_history(
-                conn, renderer, edited, access.topic, by=editor.id, now=now, only_identifying=True
-            )
-    return Written(post.topic_id, post.id, post.post_number)
 
 
 async def do_set_topic_status(

@@ -10,27 +10,22 @@ still read it, marked as removed (queries/posts.py: redacted_revisions).
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from forum.actions.holds import add_holds, open_post_item, publish_review_change
 from forum.content.privacy import find_identifiers
 from forum.db import Connection
-from forum.events import PostEdited, publish, replace_post_html
-from forum.moderation import Hold
+from forum.events import PostEdited, publish, replace_post_html, replace_review_html
+from forum.moderation import quotes_any, quotes_removed_hold, removed_lines
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
+from forum.queries.audit import record_action
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.rendering import Renderer
 
 # Reasons an item is about patient data: approving one redacts the post's earlier versions.
 PRIVACY_REASONS = frozenset({"privacy", "patient_data"})
-
-# A quoted line shorter than this ("Thanks", "> ok") is too common to say it came from
-# the removed text.
-MIN_QUOTE_CHARS = 8
-_SPACES = re.compile(r"\s+")
 
 
 async def redact_history(
@@ -51,44 +46,42 @@ async def redact_history(
         texts = [(version, raw) for version, raw in texts if find_identifiers(raw)]
     if not texts:
         return
-    await post_queries.redact_revisions(conn, post.id, [v for v, _ in texts], by, now)
+    versions = [v for v, _ in texts]
+    await post_queries.redact_revisions(conn, post.id, versions, by, now)
     await scrub_post(conn, renderer, post, topic)
+    await _refresh_review_item(conn, renderer, post, now)
     removed = removed_lines([raw for _, raw in texts], post.raw)
     await hold_quoting_replies(conn, renderer, post, topic, removed, now)
+    if by is not None:
+        await record_action(
+            conn,
+            actor_id=by,
+            action="remove_versions",
+            post_id=post.id,
+            topic_id=topic.id,
+            group_id=topic.group_id,
+            target_user_id=post.user_id,
+            note="versions " + ", ".join(str(v) for v in versions),
+            now=now,
+        )
+
+
+async def _refresh_review_item(
+    conn: Connection, renderer: Renderer, post: Post, now: float
+) -> None:
+    """A review item still waiting on this post shows (and its log keeps) the text as it is
+    now, not what was taken out."""
+    item = await review_queries.find_item(conn, "post", post.id)
+    if item is None or item.status != "pending" or item.raw is None:
+        return
+    await review_queries.set_item_content(conn, item.id, raw=post.raw, cooked=post.cooked, now=now)
+    html = await publish_review_change(conn, renderer, item.id)
+    await replace_review_html(conn, item.id, html)
 
 
 async def scrub_post(conn: Connection, renderer: Renderer, post: Post, topic: Topic) -> None:
     """The log's stored events of the post show it as readers see it now."""
     await replace_post_html(conn, topic.id, post.id, renderer.render_post(post, topic))
-
-
-def _normal(line: str) -> str:
-    return _SPACES.sub(" ", line.strip().lstrip(">").strip()).lower()
-
-
-def removed_lines(old_texts: list[str], current: str) -> set[str]:
-    """Lines of the old versions that the current text no longer has, normalised."""
-    kept = {_normal(line) for line in current.splitlines()}
-    return {
-        normal
-        for text in old_texts
-        for line in text.splitlines()
-        if len(normal := _normal(line)) >= MIN_QUOTE_CHARS and normal not in kept
-    }
-
-
-def quotes_any(raw: str, removed: set[str]) -> bool:
-    """Whether a post's quoted lines (`> ...`) repeat any of the removed lines, whole or in
-    part (a quote may be trimmed)."""
-    for line in raw.splitlines():
-        if not line.lstrip().startswith(">"):
-            continue
-        quoted = _normal(line)
-        if len(quoted) < MIN_QUOTE_CHARS:
-            continue
-        if any(quoted in gone or gone in quoted for gone in removed):
-            return True
-    return False
 
 
 async def hold_quoting_replies(
@@ -103,11 +96,7 @@ async def hold_quoting_replies(
     otherwise the text stays readable one post further down."""
     if not removed:
         return
-    hold = Hold(
-        "quotes_removed",
-        f"quotes post {post.post_number}",
-        ("It quotes text that a moderator removed from another post.",),
-    )
+    hold = quotes_removed_hold(post.post_number)
     for reply in await post_queries.list_replies_to(conn, topic.id, post.post_number):
         if reply.hidden_at is not None or not quotes_any(reply.raw, removed):
             continue

@@ -10,7 +10,8 @@ from forum.queries._sql import in_list
 POST_SELECT = (
     "SELECT p.id, p.topic_id, p.post_number, p.user_id, u.username, u.badge, p.raw, p.cooked,"
     " p.reply_to_post_number, p.created_at, p.edited_at, p.version,"
-    " u.badge_verified_at IS NOT NULL AS badge_verified, p.hidden_at, p.deleted_at"
+    " u.badge_verified_at IS NOT NULL AS badge_verified, p.hidden_at, p.deleted_at,"
+    " u.role AS author_role"
     " FROM posts p JOIN users u ON u.id = p.user_id"
 )
 
@@ -32,6 +33,7 @@ class Post:
     badge_verified: bool = False
     hidden_at: float | None = None  # hidden by flags or a moderator until reviewed
     deleted_at: float | None = None  # deleted by a moderator: a tombstone stays in the thread
+    author_role: str = "member"  # the author's site role: staff act only on posts of their rank
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
@@ -220,6 +222,16 @@ async def redact_revisions(
         f" WHERE post_id = :p AND version IN {ids_sql} AND redacted_at IS NULL",
         params,
     )
+
+
+async def list_redacted_texts(conn: Connection, topic_id: int, post_number: int) -> list[str]:
+    """What was removed from a post's history (for checking the quotes of replies to it)."""
+    rows = await conn.fetch_all(
+        "SELECT x.raw FROM redacted_revisions x JOIN posts p ON p.id = x.post_id"
+        " WHERE p.topic_id = :t AND p.post_number = :n",
+        {"t": topic_id, "n": post_number},
+    )
+    return [str(r["raw"]) for r in rows]
 
 
 async def list_replies_to(conn: Connection, topic_id: int, post_number: int) -> list[Post]:

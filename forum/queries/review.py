@@ -10,6 +10,7 @@ from forum.queries._sql import in_list
 ITEM_SELECT = (
     "SELECT i.id, i.kind, i.target_id, i.group_id, i.topic_id, i.author_id,"
     " a.username AS author_username, a.badge AS author_badge, a.is_guest AS author_is_guest,"
+    " a.role AS author_role,"
     " a.approved_posts AS author_approved_posts, i.title, i.raw, i.cooked,"
     " i.reply_to_post_number, i.status, i.score, i.version,"
     " c.username AS claimed_by_username, i.claimed_at, r.username AS resolved_by_username,"
@@ -60,6 +61,7 @@ class Item:
     group_slug: str | None
     topic_title: str | None
     topic_slug: str | None
+    author_role: str = "member"
     reasons: tuple[Reason, ...] = ()
 
     @classmethod

@@ -168,3 +168,10 @@ async def set_slow_mode(conn: Connection, topic_id: int, seconds: int) -> None:
     await conn.execute(
         "UPDATE topics SET slow_mode_seconds = :s WHERE id = :id", {"s": seconds, "id": topic_id}
     )
+
+
+async def set_title(conn: Connection, topic_id: int, title: str, slug: str) -> None:
+    await conn.execute(
+        "UPDATE topics SET title = :title, slug = :slug WHERE id = :id",
+        {"title": title, "slug": slug, "id": topic_id},
+    )

@@ -108,7 +108,8 @@ async def review_act(request: Request) -> Response:
     form = await read_input(request)
     viewer, db = require_viewer(request), db_of(request)
     item_id = path_int(request, "item_id")
-    raw = form.get("raw") if form.get("action") == "edit_approve" else None
+    editing = form.get("action") == "edit_approve"
+    raw = form.get("raw") if editing else None
     try:
         item = await moderation_actions.do_review(
             db,
@@ -121,6 +122,7 @@ async def review_act(request: Request) -> Response:
             note=form.get("note"),
             raw=raw,
             penalty=form.get("penalty"),
+            title=form.get("title") if editing else None,
         )
     except (Conflict, BadRequest) as error:
         if wants_json(request):

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from forum.access import access_group, access_post, access_topic
+from forum.actions import edits as edit_actions
 from forum.actions import posts as post_actions
 from forum.actions.holds import Held, PrivacyWarning
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
@@ -248,11 +249,19 @@ async def edit_post(request: Request) -> Response:
     errors: list[str] = []
     status, warned = 400, False
     raw, version = post.raw, post.version
+    title: str | None = access.topic.title
+    first = post.post_number == 1  # the first post's editor may change the title too
+    # A moderator editing someone's post chooses whether the earlier versions leave the
+    # history (taking out patient details) or stay (fixing a typo); it starts chosen.
+    offer_redaction = is_staff(viewer) and viewer.id != post.user_id
+    redact = offer_redaction
     if request.method == "POST":
         form = await read_input(request)
         raw, version = form.get("raw") or "", form.get_int("version") or post.version
+        title = form.get("title") if first else None
+        redact = form.get("remove_history") == "yes"
         try:
-            await post_actions.do_edit_post(
+            await edit_actions.do_edit_post(
                 db,
                 renderer_of(request),
                 settings_of(request),
@@ -261,6 +270,8 @@ async def edit_post(request: Request) -> Response:
                 raw,
                 version,
                 confirmed=form.get("post_anyway") == "yes",
+                title=title,
+                redact=redact,
             )
         except (BadRequest, Conflict) as error:
             errors, warned = error.messages, isinstance(error, PrivacyWarning)
@@ -279,6 +290,10 @@ async def edit_post(request: Request) -> Response:
         raw_value=raw,
         version=version,
         privacy_warning=warned,
+        show_title=first,
+        title_value=title or "",
+        offer_redaction=offer_redaction,
+        redact_value=redact,
     )
 
 

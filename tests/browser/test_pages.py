@@ -13,7 +13,7 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
-from forum.actions import accounts, posts
+from forum.actions import accounts, edits, posts
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
 from forum.queries.users import User
@@ -77,7 +77,7 @@ async def world(arrange: Arrange) -> World:
         1,
     )
     edited = await arrange.reply(first.topic_id, author, "I walk 2000 steps on a bad day.")
-    await posts.do_edit_post(
+    await edits.do_edit_post(
         arrange.db,
         arrange.renderer,
         arrange.settings,

@@ -1,0 +1,212 @@
+"""Editing a post (and, with the first post, its topic's title), keeping every revision.
+
+The cheap checks come first, on reads (who, size, whose post, pace), then the costly ones
+(markdown, the identifiable-data scan), then every check again inside the transaction, as for
+new posts (actions/posts.py). An edit the identifiable-data check or a watched word catches
+hides the post until a moderator has looked at it. What the edit takes out for safety leaves
+the history (actions/redaction.py): a moderator's edit of someone's post when they say so,
+and an author's edit that removes identifiable data they had written.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from forum.access import TopicAccess, access_post
+from forum.actions.holds import content_holds, queue_edited_post
+from forum.actions.idempotent import Written
+from forum.actions.posts import prepare, require_author
+from forum.actions.redaction import redact_history, scrub_post
+from forum.actions.validation import clean_text, slugify
+from forum.content.offload import off_the_loop
+from forum.content.privacy import describe, find_identifiers
+from forum.db import Connection, Database
+from forum.errors import BadRequest, Conflict, Forbidden
+from forum.events import PostEdited, publish, replace_topic_rows
+from forum.pace import check_pace
+from forum.permissions import can_edit_post, is_staff
+from forum.queries import posts as post_queries
+from forum.queries import topics as topic_queries
+from forum.queries.audit import record_action
+from forum.queries.posts import Post
+from forum.queries.users import User
+from forum.rendering import Renderer
+from forum.settings import Settings
+
+
+def check_edit(editor: User, post: Post, access: TopicAccess) -> None:
+    if not can_edit_post(editor, post, access.topic):
+        raise Forbidden("You can only edit your own posts.")
+
+
+def check_title(settings: Settings, title: str) -> str:
+    """A new title, checked as a new topic's is. Identifiable data in a title is refused, with
+    no "post anyway": a title shows in every list at once, before any moderator could look."""
+    clean = " ".join(
+        clean_text(title, "The title", settings.max_title_chars, multiline=False).split()
+    )
+    findings = find_identifiers(clean)
+    if findings:
+        raise BadRequest(*(f"The title: {message}" for message in describe(findings)))
+    return clean
+
+
+async def do_edit_post(
+    db: Database,
+    renderer: Renderer,
+    settings: Settings,
+    user: User | None,
+    post_id: int,
+    raw: str | None,
+    expected_version: int | None,
+    *,
+    confirmed: bool = True,
+    title: str | None = None,
+    redact: bool = True,
+) -> Written:
+    """Edit a post, and with its first post the topic's title. `redact`: a moderator editing
+    someone's post takes the earlier versions out of the history (they say so on the form)."""
+    editor = require_author(user)
+    clean_raw = clean_text(raw, "The post", settings.max_post_chars)
+    new_title = check_title(settings, title) if title is not None else None
+    post, access = await access_post(db, editor, post_id)
+    check_edit(editor, post, access)
+    if post.post_number != 1 or new_title == access.topic.title:
+        new_title = None  # titles belong to the first post; an unchanged one is no change
+    if clean_raw == post.raw and new_title is None:
+        return Written(post.topic_id, post.id, post.post_number)
+    await check_pace(db, settings, editor, "edit", time.time(), record=False)
+    prepared = await prepare(settings, None, clean_raw)
+    # An author taking identifiable data back out of their post: the versions that held it
+    # leave the history too.
+    had_identifiers = await off_the_loop(len(post.raw), lambda: bool(find_identifiers(post.raw)))
+    async with db.transaction() as conn:
+        post, access = await access_post(conn, editor, post_id)
+        check_edit(editor, post, access)
+        now = time.time()
+        await check_pace(conn, settings, editor, "edit", now)
+        if clean_raw != post.raw:
+            holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=confirmed)
+            # Editing from a stale page must not silently overwrite someone's later edit.
+            base = expected_version if expected_version is not None else post.version
+            version = await post_queries.update_post_content(
+                conn,
+                post_id=post_id,
+                expected_version=base,
+                raw=clean_raw,
+                cooked=prepared.cooked,
+                now=now,
+            )
+            if version is None:
+                raise Conflict(
+                    "This post was changed after you opened it. Please copy your text,"
+                    " reload, and edit again."
+                )
+            await post_queries.insert_revision(
+                conn,
+                post_id=post_id,
+                version=version,
+                raw=clean_raw,
+                cooked=prepared.cooked,
+                user_id=editor.id,
+                now=now,
+            )
+            edited = replace(
+                post, raw=clean_raw, cooked=prepared.cooked, edited_at=now, version=version
+            )
+            if holds:
+                await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
+                edited = replace(edited, hidden_at=now)
+            await publish(
+                conn,
+                PostEdited(
+                    post.topic_id,
+                    access.group.id,
+                    post.id,
+                    post.post_number,
+                    post.username,
+                    version,
+                    renderer.render_post(edited, access.topic),
+                ),
+            )
+            await _after_edit(
+                conn,
+                renderer,
+                editor,
+                post,
+                edited,
+                access,
+                now,
+                bool(holds),
+                redact=redact,
+                had_identifiers=had_identifiers,
+            )
+        if new_title is not None:
+            await _retitle(conn, renderer, editor, access, new_title, now)
+    return Written(post.topic_id, post.id, post.post_number)
+
+
+async def _after_edit(
+    conn: Connection,
+    renderer: Renderer,
+    editor: User,
+    before: Post,
+    edited: Post,
+    access: TopicAccess,
+    now: float,
+    held: bool,
+    *,
+    redact: bool,
+    had_identifiers: bool,
+) -> None:
+    """What the edit means for what readers could still reach of the old text."""
+    by_moderator = is_staff(editor) and editor.id != before.user_id
+    if by_moderator:
+        await record_action(
+            conn,
+            actor_id=editor.id,
+            action="edit_post",
+            post_id=before.id,
+            topic_id=before.topic_id,
+            group_id=access.group.id,
+            target_user_id=before.user_id,
+            note="earlier versions removed" if redact else "",
+            now=now,
+        )
+    if held:
+        await scrub_post(conn, renderer, edited, access.topic)  # hidden: the log follows
+    elif by_moderator and redact:
+        await redact_history(conn, renderer, edited, access.topic, by=editor.id, now=now)
+    elif had_identifiers:
+        await redact_history(
+            conn, renderer, edited, access.topic, by=editor.id, now=now, only_identifying=True
+        )
+
+
+async def _retitle(
+    conn: Connection,
+    renderer: Renderer,
+    editor: User,
+    access: TopicAccess,
+    title: str,
+    now: float,
+) -> None:
+    """A new title everywhere the old one was: the topic, its address, and the topic rows the
+    live log keeps (a reader resuming a list is not sent the old title)."""
+    topic = replace(access.topic, title=title, slug=slugify(title))
+    await topic_queries.set_title(conn, topic.id, topic.title, topic.slug)
+    await replace_topic_rows(
+        conn, topic.id, topic.group_id, title, renderer.render_topic_row(topic)
+    )
+    if editor.id != topic.user_id:
+        # Never the old title in the note: it may be what had to go.
+        await record_action(
+            conn,
+            actor_id=editor.id,
+            action="retitle",
+            topic_id=topic.id,
+            group_id=topic.group_id,
+            target_user_id=topic.user_id,
+            now=now,
+        )
