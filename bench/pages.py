@@ -334,7 +334,13 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "FORUM_SECRET_KEY": SECRET, "PYTHONPATH": str(ROOT)}
+        env = {
+            **os.environ,
+            "FORUM_SECRET_KEY": SECRET,
+            "PYTHONPATH": str(ROOT),
+            # Every bench reader comes from one address (this machine): no per-address cap.
+            "FORUM_LIVE_SOCKETS_PER_ADDRESS": "1000000",
+        }
         env.pop("FORUM_DATABASE_URL", None)
         with open(self.log, "wb") as log:
             # stdout carries uvicorn's access log (log_level="info", as `forum serve` runs):

@@ -77,7 +77,7 @@ HELP: dict[str, str] = {
     "previews_per_minute": "composer previews one person may ask one server for in a minute",
     "image_hosts": "hosts (comma-separated) whose https images posts show; others become links",
     "live_sockets_per_account": "live connections one account may hold open on one server",
-    "live_sockets_per_address": "live connections one network address may hold on one server",
+    "live_sockets_per_address": "anonymous live connections one address may hold on one server",
     "live_queue_size": "frames a live socket may have waiting before it is closed (4008)",
     "event_retention_days": "days the live event log keeps events for clients to resume",
     "new_account_posts": "an account is new (stricter limits) until this many posts are approved",

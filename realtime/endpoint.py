@@ -66,7 +66,9 @@ class Limits:
     """Pace and size limits of one node's endpoint."""
 
     sockets_per_account: int = 20
-    sockets_per_address: int = 200  # a hospital or a care home may share one address
+    # Anonymous sockets only (signed-in ones are held per account): a hospital or a care
+    # home may put hundreds of people behind one address.
+    sockets_per_address: int = 200
     subscribes_burst: float = 60.0  # subscribe frames at once ...
     subscribes_per_second: float = 2.0  # ... and after that
     presence_burst: float = 10.0
@@ -183,16 +185,16 @@ class LiveEndpoint:
             await self.presence.leave_all(sock.id)
 
     def _too_many(self, account: str | None, address: str) -> bool:
-        mine = len(self._accounts.get(account, ())) if account is not None else 0
-        if mine >= self.limits.sockets_per_account:
-            return True
+        if account is not None:
+            return len(self._accounts.get(account, ())) >= self.limits.sockets_per_account
         return self._addresses.get(address, 0) >= self.limits.sockets_per_address
 
     def _register(self, sock: Socket, accounts: tuple[str, ...], address: str) -> None:
         self.sockets.add(sock)
         for account in accounts:
             self._accounts.setdefault(account, set()).add(sock)
-        self._addresses[address] = self._addresses.get(address, 0) + 1
+        if not accounts:
+            self._addresses[address] = self._addresses.get(address, 0) + 1
 
     def _unregister(self, sock: Socket, accounts: tuple[str, ...], address: str) -> None:
         self.sockets.discard(sock)
@@ -202,6 +204,8 @@ class LiveEndpoint:
                 mine.discard(sock)
                 if not mine:
                     del self._accounts[account]
+        if accounts:
+            return
         left = self._addresses.get(address, 1) - 1
         if left > 0:
             self._addresses[address] = left
