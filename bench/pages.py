@@ -340,6 +340,9 @@ class Server:
             "PYTHONPATH": str(ROOT),
             # Every bench reader comes from one address (this machine): no per-address cap.
             "FORUM_LIVE_SOCKETS_PER_ADDRESS": "1000000",
+            # The servers' pace limits far above the benches' rate, as in seed()'s settings.
+            "FORUM_POST_INTERVAL_SECONDS": "0",
+            "FORUM_POSTS_PER_HOUR": str(10**9),
         }
         env.pop("FORUM_DATABASE_URL", None)
         with open(self.log, "wb") as log:
