@@ -48,6 +48,7 @@ _PG_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # 57: shutdown, restart, cancelled
     asyncpg.exceptions.InsufficientResourcesError,  # 53: disk full, too many connections
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a read-only database or a standby
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: deadlock, serialization
     asyncpg.InterfaceError,  # the connection is closed, or the pool is closing
     asyncpg.exceptions.InternalClientError,  # the server went away mid-statement
     ConnectionError,  # refused or reset while connecting
@@ -59,10 +60,18 @@ class DatabaseUnavailable(Exception):
     many clients): whatever the driver said, the request can only be tried again later."""
 
 
+def _bad_argument(exc: BaseException) -> bool:
+    # asyncpg refuses an argument it cannot encode (an integer past 64 bits, a lone
+    # surrogate) with a client-side DataError, an InterfaceError that is also a ValueError.
+    return isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """The database cannot be reached or written just now: try again shortly (503)."""
     if isinstance(exc, DatabaseUnavailable):
         return True
+    if _bad_argument(exc):
+        return False
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc).lower()
         return any(part in message for part in _SQLITE_UNAVAILABLE)
@@ -74,7 +83,7 @@ def is_unstorable(exc: BaseException) -> bool:
 
     Input checks should stop these first; this is the last line, so a missed check is a clear
     error for the sender and a warning in the log, never a 500."""
-    if isinstance(exc, asyncpg.DataError):
+    if isinstance(exc, asyncpg.DataError) or _bad_argument(exc):
         return True
     return isinstance(exc, (OverflowError, sqlite3.DataError, UnicodeEncodeError))
 
@@ -370,7 +379,9 @@ class PostgresDatabase(Database):
             conn = await self._acquire()
             try:
                 return await _PgConnection(conn).fetch_all(sql, params)
-            except _LOST:
+            except _LOST as error:
+                if _bad_argument(error):
+                    raise  # the request's value, not the connection: nothing to retry
                 _terminate(conn)  # the pool opens a new one in its place
                 if attempt == self._max_size:
                     raise

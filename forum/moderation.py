@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from forum.content.privacy import describe, find_identifiers
-from forum.permissions import is_staff
+from forum.permissions import is_staff, outranks
 from forum.queries.groups import Group
 from forum.queries.users import User
 
@@ -141,10 +141,11 @@ def first_posts_hold(user: User, group: Group, membership: str | None) -> Hold |
     )
 
 
-def quotes_removed_hold(post_number: int) -> Hold:
+def quotes_removed_hold(post_number: int | None = None) -> Hold:
+    where = f"post {post_number}" if post_number else "another post"
     return Hold(
         "quotes_removed",
-        f"quotes post {post_number}",
+        f"quotes text removed from {where}",
         ("It quotes text that a moderator removed from another post.",),
     )
 
@@ -152,6 +153,9 @@ def quotes_removed_hold(post_number: int) -> Hold:
 # A quoted line shorter than this ("Thanks", "> ok") is too common to say it came from
 # the removed text.
 MIN_QUOTE_CHARS = 8
+# Line pairs compared in part (a quote may be trimmed) before only whole lines count: keeps
+# the check within a few milliseconds whatever a post's history holds.
+MAX_QUOTE_PAIRS = 20_000
 _SPACES = re.compile(r"\s+")
 
 
@@ -159,9 +163,12 @@ def _normal(line: str) -> str:
     return _SPACES.sub(" ", line.strip().lstrip(">").strip()).lower()
 
 
-def removed_lines(old_texts: Iterable[str], current: str) -> set[str]:
-    """Lines of the old versions that the current text no longer has, normalised."""
-    kept = {_normal(line) for line in current.splitlines()}
+def removed_lines(old_texts: Iterable[str], kept_texts: Iterable[str]) -> set[str]:
+    """Lines of the removed versions that no text still readable has (the current one, the
+    versions left in the history), normalised: what a quote must not repeat. Lines still
+    public elsewhere are not "removed", so an author cannot hide replies by editing a line
+    out and back."""
+    kept = {_normal(line) for text in kept_texts for line in text.splitlines()}
     return {
         normal
         for text in old_texts
@@ -173,15 +180,18 @@ def removed_lines(old_texts: Iterable[str], current: str) -> set[str]:
 def quotes_any(raw: str, removed: set[str]) -> bool:
     """Whether a post's quoted lines (`> ...`) repeat any of the removed lines, whole or in
     part (a quote may be trimmed)."""
-    for line in raw.splitlines():
-        if not line.lstrip().startswith(">"):
-            continue
-        quoted = _normal(line)
-        if len(quoted) < MIN_QUOTE_CHARS:
-            continue
-        if any(quoted in gone or gone in quoted for gone in removed):
-            return True
-    return False
+    if not removed:
+        return False
+    quoted = [
+        normal
+        for line in raw.splitlines()
+        if line.lstrip().startswith(">") and len(normal := _normal(line)) >= MIN_QUOTE_CHARS
+    ]
+    if any(line in removed for line in quoted):
+        return True
+    if len(quoted) * len(removed) > MAX_QUOTE_PAIRS:
+        return False  # whole lines only (above): partial matches would cost too much
+    return any(line in gone or gone in line for line in quoted for gone in removed)
 
 
 def matched_words(raw: str, watched_words: Iterable[str]) -> list[str]:
@@ -193,9 +203,12 @@ def matched_words(raw: str, watched_words: Iterable[str]) -> list[str]:
     return found
 
 
-def flag_score(flagger: User) -> float:
-    # A moderator's flag is a decision, not a hint: it hides the post at once.
-    return 100.0 if is_staff(flagger) else 1.0
+def flag_score(flagger: User, author_role: str = "member") -> float:
+    # A moderator's flag is a decision, not a hint: it hides the post at once, unless the
+    # author outranks them (staff never act against staff above them): then it is one flag.
+    if is_staff(flagger) and not outranks(author_role, flagger.role):
+        return 100.0
+    return 1.0
 
 
 def can_review_item(user: User | None, group_id: int | None, convened: Iterable[int]) -> bool:

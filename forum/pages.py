@@ -67,6 +67,7 @@ class TopicPage(Page):
     can_reply: bool
     can_moderate: bool
     idempotency_key: str  # the inline reply form's (views/topics.py: new_idempotency_key)
+    can_see_hidden: bool = False  # site staff: a hidden post may hold what must not be read
 
 
 @dataclass(frozen=True, kw_only=True)

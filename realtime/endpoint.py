@@ -305,6 +305,7 @@ class LiveEndpoint:
             return
         sock.generation += 1  # a subscribe authorised before now is authorised again
         fresh = await self.refresh(sock.principal)
+        sock.generation += 1  # ... and one authorised while the principal was read
         if fresh is None:
             # Logged out, suspended, key revoked: nothing more reaches this socket.
             for channel in list(sock.subs):
@@ -340,6 +341,8 @@ class LiveEndpoint:
                     await self._revalidate(sock)
                 except Exception:
                     log.exception("re-checking a socket's subscriptions failed")
+                # SQLite reads answer without yielding: let the loop serve others between.
+                await asyncio.sleep(0)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def isolated() -> None:

@@ -261,6 +261,7 @@ class Hub:
         state = await self._channel_state(channel)
         assert state.delivered is not None
         if generation is not None and generation != sock.generation:
+            self._forget_if_unused(channel, state)
             raise RightsChanged(channel)
         if since is None:
             sock.subs[channel] = Subscription(channel, state.delivered)
@@ -314,7 +315,11 @@ class Hub:
         if state is None:
             return
         state.sockets.discard(sock)
-        if not state.sockets and not state.draining and not state.joining and not state.kept:
+        self._forget_if_unused(channel, state)
+
+    def _forget_if_unused(self, channel: str, state: ChannelState) -> None:
+        busy = state.sockets or state.draining or state.joining or state.kept
+        if not busy and self.channels.get(channel) is state:
             del self.channels[channel]
 
     def remove(self, sock: Socket) -> None:

@@ -346,3 +346,33 @@ async def test_staff_do_not_act_on_the_posts_of_staff_above_them(client, arrange
     )
     assert hidden == 0
     assert (await act(c, mod_item, "ignore")).status_code == 303  # no action against them
+
+
+async def test_a_moderators_flag_is_one_flag_on_an_admins_post(client, arrange, db) -> None:
+    admin, moderator = await arrange.user(role="admin"), await arrange.user(role="moderator")
+    group = await arrange.group()
+    written = await arrange.topic(group, admin, unique("Admin"), "An admin's post.")
+    m = await logged_in(client, moderator)
+    r = await m.post_form(f"/p/{written.post_id}/flag", {"reason": "inappropriate"})
+    assert r.status_code == 200
+    hidden = await db.fetch_val("SELECT hidden_at FROM posts WHERE id = :p", {"p": written.post_id})
+    assert hidden is None  # a member's weight: seen by an administrator, not hidden at once
+
+
+async def test_conveners_do_not_read_hidden_posts(client, arrange, db) -> None:
+    author, convener, moderator = (
+        await arrange.user(),
+        await arrange.user(),
+        await arrange.user(role="moderator"),
+    )
+    group = await arrange.group(members=(author,), conveners=(convener,))
+    secret = unique("Secret")
+    written = await arrange.topic(group, author, unique("Hidden"), f"{secret} is here.")
+    m = await logged_in(client, moderator)
+    await m.post_form(f"/p/{written.post_id}/flag", {"reason": "patient_data"})
+    c = await logged_in(client, convener)
+    page = (await c.get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    assert secret not in page and "hidden while a moderator looks at it" in page
+    assert (await c.get(f"/p/{written.post_id}/revisions")).status_code == 404
+    staff_page = (await m.get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    assert secret in staff_page  # site moderators can expand it

@@ -195,3 +195,13 @@ async def test_previews_are_limited_per_person(fresh) -> None:
             assert r.status_code == 429
             assert r.json()["extras"]["wait_seconds"] > 0 and r.headers["retry-after"]
     await c.http.aclose()
+
+
+async def test_a_username_and_its_email_share_one_count(fresh) -> None:
+    made = await fresh(login_limit_per_account=3)
+    member = await made.arrange.user()
+    attacker = browser(made)
+    for login in (member.username, member.email, member.username.upper()):
+        assert (await fail(attacker, login)).status_code == 400
+    assert (await fail(attacker, member.email)).status_code == 429
+    await attacker.http.aclose()

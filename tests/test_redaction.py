@@ -169,7 +169,7 @@ async def test_a_reply_quoting_removed_text_written_before_the_removal_waits(
     )
     assert "quotes_removed" in [x["reason"] for x in reasons]
     r = await act(m, item, "approve")
-    assert r.status_code == 409 and "quotes text that was removed" in r.text
+    assert r.status_code == 409 and "quotes text that a moderator removed" in r.text
     r = await act(m, item, "edit_approve", raw="Wonderful!")
     assert r.status_code == 303
 
@@ -344,3 +344,76 @@ async def test_an_allowed_image_host_loads_and_the_policy_admits_it(fresh) -> No
     assert '<img src="https://images.nhs.example/chart.png"' in page.text
     policy = page.headers["content-security-policy"]
     assert "img-src 'self' https://images.nhs.example;" in policy
+
+
+async def test_quotes_of_quotes_and_of_hidden_patient_data_are_held_too(
+    client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    name = f"Mr {unique('Patient')}"
+    post = await arrange.reply(written.topic_id, author, f"{name} on ward 9 is my uncle.")
+    one, two = await arrange.user(), await arrange.user()
+    moderator, flagger = await arrange.user(role="moderator"), await arrange.user()
+    first = await arrange.reply(written.topic_id, one, f"> {name} on ward 9 is my uncle.\n\nOh!")
+    # A quote of the quote, with no "in reply to" link at all.
+    second = await arrange.reply(written.topic_id, two, f"> > {name} on ward 9 is my uncle.")
+    f = await logged_in(client, flagger)
+    await f.post_form(f"/p/{post.post_id}/flag", {"reason": "patient_data"})
+    m = await logged_in(client, moderator)
+    [item] = await pending_items(db, target_id=post.post_id, kind="post")
+    assert (await act(m, item, "hide")).status_code == 303
+    page = (await client().get(f"/t/{written.topic_id}", follow_redirects=True)).text
+    assert name not in page
+    for quoting in (first, second):
+        [held] = await pending_items(db, target_id=quoting.post_id, kind="post")
+        r = await act(m, held, "approve")  # not with the quote still in it
+        assert r.status_code == 409 and "Edit, then approve" in r.text
+    [held] = await pending_items(db, target_id=second.post_id, kind="post")
+    assert (await act(m, held, "edit_approve", raw="Sorry to hear it.")).status_code == 303
+
+
+async def test_a_held_edit_that_takes_a_number_out_still_clears_the_history(
+    client, arrange, db
+) -> None:
+    author, _, written = await setup_topic(arrange)
+    moderator, admin = await arrange.user(role="moderator"), await arrange.user(role="admin")
+    word = unique("Watchword").lower()
+    adm = await logged_in(client, admin)
+    await adm.post_form("/review/watched-words", {"word": word, "change": "add"})
+    a, m = await logged_in(client, author), await logged_in(client, moderator)
+    await a.post_form(
+        f"/p/{written.post_id}/edit",
+        {"raw": f"NHS {NHS} here", "version": 1, "post_anyway": "yes"},
+    )
+    [item] = await pending_items(db, target_id=written.post_id, kind="post")
+    await act(m, item, "ignore")
+    # The author swaps the number for a watched word: held for the word only.
+    await a.post_form(f"/p/{written.post_id}/edit", {"raw": f"NHS {word} here", "version": 2})
+    [item] = await pending_items(db, target_id=written.post_id, kind="post")
+    assert (await act(m, item, "approve")).status_code == 303
+    history = await client().get(f"/p/{written.post_id}/revisions")
+    assert history.status_code == 200 and NHS not in history.text
+    await adm.post_form("/review/watched-words", {"word": word, "change": "remove"})
+
+
+async def test_a_first_post_under_an_approved_title_can_still_be_edited(
+    client, arrange, db
+) -> None:
+    author, group, _ = await setup_topic(arrange)
+    moderator = await arrange.user(role="moderator")
+    a, m = await logged_in(client, author), await logged_in(client, moderator)
+    title = "Our clinic line is 0161 496 0000"  # a number a moderator judged fine
+    await a.post_form(
+        f"/g/{group.slug}/new-topic", {"title": title, "raw": "Ring them.", "post_anyway": "yes"}
+    )
+    [item] = await pending_items(db, author_id=author.id)
+    assert (await act(m, item, "approve")).status_code == 303
+    topic = await db.fetch_one("SELECT id FROM topics WHERE title = :t", {"t": title})
+    assert topic is not None
+    first = await db.fetch_val(
+        "SELECT id FROM posts WHERE topic_id = :t AND post_number = 1", {"t": topic["id"]}
+    )
+    r = await a.post_form(
+        f"/p/{first}/edit", {"raw": "Ring them on weekdays.", "title": title, "version": 1}
+    )
+    assert r.status_code == 303

@@ -148,7 +148,8 @@ async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> t
     found = await user_queries.get_login(db, name) if name else None
     device = attempt.device
     trusted = found is not None and device is not None and device.user_id == found[0].id
-    account_key = limit_key("login:account", name.lower())
+    # One count per account, whichever of its names (username or email) is typed.
+    account_key = limit_key("login:account", str(found[0].id) if found else name.lower())
     address_key = limit_key("login:address", attempt.address)
     per_account = settings.login_limit_per_account
     if trusted:

@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 
 from forum.access import TopicAccess, access_post
-from forum.actions.holds import content_holds, queue_edited_post
+from forum.actions.holds import content_holds, queue_edited_post, removed_quote_hold
 from forum.actions.idempotent import Written
 from forum.actions.posts import prepare, require_author
 from forum.actions.redaction import redact_history, scrub_post
@@ -27,6 +27,7 @@ from forum.events import PostEdited, publish, replace_topic_rows
 from forum.pace import check_pace
 from forum.permissions import can_edit_post, is_staff
 from forum.queries import posts as post_queries
+from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
 from forum.queries.audit import record_action
 from forum.queries.posts import Post
@@ -69,11 +70,15 @@ async def do_edit_post(
     someone's post takes the earlier versions out of the history (they say so on the form)."""
     editor = require_author(user)
     clean_raw = clean_text(raw, "The post", settings.max_post_chars)
-    new_title = check_title(settings, title) if title is not None else None
     post, access = await access_post(db, editor, post_id)
     check_edit(editor, post, access)
-    if post.post_number != 1 or new_title == access.topic.title:
-        new_title = None  # titles belong to the first post; an unchanged one is no change
+    new_title = None  # titles belong to the first post; an unchanged one is no change
+    if (
+        title is not None
+        and post.post_number == 1
+        and " ".join(title.split()) != access.topic.title
+    ):
+        new_title = check_title(settings, title)
     if clean_raw == post.raw and new_title is None:
         return Written(post.topic_id, post.id, post.post_number)
     await check_pace(db, settings, editor, "edit", time.time(), record=False)
@@ -82,12 +87,15 @@ async def do_edit_post(
     # leave the history too.
     had_identifiers = await off_the_loop(len(post.raw), lambda: bool(find_identifiers(post.raw)))
     async with db.transaction() as conn:
+        await review_queries.lock_post_item(conn, post_id)  # the order decisions lock in
         post, access = await access_post(conn, editor, post_id)
         check_edit(editor, post, access)
         now = time.time()
         await check_pace(conn, settings, editor, "edit", now)
         if clean_raw != post.raw:
             holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=confirmed)
+            quoting = await removed_quote_hold(conn, access.topic, clean_raw)
+            holds += [quoting] if quoting else []
             # Editing from a stale page must not silently overwrite someone's later edit.
             base = expected_version if expected_version is not None else post.version
             version = await post_queries.update_post_content(
@@ -115,9 +123,9 @@ async def do_edit_post(
             edited = replace(
                 post, raw=clean_raw, cooked=prepared.cooked, edited_at=now, version=version
             )
-            if holds:
-                await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
-                edited = replace(edited, hidden_at=now)
+            shown = replace(edited, hidden_at=now) if holds else edited
+            # The topic's channel before the review channel, as decisions publish them: two
+            # transactions never wait on each other's channel heads the other way round.
             await publish(
                 conn,
                 PostEdited(
@@ -127,9 +135,12 @@ async def do_edit_post(
                     post.post_number,
                     post.username,
                     version,
-                    renderer.render_post(edited, access.topic),
+                    renderer.render_post(shown, access.topic),
                 ),
             )
+            if holds:
+                await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
+                edited = shown
             await _after_edit(
                 conn,
                 renderer,
@@ -176,7 +187,9 @@ async def _after_edit(
         )
     if held:
         await scrub_post(conn, renderer, edited, access.topic)  # hidden: the log follows
-    elif by_moderator and redact:
+    # Held or not, what the edit took out leaves the history: approving a post held for
+    # something else (a watched word) must not bring back what was removed for safety.
+    if by_moderator and redact:
         await redact_history(conn, renderer, edited, access.topic, by=editor.id, now=now)
     elif had_identifiers:
         await redact_history(

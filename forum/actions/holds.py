@@ -68,7 +68,7 @@ async def hold_if_needed(
 ) -> Held | None:
     """`privacy`: moderation.privacy_hold of the text, found before the transaction."""
     holds = await content_holds(conn, post_text(title, raw), privacy, confirmed=confirmed)
-    quoting = await removed_quote_hold(conn, topic, raw, reply_to_post_number)
+    quoting = await removed_quote_hold(conn, topic, raw)
     first_posts = first_posts_hold(author, group, membership)
     holds += [hold for hold in (quoting, first_posts) if hold]
     if not holds:
@@ -113,20 +113,16 @@ async def publish_review_change(conn: Connection, renderer: Renderer, item_id: i
     return html
 
 
-async def removed_quote_hold(
-    conn: Connection, topic: Topic | None, raw: str, reply_to_post_number: int | None
-) -> Hold | None:
-    """A reply that quotes what a moderator removed from the post it answers (written in a
-    tab opened before the removal) waits for a moderator, like the replies held when it was
-    removed (actions/redaction.py)."""
-    if topic is None or reply_to_post_number is None or ">" not in raw:
+async def removed_quote_hold(conn: Connection, topic: Topic | None, raw: str) -> Hold | None:
+    """A post that quotes what was removed from a post of its topic's history (written in a
+    tab opened before the removal, quoting a quote, pasted) waits for a moderator, like the
+    replies held when it was removed (actions/redaction.py)."""
+    if topic is None or ">" not in raw:
         return None
-    gone = await post_queries.list_redacted_texts(conn, topic.id, reply_to_post_number)
-    if not gone:
+    old, kept = await post_queries.list_removed_in_topic(conn, topic.id)
+    if not old or not quotes_any(raw, removed_lines(old, kept)):
         return None
-    quoted = await post_queries.get_post_by_number(conn, topic.id, reply_to_post_number)
-    removed = removed_lines(gone, quoted.raw if quoted else "")
-    return quotes_removed_hold(reply_to_post_number) if quotes_any(raw, removed) else None
+    return quotes_removed_hold()
 
 
 async def content_holds(

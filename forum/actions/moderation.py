@@ -14,7 +14,12 @@ from forum.access import TopicAccess, access_group, access_post, access_topic
 from forum.actions.edits import check_title
 from forum.actions.holds import open_post_item, publish_review_change, removed_quote_hold
 from forum.actions.posts import prepare, publish_reply, publish_topic, require_author
-from forum.actions.redaction import PRIVACY_REASONS, redact_history, scrub_post
+from forum.actions.redaction import (
+    PRIVACY_REASONS,
+    hold_quoting_posts,
+    redact_history,
+    scrub_post,
+)
 from forum.actions.validation import clean_text
 from forum.auth import is_silenced, is_suspended
 from forum.db import Connection, Database
@@ -27,6 +32,7 @@ from forum.moderation import (
     PENALTY_HOURS,
     can_review_item,
     flag_score,
+    removed_lines,
 )
 from forum.pace import check_pace
 from forum.permissions import (
@@ -94,7 +100,9 @@ async def do_flag_post(
         if post.hidden_at is not None and (item is None or item.status != "pending"):
             raise BadRequest("A moderator has already hidden this post.")
         item_id = await open_post_item(conn, post, access.group.id, item, now)
-        score = await _add_flag(conn, item_id, flagger, clean_reason, clean_note, now, "post")
+        score = await _add_flag(
+            conn, item_id, flagger, clean_reason, clean_note, now, "post", post.author_role
+        )
         if score >= settings.flag_hide_score and post.hidden_at is None:
             # Enough people (or one moderator) think it should not be seen: hide it now, and
             # let the review decide whether it comes back.
@@ -136,7 +144,14 @@ async def do_flag_user(
 
 
 async def _add_flag(
-    conn: Connection, item_id: int, flagger: User, reason: str, note: str, now: float, what: str
+    conn: Connection,
+    item_id: int,
+    flagger: User,
+    reason: str,
+    note: str,
+    now: float,
+    what: str,
+    author_role: str = "member",
 ) -> float:
     """Add one member's flag; the item's score after it."""
     score = await review_queries.add_reason(
@@ -145,7 +160,7 @@ async def _add_flag(
         user_id=flagger.id,
         reason=reason,
         note=note,
-        score=flag_score(flagger),
+        score=flag_score(flagger, author_role),
         now=now,
     )
     if score is None:
@@ -203,12 +218,21 @@ def check_review(
     check_not_own(reviewer, item)
     if action not in ACTIONS[item.kind]:
         raise BadRequest("Choose one of the actions offered for this item.")
-    if action not in ("approve", "ignore") and outranks(item.author_role, reviewer.role):
-        # Staff never act against staff above them; a group's conveners are members.
+    against = action in STAFF_ONLY_ACTIONS or (
+        item.kind != "queued" and action not in ("approve", "ignore")
+    )
+    if against and outranks(item.author_role, reviewer.role):
+        # Staff never act against staff above them (a group's conveners are members). Not
+        # publishing a held post takes nothing away from anyone, so any reviewer may.
         who = "an administrator" if item.author_role == "admin" else "a site moderator"
         raise Forbidden(f"Only {who} can do that, as {item.author_username} is {who}.")
     if action in STAFF_ONLY_ACTIONS and not is_staff(reviewer):
         raise Forbidden("Only site moderators can silence or suspend an account.")
+    if action == "approve" and "quotes_removed" in {r.reason for r in item.reasons}:
+        raise Conflict(
+            "This post quotes text that a moderator removed from another post. Use"
+            " “Edit, then approve” to take the quote out first."
+        )
     if action == "reject" and not note:
         raise BadRequest("Please give the author a reason, so they know what to change.")
     if action == "edit_approve" and not raw:
@@ -350,9 +374,14 @@ async def _apply(
             if action == "edit_approve" or {r.reason for r in item.reasons} & PRIVACY_REASONS:
                 await redact_history(conn, renderer, post, access.topic, by=reviewer.id, now=now)
             return message, post.id
+        about_patients = bool({r.reason for r in item.reasons} & PRIVACY_REASONS)
         if action in ("reject", "hide", "silence", "suspend"):
             if post.hidden_at is None and post.deleted_at is None:
                 await _set_hidden(conn, renderer, post, access.topic, now)
+            if about_patients:  # what quotes it would show what was hidden
+                await hold_quoting_posts(
+                    conn, renderer, post, access.topic, removed_lines([post.raw], []), now
+                )
             reason = f" The reason: {note}" if note else ""
             return f"A moderator hid one of your posts.{reason}", post.id
         if action == "delete":
@@ -360,6 +389,10 @@ async def _apply(
             removed = replace(post, deleted_at=now)
             await _publish_post(conn, renderer, removed, access.topic)
             await scrub_post(conn, renderer, removed, access.topic)
+            if about_patients:
+                await hold_quoting_posts(
+                    conn, renderer, post, access.topic, removed_lines([post.raw], []), now
+                )
             return "A moderator removed one of your posts.", post.id
         return "", post.id  # ignore
     return "", None  # an account: the standing change is made by the caller
@@ -390,7 +423,7 @@ async def _apply_queued(
     else:
         access = await _still_open(conn, author, item.topic_id)
         reply_to = item.reply_to_post_number
-        if await removed_quote_hold(conn, access.topic, raw, reply_to):
+        if await removed_quote_hold(conn, access.topic, raw):
             raise Conflict(
                 f"This reply quotes text that was removed from post {reply_to}. Edit the quote"
                 " out, then approve."

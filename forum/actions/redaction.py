@@ -50,8 +50,11 @@ async def redact_history(
     await post_queries.redact_revisions(conn, post.id, versions, by, now)
     await scrub_post(conn, renderer, post, topic)
     await _refresh_review_item(conn, renderer, post, now)
-    removed = removed_lines([raw for _, raw in texts], post.raw)
-    await hold_quoting_replies(conn, renderer, post, topic, removed, now)
+    kept = [post.raw, *(raw for _, raw in await post_queries.list_revision_texts(
+        conn, post.id, post.version
+    ))]  # fmt: skip
+    removed = removed_lines([raw for _, raw in texts], kept)
+    await hold_quoting_posts(conn, renderer, post, topic, removed, now)
     if by is not None:
         await record_action(
             conn,
@@ -84,7 +87,7 @@ async def scrub_post(conn: Connection, renderer: Renderer, post: Post, topic: To
     await replace_post_html(conn, topic.id, post.id, renderer.render_post(post, topic))
 
 
-async def hold_quoting_replies(
+async def hold_quoting_posts(
     conn: Connection,
     renderer: Renderer,
     post: Post,
@@ -92,31 +95,34 @@ async def hold_quoting_replies(
     removed: set[str],
     now: float,
 ) -> None:
-    """Replies that quoted the removed text are hidden until a moderator has looked at them:
-    otherwise the text stays readable one post further down."""
+    """Later posts of the topic that quote the removed lines (replies, quotes of quotes) are
+    hidden until a moderator has looked at them, and can only be approved once the quote is
+    edited out: otherwise the text stays readable one post further down. One already hidden
+    gets the reason too, so approving it for something else cannot bring the quote back."""
     if not removed:
         return
     hold = quotes_removed_hold(post.post_number)
-    for reply in await post_queries.list_replies_to(conn, topic.id, post.post_number):
-        if reply.hidden_at is not None or not quotes_any(reply.raw, removed):
+    for reply in await post_queries.list_quoting_candidates(conn, topic.id, post.post_number):
+        if not quotes_any(reply.raw, removed):
             continue
         item = await review_queries.find_item(conn, "post", reply.id)
         item_id = await open_post_item(conn, reply, topic.group_id, item, now)
         await add_holds(conn, item_id, [hold], now)
-        await review_queries.set_post_hidden(conn, reply.id, now)
-        hidden = replace(reply, hidden_at=now)
-        html = renderer.render_post(hidden, topic)
-        await publish(
-            conn,
-            PostEdited(
-                topic.id,
-                topic.group_id,
-                reply.id,
-                reply.post_number,
-                reply.username,
-                reply.version,
-                html,
-            ),
-        )
-        await replace_post_html(conn, topic.id, reply.id, html)
+        if reply.hidden_at is None:
+            await review_queries.set_post_hidden(conn, reply.id, now)
+            hidden = replace(reply, hidden_at=now)
+            html = renderer.render_post(hidden, topic)
+            await publish(
+                conn,
+                PostEdited(
+                    topic.id,
+                    topic.group_id,
+                    reply.id,
+                    reply.post_number,
+                    reply.username,
+                    reply.version,
+                    html,
+                ),
+            )
+            await replace_post_html(conn, topic.id, reply.id, html)
         await publish_review_change(conn, renderer, item_id)

@@ -224,22 +224,34 @@ async def redact_revisions(
     )
 
 
-async def list_redacted_texts(conn: Connection, topic_id: int, post_number: int) -> list[str]:
-    """What was removed from a post's history (for checking the quotes of replies to it)."""
-    rows = await conn.fetch_all(
-        "SELECT x.raw FROM redacted_revisions x JOIN posts p ON p.id = x.post_id"
-        " WHERE p.topic_id = :t AND p.post_number = :n",
-        {"t": topic_id, "n": post_number},
+async def list_removed_in_topic(conn: Connection, topic_id: int) -> tuple[list[str], list[str]]:
+    """What was removed from the histories of the topic's posts, and what of those posts is
+    still readable (their current text and the versions left): queries.removed_lines' input.
+    Two small queries; a topic with no redactions answers the first with nothing."""
+    removed = await conn.fetch_all(
+        "SELECT x.post_id, x.raw FROM redacted_revisions x JOIN posts p ON p.id = x.post_id"
+        " WHERE p.topic_id = :t",
+        {"t": topic_id},
     )
-    return [str(r["raw"]) for r in rows]
+    if not removed:
+        return [], []
+    ids_sql, params = in_list("p", sorted({r["post_id"] for r in removed}))
+    kept = await conn.fetch_all(
+        "SELECT raw FROM post_revisions"
+        f" WHERE post_id IN {ids_sql} AND redacted_at IS NULL"
+        f" UNION ALL SELECT raw FROM posts WHERE id IN {ids_sql}",
+        params,
+    )
+    return [str(r["raw"]) for r in removed], [str(r["raw"]) for r in kept]
 
 
-async def list_replies_to(conn: Connection, topic_id: int, post_number: int) -> list[Post]:
-    """Later posts of the topic that reply to (and so may quote) a post."""
+async def list_quoting_candidates(conn: Connection, topic_id: int, after_number: int) -> list[Post]:
+    """Later posts of the topic that quote something (a `>` line), direct replies or not: a
+    quote may quote a quote."""
     rows = await conn.fetch_all(
-        f"{POST_SELECT} WHERE p.topic_id = :t AND p.reply_to_post_number = :n"
-        " AND p.deleted_at IS NULL ORDER BY p.post_number",
-        {"t": topic_id, "n": post_number},
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.post_number > :n"
+        " AND p.deleted_at IS NULL AND p.raw LIKE '%>%' ORDER BY p.post_number",
+        {"t": topic_id, "n": after_number},
     )
     return [Post.from_row(r) for r in rows]
 

@@ -329,6 +329,17 @@ async def remove_watched_word(conn: Connection, word: str) -> bool:
 # --- posts and accounts under moderation ----------------------------------------------------
 
 
+async def lock_post_item(conn: Connection, post_id: int) -> None:
+    """Take a post's review item's row lock first, as decisions do (resolve_item), so an edit
+    and a decision on one post wait for each other instead of deadlocking (PostgreSQL; SQLite
+    has one writer)."""
+    if conn.dialect == "postgresql":
+        await conn.execute(
+            "SELECT id FROM review_items WHERE kind = 'post' AND target_id = :p FOR UPDATE",
+            {"p": post_id},
+        )
+
+
 async def set_post_hidden(conn: Connection, post_id: int, hidden_at: float | None) -> None:
     await conn.execute(
         "UPDATE posts SET hidden_at = :h WHERE id = :id", {"h": hidden_at, "id": post_id}

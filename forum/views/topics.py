@@ -79,6 +79,7 @@ async def topic_page(request: Request) -> Response:
         can_reply=can_reply(viewer, access.group, access.membership, topic),
         can_moderate=can_moderate(viewer, access.membership),
         idempotency_key=new_idempotency_key() if viewer else "",
+        can_see_hidden=is_staff(viewer),
     )
     return render(request, page)
 
@@ -327,7 +328,9 @@ def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionE
 async def revisions(request: Request) -> Response:
     db, viewer = db_of(request), viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
-    if not post.visible and not can_moderate(viewer, access.membership):
+    if not post.visible and not is_staff(viewer):
+        # Hidden for a reason (often patient data): for site moderators only, as what was
+        # removed from a history is (a group's conveners see its review items while pending).
         raise NotFound("This post is hidden or was removed by a moderator.")
     # What was removed for safety is for site moderators only: a group's conveners are
     # members like any other.
