@@ -274,6 +274,13 @@ class Client:
         return response
 
 
+async def logged_in(client: Any, user: User) -> Client:
+    """A fresh client (from the `client` fixture's factory), logged in as `user`."""
+    c: Client = client()
+    await c.login(user)
+    return c
+
+
 @pytest_asyncio.fixture
 async def client(server: ServerThread) -> AsyncIterator[Any]:
     """A factory of fresh clients (separate cookie jars) for this test."""

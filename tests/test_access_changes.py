@@ -12,15 +12,9 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import forum_serve, unique
+from tests.conftest import forum_serve, logged_in, unique
 from tests.test_live import key_headers, live
 from tests.test_moderation import act, pending_items, setup_topic
-
-
-async def logged_in(client: Any, user: Any) -> Any:
-    c = client()
-    await c.login(user)
-    return c
 
 
 def cookie_headers(c: Any, base_url: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ import pytest
 
 import forum.actions.posts
 import forum.views.preview
+from tests.conftest import logged_in
 from tests.test_live import key_headers
 from tests.test_moderation import pending_items, setup_topic
 
@@ -43,12 +44,6 @@ def costly(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     monkeypatch.setattr(forum.actions.posts, "privacy_hold", watched(real_privacy))
     monkeypatch.setattr(forum.views.preview, "cook", watched(real_preview_cook))
     yield calls
-
-
-async def logged_in(client: Any, user: Any) -> Any:
-    c = client()
-    await c.login(user)
-    return c
 
 
 async def test_an_anonymous_pathological_post_is_refused_before_any_markdown(

@@ -9,7 +9,7 @@ import json
 from typing import Any
 
 from realtime.log import read_after
-from tests.conftest import unique
+from tests.conftest import logged_in, unique
 from tests.test_live import key_headers, live
 from tests.test_moderation import NHS, act, pending_items, setup_topic
 
@@ -19,12 +19,6 @@ GONE = "removed from the history"
 async def log_text(db: Any, channel: str) -> str:
     """Everything the live log keeps for a channel, as a replaying reader could get it."""
     return json.dumps([e.data for e in await read_after(db, channel, 0, 10_000)])
-
-
-async def logged_in(client: Any, user: Any) -> Any:
-    c = client()
-    await c.login(user)
-    return c
 
 
 async def test_edit_then_approve_removes_the_number_from_every_revision(
