@@ -141,7 +141,8 @@ class RedisBus(ListeningBus):
                     else:
                         self._dispatch(message)
         except BaseException:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            # redis-py left it unannotated before 8.2: ignored there, and no error after.
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             await subscriber.aclose()
             raise
         self._subscriber, self._pubsub = subscriber, pubsub
@@ -151,7 +152,7 @@ class RedisBus(ListeningBus):
         subscriber, self._subscriber = self._subscriber, None
         try:
             if pubsub is not None:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
             if subscriber is not None:
                 await subscriber.aclose()
         except CONNECTION_ERRORS as error:
