@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-import asyncpg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -21,7 +19,6 @@ from forum.auth import AuthMiddleware
 from forum.db import (
     Database,
     DatabaseReadOnly,
-    DatabaseUnavailable,
     is_unavailable,
     is_unstorable,
     migrate,
@@ -98,27 +95,7 @@ def database_fault(request: Request, exc: Exception) -> Response | None:
     return None
 
 
-async def database_error(request: Request, exc: Exception) -> Response:
-    return database_fault(request, exc) or await server_error(request, exc)
-
-
-# The database drivers' errors, handled before they could become a bare 500.
-DATABASE_ERRORS: tuple[type[Exception], ...] = (
-    DatabaseUnavailable,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    sqlite3.Error,
-    OverflowError,
-    UnicodeEncodeError,
-    ConnectionError,
-)
-
-
 async def server_error(request: Request, exc: Exception) -> Response:
-    # Middleware (the session lookup) meets the database before the routes' handlers do.
-    fault = database_fault(request, exc)
-    if fault is not None:
-        return fault
     # The traceback is logged, never the request body: posts may hold patient data.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
@@ -184,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(SecurityHeaders, image_hosts=image_host_set(settings)),
+            # Database faults from the routes and from the session lookup alike: one place.
             Middleware(AnswerDatabaseFaults, respond=database_fault),
             Middleware(RefuseNulAddresses),
             Middleware(AuthMiddleware),
@@ -191,7 +169,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             ForumError: forum_error,
             HTTPException: http_error,
-            **dict.fromkeys(DATABASE_ERRORS, database_error),
             Exception: server_error,
         },
         lifespan=lifespan,

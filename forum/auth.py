@@ -74,6 +74,8 @@ class Auth:
     method: str | None  # "session", "api_key" or None
     csrf_token: str
     session_token: str | None = None
+    key_hash: str | None = None  # the API key's, for checking it again (forum/live.py)
+    key_owner_id: int | None = None  # whose key it is: an admin's may act as someone else
 
     @property
     def needs_csrf(self) -> bool:
@@ -123,8 +125,9 @@ class AuthMiddleware:
         api_key = conn.headers.get("api-key")
         new_anon: str | None = None
         if api_key is not None:
-            user, refusal = await api_key_user(
-                state.db, token_hash(api_key), conn.headers.get("api-username")
+            key_hash = token_hash(api_key)
+            user, owner_id, refusal = await api_key_user(
+                state.db, key_hash, conn.headers.get("api-username")
             )
             if user is None:
                 if scope["type"] == "http":
@@ -133,7 +136,7 @@ class AuthMiddleware:
                 else:
                     await send({"type": "websocket.close", "code": 1008})
                 return
-            auth = Auth(user, "api_key", "")
+            auth = Auth(user, "api_key", "", key_hash=key_hash, key_owner_id=owner_id)
         else:
             auth, new_anon = await _cookie_auth(state.db, secret, conn.cookies)
         scope.setdefault("state", {})["auth"] = auth
@@ -181,27 +184,29 @@ async def _cookie_auth(db: Any, secret: str, cookies: dict[str, str]) -> tuple[A
 INVALID_KEY = "Invalid API key or username."
 
 
-async def api_key_user(db: Any, key_hash: str, api_username: str | None) -> tuple[User | None, str]:
-    """Whom an API key acts as: (user, "") or (None, why not).
+async def api_key_user(
+    db: Any, key_hash: str, api_username: str | None
+) -> tuple[User | None, int | None, str]:
+    """Whom an API key acts as: (user, the key owner's id, "") or (None, None, why not).
 
     A key acts only while its owner is in good standing: a suspended or silenced owner's key
     acts as nobody, not even through Api-Username. As in Discourse, an admin's key may act
     as any user named in Api-Username, who must not be suspended either."""
     owner = await user_queries.get_api_key_user(db, key_hash)
     if owner is None:
-        return None, INVALID_KEY
+        return None, None, INVALID_KEY
     if is_suspended(owner) or is_silenced(owner):
-        return None, "This API key's account is suspended or silenced, so the key cannot be used."
+        return None, None, "This API key's account is suspended or silenced, so it cannot be used."
     user: User | None = owner
     if api_username and api_username.lower() != owner.username.lower():
         if owner.role != "admin" or len(api_username) > 100:
-            return None, INVALID_KEY
+            return None, None, INVALID_KEY
         user = await user_queries.get_user_by_username(db, api_username)
     if user is None:
-        return None, INVALID_KEY
+        return None, None, INVALID_KEY
     if is_suspended(user):
-        return None, "This account is suspended."
-    return user, ""
+        return None, None, "This account is suspended."
+    return user, owner.id, ""
 
 
 @dataclass(frozen=True)

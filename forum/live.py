@@ -32,7 +32,7 @@ from forum.permissions import is_staff
 from forum.queries.idempotency import KEEP_SECONDS as IDEMPOTENCY_KEEP_SECONDS
 from forum.queries.idempotency import trim as trim_idempotency_keys
 from forum.queries.review import convened_group_ids
-from forum.queries.users import User, get_api_key_user, get_session_user, get_user
+from forum.queries.users import User, get_session_user, get_user
 from forum.ratelimit import trim_rate_events
 from forum.settings import Settings
 from realtime.backends import open_bus
@@ -103,13 +103,11 @@ class Live:
         if auth is None or auth.user is None:
             return LiveViewer(None)
         if auth.method == "api_key":
-            key_hash = token_hash(websocket.headers.get("api-key") or "")
-            owner = await get_api_key_user(self.db, key_hash)
             return LiveViewer(
                 auth.user,
-                api_key_hash=key_hash,
+                api_key_hash=auth.key_hash,
                 api_username=websocket.headers.get("api-username"),
-                key_owner_id=owner.id if owner else None,
+                key_owner_id=auth.key_owner_id,
             )
         assert auth.session_token is not None
         return LiveViewer(auth.user, session_hash=token_hash(auth.session_token))
@@ -126,7 +124,7 @@ class Live:
             if user is not None and is_suspended(user):
                 user = None
         else:
-            user, _ = await api_key_user(self.db, viewer.api_key_hash or "", viewer.api_username)
+            user, _, _ = await api_key_user(self.db, viewer.api_key_hash or "", viewer.api_username)
         if user is None or user.id != viewer.user.id:
             return None
         viewer.user = user

@@ -1,6 +1,6 @@
 """The app's own ASGI middleware: security headers on every response, addresses that carry
-a NUL byte refused before any handler (or query) sees them, and database faults met before
-the routes (the session lookup) answered as the routes' are."""
+a NUL byte refused before any handler (or query) sees them, and database faults answered
+in one place, whether a route or the session lookup met them."""
 
 from __future__ import annotations
 
@@ -96,8 +96,9 @@ def _has_nul(scope: Scope) -> bool:
 
 
 class AnswerDatabaseFaults:
-    """A database fault raised by the middleware inside (the session or API key lookup) gets
-    the answer a route's would (503 with Retry-After, or 400), not a dropped connection."""
+    """A database fault raised inside (a route, or the session or API key lookup) is answered
+    by `respond` (app.database_fault: 503 with Retry-After, or 400), not as a server error or
+    a dropped connection; anything else goes on up to the server-error handler."""
 
     def __init__(
         self, app: ASGIApp, respond: Callable[[Request, Exception], Response | None]

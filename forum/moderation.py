@@ -177,16 +177,21 @@ def removed_lines(old_texts: Iterable[str], kept_texts: Iterable[str]) -> set[st
     }
 
 
-def quotes_any(raw: str, removed: set[str]) -> bool:
-    """Whether a post's quoted lines (`> ...`) repeat any of the removed lines, whole or in
-    part (a quote may be trimmed)."""
-    if not removed:
-        return False
-    quoted = [
+def quoted_lines(raw: str) -> list[str]:
+    """A post's quoted lines (`> ...`) long enough to tell where they came from, normalised."""
+    return [
         normal
         for line in raw.splitlines()
         if line.lstrip().startswith(">") and len(normal := _normal(line)) >= MIN_QUOTE_CHARS
     ]
+
+
+def quotes_any(raw: str, removed: set[str]) -> bool:
+    """Whether a post's quoted lines repeat any of the removed lines, whole or in part (a
+    quote may be trimmed)."""
+    if not removed:
+        return False
+    quoted = quoted_lines(raw)
     if any(line in removed for line in quoted):
         return True
     if len(quoted) * len(removed) > MAX_QUOTE_PAIRS:

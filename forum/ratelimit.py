@@ -114,20 +114,13 @@ class RateLimiter:
             hits.popleft()
         return hits
 
-    def wait_seconds(self, key: str, limit: int, window: float) -> int:
-        """0 if another hit is allowed now, else whole seconds until one is (a limit of 0 is
-        off, as for the shared limits)."""
+    def take(self, key: str, limit: int, window: float) -> int:
+        """Count a hit of `key` and return 0, or (at the limit) count nothing and return the
+        whole seconds until one is allowed. A limit of 0 is off, as for the shared limits."""
         if limit <= 0:
             return 0
         hits = self._window(key, window)
-        if len(hits) < limit:
-            return 0
-        return max(1, math.ceil(hits[-limit] + window - self._clock()))
-
-    def hit(self, key: str, window: float, limit: int) -> None:
-        if limit <= 0:
-            return
-        hits = self._window(key, window)
+        if len(hits) >= limit:
+            return max(1, math.ceil(hits[-limit] + window - self._clock()))
         hits.append(self._clock())
-        while len(hits) > limit:
-            hits.popleft()
+        return 0

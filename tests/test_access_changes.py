@@ -370,3 +370,12 @@ async def test_conveners_do_not_read_hidden_posts(client, arrange, db) -> None:
     assert (await c.get(f"/p/{written.post_id}/revisions")).status_code == 404
     staff_page = (await m.get(f"/t/{written.topic_id}", follow_redirects=True)).text
     assert secret in staff_page  # site moderators can expand it
+
+
+async def test_no_client_may_follow_the_internal_access_channel(server, arrange, db) -> None:
+    admin = await arrange.user(role="admin")
+    for headers in ({}, await key_headers(db, admin)):
+        async with live(server.base_url, headers) as c:
+            refused = await c.subscribe("access", since=0)
+            assert refused["type"] == "error" and refused["code"] == "forbidden"
+            assert not c.events("access")

@@ -12,6 +12,7 @@ from forum.auth import (
     Device,
     dummy_password_hash,
     hash_password,
+    is_suspended,
     needs_rehash,
     new_token,
     token_hash,
@@ -170,7 +171,8 @@ async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> t
     if not await verify_password(password_hash, attempt.password) or found is None:
         raise BadRequest("That username or password is not right.")  # the attempt stays counted
     user = found[0]
-    if user.suspended_until and user.suspended_until > now:
+    if is_suspended(user, now):
+        assert user.suspended_until is not None
         raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
     token = new_token()
     async with db.transaction() as conn:

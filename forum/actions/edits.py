@@ -14,16 +14,21 @@ import time
 from dataclasses import replace
 
 from forum.access import TopicAccess, access_post
-from forum.actions.holds import content_holds, queue_edited_post, removed_quote_hold
+from forum.actions.holds import (
+    content_holds,
+    publish_post_change,
+    queue_edited_post,
+    removed_quote_hold,
+)
 from forum.actions.idempotent import Written
 from forum.actions.posts import prepare, require_author
-from forum.actions.redaction import redact_history, scrub_post
-from forum.actions.validation import clean_text, slugify
+from forum.actions.redaction import redact_history
+from forum.actions.validation import clean_text, clean_title, slugify
 from forum.content.offload import off_the_loop
 from forum.content.privacy import describe, find_identifiers
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden
-from forum.events import PostEdited, publish, replace_topic_rows
+from forum.events import replace_topic_rows
 from forum.pace import check_pace
 from forum.permissions import can_edit_post, is_staff
 from forum.queries import posts as post_queries
@@ -44,9 +49,7 @@ def check_edit(editor: User, post: Post, access: TopicAccess) -> None:
 def check_title(settings: Settings, title: str) -> str:
     """A new title, checked as a new topic's is. Identifiable data in a title is refused, with
     no "post anyway": a title shows in every list at once, before any moderator could look."""
-    clean = " ".join(
-        clean_text(title, "The title", settings.max_title_chars, multiline=False).split()
-    )
+    clean = clean_title(title, settings.max_title_chars)
     findings = find_identifiers(clean)
     if findings:
         raise BadRequest(*(f"The title: {message}" for message in describe(findings)))
@@ -126,18 +129,8 @@ async def do_edit_post(
             shown = replace(edited, hidden_at=now) if holds else edited
             # The topic's channel before the review channel, as decisions publish them: two
             # transactions never wait on each other's channel heads the other way round.
-            await publish(
-                conn,
-                PostEdited(
-                    post.topic_id,
-                    access.group.id,
-                    post.id,
-                    post.post_number,
-                    post.username,
-                    version,
-                    renderer.render_post(shown, access.topic),
-                ),
-            )
+            # Hidden by a hold: the log's copies of the old text go too.
+            await publish_post_change(conn, renderer, shown, access.topic, scrub=bool(holds))
             if holds:
                 await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
                 edited = shown
@@ -149,7 +142,6 @@ async def do_edit_post(
                 edited,
                 access,
                 now,
-                bool(holds),
                 redact=redact,
                 had_identifiers=had_identifiers,
             )
@@ -166,7 +158,6 @@ async def _after_edit(
     edited: Post,
     access: TopicAccess,
     now: float,
-    held: bool,
     *,
     redact: bool,
     had_identifiers: bool,
@@ -185,8 +176,6 @@ async def _after_edit(
             note="earlier versions removed" if redact else "",
             now=now,
         )
-    if held:
-        await scrub_post(conn, renderer, edited, access.topic)  # hidden: the log follows
     # Held or not, what the edit took out leaves the history: approving a post held for
     # something else (a watched word) must not bring back what was removed for safety.
     if by_moderator and redact:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from forum.db import Connection
 from forum.errors import BadRequest
-from forum.events import ReviewChanged, publish
+from forum.events import PostEdited, ReviewChanged, publish, replace_post_html
 from forum.moderation import (
     Hold,
     first_posts_hold,
     post_text,
+    quoted_lines,
     quotes_any,
     quotes_removed_hold,
     removed_lines,
@@ -113,12 +114,35 @@ async def publish_review_change(conn: Connection, renderer: Renderer, item_id: i
     return html
 
 
+async def publish_post_change(
+    conn: Connection, renderer: Renderer, post: Post, topic: Topic, *, scrub: bool = False
+) -> None:
+    """Readers' pages change the post in place (edited, hidden, shown again, removed), in the
+    transaction that changed it. `scrub`: the post's text has left public view, so the log's
+    stored copies of it take this rendering too (a replay never carries the old text)."""
+    html = renderer.render_post(post, topic)
+    await publish(
+        conn,
+        PostEdited(
+            post.topic_id,
+            topic.group_id,
+            post.id,
+            post.post_number,
+            post.username,
+            post.version,
+            html,
+        ),
+    )
+    if scrub:
+        await replace_post_html(conn, topic.id, post.id, html)
+
+
 async def removed_quote_hold(conn: Connection, topic: Topic | None, raw: str) -> Hold | None:
     """A post that quotes what was removed from a post of its topic's history (written in a
     tab opened before the removal, quoting a quote, pasted) waits for a moderator, like the
     replies held when it was removed (actions/redaction.py)."""
-    if topic is None or ">" not in raw:
-        return None
+    if topic is None or not quoted_lines(raw):
+        return None  # most posts quote nothing: no query for them
     old, kept = await post_queries.list_removed_in_topic(conn, topic.id)
     if not old or not quotes_any(raw, removed_lines(old, kept)):
         return None

@@ -12,19 +12,23 @@ from dataclasses import replace
 
 from forum.access import TopicAccess, access_group, access_post, access_topic
 from forum.actions.edits import check_title
-from forum.actions.holds import open_post_item, publish_review_change, removed_quote_hold
+from forum.actions.holds import (
+    open_post_item,
+    publish_post_change,
+    publish_review_change,
+    removed_quote_hold,
+)
 from forum.actions.posts import prepare, publish_reply, publish_topic, require_author
 from forum.actions.redaction import (
     PRIVACY_REASONS,
     hold_quoting_posts,
     redact_history,
-    scrub_post,
 )
 from forum.actions.validation import clean_text
 from forum.auth import is_silenced, is_suspended
 from forum.db import Connection, Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated, NotFound
-from forum.events import AccessChanged, PostEdited, ReviewOutcome, publish, replace_review_html
+from forum.events import AccessChanged, ReviewOutcome, publish, replace_review_html
 from forum.moderation import (
     ACTION_STATUS,
     ACTIONS,
@@ -358,6 +362,7 @@ async def _apply(
         if post is None:
             return "", None
         access = await access_topic(conn, reviewer, post.topic_id)
+        about_patients = bool({r.reason for r in item.reasons} & PRIVACY_REASONS)
         if action in ("approve", "edit_approve"):
             if action == "edit_approve":
                 post = await _moderator_edit(
@@ -371,30 +376,25 @@ async def _apply(
             # A moderator's edit removed something; an approved patient-data item may have
             # had it in an earlier version: either way, the history keeps only what is
             # approved now (moderators can still read the rest).
-            if action == "edit_approve" or {r.reason for r in item.reasons} & PRIVACY_REASONS:
+            if action == "edit_approve" or about_patients:
                 await redact_history(conn, renderer, post, access.topic, by=reviewer.id, now=now)
             return message, post.id
-        about_patients = bool({r.reason for r in item.reasons} & PRIVACY_REASONS)
-        if action in ("reject", "hide", "silence", "suspend"):
-            if post.hidden_at is None and post.deleted_at is None:
-                await _set_hidden(conn, renderer, post, access.topic, now)
-            if about_patients:  # what quotes it would show what was hidden
-                await hold_quoting_posts(
-                    conn, renderer, post, access.topic, removed_lines([post.raw], []), now
-                )
-            reason = f" The reason: {note}" if note else ""
-            return f"A moderator hid one of your posts.{reason}", post.id
+        if action == "ignore":
+            return "", post.id
         if action == "delete":
             await review_queries.set_post_deleted(conn, post.id, now)
             removed = replace(post, deleted_at=now)
-            await _publish_post(conn, renderer, removed, access.topic)
-            await scrub_post(conn, renderer, removed, access.topic)
-            if about_patients:
-                await hold_quoting_posts(
-                    conn, renderer, post, access.topic, removed_lines([post.raw], []), now
-                )
-            return "A moderator removed one of your posts.", post.id
-        return "", post.id  # ignore
+            await publish_post_change(conn, renderer, removed, access.topic, scrub=True)
+            message = "A moderator removed one of your posts."
+        else:  # reject, hide, silence, suspend
+            if post.hidden_at is None and post.deleted_at is None:
+                await _set_hidden(conn, renderer, post, access.topic, now)
+            reason = f" The reason: {note}" if note else ""
+            message = f"A moderator hid one of your posts.{reason}"
+        if about_patients:  # what quotes it would show what was taken away
+            removed_text = removed_lines([post.raw], [])
+            await hold_quoting_posts(conn, renderer, post, access.topic, removed_text, now)
+        return message, post.id
     return "", None  # an account: the standing change is made by the caller
 
 
@@ -503,7 +503,7 @@ async def _moderator_edit(
         conn, post_id=post.id, version=version, raw=raw, cooked=cooked, user_id=editor.id, now=now
     )
     edited = replace(post, raw=raw, cooked=cooked, edited_at=now, version=version)
-    await _publish_post(conn, renderer, edited, topic)
+    await publish_post_change(conn, renderer, edited, topic)
     return edited
 
 
@@ -515,28 +515,9 @@ async def _set_hidden(
     hidden_at: float | None,
 ) -> None:
     await review_queries.set_post_hidden(conn, post.id, hidden_at)
-    await _publish_post(conn, renderer, replace(post, hidden_at=hidden_at), topic)
-    if hidden_at is not None:
-        # Readers resuming from the log must not be sent the text the page now hides.
-        await scrub_post(conn, renderer, replace(post, hidden_at=hidden_at), topic)
-
-
-async def _publish_post(
-    conn: Connection, renderer: Renderer, post: Post, topic: topic_queries.Topic
-) -> None:
-    """Readers' pages change the post in place: hidden, shown again, edited or removed."""
-    await publish(
-        conn,
-        PostEdited(
-            post.topic_id,
-            topic.group_id,
-            post.id,
-            post.post_number,
-            post.username,
-            post.version,
-            renderer.render_post(post, topic),
-        ),
-    )
+    # Hidden: readers resuming from the log must not be sent the text the page now hides.
+    changed = replace(post, hidden_at=hidden_at)
+    await publish_post_change(conn, renderer, changed, topic, scrub=hidden_at is not None)
 
 
 # --- watched words --------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from forum.actions.holds import (
     hold_if_needed,
 )
 from forum.actions.idempotent import Written
-from forum.actions.validation import clean_text, slugify
+from forum.actions.validation import clean_text, clean_title, slugify
+from forum.auth import is_silenced
 from forum.content import cook
 from forum.content.offload import off_the_loop
 from forum.db import Connection, Database
@@ -65,7 +66,8 @@ def require_author(user: User | None) -> User:
     """Signed in and not silenced by a moderator: may write (post, edit, flag)."""
     if user is None:
         raise NotAuthenticated("Please log in to post.")
-    if user.silenced_until and user.silenced_until > time.time():
+    if is_silenced(user):
+        assert user.silenced_until is not None
         raise Forbidden(
             f"A moderator has paused your posting until {long_date(user.silenced_until)}."
             " You can still read."
@@ -79,24 +81,19 @@ def check_new_topic(
     user = require_author(user)
     if not can_start_topic(user, access.group, access.membership):
         raise Forbidden("You cannot start topics in this group.")
-    errors: list[str] = []
-    clean_title = clean_raw = ""
-    for label, value, limit, multiline in (
-        ("The title", title, settings.max_title_chars, False),
-        ("The post", raw, settings.max_post_chars, True),
-    ):
-        try:
-            cleaned = clean_text(value, label, limit, multiline=multiline)
-        except BadRequest as error:
-            errors += error.messages
-            continue
-        if label == "The title":
-            clean_title = " ".join(cleaned.split())
-        else:
-            clean_raw = cleaned
+    errors: list[str] = []  # both fields' problems at once, so the author fixes them together
+    title_text = raw_text = ""
+    try:
+        title_text = clean_title(title, settings.max_title_chars)
+    except BadRequest as error:
+        errors += error.messages
+    try:
+        raw_text = clean_text(raw, "The post", settings.max_post_chars)
+    except BadRequest as error:
+        errors += error.messages
     if errors:
         raise BadRequest(*errors)
-    return clean_title, clean_raw
+    return title_text, raw_text
 
 
 async def do_new_topic(

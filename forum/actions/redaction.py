@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from forum.actions.holds import add_holds, open_post_item, publish_review_change
+from forum.actions.holds import (
+    add_holds,
+    open_post_item,
+    publish_post_change,
+    publish_review_change,
+)
 from forum.content.privacy import find_identifiers
 from forum.db import Connection
-from forum.events import PostEdited, publish, replace_post_html, replace_review_html
+from forum.events import replace_post_html, replace_review_html
 from forum.moderation import quotes_any, quotes_removed_hold, removed_lines
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
@@ -41,18 +46,15 @@ async def redact_history(
     """Take every version before the post's current one out of its history (or only those in
     which the identifiable-data check finds something), with the log's copies and any reply
     that quotes a removed line. `post` is the post as it is now."""
-    texts = await post_queries.list_revision_texts(conn, post.id, post.version)
-    if only_identifying:
-        texts = [(version, raw) for version, raw in texts if find_identifiers(raw)]
+    history = await post_queries.list_revision_texts(conn, post.id, post.version)
+    texts = [(v, raw) for v, raw in history if not only_identifying or find_identifiers(raw)]
     if not texts:
         return
     versions = [v for v, _ in texts]
     await post_queries.redact_revisions(conn, post.id, versions, by, now)
     await scrub_post(conn, renderer, post, topic)
     await _refresh_review_item(conn, renderer, post, now)
-    kept = [post.raw, *(raw for _, raw in await post_queries.list_revision_texts(
-        conn, post.id, post.version
-    ))]  # fmt: skip
+    kept = [post.raw, *(raw for v, raw in history if v not in versions)]
     removed = removed_lines([raw for _, raw in texts], kept)
     await hold_quoting_posts(conn, renderer, post, topic, removed, now)
     if by is not None:
@@ -111,18 +113,5 @@ async def hold_quoting_posts(
         if reply.hidden_at is None:
             await review_queries.set_post_hidden(conn, reply.id, now)
             hidden = replace(reply, hidden_at=now)
-            html = renderer.render_post(hidden, topic)
-            await publish(
-                conn,
-                PostEdited(
-                    topic.id,
-                    topic.group_id,
-                    reply.id,
-                    reply.post_number,
-                    reply.username,
-                    reply.version,
-                    html,
-                ),
-            )
-            await replace_post_html(conn, topic.id, reply.id, html)
+            await publish_post_change(conn, renderer, hidden, topic, scrub=True)
         await publish_review_change(conn, renderer, item_id)

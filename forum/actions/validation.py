@@ -33,6 +33,11 @@ def clean_text(
     return text
 
 
+def clean_title(value: str | None, max_chars: int) -> str:
+    """A topic title: one line, within length, its runs of spaces folded to one."""
+    return " ".join(clean_text(value, "The title", max_chars, multiline=False).split())
+
+
 def slugify(title: str, fallback: str = "topic") -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:80].strip("-")

@@ -226,7 +226,7 @@ async def redact_revisions(
 
 async def list_removed_in_topic(conn: Connection, topic_id: int) -> tuple[list[str], list[str]]:
     """What was removed from the histories of the topic's posts, and what of those posts is
-    still readable (their current text and the versions left): queries.removed_lines' input.
+    still readable (their current text and the versions left): moderation.removed_lines' input.
     Two small queries; a topic with no redactions answers the first with nothing."""
     removed = await conn.fetch_all(
         "SELECT x.post_id, x.raw FROM redacted_revisions x JOIN posts p ON p.id = x.post_id"

@@ -29,23 +29,23 @@ async def preview(request: Request) -> Response:
     settings = settings_of(request)
     form = await read_input(request)
     raw, title = form.get("raw") or "", form.get("title") or ""
-    clean_text(raw, "The post", settings.max_post_chars, allow_empty=True)
-    clean_text(title, "The title", settings.max_title_chars, allow_empty=True, multiline=False)
+    text = clean_text(raw, "The post", settings.max_post_chars, allow_empty=True)
+    clean_title = clean_text(
+        title, "The title", settings.max_title_chars, allow_empty=True, multiline=False
+    )
     # A preview costs what a post costs, and comes with every pause in typing: limited per
     # person on each server, which is where the cost falls.
     limiter: RateLimiter = request.app.state.preview_limiter
-    key = f"preview:{viewer.id}"
-    wait = limiter.wait_seconds(key, settings.previews_per_minute, 60)
+    wait = limiter.take(f"preview:{viewer.id}", settings.previews_per_minute, 60)
     if wait:
         raise RateLimited("Previews are paused for a moment.", wait_seconds=wait)
-    limiter.hit(key, 60, settings.previews_per_minute)
-    if not raw.strip() and not title.strip():
+    if not text and not clean_title:
         return ForumJSON({"cooked": "", "warnings": [], "held": False})
     hosts = image_host_set(settings)
 
     def work() -> tuple[str, list[Finding], list[Finding]]:
         # Offsets into raw as sent, not the cleaned text, so the page can select them.
-        cooked = cook(raw.replace("\r\n", "\n").strip(), hosts) if raw.strip() else ""
+        cooked = cook(text, hosts) if text else ""
         return cooked, find_identifiers(raw), find_identifiers(title)
 
     cooked, findings, title_findings = await off_the_loop(len(raw) + len(title), work)
