@@ -72,12 +72,14 @@ from bench.pages import (
     forum_server,
     free_port,
     markdown_post,
+    published,
     run_async,
     running,
     seed,
     verdict,
 )
 from forum.actions import accounts, posts
+from forum.actions.drafts import Draft
 from forum.queries import topics as topic_queries
 
 REDIS_URL = os.environ.get("FORUM_BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -834,22 +836,17 @@ async def arrange(url: str, cross_topics: int) -> tuple[Seeded, str, list[int]]:
     """Seed through the real actions (bench.pages.seed), make the poster's API key, and open
     `cross_topics` more topics for the cross-node pairs (one each, so they do not cross)."""
     seeded = await seed(url)
-    key = await accounts.do_create_api_key(seeded.db, seeded.authors[0].username)
+    key = await accounts.do_create_api_key(seeded.forum, seeded.authors[0].username)
     topic = await topic_queries.get_topic(seeded.db, seeded.write_topic_id)
     assert topic is not None
     extra = []
     for i in range(cross_topics):
-        written = await posts.do_new_topic(
-            seeded.db,
-            seeded.renderer,
-            seeded.settings,
-            seeded.authors[0],
-            topic.group_id,
-            f"Cross-node replies {i}",
-            "The first post.",
+        draft = Draft("The first post.", title=f"Cross-node replies {i}")
+        written = published(
+            await posts.do_new_topic(seeded.forum, seeded.authors[0], topic.group_id, draft)
         )
         extra.append(written.topic_id)
-    await seeded.db.close()
+    await seeded.close()
     return seeded, key, extra
 
 

@@ -28,13 +28,14 @@ from forum.access import access_topic
 from forum.app import create_app
 from forum.errors import NotFound
 from forum.pages import PostItem, TopicPage
-from forum.permissions import can_edit_post, can_moderate, can_reply
+from forum.permissions import can_moderate, can_reply, post_controls, post_facts
 from forum.queries import posts as post_queries
 from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.settings import load_settings
-from forum.views.common import base, render, viewer_of
+from forum.views.common import base
+from forum.web import render, viewer_of
 
 PATH = "/bench/inmemory-topic"
 
@@ -59,7 +60,7 @@ async def inmemory_topic(request: Request) -> Response:
         **base(request, topic.title),
         topic=topic,
         group=loaded.group,
-        posts=[PostItem(p, can_edit_post(viewer, p, topic)) for p in posts],
+        posts=[PostItem(p, post_controls(viewer, post_facts(p, topic))) for p in posts],
         prev_before=first if first > 1 else None,
         next_after=last if last < topic.highest_post_number else None,
         can_reply=can_reply(viewer, loaded.group, loaded.membership, topic),
@@ -77,7 +78,7 @@ def build_app(database_url: str, topic_id: int) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with forum_lifespan(app):
-            db = app.state.db
+            db = app.state.forum.db
             access = await access_topic(db, None, topic_id)
             posts = await post_queries.list_posts(db, topic_id, 0, settings.posts_per_page)
             app.state.bench_loaded = Loaded(access.topic, access.group, access.membership, posts)

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,8 +54,11 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
 from forum.actions import accounts, groups, posts  # noqa: E402
-from forum.app import create_app  # noqa: E402
-from forum.db import Database, migrate, open_database  # noqa: E402
+from forum.actions.drafts import Draft  # noqa: E402
+from forum.actions.idempotent import Outcome, Written  # noqa: E402
+from forum.app import opened_forum  # noqa: E402
+from forum.context import Forum  # noqa: E402
+from forum.db import Database  # noqa: E402
 from forum.queries import topics as topic_queries  # noqa: E402
 from forum.queries import users as user_queries  # noqa: E402
 from forum.queries.users import User  # noqa: E402
@@ -156,13 +160,27 @@ def markdown_post(seed: int, size: int) -> str:
 @dataclass
 class Seeded:
     url: str
-    settings: Settings
-    renderer: Renderer
-    db: Database
+    forum: Forum
     authors: list[User]
     page_topic_id: int
     page_path: str
     write_topic_id: int
+    opened: AsyncExitStack
+
+    @property
+    def db(self) -> Database:
+        return self.forum.db
+
+    @property
+    def settings(self) -> Settings:
+        return self.forum.settings
+
+    @property
+    def renderer(self) -> Renderer:
+        return self.forum.renderer
+
+    async def close(self) -> None:
+        await self.opened.aclose()
 
 
 async def seed(url: str) -> Seeded:
@@ -175,13 +193,13 @@ async def seed(url: str) -> Seeded:
         topic_interval_seconds=0,
         topics_per_day=10**9,
     )
-    renderer: Renderer = create_app(settings).state.renderer
-    db = await open_database(url)
-    await migrate(db)
+    opened = AsyncExitStack()
+    forum = await opened.enter_async_context(opened_forum(settings))
+    db = forum.db
     badges = ("patient", "carer", "clinician", "ahp")
     authors = [
         await accounts.do_create_user(
-            db,
+            forum,
             accounts.check_signup(
                 f"bench_{badge}", f"{badge}@example.org", PASSWORD, badge, "member"
             ),
@@ -199,7 +217,7 @@ async def seed(url: str) -> Seeded:
         if (user := await user_queries.get_user(db, author.id)) is not None
     ]
     group = await groups.do_create_group(
-        db,
+        forum,
         None,
         name="Bench group",
         slug="bench",
@@ -208,47 +226,38 @@ async def seed(url: str) -> Seeded:
         check_actor=False,
     )
     for user in authors:
-        await groups.do_add_member(db, None, group.id, user.username, check_actor=False)
-    first = await posts.do_new_topic(
-        db,
-        renderer,
-        settings,
-        authors[0],
-        group.id,
-        "Living with fatigue: what helps you?",
-        markdown_post(0, PAGE_POST_BYTES),
+        await groups.do_add_member(forum, None, group.id, user.username, check_actor=False)
+    title = "Living with fatigue: what helps you?"
+    first = published(
+        await posts.do_new_topic(
+            forum, authors[0], group.id, Draft(markdown_post(0, PAGE_POST_BYTES), title=title)
+        )
     )
     for i in range(1, POSTS_ON_PAGE):
         await posts.do_reply(
-            db,
-            renderer,
-            settings,
+            forum,
             authors[i % len(authors)],
             first.topic_id,
-            markdown_post(i, PAGE_POST_BYTES),
-            i if i % 5 == 0 else None,
+            Draft(
+                markdown_post(i, PAGE_POST_BYTES), reply_to_post_number=i if i % 5 == 0 else None
+            ),
         )
-    written = await posts.do_new_topic(
-        db,
-        renderer,
-        settings,
-        authors[0],
-        group.id,
-        "Where the write bench replies",
-        "The first post.",
+    written = published(
+        await posts.do_new_topic(
+            forum, authors[0], group.id, Draft("The first post.", title="Where the bench replies")
+        )
     )
     topic = await topic_queries.get_topic(db, first.topic_id)
     assert topic is not None and topic.highest_post_number == POSTS_ON_PAGE
     return Seeded(
-        url,
-        settings,
-        renderer,
-        db,
-        authors,
-        first.topic_id,
-        f"/t/{topic.slug}/{topic.id}",
-        written.topic_id,
+        url, forum, authors, first.topic_id, f"/t/{topic.slug}/{topic.id}", written.topic_id, opened
     )
+
+
+def published(outcome: Outcome) -> Written:
+    """The bench's posts are published (established authors), never held for review."""
+    assert isinstance(outcome, Written), outcome
+    return outcome
 
 
 async def create_pg_database() -> str | None:
@@ -622,12 +631,10 @@ async def write_round(seeded: Seeded, texts: list[str], seconds: float) -> tuple
     cpu0, t0 = time.process_time(), time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         await posts.do_reply(
-            seeded.db,
-            seeded.renderer,
-            seeded.settings,
+            seeded.forum,
             seeded.authors[n % len(seeded.authors)],
             seeded.write_topic_id,
-            texts[n % len(texts)],
+            Draft(texts[n % len(texts)]),
         )
         n += 1
     return n, time.perf_counter() - t0, time.process_time() - cpu0
@@ -841,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
             async def arrange_and_write(url: str = url, name: str = name) -> Seeded:
                 s = await seed(url)
                 writes.append(await bench_writes(s, name, args.rounds, args.write_seconds))
-                await s.db.close()
+                await s.close()
                 return s
 
             seeded[name] = run_async(arrange_and_write())

@@ -14,8 +14,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import Router
 
 from forum.auth import AuthMiddleware
+from forum.clock import Clock, SystemClock
+from forum.context import Forum
 from forum.db import (
     Database,
     DatabaseReadOnly,
@@ -31,7 +34,8 @@ from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
 from forum.routes import routes
 from forum.settings import Settings, image_host_set, load_settings
-from forum.views.common import error_response, wants_json
+from forum.web import error_response, speaks_json
+from realtime.backends import open_bus
 from realtime.protocol import MAX_FRAME_BYTES
 
 log = logging.getLogger("forum")
@@ -44,7 +48,7 @@ HTTP_MESSAGES = {
 
 async def forum_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ForumError)
-    if isinstance(exc, NotAuthenticated) and request.method == "GET" and not wants_json(request):
+    if isinstance(exc, NotAuthenticated) and request.method == "GET" and not speaks_json(request):
         # A shared link to a members-only page leads through the login form and back.
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -106,12 +110,12 @@ async def server_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def cached_url_path(app: Starlette) -> Callable[..., str]:
+def cached_url_path(router: Router) -> Callable[..., str]:
     """url_path_for tries every route in turn; a page asks for the same few links many times."""
 
     @lru_cache(maxsize=4096)
     def build(name: str, params: tuple[tuple[str, Any], ...]) -> str:
-        return str(app.url_path_for(name, **dict(params)))
+        return str(router.url_path_for(name, **dict(params)))
 
     def url_path(name: str, **params: Any) -> str:
         return build(name, tuple(sorted(params.items())))
@@ -144,18 +148,52 @@ async def open_starting_database(settings: Settings) -> Database:
     return db
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def build_renderer() -> Renderer:
+    """The page renderer, with links from the route table: the app's, and the one the
+    command line, the tests and the bench use without building an app."""
+    return Renderer(cached_url_path(Router(routes)))
+
+
+@asynccontextmanager
+async def opened_forum(
+    settings: Settings, clock: Clock | None = None, renderer: Renderer | None = None
+) -> AsyncIterator[Forum]:
+    """The forum's context outside a server (the command line, tests, the bench): its
+    database checked and migrated, and the same bus as the servers, so the events written
+    here wake them (NOTIFY, a Redis publish; SQLite servers poll the log). It serves no
+    sockets, so the bus is not listened to."""
+    db = await open_starting_database(settings)
+    try:
+        bus = await open_bus(settings.bus_url or db.url, db)
+        try:
+            yield Forum(db, bus, renderer or build_renderer(), settings, clock or SystemClock())
+        finally:
+            await bus.close()  # sends any wake-up still queued
+    finally:
+        await db.close()
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
+    """The app. `clock`: the time its actions read (the wall clock unless a test moves it)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = await open_starting_database(settings)
-        app.state.live = await open_live(app.state.db, settings)
+        # Built whole, in order, and closed in reverse: nothing is attached afterwards.
+        db = await open_starting_database(settings)
         try:
-            yield
+            bus = await open_bus(settings.bus_url or db.url, db)
+            try:
+                app.state.forum = Forum(db, bus, renderer, settings, clock or SystemClock())
+                app.state.live = await open_live(db, bus, renderer, settings)
+                try:
+                    yield
+                finally:
+                    await app.state.live.close()
+            finally:
+                await bus.close()
         finally:
-            await app.state.live.close()
-            await app.state.db.close()
+            await db.close()
 
     app = Starlette(
         routes=routes,
@@ -173,8 +211,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         },
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.renderer = Renderer(cached_url_path(app))
+    renderer = build_renderer()
+    app.state.settings = settings  # read by AuthMiddleware before any route (and the lifespan)
     app.state.preview_limiter = RateLimiter()
     return app
 

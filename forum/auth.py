@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from forum.api.serialize import ForumJSON
+from forum.context import Forum
 from forum.queries import users as user_queries
 from forum.queries.users import User
 
@@ -121,16 +121,19 @@ class AuthMiddleware:
             return
         state: Any = scope["app"].state
         conn = HTTPConnection(scope)
-        secret: str = state.settings.secret_key
+        secret: str = state.forum.settings.secret_key
         api_key = conn.headers.get("api-key")
         new_anon: str | None = None
         if api_key is not None:
             key_hash = token_hash(api_key)
             user, owner_id, refusal = await api_key_user(
-                state.db, key_hash, conn.headers.get("api-username")
+                state.forum.db, key_hash, conn.headers.get("api-username")
             )
             if user is None:
                 if scope["type"] == "http":
+                    # Here, not at the top: forum/web.py reads requests through this module.
+                    from forum.web import ForumJSON
+
                     response = ForumJSON({"errors": [refusal]}, 403)
                     await response(scope, receive, send)
                 else:
@@ -138,7 +141,7 @@ class AuthMiddleware:
                 return
             auth = Auth(user, "api_key", "", key_hash=key_hash, key_owner_id=owner_id)
         else:
-            auth, new_anon = await _cookie_auth(state.db, secret, conn.cookies)
+            auth, new_anon = await _cookie_auth(state.forum, secret, conn.cookies)
         scope.setdefault("state", {})["auth"] = auth
         if new_anon is None or scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -164,11 +167,13 @@ def is_silenced(user: User, now: float | None = None) -> bool:
     return user.silenced_until is not None and user.silenced_until > (now or time.time())
 
 
-async def _cookie_auth(db: Any, secret: str, cookies: dict[str, str]) -> tuple[Auth, str | None]:
+async def _cookie_auth(
+    forum: Forum, secret: str, cookies: dict[str, str]
+) -> tuple[Auth, str | None]:
     raw = cookies.get(SESSION_COOKIE)
     token = unsign_session(secret, raw) if raw else None
     if token is not None:
-        user = await user_queries.get_session_user(db, token_hash(token), time.time())
+        user = await user_queries.get_session_user(forum.db, token_hash(token), forum.now())
         # A suspension deletes sessions; one set another way (the database, a script)
         # still admits nobody.
         if user is not None and not is_suspended(user):

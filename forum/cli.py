@@ -10,10 +10,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from forum.db import Database, DatabaseReadOnly, migrate, open_database
+from forum.context import Forum
+from forum.db import DatabaseReadOnly
 from forum.errors import ForumError
 from forum.settings import Settings, load_settings
-from realtime.backends import open_bus
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -25,21 +25,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
-    db = await open_database(settings.database_url, busy_ms=settings.sqlite_busy_ms)
-    try:
-        await db.check_writable()
-        await migrate(db)
-        # Events written from here wake running servers as theirs do (NOTIFY, a Redis
-        # publish; a SQLite server polls the log). Not listening: it serves no sockets.
-        bus = await open_bus(settings.bus_url or db.url, db)
-        db.event_log = bus
-        try:
-            return await work(db)
-        finally:
-            await bus.close()  # sends any wake-up still queued
-    finally:
-        await db.close()
+async def _with_forum(settings: Settings, work: Callable[[Forum], Awaitable[int]]) -> int:
+    from forum.app import opened_forum
+
+    async with opened_forum(settings) as forum:
+        return await work(forum)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -78,11 +68,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    async def work(db: Database) -> int:
+    async def work(forum: Forum) -> int:
         print("database is up to date")
         return 0
 
-    return asyncio.run(_with_db(_settings(args), work))
+    return asyncio.run(_with_forum(_settings(args), work))
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
@@ -94,30 +84,30 @@ def cmd_user_create(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n")
     signup = check_signup(args.name, args.email, password, args.badge, args.role)
 
-    async def work(db: Database) -> int:
-        user = await do_create_user(db, signup)
+    async def work(forum: Forum) -> int:
+        user = await do_create_user(forum, signup)
         print(f"created {user.role} {user.username}")
         return 0
 
-    return asyncio.run(_with_db(_settings(args), work))
+    return asyncio.run(_with_forum(_settings(args), work))
 
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:
     from forum.actions.accounts import do_create_api_key
 
-    async def work(db: Database) -> int:
-        print(await do_create_api_key(db, args.user))
+    async def work(forum: Forum) -> int:
+        print(await do_create_api_key(forum, args.user))
         return 0
 
-    return asyncio.run(_with_db(_settings(args), work))
+    return asyncio.run(_with_forum(_settings(args), work))
 
 
 def cmd_group_create(args: argparse.Namespace) -> int:
     from forum.actions.groups import do_create_group
 
-    async def work(db: Database) -> int:
+    async def work(forum: Forum) -> int:
         group = await do_create_group(
-            db,
+            forum,
             None,
             name=args.name,
             slug=args.slug,
@@ -128,34 +118,32 @@ def cmd_group_create(args: argparse.Namespace) -> int:
         print(f"created group {group.slug}")
         return 0
 
-    return asyncio.run(_with_db(_settings(args), work))
+    return asyncio.run(_with_forum(_settings(args), work))
 
 
 def cmd_group_add(args: argparse.Namespace) -> int:
     from forum.actions.groups import do_add_member
     from forum.queries.groups import get_group_by_slug
 
-    async def work(db: Database) -> int:
-        group = await get_group_by_slug(db, args.slug)
+    async def work(forum: Forum) -> int:
+        group = await get_group_by_slug(forum.db, args.slug)
         if group is None:
             print(f"there is no group {args.slug}", file=sys.stderr)
             return 1
-        await do_add_member(db, None, group.id, args.user, args.role, check_actor=False)
+        await do_add_member(forum, None, group.id, args.user, args.role, check_actor=False)
         print(f"added {args.user} to {group.slug} as {args.role}")
         return 0
 
-    return asyncio.run(_with_db(_settings(args), work))
+    return asyncio.run(_with_forum(_settings(args), work))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from forum.app import create_app
     from forum.demo import DEMO_PASSWORD, seed_demo
 
     settings = _settings(args)
-    renderer = create_app(settings).state.renderer
 
-    async def work(db: Database) -> int:
-        if await seed_demo(db, renderer):
+    async def work(forum: Forum) -> int:
+        if await seed_demo(forum):
             print(
                 f"seeded the demo SIG; log in as sam (admin), ana, ben, priya or dr_chen"
                 f" with the password {DEMO_PASSWORD}"
@@ -164,7 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print("groups exist already; the demo was not seeded")
         return 0
 
-    return asyncio.run(_with_db(settings, work))
+    return asyncio.run(_with_forum(settings, work))
 
 
 def build_parser() -> argparse.ArgumentParser:

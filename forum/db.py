@@ -14,10 +14,10 @@ import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiosqlite
 import asyncpg
@@ -103,14 +103,6 @@ class DatabaseReadOnly(RuntimeError):
     """The database accepts reads but not writes; the forum refuses to start on it."""
 
 
-class EventLog(Protocol):
-    """Where actions append live events (realtime's Bus); set on the Database by the app."""
-
-    async def append(
-        self, conn: Any, channel: str, kind: str, data: dict[str, Any], now: float
-    ) -> int: ...
-
-
 class _Committing:
     """Callbacks a transaction collects, run after COMMIT and dropped on ROLLBACK."""
 
@@ -132,7 +124,6 @@ class Connection(ABC):
     """What a query function is given: one connection, maybe inside a transaction."""
 
     dialect: str
-    event_log: EventLog | None = None
 
     @abstractmethod
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]: ...
@@ -162,10 +153,9 @@ class Database(Connection):
     """A connection source: outside a transaction each call may use a different connection."""
 
     url: str
-    event_log: EventLog | None = None
 
     @abstractmethod
-    def transaction(self) -> Any:
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """`async with db.transaction() as conn:` commits on success and rolls back on error."""
 
     @abstractmethod
@@ -261,9 +251,7 @@ class SqliteDatabase(Database):
             await self._writer.execute("BEGIN IMMEDIATE")
             committing = _Committing()
             try:
-                conn = _SqliteConnection(self._writer, committing)
-                conn.event_log = self.event_log
-                yield conn
+                yield _SqliteConnection(self._writer, committing)
             except BaseException:
                 await self._writer.execute("ROLLBACK")
                 raise
@@ -401,10 +389,8 @@ class PostgresDatabase(Database):
         committing = _Committing()
         conn, tr = await self._begin()
         try:
-            pg = _PgConnection(conn, committing)
-            pg.event_log = self.event_log
             try:
-                yield pg
+                yield _PgConnection(conn, committing)
             except BaseException:
                 try:
                     await tr.rollback()

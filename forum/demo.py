@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import time
-
 from forum.actions import accounts, groups, posts
+from forum.actions.drafts import Text
 from forum.content import cook
-from forum.db import Database
+from forum.context import Forum
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
 from forum.queries.users import User
-from forum.rendering import Renderer
 
 DEMO_PASSWORD = "prehab-demo-2026"
 
@@ -64,16 +62,17 @@ THREADS = [
 ]
 
 
-async def seed_demo(db: Database, renderer: Renderer) -> bool:
+async def seed_demo(forum: Forum) -> bool:
     """Seed the demo SIG if there are no groups yet; return whether anything was written."""
+    db = forum.db
     if await group_queries.count_groups(db):
         return False
     users: dict[str, User] = {}
     for username, email, badge, role in PEOPLE:
         signup = accounts.check_signup(username, email, DEMO_PASSWORD, badge, role)
-        users[username] = await accounts.do_create_user(db, signup)
+        users[username] = await accounts.do_create_user(forum, signup)
     group = await groups.do_create_group(
-        db,
+        forum,
         users["sam"],
         name="Perioperative Care - Prehabilitation",
         slug="prehab",
@@ -82,9 +81,9 @@ async def seed_demo(db: Database, renderer: Renderer) -> bool:
         visibility="public",
     )
     for username in ("ana", "ben", "priya", "dr_chen"):
-        await groups.do_add_member(db, users["sam"], group.id, username)
+        await groups.do_add_member(forum, users["sam"], group.id, username)
     await groups.do_create_group(
-        db,
+        forum,
         users["sam"],
         name="Prehab Conveners",
         slug="prehab-conveners",
@@ -95,16 +94,16 @@ async def seed_demo(db: Database, renderer: Renderer) -> bool:
     # new-account hold and the rate limits that would apply to people posting them now.
     for author, title, raw, replies in THREADS:
         async with db.transaction() as conn:
-            now = time.time()
+            now = forum.now()
             written = await posts.publish_topic(
-                conn, renderer, users[author], group.id, title, raw, cook(raw), now
+                forum, conn, users[author], group.id, title, Text(raw, cook(raw)), now
             )
             for replier, text in replies:
                 topic = await topic_queries.get_topic(conn, written.topic_id)
                 assert topic is not None
                 await posts.publish_reply(
-                    conn, renderer, users[replier], topic, text, cook(text), None, now
+                    forum, conn, users[replier], topic, Text(text, cook(text)), None, now
                 )
     first = await topic_queries.list_topics(db, [group.id], None, 10)
-    await posts.do_set_topic_status(db, users["sam"], first[-1].id, pinned=True)
+    await posts.do_set_topic_status(forum, users["sam"], first[-1].id, pinned=True)
     return True

@@ -1,17 +1,17 @@
 """Every live event the forum emits: typed, with a stable kind and the channels it goes to.
 
-Actions build these and hand them to `publish` inside the transaction that made the change,
-so an event exists if and only if its change does.
+Actions build these and hand them to `Forum.publish` (forum/context.py) inside the
+transaction that made the change, so an event exists if and only if its change does.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from forum.db import Connection
-from realtime.log import append_sql, rewrite_events
+from forum.permissions import PostFacts
+from realtime.log import rewrite_events
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Event:
 
 @dataclass(frozen=True)
 class PostCreated(Event):
+    """A post published in a topic. `html`: the post with no controls; each reader's are
+    added as it is delivered, from `facts` (forum/live.py). `posts_label`: the topic's count
+    of posts as its page now says it."""
+
     kind: ClassVar[str] = "post.created"
     topic_id: int
     group_id: int
@@ -34,6 +38,8 @@ class PostCreated(Event):
     post_number: int
     username: str
     html: str
+    facts: PostFacts
+    posts_label: str
 
     def channels(self) -> list[str]:
         return [f"topic:{self.topic_id}"]
@@ -49,6 +55,7 @@ class PostEdited(Event):
     username: str
     version: int
     html: str
+    facts: PostFacts
 
     def channels(self) -> list[str]:
         return [f"topic:{self.topic_id}"]
@@ -103,8 +110,8 @@ class AccessChanged(Event):
 class ReviewChanged(Event):
     """An item arrived in the review queue, was claimed, gained a flag or was resolved.
 
-    Goes to the moderators' `review` channel, filtered per viewer: conveners receive only
-    their groups' items (forum/live.py)."""
+    Goes to the moderators' `review` channel, shaped per viewer (forum/live.py): conveners
+    receive only their groups' items, as conveners see them; nobody receives both cards."""
 
     kind: ClassVar[str] = "review.changed"
     item_id: int
@@ -112,7 +119,8 @@ class ReviewChanged(Event):
     status: str
     version: int
     claimed_by: str | None
-    html: str  # the item's card in the queue, from _review_item.html
+    html: str  # the item's card in the queue as site staff see it (_review_item.html)
+    html_conveners: str  # ... and as a group's conveners do: no staff-only actions
 
     def channels(self) -> list[str]:
         return ["review"]
@@ -132,31 +140,24 @@ class ReviewOutcome(Event):
         return [f"user:{self.user_id}"]
 
 
-async def publish(conn: Connection, event: Event) -> list[int]:
-    """Append the event to the log of each of its channels; returns the ids, one per channel.
+class EventSink(Protocol):
+    """Where actions append live events: realtime's Bus. `append` writes to the log inside
+    the caller's transaction and wakes every node once it commits (realtime/bus.py)."""
 
-    Through the app's bus when it has one (which also wakes every node after commit);
-    otherwise (the command line) straight into the log, where pollers and catch-ups find it.
-    """
-    now = time.time()
-    payload = event.payload()
-    ids = []
-    for channel in event.channels():
-        if conn.event_log is not None:
-            ids.append(await conn.event_log.append(conn, channel, event.kind, payload, now))
-        else:
-            ids.append(await append_sql(conn, channel, event.kind, payload, now))
-    return ids
+    async def append(
+        self, conn: Any, channel: str, kind: str, data: dict[str, Any], now: float
+    ) -> int: ...
 
 
 # --- what the log keeps, when text leaves public view ----------------------------------------
 
 
-def _with_html(key: str, ident: int, html: str) -> Any:
+def _with_html(key: str, ident: int, **html: str) -> Any:
     def update(data: dict[str, Any]) -> dict[str, Any] | None:
-        if data.get(key) != ident or "html" not in data or data["html"] == html:
+        if data.get(key) != ident:
             return None
-        return data | {"html": html}
+        new = data | {field: text for field, text in html.items() if field in data}
+        return new if new != data else None
 
     return update
 
@@ -168,15 +169,18 @@ async def replace_post_html(conn: Connection, topic_id: int, post_id: int, html:
     replaced in place by the post.edited event that goes with the change."""
     marker = f'"post_id":{post_id},'
     return await rewrite_events(
-        conn, f"topic:{topic_id}", marker, _with_html("post_id", post_id, html)
+        conn, f"topic:{topic_id}", marker, _with_html("post_id", post_id, html=html)
     )
 
 
-async def replace_review_html(conn: Connection, item_id: int, html: str) -> int:
-    """Every stored event of a review item carries its card as it is now (once resolved, its
-    text is gone from the card and from the log alike)."""
-    marker = f'"item_id":{item_id},'
-    return await rewrite_events(conn, "review", marker, _with_html("item_id", item_id, html))
+async def replace_review_html(conn: Connection, event: ReviewChanged) -> int:
+    """Every stored event of a review item carries its cards as `event` has them, the item
+    as it is now (once resolved, its text is gone from the cards and from the log alike)."""
+    marker = f'"item_id":{event.item_id},'
+    update = _with_html(
+        "item_id", event.item_id, html=event.html, html_conveners=event.html_conveners
+    )
+    return await rewrite_events(conn, "review", marker, update)
 
 
 async def replace_topic_rows(

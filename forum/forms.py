@@ -132,7 +132,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_input(request: Request, *, csrf: bool = True) -> Input:
     """Parse the body strictly, and check the CSRF token for cookie-authenticated requests."""
-    limit: int = request.app.state.settings.max_body_bytes
+    limit: int = request.app.state.forum.settings.max_body_bytes
     body = await read_body(request, limit)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:

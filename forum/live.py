@@ -14,7 +14,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,18 +29,16 @@ from forum.events import ACCESS_CHANNEL
 from forum.forms import MAX_ID
 from forum.pace import KEEP_SECONDS as PACE_KEEP_SECONDS
 from forum.pace import trim_pace
-from forum.permissions import is_staff
+from forum.permissions import PostControls, PostFacts, is_staff, post_controls
 from forum.queries.idempotency import KEEP_SECONDS as IDEMPOTENCY_KEEP_SECONDS
 from forum.queries.idempotency import trim as trim_idempotency_keys
 from forum.queries.review import convened_group_ids
 from forum.queries.users import User, get_session_user, get_user
 from forum.ratelimit import trim_rate_events
+from forum.rendering import Renderer
 from forum.settings import Settings
-from realtime.backends import open_bus
 from realtime.bus import Bus, Event
 from realtime.endpoint import Limits, LiveEndpoint
-from realtime.hub import Hub
-from realtime.presence import Presence
 
 log = logging.getLogger("forum.live")
 
@@ -60,25 +59,80 @@ class LiveViewer:
     key_owner_id: int | None = None  # an admin's key acting as someone else: the admin
 
 
-def account_of(viewer: Any) -> tuple[str, ...]:
+def account_of(viewer: LiveViewer) -> tuple[str, ...]:
     """The accounts whose changes concern this socket: whom it acts as, and the owner of the
     key it acts with (an admin suspended or demoted loses what their key opened)."""
-    assert isinstance(viewer, LiveViewer)
     if viewer.user is None:
         return ()
     owners = (viewer.key_owner_id,) if viewer.key_owner_id not in (None, viewer.user.id) else ()
     return tuple(str(account) for account in (viewer.user.id, *owners))
 
 
-def can_receive(viewer: Any, event: Event) -> bool:
-    if event.channel == "latest":
-        return isinstance(viewer, LiveViewer) and event.data.get("group_id") in viewer.readable
-    if event.channel == "review":
-        # Conveners see their own groups' items only; accounts (no group) are for staff.
-        return isinstance(viewer, LiveViewer) and (
-            viewer.reviews is None or event.data.get("group_id") in viewer.reviews
+def username_of(viewer: LiveViewer) -> str | None:
+    return viewer.user.username if viewer.user else None
+
+
+class Presenter:
+    """Each event as one viewer may see it (realtime's `present` hook), by the same rules as
+    the pages: shared lists filtered by what the viewer can read; review cards for staff or
+    for conveners; and a post with exactly the controls a reload of the topic would show
+    them (permissions.post_controls over the facts the event carries).
+
+    Viewers who see an event alike get the same object, so the hub builds one frame text
+    per way of seeing it: a reply in a topic of hundreds of readers is rendered at most a
+    few times (anonymous, members, its author, staff), not once per socket."""
+
+    def __init__(self, renderer: Renderer, keep: int = 1024) -> None:
+        self.renderer = renderer
+        self.keep = keep
+        self._made: OrderedDict[tuple[str, int, object], Event] = OrderedDict()
+
+    def __call__(self, viewer: LiveViewer, event: Event) -> Event | None:
+        data = event.data
+        if event.channel == "latest":
+            return event if data.get("group_id") in viewer.readable else None
+        if event.channel == "review":
+            # Conveners see their own groups' items only; accounts (no group) are for staff.
+            if viewer.reviews is not None and data.get("group_id") not in viewer.reviews:
+                return None
+            return self._shaped(event, viewer.reviews is None, self._review_card)
+        facts = data.get("facts")
+        if event.kind in POST_EVENTS and isinstance(facts, dict):
+            controls = post_controls(viewer.user, PostFacts(**facts))
+            if not controls.any:
+                return event
+            return self._shaped(event, controls, self._with_controls)
+
+        return event
+
+    def _shaped(self, event: Event, audience: Any, make: Any) -> Event:
+        key = (event.channel, event.id, audience)
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = make(event, audience)
+            if len(self._made) > self.keep:
+                self._made.popitem(last=False)
+        return made
+
+    @staticmethod
+    def _review_card(event: Event, staff: bool) -> Event:
+        data = dict(event.data)
+        conveners = data.pop("html_conveners", "")
+        if not staff:
+            data["html"] = conveners
+        return replace(event, data=data)
+
+    def _with_controls(self, event: Event, controls: PostControls) -> Event:
+        data = event.data
+        actions = self.renderer.render_post_actions(
+            data["post_id"], data["topic_id"], data["post_number"], controls
         )
-    return True
+        html: str = data["html"]
+        end = html.rfind("</article>")
+        return replace(event, data=data | {"html": html[:end] + actions + html[end:]})
+
+
+POST_EVENTS = frozenset({"post.created", "post.edited"})
 
 
 @dataclass
@@ -87,9 +141,6 @@ class Live:
 
     db: Database
     bus: Bus
-    hub: Hub
-    presence: Presence
-    endpoint: LiveEndpoint
     retention_seconds: float
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -112,10 +163,9 @@ class Live:
         assert auth.session_token is not None
         return LiveViewer(auth.user, session_hash=token_hash(auth.session_token))
 
-    async def refresh(self, viewer: Any) -> LiveViewer | None:
+    async def refresh(self, viewer: LiveViewer) -> LiveViewer | None:
         """The viewer as they are now; None if their session or key no longer admits them
         (logged out, suspended, key revoked): the endpoint then closes the socket."""
-        assert isinstance(viewer, LiveViewer)
         if viewer.user is None:
             return viewer  # an anonymous reader has nothing to lose but channels
         user: User | None
@@ -130,8 +180,7 @@ class Live:
         viewer.user = user
         return viewer
 
-    async def authorize(self, viewer: Any, channel: str) -> str | None:
-        assert isinstance(viewer, LiveViewer)
+    async def authorize(self, viewer: LiveViewer, channel: str) -> str | None:
         # The role as it is now, not as it was when the socket opened: a moderator demoted a
         # moment ago must not subscribe to a private group (nor read its history).
         user = await get_user(self.db, viewer.user.id) if viewer.user else None
@@ -184,50 +233,53 @@ class Live:
             await asyncio.sleep(3600)
 
     async def close(self) -> None:
-        await self.endpoint.close()
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.presence.close()
-        await self.bus.close()
 
 
-async def open_live(db: Database, settings: Settings) -> Live:
-    bus = await open_bus(settings.bus_url or db.url, db)
-    hub = Hub(bus, can_receive, queue_size=settings.live_queue_size)
-    holder: dict[str, LiveEndpoint] = {}
+@dataclass
+class LiveSide:
+    """What the app opens for live updates and closes with it: the endpoint (with its hub
+    and presence) and the forum's side (rights, trimming the logs)."""
 
-    def presence_changed(channel: str, users: list[dict[str, str]], reading: int) -> None:
-        holder["endpoint"].on_presence_change(channel, users, reading)
+    live: Live
+    endpoint: LiveEndpoint[LiveViewer]
 
-    presence = Presence(bus, presence_changed)
-    live = Live(db, bus, hub, presence, None, settings.event_retention_days * 86400)  # type: ignore[arg-type]
-    endpoint = LiveEndpoint(
-        hub,
-        presence,
+    async def head(self, channel: str) -> int:
+        """The channel's last event id, where a page's live updates resume."""
+        return await self.live.bus.head(channel)
+
+    async def close(self) -> None:
+        await self.endpoint.close()
+        await self.live.close()
+
+
+async def open_live(db: Database, bus: Bus, renderer: Renderer, settings: Settings) -> LiveSide:
+    """Start live updates over an open bus (the app owns and closes the bus)."""
+    live = Live(db, bus, settings.event_retention_days * 86400)
+    endpoint = LiveEndpoint[LiveViewer](
+        bus,
         live.authenticate,
         live.authorize,
-        username_of=lambda viewer: viewer.user.username if viewer.user else None,
+        username_of,
         refresh=live.refresh,
         account_of=account_of,
+        present=Presenter(renderer),
+        queue_size=settings.live_queue_size,
         limits=Limits(
             sockets_per_account=settings.live_sockets_per_account,
             sockets_per_address=settings.live_sockets_per_address,
         ),
         revalidate_channel=ACCESS_CHANNEL,
     )
-    holder["endpoint"] = live.endpoint = endpoint
-    db.event_log = bus  # actions append their events through the bus (forum/events.py)
-    await bus.start(hub.on_hint, presence.on_broadcast, hub.on_catch_up)
-    await presence.start()
     await endpoint.start()
-    loop = asyncio.get_running_loop()
-    live._tasks = [loop.create_task(live.trim_forever()), loop.create_task(hub.safety_net())]
-    return live
+    live._tasks = [asyncio.get_running_loop().create_task(live.trim_forever())]
+    return LiveSide(live, endpoint)
 
 
 async def live_socket(websocket: WebSocket) -> None:
     """The `/live` route: hands the socket to the endpoint opened in the lifespan."""
-    live: Live = websocket.app.state.live
-    await live.endpoint(websocket)
+    side: LiveSide = websocket.app.state.live
+    await side.endpoint(websocket)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from forum.forms import NUL_MESSAGE
-from forum.views.common import error_response
+from forum.web import error_response
 
 
 def content_security_policy(image_hosts: frozenset[str]) -> str:

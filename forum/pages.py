@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
 from forum.queries.groups import Group
 from forum.queries.posts import Post, Revision
@@ -53,7 +54,7 @@ class GroupPage(Page):
 @dataclass(frozen=True)
 class PostItem:
     post: Post
-    can_edit: bool
+    controls: PostControls  # permissions.post_controls for this page's viewer
 
 
 @dataclass(frozen=True, kw_only=True)

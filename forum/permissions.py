@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
@@ -37,13 +39,70 @@ def can_reply(user: User | None, group: Group, membership: str | None, topic: To
     return not topic.closed or is_staff(user)
 
 
-def can_edit_post(user: User | None, post: Post, topic: Topic) -> bool:
-    if user is None or post.deleted_at is not None:
+@dataclass(frozen=True)
+class PostFacts:
+    """What a post's controls depend on, besides who looks: whose it is and their site role,
+    whether it is hidden or removed, and whether its topic is closed. Live events carry these
+    (forum/events.py), so a post inserted live gets the controls a reload would give."""
+
+    author_id: int
+    author_role: str
+    hidden: bool
+    deleted: bool
+    topic_closed: bool
+
+
+def post_facts(post: Post, topic: Topic) -> PostFacts:
+    return PostFacts(
+        author_id=post.user_id,
+        author_role=post.author_role,
+        hidden=post.hidden_at is not None,
+        deleted=post.deleted_at is not None,
+        topic_closed=topic.closed,
+    )
+
+
+@dataclass(frozen=True)
+class PostControls:
+    """The links under a post for one viewer: quote and reply, edit, flag."""
+
+    reply: bool = False
+    edit: bool = False
+    flag: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.reply or self.edit or self.flag
+
+
+NO_CONTROLS = PostControls()
+
+
+def _can_edit(user: User | None, facts: PostFacts) -> bool:
+    if user is None or facts.deleted:
         return False
-    if post.user_id == user.id:
-        return not topic.closed or is_staff(user)
+    if facts.author_id == user.id:
+        return not facts.topic_closed or is_staff(user)
     # Staff edit others' posts, but never those of staff above them.
-    return is_staff(user) and not outranks(post.author_role, user.role)
+    return is_staff(user) and not outranks(facts.author_role, user.role)
+
+
+def can_edit_post(user: User | None, post: Post, topic: Topic) -> bool:
+    return _can_edit(user, post_facts(post, topic))
+
+
+def post_controls(viewer: User | None, facts: PostFacts) -> PostControls:
+    """THE rule for a post's controls, for a viewer who can read its topic: the topic page
+    and live updates both use it. Anonymous readers get none; members quote and reply (not
+    to a hidden post, nor in a closed topic unless staff) and flag others' posts; authors
+    and staff edit as can_edit_post says."""
+    if viewer is None or facts.deleted:
+        return NO_CONTROLS
+    return PostControls(
+        reply=not facts.hidden and (not facts.topic_closed or is_staff(viewer)),
+        edit=_can_edit(viewer, facts),
+        flag=viewer.id != facts.author_id,
+    )
 
 
 def can_moderate(user: User | None, membership: str | None) -> bool:

@@ -11,13 +11,13 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from forum import moderation, pace
 from forum.pages import Page
+from forum.permissions import NO_CONTROLS, PostControls
 from forum.queries.posts import Post
 from forum.queries.review import Item
 from forum.queries.topics import Topic
@@ -69,6 +69,11 @@ def time_tag(ts: float) -> Markup:
     )
 
 
+def posts_label(count: int) -> str:
+    """ "1 post", "12 posts": under a topic's title, on the page and live."""
+    return f"{count} post" if count == 1 else f"{count} posts"
+
+
 class Renderer:
     def __init__(self, url_path: Callable[..., str]) -> None:
         self.env = Environment(
@@ -84,9 +89,11 @@ class Renderer:
             "badge_label": BADGE_LABELS.get,
             "moderation": moderation,
             "pace": pace,
+            "posts_label": posts_label,
         }
         self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}
         self._post_template = self.env.get_template("_post.html")
+        self._post_actions_template = self.env.get_template("_post_actions.html")
         self._topic_row_template = self.env.get_template("_topic_row.html")
         self._review_item_template = self.env.get_template("_review_item.html")
 
@@ -98,20 +105,21 @@ class Renderer:
         """A topic's row as lists show it, for live events (the group link shown)."""
         return self._topic_row_template.render(topic=topic, show_group=True)
 
-    def render_post(self, post: Post, topic: Topic, **extra: Any) -> str:
-        """The post partial as anyone may see it; per-viewer controls are added by the page."""
+    def render_post(self, post: Post, topic: Topic) -> str:
+        """The post partial with no controls and no hidden text: as live events carry it.
+        Each viewer's controls are added as it is delivered (render_post_actions)."""
         return self._post_template.render(
-            post=post,
-            topic=topic,
-            viewer=None,
-            can_edit=False,
-            can_reply=False,
-            can_flag=False,
-            can_see_hidden=False,
-            **extra,
+            post=post, topic=topic, controls=NO_CONTROLS, can_see_hidden=False
         )
 
-    def render_review_item(self, item: Item) -> str:
-        """An item's card in the review queue, as every reviewer sees it (live.js fills in
-        the viewer's CSRF token and drops the actions they may not take)."""
-        return self._review_item_template.render(item=item, csrf_token="", is_staff=True)
+    def render_post_actions(
+        self, post_id: int, topic_id: int, post_number: int, controls: PostControls
+    ) -> str:
+        """A post's controls for one viewer: the same partial _post.html includes."""
+        post = {"id": post_id, "topic_id": topic_id, "post_number": post_number}
+        return self._post_actions_template.render(post=post, controls=controls)
+
+    def render_review_item(self, item: Item, *, for_staff: bool) -> str:
+        """An item's card in the review queue as site staff, or a group's conveners, see it
+        (conveners get no staff-only actions); live.js fills in the viewer's CSRF token."""
+        return self._review_item_template.render(item=item, csrf_token="", is_staff=for_staff)

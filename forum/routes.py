@@ -1,6 +1,8 @@
 """THE url map: every page, API endpoint and static mount, each with a name.
 
 JSON routes come before the HTML routes they resemble, so `/t/x/1.json` never reads as a slug.
+A `JsonRoute` answers in JSON, its errors too (forum/web.py); pages answer in HTML unless the
+client sends an API key or asks for JSON only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from forum.api import handlers as api
 from forum.live import live_socket
 from forum.views import accounts, groups, home, preview, review, topics
+from forum.web import JsonFallback, JsonRoute
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -39,19 +42,21 @@ GET, POST, FORM = ["GET"], ["POST"], ["GET", "POST"]
 
 routes: list[BaseRoute] = [
     # --- JSON API (Discourse-compatible) ---
-    Route("/latest.json", api.latest, methods=GET, name="api_latest"),
-    Route("/categories.json", api.categories, methods=GET, name="api_categories"),
-    Route("/c/{group_id:id}/show.json", api.category_show, methods=GET, name="api_category_show"),
-    Route("/c/{group_id:id}.json", api.category_topics, methods=GET, name="api_category"),
-    Route(
+    JsonRoute("/latest.json", api.latest, methods=GET, name="api_latest"),
+    JsonRoute("/categories.json", api.categories, methods=GET, name="api_categories"),
+    JsonRoute(
+        "/c/{group_id:id}/show.json", api.category_show, methods=GET, name="api_category_show"
+    ),
+    JsonRoute("/c/{group_id:id}.json", api.category_topics, methods=GET, name="api_category"),
+    JsonRoute(
         "/c/{slug}/{group_id:id}.json", api.category_topics, methods=GET, name="api_category_slug"
     ),
-    Route("/t/{topic_id:id}.json", api.topic, methods=GET, name="api_topic"),
-    Route("/t/{slug}/{topic_id:id}.json", api.topic, methods=GET, name="api_topic_slug"),
-    Route("/t/{topic_id:id}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
-    Route("/posts", api.create_post, methods=POST, name="api_create_post"),
-    Route("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
-    Route("/users/{username}.json", api.user, methods=GET, name="api_user"),
+    JsonRoute("/t/{topic_id:id}.json", api.topic, methods=GET, name="api_topic"),
+    JsonRoute("/t/{slug}/{topic_id:id}.json", api.topic, methods=GET, name="api_topic_slug"),
+    JsonRoute("/t/{topic_id:id}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
+    JsonRoute("/posts", api.create_post, methods=POST, name="api_create_post"),
+    JsonRoute("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
+    JsonRoute("/users/{username}.json", api.user, methods=GET, name="api_user"),
     # --- pages ---
     Route("/", home.home, methods=GET, name="home"),
     Route("/healthz", home.healthz, methods=GET, name="healthz"),
@@ -82,13 +87,13 @@ routes: list[BaseRoute] = [
     Route("/t/{topic_id:id}/status", topics.topic_status, methods=POST, name="topic_status"),
     Route("/t/{topic_id:id}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
     Route("/p/{post_id:id}/edit", topics.edit_post, methods=FORM, name="edit_post"),
-    Route("/preview", preview.preview, methods=POST, name="preview"),
+    JsonRoute("/preview", preview.preview, methods=POST, name="preview"),
     Route("/p/{post_id:id}/revisions", topics.revisions, methods=GET, name="revisions"),
     Route("/p/{post_id:id}/flag", review.flag_post, methods=FORM, name="flag_post"),
     Route("/u/{username}/flag", review.flag_user, methods=FORM, name="flag_user"),
     # --- moderation ---
     Route("/review", review.review_queue, methods=GET, name="review_queue"),
-    Route("/review/count.json", review.review_count, methods=GET, name="review_count"),
+    JsonRoute("/review/count.json", review.review_count, methods=GET, name="review_count"),
     Route("/review/log", review.audit_log, methods=GET, name="audit_log"),
     Route("/review/watched-words", review.watched_words, methods=FORM, name="watched_words"),
     Route("/review/{item_id:id}", review.review_item, methods=GET, name="review_item"),
@@ -102,6 +107,8 @@ routes: list[BaseRoute] = [
         name="hold_first_posts",
     ),
     WebSocketRoute("/live", live_socket, name="live"),
+    # Any other address ending in .json is the API's: not found, said in JSON.
+    JsonFallback("/{rest:path}.json", api.not_found, name="api_unknown"),
     # Static files only are compressed: pages carry CSRF tokens, which compression beside
     # attacker-chosen text would expose (BREACH).
     Mount(

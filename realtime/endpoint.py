@@ -23,12 +23,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from realtime.bus import Event
-from realtime.hub import Hub, RightsChanged, Socket
+from realtime.bus import Bus, Event
+from realtime.hub import Hub, P, Present, RightsChanged, Socket
 from realtime.presence import Presence
 from realtime.protocol import (
     PONG,
@@ -44,14 +44,16 @@ from realtime.protocol import (
 
 log = logging.getLogger("realtime.endpoint")
 
-Authenticate = Callable[[WebSocket], Awaitable[Any]]
+# The socket's principal, or None: refused (closed with 1008).
+Authenticate = Callable[[WebSocket], Awaitable[P | None]]
 # None: allowed; otherwise the error code to send ("forbidden", "not_found").
-Authorize = Callable[[Any, str], Awaitable[str | None]]
+Authorize = Callable[[P, str], Awaitable[str | None]]
 # The principal read again now, or None when it no longer exists (session ended).
-Refresh = Callable[[Any], Awaitable[Any | None]]
+Refresh = Callable[[P], Awaitable[P | None]]
 # The accounts whose access changes concern a principal, the one it acts for first (its
 # socket limit): an admin's API key acting as a member is both. Empty for anonymous readers.
-AccountOf = Callable[[Any], tuple[str, ...]]
+AccountOf = Callable[[P], tuple[str, ...]]
+UsernameOf = Callable[[P], str | None]
 
 CLOSE_POLICY = 1008
 CLOSE_TRY_LATER = 1013  # too many sockets from one account or address
@@ -92,24 +94,36 @@ class Bucket:
         return True
 
 
-class LiveEndpoint:
+class LiveEndpoint(Generic[P]):
+    """The `/live` websocket route of one node, with the hub that fans events out to its
+    sockets and the presence table they share, both made here and started by `start()`
+    (which also starts the bus's delivery to them). The app owns the bus: it opens it before
+    and closes it after the endpoint.
+
+    The app's callbacks decide, for its principal type P: who a socket is (`authenticate`),
+    which channels it may read (`authorize`), who it is now (`refresh`), which accounts'
+    access changes concern it (`account_of`), its name in presence (`username_of`) and how it
+    sees each event (`present`)."""
+
     def __init__(
         self,
-        hub: Hub,
-        presence: Presence,
-        authenticate: Authenticate,
-        authorize: Authorize,
-        username_of: Callable[[Any], str | None],
+        bus: Bus,
+        authenticate: Authenticate[P],
+        authorize: Authorize[P],
+        username_of: UsernameOf[P],
         *,
-        refresh: Refresh,
-        account_of: AccountOf,
+        refresh: Refresh[P],
+        account_of: AccountOf[P],
+        present: Present[P] | None = None,
+        queue_size: int = 256,
         limits: Limits | None = None,
         revalidate_kind: str = "access.changed",
         revalidate_channel: str = "access",
         revalidate_every: float = 60.0,
     ) -> None:
-        self.hub = hub
-        self.presence = presence
+        self.bus = bus
+        self.hub = Hub(bus, present, queue_size=queue_size, on_event=self._on_event)
+        self.presence = Presence(bus, self.on_presence_change)
         self.authenticate = authenticate
         self.authorize = authorize
         self.username_of = username_of
@@ -119,25 +133,30 @@ class LiveEndpoint:
         self.revalidate_kind = revalidate_kind
         self.revalidate_channel = revalidate_channel
         self.revalidate_every = revalidate_every
-        self.sockets: set[Socket] = set()
-        self._accounts: dict[str, set[Socket]] = {}
+        self.sockets: set[Socket[P]] = set()
+        self._accounts: dict[str, set[Socket[P]]] = {}
         self._addresses: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
-        hub.on_event = self._on_event
+        self._safety_net: asyncio.Task[None] | None = None
 
     # --- wiring for the app ------------------------------------------------------------
 
     async def start(self) -> None:
-        """Hear access changes from every node, and sweep every socket now and then."""
+        """Start the bus's delivery to this node, presence, the hub's safety net, hearing
+        access changes from every node, and sweeping every socket now and then."""
+        await self.bus.start(self.hub.on_hint, self.presence.on_broadcast, self.hub.on_catch_up)
+        await self.presence.start()
         loop = asyncio.get_running_loop()
         self._sweeper = loop.create_task(self._keep_and_sweep())
+        self._safety_net = loop.create_task(self.hub.safety_net())
 
     async def close(self) -> None:
-        tasks = [t for t in (self._sweeper, *self._tasks) if t is not None]
+        tasks = [t for t in (self._sweeper, self._safety_net, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.presence.close()
 
     def on_presence_change(self, channel: str, users: list[dict[str, str]], reading: int) -> None:
         frame = presence_frame(channel, users, reading)
@@ -169,7 +188,7 @@ class LiveEndpoint:
             with contextlib.suppress(Exception):  # the peer may already be gone
                 await websocket.close(code)
 
-        sock = Socket(principal, self.hub.queue_size, close)
+        sock: Socket[P] = Socket(principal, self.hub.queue_size, close)
         self._register(sock, accounts, address)
         writer = asyncio.get_running_loop().create_task(sock.write_loop(websocket.send_text))
         try:
@@ -189,14 +208,14 @@ class LiveEndpoint:
             return len(self._accounts.get(account, ())) >= self.limits.sockets_per_account
         return self._addresses.get(address, 0) >= self.limits.sockets_per_address
 
-    def _register(self, sock: Socket, accounts: tuple[str, ...], address: str) -> None:
+    def _register(self, sock: Socket[P], accounts: tuple[str, ...], address: str) -> None:
         self.sockets.add(sock)
         for account in accounts:
             self._accounts.setdefault(account, set()).add(sock)
         if not accounts:
             self._addresses[address] = self._addresses.get(address, 0) + 1
 
-    def _unregister(self, sock: Socket, accounts: tuple[str, ...], address: str) -> None:
+    def _unregister(self, sock: Socket[P], accounts: tuple[str, ...], address: str) -> None:
         self.sockets.discard(sock)
         for account in accounts:
             mine = self._accounts.get(account)
@@ -212,7 +231,7 @@ class LiveEndpoint:
         else:
             self._addresses.pop(address, None)
 
-    async def _read_loop(self, websocket: WebSocket, sock: Socket) -> None:
+    async def _read_loop(self, websocket: WebSocket, sock: Socket[P]) -> None:
         bad: deque[float] = deque()
         buckets = {
             Subscribe: Bucket(self.limits.subscribes_burst, self.limits.subscribes_per_second),
@@ -250,7 +269,7 @@ class LiveEndpoint:
                 log.exception("a live frame could not be handled")
                 sock.offer(error_frame("unavailable", "the server could not do that now; retry"))
 
-    async def _handle(self, sock: Socket, frame: Any) -> None:
+    async def _handle(self, sock: Socket[P], frame: Any) -> None:
         if isinstance(frame, Ping):
             sock.offer(PONG)
         elif isinstance(frame, Subscribe):
@@ -265,7 +284,7 @@ class LiveEndpoint:
                 frame.channel, sock.id, self.username_of(sock.principal), frame.state
             )
 
-    async def _subscribe(self, sock: Socket, frame: Subscribe) -> None:
+    async def _subscribe(self, sock: Socket[P], frame: Subscribe) -> None:
         if frame.channel not in sock.subs and len(sock.subs) >= MAX_SUBSCRIPTIONS:
             raise ProtocolError("bad_request", f"at most {MAX_SUBSCRIPTIONS} channels a socket")
         while True:
@@ -300,7 +319,7 @@ class LiveEndpoint:
 
     # --- rights that change while the socket is open ------------------------------------
 
-    async def _revalidate(self, sock: Socket) -> None:
+    async def _revalidate(self, sock: Socket[P]) -> None:
         if sock.closed:
             return
         sock.generation += 1  # a subscribe authorised before now is authorised again

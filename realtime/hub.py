@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from realtime.bus import Bus, Event, TooOld
 from realtime.protocol import event_frame, resync_frame, subscribed_frame
@@ -43,8 +43,16 @@ class RightsChanged(Exception):
     """The socket's rights were being checked again while it subscribed: authorise anew."""
 
 
-# May this principal receive this event? For channels shared by viewers of different rights.
-CanReceive = Callable[[Any, Event], bool]
+# The principal a socket acts for: whatever the app's authenticate callback returns.
+P = TypeVar("P")
+
+# The event as this principal may see it: the event itself, a copy shaped for them (data
+# only they may have, such as the controls their rights give), or None: not for them at all.
+# Called for every socket an event reaches, so it must be cheap; an app that shapes returns
+# the same object for principals that see the same thing, and the frame text is built once
+# per distinct object.
+Present = Callable[[P, Event], Event | None]
+OnEvent = Callable[[Event], None]
 
 
 @dataclass
@@ -54,11 +62,11 @@ class Subscription:
     replaying: bool = False  # live events are skipped: the replay reads them from the log
 
 
-class Socket:
+class Socket(Generic[P]):
     """One connected client: its principal, its subscriptions and its outgoing queue."""
 
     def __init__(
-        self, principal: Any, queue_size: int, close: Callable[[int], Coroutine[Any, Any, None]]
+        self, principal: P, queue_size: int, close: Callable[[int], Coroutine[Any, Any, None]]
     ) -> None:
         self.id = next(_ids)
         self.principal = principal
@@ -128,8 +136,8 @@ _background: set[asyncio.Task[None]] = set()
 
 
 @dataclass
-class ChannelState:
-    sockets: set[Socket] = field(default_factory=set)
+class ChannelState(Generic[P]):
+    sockets: set[Socket[P]] = field(default_factory=set)
     delivered: int | None = None  # last id read from the log and fanned out on this node
     dirty: bool = False
     draining: bool = False
@@ -139,15 +147,25 @@ class ChannelState:
     kept: bool = False  # served with no sockets too (the node listens to it itself)
 
 
-class Hub:
+class Hub(Generic[P]):
+    """Fans each channel's events out to this node's sockets, in order, once each.
+
+    `present`: the event as each principal may see it (None: everyone sees it whole).
+    `on_event`: told of every event of a served channel (the endpoint hears access changes
+    this way)."""
+
     def __init__(
-        self, bus: Bus, can_receive: CanReceive | None = None, queue_size: int = 256
+        self,
+        bus: Bus,
+        present: Present[P] | None = None,
+        queue_size: int = 256,
+        on_event: OnEvent | None = None,
     ) -> None:
         self.bus = bus
-        self.can_receive = can_receive
+        self.present = present
         self.queue_size = queue_size
-        self.channels: dict[str, ChannelState] = {}
-        self.on_event: Callable[[Event], None] | None = None
+        self.channels: dict[str, ChannelState[P]] = {}
+        self.on_event = on_event
 
     # --- wake-ups from the bus ---------------------------------------------------------
 
@@ -165,7 +183,7 @@ class Hub:
             state.dirty = True
             self._schedule_drain(channel, state)
 
-    def _schedule_drain(self, channel: str, state: ChannelState) -> None:
+    def _schedule_drain(self, channel: str, state: ChannelState[P]) -> None:
         if state.draining or state.delivered is None:
             return
         state.draining = True
@@ -173,7 +191,7 @@ class Hub:
         _background.add(task)
         task.add_done_callback(_background.discard)
 
-    async def _drain(self, channel: str, state: ChannelState) -> None:
+    async def _drain(self, channel: str, state: ChannelState[P]) -> None:
         try:
             while state.dirty and state.delivered is not None:
                 state.dirty = False
@@ -194,34 +212,47 @@ class Hub:
         finally:
             state.draining = False
 
-    def _fan_out(self, state: ChannelState, event: Event) -> None:
-        # A plain loop that enqueues: no awaiting per socket, one frame text for all.
-        frame = event_frame(event)
+    def _fan_out(self, state: ChannelState[P], event: Event) -> None:
+        # A plain loop that enqueues: no awaiting per socket, one frame text per way of
+        # seeing the event (one for all, where the app does not shape it).
+        frames: dict[int, tuple[Event, str]] = {}
         for sock in list(state.sockets):
             sub = sock.subs.get(event.channel)
             if sub is None:
                 continue
             if sub.replaying:
                 continue  # the replay reads it from the log, in order, at the reader's pace
-            self._deliver(sock, sub, event, frame)
+            self._deliver(sock, sub, event, frames)
         if self.on_event is not None:
             self.on_event(event)
 
-    def _deliver(self, sock: Socket, sub: Subscription, event: Event, frame: str) -> None:
+    def _deliver(
+        self,
+        sock: Socket[P],
+        sub: Subscription,
+        event: Event,
+        frames: dict[int, tuple[Event, str]],
+    ) -> None:
         if event.id <= sub.last_id:
             return  # already sent during replay: no duplicate
         sub.last_id = event.id
-        if self.can_receive is None or self.can_receive(sock.principal, event):
-            sock.offer(frame)
+        shown = event if self.present is None else self.present(sock.principal, event)
+        if shown is None:
+            return
+        # Keyed by identity, the shaped event kept alive beside its frame for the loop.
+        made = frames.get(id(shown))
+        if made is None:
+            made = frames[id(shown)] = (shown, event_frame(shown))
+        sock.offer(made[1])
 
     # --- sockets -----------------------------------------------------------------------
 
-    async def _channel_state(self, channel: str) -> ChannelState:
+    async def _channel_state(self, channel: str) -> ChannelState[P]:
         state = self.channels.get(channel)
         if state is None:
             # Register before reading the head: a hint that lands meanwhile marks it dirty,
             # and anything committed after the head read arrives by hint (listen first).
-            state = self.channels[channel] = ChannelState()
+            state = self.channels[channel] = ChannelState[P]()
             try:
                 state.delivered = await self.bus.head(channel)
             except BaseException:
@@ -251,7 +282,7 @@ class Hub:
         state.kept = True
 
     async def subscribe(
-        self, sock: Socket, channel: str, since: int | None, generation: int | None = None
+        self, sock: Socket[P], channel: str, since: int | None, generation: int | None = None
     ) -> None:
         """Replay after `since` (if given), then live, with no gap and no duplicate.
 
@@ -289,7 +320,7 @@ class Hub:
             raise
         sock.offer(subscribed_frame(channel, max(sub.last_id, state.delivered or 0)))
 
-    async def _replay(self, sock: Socket, sub: Subscription, state: ChannelState) -> None:
+    async def _replay(self, sock: Socket[P], sub: Subscription, state: ChannelState[P]) -> None:
         """Send the log after sub.last_id a page at a time, waiting for the reader to take
         each, until caught up with what this node has fanned out; then go live.
 
@@ -303,12 +334,12 @@ class Hub:
                 await sock.room()
                 if sock.subs.get(channel) is not sub:
                     raise SocketGone  # unsubscribed or re-subscribed meanwhile
-                self._deliver(sock, sub, event, event_frame(event))
+                self._deliver(sock, sub, event, {})
             if not events and sub.last_id >= (state.delivered or 0):
                 sub.replaying = False
                 return
 
-    def unsubscribe(self, sock: Socket, channel: str) -> None:
+    def unsubscribe(self, sock: Socket[P], channel: str) -> None:
         if sock.subs.pop(channel, None) is None:
             return  # never subscribed: must not drop a state others are still joining
         state = self.channels.get(channel)
@@ -317,12 +348,12 @@ class Hub:
         state.sockets.discard(sock)
         self._forget_if_unused(channel, state)
 
-    def _forget_if_unused(self, channel: str, state: ChannelState) -> None:
+    def _forget_if_unused(self, channel: str, state: ChannelState[P]) -> None:
         busy = state.sockets or state.draining or state.joining or state.kept
         if not busy and self.channels.get(channel) is state:
             del self.channels[channel]
 
-    def remove(self, sock: Socket) -> None:
+    def remove(self, sock: Socket[P]) -> None:
         for channel in list(sock.subs):
             self.unsubscribe(sock, channel)
 
@@ -334,6 +365,6 @@ class Hub:
             await asyncio.sleep(interval)
             self.on_catch_up()
 
-    def sockets_on(self, channel: str) -> list[Socket]:
+    def sockets_on(self, channel: str) -> list[Socket[P]]:
         state = self.channels.get(channel)
         return list(state.sockets) if state else []

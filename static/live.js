@@ -163,23 +163,23 @@
   };
 
   const kinds = {
-    'post.created'(d) {
+    'post.created'(d) { // d.html carries this viewer's controls, as a reload would show them
       const n = d.post_number, post = posts && !posts.hasAttribute('data-live-more') && !byId(`post-${n}`) && frag(d.html);
+      const count = $('[data-live-count]');
+      if (count && d.posts_label) count.textContent = d.posts_label;
       if (!post) return;
-      const form = $('.composer form'); // per-viewer controls
-      if (form) {
-        const a = post.appendChild(make('footer', 'post-actions')).appendChild(make('a', '', 'Quote and reply'));
-        a.href = `${form.getAttribute('action')}?to=${n}`;
-        a.append(make('span', 'visually-hidden', ` to post ${n}`));
-      }
       posts.append(post);
       announce(`New reply from ${d.username}`);
       if (!inView(post)) unseen.push(post);
       showMore();
     },
-    'post.edited'(d) { // keeps the reader's controls
+    'post.edited'(d) { // in place: the element stays, so focus and the unseen list do too
       const old = posts && byId(`post-${d.post_number}`), post = old && frag(d.html);
-      for (const part of post ? ['.post-meta', '.cooked'] : []) old.querySelector(part).replaceWith(post.querySelector(part));
+      if (!post) return;
+      for (const part of ['.post-meta', '.cooked']) old.querySelector(part).replaceWith(post.querySelector(part));
+      const was = old.querySelector('.post-actions'), now = post.querySelector('.post-actions');
+      if (was) was.remove();
+      if (now) old.append(now);
     },
     'topic.created'(d) {
       if (topicRow(d)) announce(`New topic: ${d.title}`);
@@ -202,7 +202,6 @@
       } else {
         const card = frag(d.html);
         for (const t of card.querySelectorAll('[name=csrf_token]')) t.value = csrf;
-        if (data.reviewer !== 'staff') for (const e of card.querySelectorAll('[data-staff-only]')) e.remove();
         queue.append(card);
         announce('A new item is waiting for review.');
       }

@@ -269,7 +269,7 @@ async def test_a_subscribe_racing_a_demotion_is_checked_again(
     admin, moderator = await arrange.user(role="admin"), await arrange.user(role="moderator")
     _, written = await private_topic(arrange)
     channel = f"topic:{written.topic_id}"
-    bus = server.app.state.live.bus
+    bus = server.app.state.live.live.bus
     real_head = bus.head
 
     async def slow_head(name: str) -> int:

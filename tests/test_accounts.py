@@ -157,17 +157,18 @@ async def test_repeated_failed_logins_on_one_account_are_slowed(client, arrange,
 
 async def test_failed_logins_from_one_address_are_slowed(arrange, db, server) -> None:
     settings = replace(server.settings, login_limit_per_address=3)
+    forum = replace(arrange.forum, settings=settings)
     address = f"192.0.2.{secrets.randbelow(250)}-{secrets.token_hex(4)}"
     users = [await arrange.user() for _ in range(4)]
     for user in users[:3]:
         with pytest.raises(BadRequest):
-            await do_login(db, settings, LoginAttempt(user.username, "wrong!", address))
+            await do_login(forum, LoginAttempt(user.username, "wrong!", address))
     with pytest.raises(RateLimited) as caught:
-        await do_login(db, settings, LoginAttempt(users[3].username, PASSWORD, address))
+        await do_login(forum, LoginAttempt(users[3].username, PASSWORD, address))
     assert caught.value.wait_seconds and caught.value.wait_seconds > 0
     # Another address is not held back by the first one's failures.
     logged_in, token = await do_login(
-        db, settings, LoginAttempt(users[3].username, PASSWORD, address + "-other")
+        forum, LoginAttempt(users[3].username, PASSWORD, address + "-other")
     )
     assert logged_in.id == users[3].id and token
 

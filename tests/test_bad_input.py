@@ -124,8 +124,9 @@ async def world(fresh: Any) -> Any:
         "topic_id": str(written.topic_id),
         "post_id": str(written.post_id),
         "username": member.username,
-        "item_id": str(held.item_id),  # type: ignore[union-attr]
+        "item_id": str(held.item_id),
         "path": "forum.css",
+        "rest": "no/such/thing",
     }
     return made, member, admin, valid
 

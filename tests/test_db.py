@@ -59,6 +59,7 @@ async def test_usernames_are_unique_without_regard_to_case(db: Database, arrange
 
     with pytest.raises(BadRequest) as caught:
         await do_create_user(
-            db, check_signup(user.username.upper(), "other@example.org", "long enough pw", None)
+            arrange.forum,
+            check_signup(user.username.upper(), "other@example.org", "long enough pw", None),
         )
     assert caught.value.messages == ["That username is already registered."]

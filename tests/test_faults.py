@@ -17,8 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
-from forum.db import open_database
-from realtime.backends import open_bus
+from forum.app import opened_forum
 from tests.conftest import (
     PG_ADMIN_URL,
     ROOT,
@@ -105,13 +104,11 @@ async def on_postgresql(fresh: Any, database_url: str) -> Any:
     url = await create_pg_database()
     thread = ServerThread(settings_for(url))
     thread.start()
-    db = await open_database(url)
-    db.event_log = await open_bus(db.url, db)
     try:
-        yield Fresh(thread, db, Arrange(db, thread.app.state.renderer, thread.settings))
+        async with opened_forum(thread.settings, thread.clock) as forum:
+            yield Fresh(thread, forum.db, Arrange(forum))
     finally:
         thread.stop()
-        await db.close()
         await drop_pg_database(url)
 
 

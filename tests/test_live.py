@@ -19,8 +19,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from forum.actions.accounts import do_create_api_key
+from forum.actions.drafts import PostEdit
 from forum.actions.edits import do_edit_post
-from tests.conftest import ServerThread, forum_serve, settings_for
+from tests.conftest import ServerThread, forum_over, forum_serve, settings_for
 
 REDIS_URL = os.environ.get("FORUM_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
@@ -75,7 +76,10 @@ async def live(
 
 
 async def key_headers(db: Any, user: Any) -> dict[str, str]:
-    return {"Api-Key": await do_create_api_key(db, user.username), "Api-Username": user.username}
+    return {
+        "Api-Key": await do_create_api_key(forum_over(db), user.username),
+        "Api-Username": user.username,
+    }
 
 
 async def test_a_reply_reaches_every_open_page_of_the_topic(server, arrange) -> None:
@@ -282,7 +286,9 @@ async def test_a_slow_client_is_closed_and_never_slows_the_others(
         for start in range(0, count, step):
             for n in range(start, start + step):
                 async with db.transaction() as conn:
-                    await db.event_log.append(conn, channel, "test.big", {"n": n, "pad": pad}, 0.0)
+                    await arrange.forum.events.append(
+                        conn, channel, "test.big", {"n": n, "pad": pad}, 0.0
+                    )
             deadline = time.monotonic() + 30
             while min(len(got) for got in seen) < start + step:
                 assert time.monotonic() < deadline, "the readers stopped receiving"
@@ -327,9 +333,7 @@ async def test_edits_arrive_in_place(server, arrange, db) -> None:
     written = await arrange.topic(group, author, "Edited live", "before")
     async with live(server.base_url) as c:
         await c.subscribe(f"topic:{written.topic_id}")
-        await do_edit_post(
-            db, arrange.renderer, arrange.settings, author, written.post_id, "after **edit**", 1
-        )
+        await do_edit_post(arrange.forum, author, written.post_id, PostEdit("after **edit**", 1))
         frame = await c.until(lambda f: f["type"] == "event")
         assert frame["kind"] == "post.edited" and frame["data"]["version"] == 2
         assert "<strong>edit</strong>" in frame["data"]["html"]

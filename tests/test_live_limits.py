@@ -135,7 +135,7 @@ async def test_a_channel_whose_head_could_not_be_read_is_not_wedged(
     group = await arrange.group()
     written = await arrange.topic(group, author, unique("Wedge"), "x")
     channel = f"topic:{written.topic_id}"
-    bus: Bus = server.app.state.live.bus
+    bus: Bus = server.app.state.live.live.bus
     real_head = bus.head
     failures = {"left": 1}
 

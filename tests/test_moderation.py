@@ -154,7 +154,7 @@ async def test_the_api_holds_a_post_and_says_so(server, arrange, db) -> None:
     _, _, written = await setup_topic(arrange)
     author = await arrange.user()
     headers = {
-        "Api-Key": await do_create_api_key(db, author.username),
+        "Api-Key": await do_create_api_key(arrange.forum, author.username),
         "Api-Username": author.username,
     }
     async with httpx.AsyncClient(base_url=server.base_url) as http:

@@ -27,7 +27,15 @@ from forum.pace import SLOW_MODE_CHOICES, check_pace, duration, every, trim_pace
 from forum.permissions import is_new_account
 from forum.queries.users import User
 from forum.settings import Settings
-from tests.conftest import Arrange, Client, ServerThread, forum_serve, settings_for
+from tests.conftest import (
+    Arrange,
+    Client,
+    ServerThread,
+    advance_clock,
+    forum_over,
+    forum_serve,
+    settings_for,
+)
 
 # Near production's shape, but with intervals long enough that no test outruns them.
 PACED = {
@@ -60,11 +68,14 @@ async def paced_client(paced: ServerThread) -> AsyncIterator[Any]:
 
 def acting(arrange: Arrange, **limits: int) -> Arrange:
     """The same arranger, with its actions run under these pace settings."""
-    return replace(arrange, settings=replace(arrange.settings, **limits))
+    return Arrange(replace(arrange.forum, settings=replace(arrange.settings, **limits)))
 
 
 async def key_headers(db: Database, user: User) -> dict[str, str]:
-    return {"Api-Key": await do_create_api_key(db, user.username), "Api-Username": user.username}
+    return {
+        "Api-Key": await do_create_api_key(forum_over(db), user.username),
+        "Api-Username": user.username,
+    }
 
 
 async def count_posts(db: Database, topic_id: int) -> int:
@@ -192,7 +203,7 @@ async def test_staff_are_exempt_from_limits_and_slow_mode(arrange, db) -> None:
     mod = await act.user(role="moderator", new=True)
     group = await arrange.group()
     written = await arrange.topic(group, mod, "Staff pace", "first")
-    await posts.do_set_slow_mode(db, mod, written.topic_id, 3600)
+    await posts.do_set_slow_mode(arrange.forum, mod, written.topic_id, 3600)
     for n in range(3):
         await act.reply(written.topic_id, mod, f"Moderator note {n}.")
     assert await count_pace(db, mod, "post") == 0
@@ -222,7 +233,7 @@ async def test_a_limit_lifts_when_its_window_has_passed(arrange) -> None:
     with pytest.raises(RateLimited) as caught:
         await act.reply(written.topic_id, author, "two")
     assert caught.value.wait_seconds == 1
-    await asyncio.sleep(1.05)
+    advance_clock(arrange.forum, 1.05)  # the window passes: no test sleeps through one
     await act.reply(written.topic_id, author, "two, a moment later")
 
 
@@ -302,7 +313,7 @@ async def slow_topic(arrange: Arrange, seconds: int = 30) -> tuple[Any, User, Us
     group = await arrange.group(members=(member,), conveners=(convener,))
     written = await arrange.topic(group, convener, "Heated debate", "Let us be kind.")
     if seconds:
-        await posts.do_set_slow_mode(arrange.db, convener, written.topic_id, seconds)
+        await posts.do_set_slow_mode(arrange.forum, convener, written.topic_id, seconds)
     return group, convener, member, written.topic_id
 
 

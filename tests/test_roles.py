@@ -7,10 +7,10 @@ import re
 import pytest
 
 from forum.actions import accounts
-from forum.db import migrate, open_database
+from forum.app import opened_forum
 from forum.errors import BadRequest
 from forum.queries.users import get_user, get_user_by_username
-from tests.conftest import PASSWORD, unique
+from tests.conftest import PASSWORD, settings_for, unique
 
 VERIFIED_MARK = 'class="verified"'
 
@@ -156,7 +156,7 @@ async def test_verifying_a_badge_that_changed_since_the_page_loaded_is_refused(
     moderator = await arrange.user(role="moderator")
     c = client()
     await c.login(moderator)
-    await accounts.do_change_badge(db, user, user.username, "ahp")
+    await accounts.do_change_badge(arrange.forum, user, user.username, "ahp")
     r = await c.post_form(f"/u/{user.username}/badge/verify", {"badge": "clinician"})
     assert r.status_code == 409 and "changed their badge" in r.text
     assert await verification_of(db, user.id) == (None, None)
@@ -165,7 +165,7 @@ async def test_verifying_a_badge_that_changed_since_the_page_loaded_is_refused(
 async def test_changing_your_badge_clears_its_verification(client, arrange, db) -> None:
     user = await arrange.user(badge="clinician")
     moderator = await arrange.user(role="moderator")
-    assert await accounts.do_verify_badge(db, moderator, user.username)
+    assert await accounts.do_verify_badge(arrange.forum, moderator, user.username)
     c = client()
     await c.login(user)
     page = await c.get(f"/u/{user.username}")
@@ -250,31 +250,29 @@ async def test_only_admins_set_site_roles(client, arrange, db, role) -> None:
 
 async def test_the_last_admin_cannot_be_demoted(tmp_path) -> None:
     # Its own database: the shared test database has admins from every other test.
-    db = await open_database(f"sqlite:///{tmp_path / 'admins.db'}")
-    try:
-        await migrate(db)
+    settings = settings_for(f"sqlite:///{tmp_path / 'admins.db'}")
+    async with opened_forum(settings) as forum:
+        db = forum.db
         only = await accounts.do_create_user(
-            db, accounts.check_signup("onlyadmin", "a@example.org", PASSWORD, None, "admin")
+            forum, accounts.check_signup("onlyadmin", "a@example.org", PASSWORD, None, "admin")
         )
         with pytest.raises(BadRequest, match="at least one administrator"):
-            await accounts.do_set_site_role(db, only, "onlyadmin", "member")
+            await accounts.do_set_site_role(forum, only, "onlyadmin", "member")
         second = await accounts.do_create_user(
-            db, accounts.check_signup("second", "b@example.org", PASSWORD, None, "member")
+            forum, accounts.check_signup("second", "b@example.org", PASSWORD, None, "member")
         )
-        assert await accounts.do_set_site_role(db, only, "second", "admin")
+        assert await accounts.do_set_site_role(forum, only, "second", "admin")
         # With two, one may step down, even themselves; then the other is the last again.
-        assert await accounts.do_set_site_role(db, only, "onlyadmin", "moderator")
+        assert await accounts.do_set_site_role(forum, only, "onlyadmin", "moderator")
         second = await get_user(db, second.id)
         assert second is not None
         with pytest.raises(BadRequest, match="at least one administrator"):
-            await accounts.do_set_site_role(db, second, "second", "member")
+            await accounts.do_set_site_role(forum, second, "second", "member")
         roles = await db.fetch_all("SELECT username, role FROM users ORDER BY id")
         assert [(r["username"], r["role"]) for r in roles] == [
             ("onlyadmin", "moderator"),
             ("second", "admin"),
         ]
-    finally:
-        await db.close()
 
 
 # --- group conveners ------------------------------------------------------------------------

@@ -201,7 +201,7 @@ async def test_a_closed_topic_takes_no_replies(client, arrange, db) -> None:
     ana, mod = await arrange.user(), await arrange.user(role="moderator")
     group = await arrange.group()
     written = await arrange.topic(group, ana, "Closing", "first")
-    await do_set_topic_status(db, mod, written.topic_id, closed=True)
+    await do_set_topic_status(arrange.forum, mod, written.topic_id, closed=True)
     c = client()
     await c.login(ana)
     page = await c.get(f"/t/closing/{written.topic_id}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 import unicodedata
 from dataclasses import dataclass
 
@@ -18,9 +17,10 @@ from forum.auth import (
     token_hash,
     verify_password,
 )
-from forum.db import Connection, Database
+from forum.context import Forum
+from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
-from forum.events import AccessChanged, publish
+from forum.events import AccessChanged
 from forum.permissions import (
     VERIFIABLE_BADGES,
     can_change_badge,
@@ -32,7 +32,6 @@ from forum.queries.audit import record_action
 from forum.queries.users import User
 from forum.ratelimit import limit_key, shared_forget, shared_reset, shared_take
 from forum.rendering import BADGE_LABELS, long_date
-from forum.settings import Settings
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,19}$")
 # No spaces, and no control or invisible format characters (a bidi override can make an
@@ -95,9 +94,9 @@ def check_signup(
     return Signup(username, email, password, badge or "other", role, guest)
 
 
-async def do_create_user(db: Database, signup: Signup) -> User:
+async def do_create_user(forum: Forum, signup: Signup) -> User:
     password_hash = await hash_password(signup.password)
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         taken = await user_queries.username_or_email_taken(conn, signup.username, signup.email)
         if taken:
             raise BadRequest(*[f"That {what} is already registered." for what in taken])
@@ -108,7 +107,7 @@ async def do_create_user(db: Database, signup: Signup) -> User:
             password_hash=password_hash,
             role=signup.role,
             badge=signup.badge,
-            now=time.time(),
+            now=forum.now(),
         )
         if signup.is_guest:
             user = await user_queries.mark_guest(conn, user.id)
@@ -133,7 +132,7 @@ class LoginAttempt:
     device: Device | None = None
 
 
-async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> tuple[User, str]:
+async def do_login(forum: Forum, attempt: LoginAttempt) -> tuple[User, str]:
     """Check the password and open a session; return the user and the new session token.
 
     Attempts are counted in the database (every process shares the count) before the
@@ -142,26 +141,26 @@ async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> t
     count instead, so an attacker guessing from a shared address (a hospital network) or at
     one account does not lock the member out. Known and unknown names cost the same (a
     password hash is always checked)."""
-    now, window = time.time(), settings.login_limit_window_seconds
+    now, window = forum.now(), forum.settings.login_limit_window_seconds
     name = attempt.login.strip()
     if len(name) > MAX_LOGIN_CHARS:
         name = ""  # no such account: answered as any unknown name is
-    found = await user_queries.get_login(db, name) if name else None
+    found = await user_queries.get_login(forum.db, name) if name else None
     device = attempt.device
     trusted = found is not None and device is not None and device.user_id == found[0].id
     # One count per account, whichever of its names (username or email) is typed.
     account_key = limit_key("login:account", str(found[0].id) if found else name.lower())
     address_key = limit_key("login:address", attempt.address)
-    per_account = settings.login_limit_per_account
+    per_account = forum.settings.login_limit_per_account
     if trusted:
         assert device is not None
         device_key = limit_key("login:device", device.token)
         checks = [(device_key, per_account), (account_key, per_account * TRUSTED_ACCOUNT_FACTOR)]
         counted = [device_key, account_key]
     else:
-        checks = [(account_key, per_account), (address_key, settings.login_limit_per_address)]
+        checks = [(account_key, per_account), (address_key, forum.settings.login_limit_per_address)]
         counted = [account_key, address_key]
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         wait = await shared_take(conn, checks, counted, window, now)
     if wait:
         raise RateLimited(
@@ -175,7 +174,7 @@ async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> t
         assert user.suspended_until is not None
         raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
     token = new_token()
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         # A good login clears its account's failures; its own attempt is taken back.
         await shared_reset(conn, account_key)
         for key in counted:
@@ -189,19 +188,19 @@ async def do_login(db: Database, settings: Settings, attempt: LoginAttempt) -> t
             token_hash=token_hash(token),
             user_id=user.id,
             now=now,
-            expires_at=now + settings.session_days * 86400,
+            expires_at=now + forum.settings.session_days * 86400,
         )
     return user, token
 
 
-async def take_signup_turn(db: Database, settings: Settings, address: str) -> None:
+async def take_signup_turn(forum: Forum, address: str) -> None:
     """Count a sign-up from this address, or raise RateLimited if it made too many lately.
     Counted before the account is made, in one locked step, so parallel sign-ups cannot all
     pass the check first."""
     key = limit_key("signup:address", address)
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         wait = await shared_take(
-            conn, [(key, settings.signups_per_address_per_hour)], [key], 3600, time.time()
+            conn, [(key, forum.settings.signups_per_address_per_hour)], [key], 3600, forum.now()
         )
     if wait:
         raise RateLimited(
@@ -211,23 +210,23 @@ async def take_signup_turn(db: Database, settings: Settings, address: str) -> No
         )
 
 
-async def do_logout(db: Database, session_token: str) -> None:
-    async with db.transaction() as conn:
+async def do_logout(forum: Forum, session_token: str) -> None:
+    async with forum.db.transaction() as conn:
         user_id = await user_queries.delete_session(conn, token_hash(session_token))
         if user_id is not None:
             # The session's open live sockets close now, on every node (forum/live.py).
-            await publish(conn, AccessChanged(user_id))
+            await forum.publish(conn, AccessChanged(user_id))
 
 
-async def do_create_api_key(db: Database, username: str) -> str:
+async def do_create_api_key(forum: Forum, username: str) -> str:
     """Make a key for the user and return it; only its hash is kept, so it is shown once."""
     key = new_token()
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         user = await user_queries.get_user_by_username(conn, username)
         if user is None:
             raise NotFound(f"There is no user called {username}.")
         await user_queries.insert_api_key(
-            conn, key_hash=token_hash(key), user_id=user.id, now=time.time()
+            conn, key_hash=token_hash(key), user_id=user.id, now=forum.now()
         )
     return key
 
@@ -248,10 +247,10 @@ def check_badge(badge: str | None) -> str:
     return badge
 
 
-async def do_change_badge(db: Database, actor: User, username: str, badge: str | None) -> bool:
+async def do_change_badge(forum: Forum, actor: User, username: str, badge: str | None) -> bool:
     """The user sets their own badge; a new badge loses the old one's verification."""
     new_badge = check_badge(badge)
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         target = await _target(conn, username)
         if not can_change_badge(actor, target):
             raise Forbidden("Only you can change your role badge.")
@@ -259,7 +258,7 @@ async def do_change_badge(db: Database, actor: User, username: str, badge: str |
 
 
 async def do_verify_badge(
-    db: Database, actor: User, username: str, expected_badge: str | None = None
+    forum: Forum, actor: User, username: str, expected_badge: str | None = None
 ) -> bool:
     """Staff vouch for a clinician's or allied professional's badge; who and when are kept.
 
@@ -267,7 +266,7 @@ async def do_verify_badge(
     moderator is told rather than verifying a badge they never checked. Returns False when it
     was already verified (nothing changes and nothing is logged).
     """
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         target = await _target(conn, username)
         if not can_verify_badge(actor, target):
             if can_verify_badge(actor):
@@ -282,7 +281,7 @@ async def do_verify_badge(
             raise BadRequest(
                 "Only clinician and allied health professional badges can be verified."
             )
-        now = time.time()
+        now = forum.now()
         if not await user_queries.verify_badge(
             conn, target.id, badge=target.badge, verified_by=actor.id, now=now
         ):
@@ -298,9 +297,9 @@ async def do_verify_badge(
         return True
 
 
-async def do_unverify_badge(db: Database, actor: User, username: str) -> bool:
+async def do_unverify_badge(forum: Forum, actor: User, username: str) -> bool:
     """Withdraw a verification; False (and no log entry) if the badge was not verified."""
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         target = await _target(conn, username)
         if not can_verify_badge(actor, target):
             if can_verify_badge(actor):
@@ -312,20 +311,20 @@ async def do_unverify_badge(db: Database, actor: User, username: str) -> bool:
             conn,
             actor_id=actor.id,
             action="unverify_badge",
-            now=time.time(),
+            now=forum.now(),
             note=BADGE_LABELS.get(target.badge, target.badge),
             target_user_id=target.id,
         )
         return True
 
 
-async def do_set_site_role(db: Database, actor: User, username: str, role: str | None) -> bool:
+async def do_set_site_role(forum: Forum, actor: User, username: str, role: str | None) -> bool:
     """An admin makes someone a member, moderator or admin; the last admin always stays."""
     if not can_set_site_role(actor):
         raise Forbidden("Only administrators can change site roles.")
     if role not in ROLES:
         raise BadRequest(f"The role must be one of {', '.join(ROLES)}.")
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         admins = await user_queries.lock_and_count_admins(conn) if role != "admin" else 0
         target = await _target(conn, username)  # read after the lock: its role is current
         if target.role == role:
@@ -342,10 +341,10 @@ async def do_set_site_role(db: Database, actor: User, username: str, role: str |
             conn,
             actor_id=actor.id,
             action="set_role",
-            now=time.time(),
+            now=forum.now(),
             note=f"{target.role} -> {role}",
             target_user_id=target.id,
         )
         # Live sockets check their channels again at once (the review queue above all).
-        await publish(conn, AccessChanged(target.id))
+        await forum.publish(conn, AccessChanged(target.id))
         return True

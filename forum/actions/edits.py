@@ -10,10 +10,10 @@ and an author's edit that removes identifiable data they had written.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from forum.access import TopicAccess, access_post
+from forum.actions.drafts import PostEdit
 from forum.actions.holds import (
     content_holds,
     publish_post_change,
@@ -26,7 +26,8 @@ from forum.actions.redaction import redact_history
 from forum.actions.validation import clean_text, clean_title, slugify
 from forum.content.offload import off_the_loop
 from forum.content.privacy import describe, find_identifiers
-from forum.db import Connection, Database
+from forum.context import Forum
+from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden
 from forum.events import replace_topic_rows
 from forum.pace import check_pace
@@ -37,7 +38,6 @@ from forum.queries import topics as topic_queries
 from forum.queries.audit import record_action
 from forum.queries.posts import Post
 from forum.queries.users import User
-from forum.rendering import Renderer
 from forum.settings import Settings
 
 
@@ -56,24 +56,12 @@ def check_title(settings: Settings, title: str) -> str:
     return clean
 
 
-async def do_edit_post(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
-    user: User | None,
-    post_id: int,
-    raw: str | None,
-    expected_version: int | None,
-    *,
-    confirmed: bool = True,
-    title: str | None = None,
-    redact: bool = True,
-) -> Written:
-    """Edit a post, and with its first post the topic's title. `redact`: a moderator editing
-    someone's post takes the earlier versions out of the history (they say so on the form)."""
+async def do_edit_post(forum: Forum, user: User | None, post_id: int, edit: PostEdit) -> Written:
+    """Edit a post, and with its first post the topic's title."""
+    raw, expected_version, title = edit.raw, edit.expected_version, edit.title
     editor = require_author(user)
-    clean_raw = clean_text(raw, "The post", settings.max_post_chars)
-    post, access = await access_post(db, editor, post_id)
+    clean_raw = clean_text(raw, "The post", forum.settings.max_post_chars)
+    post, access = await access_post(forum.db, editor, post_id)
     check_edit(editor, post, access)
     new_title = None  # titles belong to the first post; an unchanged one is no change
     if (
@@ -81,22 +69,22 @@ async def do_edit_post(
         and post.post_number == 1
         and " ".join(title.split()) != access.topic.title
     ):
-        new_title = check_title(settings, title)
+        new_title = check_title(forum.settings, title)
     if clean_raw == post.raw and new_title is None:
         return Written(post.topic_id, post.id, post.post_number)
-    await check_pace(db, settings, editor, "edit", time.time(), record=False)
-    prepared = await prepare(settings, None, clean_raw)
+    await check_pace(forum.db, forum.settings, editor, "edit", forum.now(), record=False)
+    prepared = await prepare(forum.settings, None, clean_raw)
     # An author taking identifiable data back out of their post: the versions that held it
     # leave the history too.
     had_identifiers = await off_the_loop(len(post.raw), lambda: bool(find_identifiers(post.raw)))
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         await review_queries.lock_post_item(conn, post_id)  # the order decisions lock in
         post, access = await access_post(conn, editor, post_id)
         check_edit(editor, post, access)
-        now = time.time()
-        await check_pace(conn, settings, editor, "edit", now)
+        now = forum.now()
+        await check_pace(conn, forum.settings, editor, "edit", now)
         if clean_raw != post.raw:
-            holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=confirmed)
+            holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=edit.confirmed)
             quoting = await removed_quote_hold(conn, access.topic, clean_raw)
             holds += [quoting] if quoting else []
             # Editing from a stale page must not silently overwrite someone's later edit.
@@ -130,29 +118,29 @@ async def do_edit_post(
             # The topic's channel before the review channel, as decisions publish them: two
             # transactions never wait on each other's channel heads the other way round.
             # Hidden by a hold: the log's copies of the old text go too.
-            await publish_post_change(conn, renderer, shown, access.topic, scrub=bool(holds))
+            await publish_post_change(forum, conn, shown, access.topic, scrub=bool(holds))
             if holds:
-                await queue_edited_post(conn, renderer, edited, access.group.id, holds, now)
+                await queue_edited_post(forum, conn, edited, access.group.id, holds, now)
                 edited = shown
             await _after_edit(
+                forum,
                 conn,
-                renderer,
                 editor,
                 post,
                 edited,
                 access,
                 now,
-                redact=redact,
+                redact=edit.redact,
                 had_identifiers=had_identifiers,
             )
         if new_title is not None:
-            await _retitle(conn, renderer, editor, access, new_title, now)
+            await _retitle(forum, conn, editor, access, new_title, now)
     return Written(post.topic_id, post.id, post.post_number)
 
 
 async def _after_edit(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     editor: User,
     before: Post,
     edited: Post,
@@ -179,16 +167,16 @@ async def _after_edit(
     # Held or not, what the edit took out leaves the history: approving a post held for
     # something else (a watched word) must not bring back what was removed for safety.
     if by_moderator and redact:
-        await redact_history(conn, renderer, edited, access.topic, by=editor.id, now=now)
+        await redact_history(forum, conn, edited, access.topic, by=editor.id, now=now)
     elif had_identifiers:
         await redact_history(
-            conn, renderer, edited, access.topic, by=editor.id, now=now, only_identifying=True
+            forum, conn, edited, access.topic, by=editor.id, now=now, only_identifying=True
         )
 
 
 async def _retitle(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     editor: User,
     access: TopicAccess,
     title: str,
@@ -199,7 +187,7 @@ async def _retitle(
     topic = replace(access.topic, title=title, slug=slugify(title))
     await topic_queries.set_title(conn, topic.id, topic.title, topic.slug)
     await replace_topic_rows(
-        conn, topic.id, topic.group_id, title, renderer.render_topic_row(topic)
+        conn, topic.id, topic.group_id, title, forum.renderer.render_topic_row(topic)
     )
     if editor.id != topic.user_id:
         # Never the old title in the note: it may be what had to go.

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 from forum.access import access_group
 from forum.actions.validation import clean_text, slugify
-from forum.db import Database
+from forum.context import Forum
 from forum.errors import BadRequest, Forbidden, NotFound
-from forum.events import AccessChanged, publish
+from forum.events import AccessChanged
 from forum.permissions import (
     can_create_group,
     can_hold_group_role,
@@ -38,7 +37,7 @@ def _check_role_for(user: User, group: Group, role: str) -> None:
 
 
 async def do_create_group(
-    db: Database,
+    forum: Forum,
     actor: User | None,
     *,
     name: str | None,
@@ -63,7 +62,7 @@ async def do_create_group(
         errors += error.messages
     if errors:
         raise BadRequest(*errors)
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         if await group_queries.get_group_by_slug(conn, clean_slug):
             raise BadRequest("A group already uses that web address.")
         group = await group_queries.insert_group(
@@ -72,37 +71,37 @@ async def do_create_group(
             name=clean_name,
             description=clean_description,
             visibility=str(visibility),
-            now=time.time(),
+            now=forum.now(),
         )
         if actor is not None:
             await group_queries.upsert_membership(
-                conn, group_id=group.id, user_id=actor.id, role="convener", now=time.time()
+                conn, group_id=group.id, user_id=actor.id, role="convener", now=forum.now()
             )
     return group
 
 
-async def do_join_group(db: Database, actor: User, group_id: int) -> None:
-    async with db.transaction() as conn:
+async def do_join_group(forum: Forum, actor: User, group_id: int) -> None:
+    async with forum.db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id)
         if not can_join_group(actor, access.group, access.membership):
             raise Forbidden("You cannot join this group yourself; ask one of its conveners.")
         await group_queries.upsert_membership(
-            conn, group_id=group_id, user_id=actor.id, role="member", now=time.time()
+            conn, group_id=group_id, user_id=actor.id, role="member", now=forum.now()
         )
 
 
-async def do_leave_group(db: Database, actor: User, group_id: int) -> None:
-    async with db.transaction() as conn:
+async def do_leave_group(forum: Forum, actor: User, group_id: int) -> None:
+    async with forum.db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id)
         if access.membership is None:
             raise BadRequest("You are not a member of this group.")
         await group_queries.delete_membership(conn, group_id, actor.id)
         # Open live pages of a private group must stop receiving it now, not at next reload.
-        await publish(conn, AccessChanged(actor.id))
+        await forum.publish(conn, AccessChanged(actor.id))
 
 
 async def do_add_member(
-    db: Database,
+    forum: Forum,
     actor: User | None,
     group_id: int,
     username: str | None,
@@ -112,7 +111,7 @@ async def do_add_member(
 ) -> User:
     if role not in GROUP_ROLES:
         raise BadRequest("The role must be member or convener.")
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id) if check_actor else None
         if access is not None and not can_manage_members(actor, access.membership):
             raise Forbidden("Only the group's conveners and moderators can add members.")
@@ -123,11 +122,11 @@ async def do_add_member(
         if group is None:
             raise NotFound("There is no such group.")
         _check_role_for(user, group, role)
-        now = time.time()
+        now = forum.now()
         await group_queries.upsert_membership(
             conn, group_id=group_id, user_id=user.id, role=role, now=now
         )
-        await publish(conn, AccessChanged(user.id))  # a new convener gets the review channel
+        await forum.publish(conn, AccessChanged(user.id))  # a new convener gets the review channel
         if actor is not None:
             await record_action(
                 conn,
@@ -142,12 +141,12 @@ async def do_add_member(
 
 
 async def do_set_group_role(
-    db: Database, actor: User, group_id: int, username: str | None, role: str | None
+    forum: Forum, actor: User, group_id: int, username: str | None, role: str | None
 ) -> User:
     """A convener or staff member makes a member a convener, or a convener a member again."""
     if role not in GROUP_ROLES:
         raise BadRequest("The role must be member or convener.")
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id)
         if not can_manage_members(actor, access.membership):
             raise Forbidden("Only the group's conveners and moderators can change roles.")
@@ -167,10 +166,10 @@ async def do_set_group_role(
             conn,
             actor_id=actor.id,
             action="set_group_role",
-            now=time.time(),
+            now=forum.now(),
             note=f"{current} -> {role}",
             group_id=group_id,
             target_user_id=user.id,
         )
-        await publish(conn, AccessChanged(user.id))
+        await forum.publish(conn, AccessChanged(user.id))
     return user

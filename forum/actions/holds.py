@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forum.actions.drafts import Writing
+from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest
-from forum.events import PostEdited, ReviewChanged, publish, replace_post_html
+from forum.events import PostEdited, ReviewChanged, replace_post_html
 from forum.moderation import (
     Hold,
     first_posts_hold,
@@ -22,14 +24,12 @@ from forum.moderation import (
     removed_lines,
     watched_hold,
 )
+from forum.permissions import post_facts
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
-from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.review import Item
 from forum.queries.topics import Topic
-from forum.queries.users import User
-from forum.rendering import Renderer
 
 
 @dataclass(frozen=True)
@@ -52,44 +52,34 @@ class PrivacyWarning(BadRequest):
 
 
 async def hold_if_needed(
-    conn: Connection,
-    renderer: Renderer,
-    *,
-    author: User,
-    group: Group,
-    membership: str | None,
-    topic: Topic | None,
-    title: str | None,
-    raw: str,
-    cooked: str,
-    reply_to_post_number: int | None,
-    privacy: Hold | None,
-    confirmed: bool,
-    now: float,
+    forum: Forum, conn: Connection, writing: Writing, now: float
 ) -> Held | None:
-    """`privacy`: moderation.privacy_hold of the text, found before the transaction."""
-    holds = await content_holds(conn, post_text(title, raw), privacy, confirmed=confirmed)
-    quoting = await removed_quote_hold(conn, topic, raw)
-    first_posts = first_posts_hold(author, group, membership)
+    """Hold the post for review if anything about it or its author asks for a moderator;
+    None: publish it. `writing.privacy` was found before the transaction."""
+    text = post_text(writing.title, writing.text.raw)
+    holds = await content_holds(conn, text, writing.privacy, confirmed=writing.confirmed)
+    quoting = await removed_quote_hold(conn, writing.topic, writing.text.raw)
+    first_posts = first_posts_hold(writing.author, writing.group, writing.membership)
     holds += [hold for hold in (quoting, first_posts) if hold]
     if not holds:
         return None
+    topic_id = writing.topic.id if writing.topic else None
     item_id = await review_queries.insert_item(
         conn,
         kind="queued",
         target_id=None,
-        group_id=group.id,
-        topic_id=topic.id if topic else None,
-        author_id=author.id,
-        title=title,
-        raw=raw,
-        cooked=cooked,
-        reply_to_post_number=reply_to_post_number,
+        group_id=writing.group.id,
+        topic_id=topic_id,
+        author_id=writing.author.id,
+        title=writing.title,
+        raw=writing.text.raw,
+        cooked=writing.text.cooked,
+        reply_to_post_number=writing.reply_to_post_number,
         now=now,
     )
     await add_holds(conn, item_id, holds, now)
-    await publish_review_change(conn, renderer, item_id)
-    return Held(item_id, group.id, topic.id if topic else None, _tell_author(holds))
+    await publish_review_change(forum, conn, item_id)
+    return Held(item_id, writing.group.id, topic_id, _tell_author(holds))
 
 
 HELD_MESSAGE = "Your post is waiting for a moderator and will appear once they approve it."
@@ -99,29 +89,33 @@ def _tell_author(holds: list[Hold]) -> tuple[str, ...]:
     return (HELD_MESSAGE, *(message for hold in holds for message in hold.messages))
 
 
-async def publish_review_change(conn: Connection, renderer: Renderer, item_id: int) -> str:
+async def publish_review_change(forum: Forum, conn: Connection, item_id: int) -> ReviewChanged:
     """Tell the review channel how an item looks now, in the transaction that changed it;
-    returns the card's HTML."""
+    returns the event (its cards)."""
     item = await review_queries.get_item(conn, item_id)
     assert item is not None
-    html = renderer.render_review_item(item)
-    await publish(
-        conn,
-        ReviewChanged(
-            item.id, item.group_id, item.status, item.version, item.claimed_by_username, html
-        ),
+    render = forum.renderer.render_review_item
+    event = ReviewChanged(
+        item.id,
+        item.group_id,
+        item.status,
+        item.version,
+        item.claimed_by_username,
+        render(item, for_staff=True),
+        render(item, for_staff=False),
     )
-    return html
+    await forum.publish(conn, event)
+    return event
 
 
 async def publish_post_change(
-    conn: Connection, renderer: Renderer, post: Post, topic: Topic, *, scrub: bool = False
+    forum: Forum, conn: Connection, post: Post, topic: Topic, *, scrub: bool = False
 ) -> None:
     """Readers' pages change the post in place (edited, hidden, shown again, removed), in the
     transaction that changed it. `scrub`: the post's text has left public view, so the log's
     stored copies of it take this rendering too (a replay never carries the old text)."""
-    html = renderer.render_post(post, topic)
-    await publish(
+    html = forum.renderer.render_post(post, topic)
+    await forum.publish(
         conn,
         PostEdited(
             post.topic_id,
@@ -131,6 +125,7 @@ async def publish_post_change(
             post.username,
             post.version,
             html,
+            post_facts(post, topic),
         ),
     )
     if scrub:
@@ -162,14 +157,14 @@ async def content_holds(
 
 
 async def queue_edited_post(
-    conn: Connection, renderer: Renderer, post: Post, group_id: int, holds: list[Hold], now: float
+    forum: Forum, conn: Connection, post: Post, group_id: int, holds: list[Hold], now: float
 ) -> None:
     """An edit that needs a moderator: the post is hidden and its review item (re)opened."""
     found = await review_queries.find_item(conn, "post", post.id)
     item_id = await open_post_item(conn, post, group_id, found, now)
     await add_holds(conn, item_id, holds, now)
     await review_queries.set_post_hidden(conn, post.id, now)
-    await publish_review_change(conn, renderer, item_id)
+    await publish_review_change(forum, conn, item_id)
 
 
 async def add_holds(conn: Connection, item_id: int, holds: list[Hold], now: float) -> None:

@@ -7,10 +7,10 @@ decision writes the audit log and its live events in the same transaction.
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from forum.access import TopicAccess, access_group, access_post, access_topic
+from forum.actions.drafts import Applied, Decision, ReviewEdit, Text
 from forum.actions.edits import check_title
 from forum.actions.holds import (
     open_post_item,
@@ -26,9 +26,10 @@ from forum.actions.redaction import (
 )
 from forum.actions.validation import clean_text
 from forum.auth import is_silenced, is_suspended
-from forum.db import Connection, Database
+from forum.context import Forum
+from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated, NotFound
-from forum.events import AccessChanged, ReviewOutcome, publish, replace_review_html
+from forum.events import AccessChanged, ReviewOutcome, replace_review_html
 from forum.moderation import (
     ACTION_STATUS,
     ACTIONS,
@@ -55,8 +56,6 @@ from forum.queries.audit import record_action
 from forum.queries.posts import Post
 from forum.queries.review import Item
 from forum.queries.users import User
-from forum.rendering import Renderer
-from forum.settings import Settings
 
 MAX_NOTE_CHARS = 1000
 MAX_HELD_FIRST_POSTS = 5
@@ -82,9 +81,7 @@ def check_flag(reason: str | None, note: str | None) -> tuple[str, str]:
 
 
 async def do_flag_post(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
+    forum: Forum,
     user: User | None,
     post_id: int,
     reason: str | None,
@@ -92,14 +89,14 @@ async def do_flag_post(
 ) -> None:
     flagger = require_author(user)  # a silenced member reads, but does not flag
     clean_reason, clean_note = check_flag(reason, note)
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         post, access = await access_post(conn, flagger, post_id)
         if post.user_id == flagger.id:
             raise BadRequest("You cannot flag your own post. You can edit it instead.")
         if post.deleted_at is not None:
             raise BadRequest("That post has already been removed.")
-        now = time.time()
-        await check_pace(conn, settings, flagger, "flag", now)
+        now = forum.now()
+        await check_pace(conn, forum.settings, flagger, "flag", now)
         item = await review_queries.find_item(conn, "post", post.id)
         if post.hidden_at is not None and (item is None or item.status != "pending"):
             raise BadRequest("A moderator has already hidden this post.")
@@ -107,17 +104,15 @@ async def do_flag_post(
         score = await _add_flag(
             conn, item_id, flagger, clean_reason, clean_note, now, "post", post.author_role
         )
-        if score >= settings.flag_hide_score and post.hidden_at is None:
+        if score >= forum.settings.flag_hide_score and post.hidden_at is None:
             # Enough people (or one moderator) think it should not be seen: hide it now, and
             # let the review decide whether it comes back.
-            await _set_hidden(conn, renderer, post, access.topic, now)
-        await publish_review_change(conn, renderer, item_id)
+            await _set_hidden(forum, conn, post, access.topic, now)
+        await publish_review_change(forum, conn, item_id)
 
 
 async def do_flag_user(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
+    forum: Forum,
     user: User | None,
     username: str,
     reason: str | None,
@@ -125,14 +120,14 @@ async def do_flag_user(
 ) -> None:
     flagger = require_author(user)  # a silenced member reads, but does not flag
     clean_reason, clean_note = check_flag(reason, note)
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         target = await user_queries.get_user_by_username(conn, username)
         if target is None:
             raise NotFound("There is no such member.")
         if target.id == flagger.id:
             raise BadRequest("You cannot flag your own account.")
-        now = time.time()
-        await check_pace(conn, settings, flagger, "flag", now)
+        now = forum.now()
+        await check_pace(conn, forum.settings, flagger, "flag", now)
         item_id = await review_queries.insert_item(
             conn,
             kind="user",
@@ -144,7 +139,7 @@ async def do_flag_user(
         )  # an account's one item: made, or found again (the unique index)
         await review_queries.reopen_item(conn, item_id, now)
         await _add_flag(conn, item_id, flagger, clean_reason, clean_note, now, "account")
-        await publish_review_change(conn, renderer, item_id)
+        await publish_review_change(forum, conn, item_id)
 
 
 async def _add_flag(
@@ -193,19 +188,17 @@ def check_not_own(reviewer: User, item: Item) -> None:
         raise Forbidden("This is about you: another moderator needs to review it.")
 
 
-async def do_claim(
-    db: Database, renderer: Renderer, user: User | None, item_id: int, *, claim: bool
-) -> None:
+async def do_claim(forum: Forum, user: User | None, item_id: int, *, claim: bool) -> None:
     """ "Sam is reviewing": a claim tells other moderators, it does not lock them out."""
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         item = await reviewable_item(conn, user, item_id)
         if item.status != "pending":
             raise Conflict(
                 f"Already handled by {item.resolved_by_username or 'another moderator'}."
             )
         reviewer = _require_user(user)
-        await review_queries.claim_item(conn, item.id, reviewer.id if claim else None, time.time())
-        await publish_review_change(conn, renderer, item.id)
+        await review_queries.claim_item(conn, item.id, reviewer.id if claim else None, forum.now())
+        await publish_review_change(forum, conn, item.id)
 
 
 def check_review(
@@ -249,37 +242,28 @@ def check_review(
     return hours
 
 
-async def do_review(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
-    user: User | None,
-    item_id: int,
-    action: str | None,
-    expected_version: int | None,
-    *,
-    note: str | None = None,
-    raw: str | None = None,
-    penalty: str | None = None,
-    title: str | None = None,
-) -> Item:
-    """Resolve an item with one action; returns the item as it is afterwards. `raw` (and for
-    a held new topic, `title`): the text as a moderator edited it, for edit-then-approve."""
+async def do_review(forum: Forum, user: User | None, item_id: int, decision: Decision) -> Item:
+    """Resolve an item with one action; returns the item as it is afterwards."""
     # Cheap checks first, on reads: who, size, which item, what action; markdown after.
     reviewer = _require_user(user)
-    clean_note = clean_text(note or "", "The reason", MAX_NOTE_CHARS, allow_empty=True)
+    action, expected_version, penalty = decision.action, decision.expected_version, decision.penalty
+    settings = forum.settings
+    clean_note = clean_text(decision.note or "", "The reason", MAX_NOTE_CHARS, allow_empty=True)
+    raw = decision.raw
     clean_raw = clean_text(raw, "The post", settings.max_post_chars) if raw else None
+    title = decision.title
     clean_title = check_title(settings, title) if title and action == "edit_approve" else None
-    item = await reviewable_item(db, reviewer, item_id)
+    item = await reviewable_item(forum.db, reviewer, item_id)
     check_review(reviewer, item, action, expected_version, clean_note, clean_raw, penalty)
-    edited = (await prepare(settings, None, clean_raw)).cooked if clean_raw else None
-    async with db.transaction() as conn:
+    cooked = (await prepare(settings, None, clean_raw)).cooked if clean_raw else None
+    edit = ReviewEdit(Text(clean_raw, cooked) if clean_raw and cooked else None, clean_title)
+    async with forum.db.transaction() as conn:
         item = await reviewable_item(conn, user, item_id)
         hours = check_review(
             reviewer, item, action, expected_version, clean_note, clean_raw, penalty
         )
         assert action is not None and expected_version is not None
-        now = time.time()
+        now = forum.now()
         if not await review_queries.resolve_item(
             conn,
             item_id=item.id,
@@ -291,8 +275,7 @@ async def do_review(
         ):
             await _refuse_stale(conn, item.id)
         item = replace(item, resolution_note=clean_note)
-        detail = {"raw": clean_raw, "cooked": edited, "title": clean_title}
-        outcome = await _apply(conn, renderer, reviewer, item, action, detail, now)
+        outcome = await _apply(forum, conn, reviewer, item, action, edit, now)
         if action in STAFF_ONLY_ACTIONS:
             assert hours is not None
             until = now + hours * 3600
@@ -304,7 +287,7 @@ async def do_review(
                 ),
             )
             # Open sockets are checked again at once: a suspension closes them.
-            await publish(conn, AccessChanged(item.author_id))
+            await forum.publish(conn, AccessChanged(item.author_id))
         await record_action(
             conn,
             actor_id=reviewer.id,
@@ -312,21 +295,21 @@ async def do_review(
             item_id=item.id,
             group_id=item.group_id,
             target_user_id=item.author_id,
-            post_id=item.target_id if item.kind == "post" else outcome[1],
+            post_id=item.target_id if item.kind == "post" else outcome.post_id,
             topic_id=item.topic_id,
             note=clean_note,
             now=now,
         )
-        if outcome[0]:
-            await publish(
-                conn,
-                ReviewOutcome(item.author_id, item.id, ACTION_STATUS[action], outcome[0]),
+        if outcome.message:
+            status = ACTION_STATUS[action]
+            await forum.publish(
+                conn, ReviewOutcome(item.author_id, item.id, status, outcome.message)
             )
         # Resolved: the text it was about leaves the queue and the queue's log (the reasons
         # and who decided stay). Published, it lives in the post; refused, nowhere.
         await review_queries.clear_item_text(conn, item.id)
-        html = await publish_review_change(conn, renderer, item.id)
-        await replace_review_html(conn, item.id, html)
+        changed = await publish_review_change(forum, conn, item.id)
+        await replace_review_html(conn, changed)
         done = await review_queries.get_item(conn, item.id)
         assert done is not None
         return done
@@ -345,95 +328,91 @@ async def _refuse_stale(conn: Connection, item_id: int) -> None:
 
 
 async def _apply(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     reviewer: User,
     item: Item,
     action: str,
-    detail: dict[str, str | None],
+    edit: ReviewEdit,
     now: float,
-) -> tuple[str, int | None]:
-    """Do what the action means for the item's kind: (message for the author, post id)."""
+) -> Applied:
+    """Do what the action means for the item's kind."""
     note = item.resolution_note
     if item.kind == "queued":
-        return await _apply_queued(conn, renderer, item, action, detail, now)
+        return await _apply_queued(forum, conn, item, action, edit, now)
     if item.kind == "post" and item.target_id is not None:
         post = await post_queries.get_post(conn, item.target_id)
         if post is None:
-            return "", None
+            return Applied("", None)
         access = await access_topic(conn, reviewer, post.topic_id)
         about_patients = bool({r.reason for r in item.reasons} & PRIVACY_REASONS)
         if action in ("approve", "edit_approve"):
             if action == "edit_approve":
-                post = await _moderator_edit(
-                    conn, renderer, reviewer, post, access.topic, detail, now
-                )
+                post = await _moderator_edit(forum, conn, reviewer, post, access.topic, edit, now)
             message = ""
             if post.hidden_at is not None:
-                await _set_hidden(conn, renderer, post, access.topic, None)
+                await _set_hidden(forum, conn, post, access.topic, None)
                 post = replace(post, hidden_at=None)
                 message = "A moderator looked at your post and it is visible again."
             # A moderator's edit removed something; an approved patient-data item may have
             # had it in an earlier version: either way, the history keeps only what is
             # approved now (moderators can still read the rest).
             if action == "edit_approve" or about_patients:
-                await redact_history(conn, renderer, post, access.topic, by=reviewer.id, now=now)
-            return message, post.id
+                await redact_history(forum, conn, post, access.topic, by=reviewer.id, now=now)
+            return Applied(message, post.id)
         if action == "ignore":
-            return "", post.id
+            return Applied("", post.id)
         if action == "delete":
             await review_queries.set_post_deleted(conn, post.id, now)
             removed = replace(post, deleted_at=now)
-            await publish_post_change(conn, renderer, removed, access.topic, scrub=True)
+            await publish_post_change(forum, conn, removed, access.topic, scrub=True)
             message = "A moderator removed one of your posts."
         else:  # reject, hide, silence, suspend
             if post.hidden_at is None and post.deleted_at is None:
-                await _set_hidden(conn, renderer, post, access.topic, now)
+                await _set_hidden(forum, conn, post, access.topic, now)
             reason = f" The reason: {note}" if note else ""
             message = f"A moderator hid one of your posts.{reason}"
         if about_patients:  # what quotes it would show what was taken away
             removed_text = removed_lines([post.raw], [])
-            await hold_quoting_posts(conn, renderer, post, access.topic, removed_text, now)
-        return message, post.id
-    return "", None  # an account: the standing change is made by the caller
+            await hold_quoting_posts(forum, conn, post, access.topic, removed_text, now)
+        return Applied(message, post.id)
+    return Applied("", None)  # an account: the standing change is made by the caller
 
 
 async def _apply_queued(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     item: Item,
     action: str,
-    detail: dict[str, str | None],
+    edit: ReviewEdit,
     now: float,
-) -> tuple[str, int | None]:
+) -> Applied:
     if action not in ("approve", "edit_approve"):
         reason = f" The reason: {item.resolution_note}" if item.resolution_note else ""
-        return f"A moderator did not publish your post.{reason}", None
-    raw, cooked = item.raw or "", item.cooked or ""
-    if action == "edit_approve" and detail["raw"] and detail["cooked"]:
-        raw, cooked = detail["raw"], detail["cooked"]
-        await review_queries.set_item_content(conn, item.id, raw=raw, cooked=cooked, now=now)
+        return Applied(f"A moderator did not publish your post.{reason}", None)
+    text = Text(item.raw or "", item.cooked or "")
+    if action == "edit_approve" and edit.text is not None:
+        text = edit.text
+        await review_queries.set_item_content(
+            conn, item.id, raw=text.raw, cooked=text.cooked, now=now
+        )
     author = await _author_may_still_post(conn, item)
     if item.topic_id is None:
         assert item.group_id is not None
-        title = (action == "edit_approve" and detail.get("title")) or item.title or "Untitled"
-        written = await publish_topic(
-            conn, renderer, author, item.group_id, title, raw, cooked, now
-        )
+        title = (action == "edit_approve" and edit.title) or item.title or "Untitled"
+        written = await publish_topic(forum, conn, author, item.group_id, title, text, now)
     else:
         access = await _still_open(conn, author, item.topic_id)
         reply_to = item.reply_to_post_number
-        if await removed_quote_hold(conn, access.topic, raw):
+        if await removed_quote_hold(conn, access.topic, text.raw):
             raise Conflict(
                 f"This reply quotes text that was removed from post {reply_to}. Edit the quote"
                 " out, then approve."
             )
-        written = await publish_reply(
-            conn, renderer, author, access.topic, raw, cooked, reply_to, now
-        )
+        written = await publish_reply(forum, conn, author, access.topic, text, reply_to, now)
     await review_queries.set_target(conn, item.id, written.post_id, written.topic_id)
     edited = " after a small edit" if action == "edit_approve" else ""
-    return f"A moderator approved your post{edited}. It is now published.", written.post_id
+    return Applied(f"A moderator approved your post{edited}. It is now published.", written.post_id)
 
 
 async def _author_may_still_post(conn: Connection, item: Item) -> User:
@@ -482,16 +461,16 @@ async def _still_open(conn: Connection, author: User, topic_id: int) -> TopicAcc
 
 
 async def _moderator_edit(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     editor: User,
     post: Post,
     topic: topic_queries.Topic,
-    detail: dict[str, str | None],
+    edit: ReviewEdit,
     now: float,
 ) -> Post:
-    raw, cooked = detail["raw"], detail["cooked"]
-    assert raw is not None and cooked is not None
+    assert edit.text is not None
+    raw, cooked = edit.text.raw, edit.text.cooked
     if raw == post.raw:
         return post
     version = await post_queries.update_post_content(
@@ -503,13 +482,13 @@ async def _moderator_edit(
         conn, post_id=post.id, version=version, raw=raw, cooked=cooked, user_id=editor.id, now=now
     )
     edited = replace(post, raw=raw, cooked=cooked, edited_at=now, version=version)
-    await publish_post_change(conn, renderer, edited, topic)
+    await publish_post_change(forum, conn, edited, topic)
     return edited
 
 
 async def _set_hidden(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     post: Post,
     topic: topic_queries.Topic,
     hidden_at: float | None,
@@ -517,19 +496,19 @@ async def _set_hidden(
     await review_queries.set_post_hidden(conn, post.id, hidden_at)
     # Hidden: readers resuming from the log must not be sent the text the page now hides.
     changed = replace(post, hidden_at=hidden_at)
-    await publish_post_change(conn, renderer, changed, topic, scrub=hidden_at is not None)
+    await publish_post_change(forum, conn, changed, topic, scrub=hidden_at is not None)
 
 
 # --- watched words --------------------------------------------------------------------------
 
 
-async def do_watch_word(db: Database, user: User | None, word: str | None, *, add: bool) -> None:
+async def do_watch_word(forum: Forum, user: User | None, word: str | None, *, add: bool) -> None:
     actor = _require_user(user)
     if not is_staff(actor):
         raise Forbidden("Only site moderators can change the watched words.")
     clean = " ".join(clean_text(word, "The word", 100).split())
-    async with db.transaction() as conn:
-        now = time.time()
+    async with forum.db.transaction() as conn:
+        now = forum.now()
         if add:
             if not await review_queries.add_watched_word(conn, clean, actor.id, now):
                 raise BadRequest(f"“{clean}” is already watched.")
@@ -545,13 +524,13 @@ async def do_watch_word(db: Database, user: User | None, word: str | None, *, ad
 
 
 async def do_set_hold_first_posts(
-    db: Database, user: User | None, group_id: int, posts: int | None
+    forum: Forum, user: User | None, group_id: int, posts: int | None
 ) -> None:
     """How many of a new account's first posts wait for review in this group."""
     actor = _require_user(user)
     if posts is None or not 0 <= posts <= MAX_HELD_FIRST_POSTS:
         raise BadRequest(f"Choose a number from 0 to {MAX_HELD_FIRST_POSTS}.")
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id)
         if not can_moderate(actor, access.membership):
             raise Forbidden("Only moderators and the group's conveners can change this.")
@@ -562,5 +541,5 @@ async def do_set_hold_first_posts(
             action="hold_first_posts",
             group_id=group_id,
             note=str(posts),
-            now=time.time(),
+            now=forum.now(),
         )

@@ -10,29 +10,28 @@ cooked once, here; pages never render it again.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_topic
 from forum.actions import idempotent
-from forum.actions.holds import (
-    Held,
-    hold_if_needed,
-)
-from forum.actions.idempotent import Written
+from forum.actions.drafts import Draft, Text, Writing
+from forum.actions.holds import hold_if_needed
+from forum.actions.idempotent import Outcome, Written
 from forum.actions.validation import clean_text, clean_title, slugify
 from forum.auth import is_silenced
 from forum.content import cook
 from forum.content.offload import off_the_loop
-from forum.db import Connection, Database
+from forum.context import Forum
+from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
-from forum.events import PostCreated, TopicBumped, TopicCreated, publish
+from forum.events import PostCreated, TopicBumped, TopicCreated
 from forum.moderation import Hold, post_text, privacy_hold
 from forum.pace import check_pace, slow_mode_label
 from forum.permissions import (
     can_moderate,
     can_reply,
     can_start_topic,
+    post_facts,
 )
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
@@ -42,7 +41,7 @@ from forum.queries.audit import record_action
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
-from forum.rendering import Renderer, long_date
+from forum.rendering import long_date, posts_label
 from forum.settings import Settings, image_host_set
 
 
@@ -76,19 +75,20 @@ def require_author(user: User | None) -> User:
 
 
 def check_new_topic(
-    settings: Settings, user: User | None, access: GroupAccess, title: str | None, raw: str | None
+    settings: Settings, user: User | None, access: GroupAccess, draft: Draft
 ) -> tuple[str, str]:
+    """The draft's title and text, cleaned, if this user may start a topic here."""
     user = require_author(user)
     if not can_start_topic(user, access.group, access.membership):
         raise Forbidden("You cannot start topics in this group.")
     errors: list[str] = []  # both fields' problems at once, so the author fixes them together
     title_text = raw_text = ""
     try:
-        title_text = clean_title(title, settings.max_title_chars)
+        title_text = clean_title(draft.title, settings.max_title_chars)
     except BadRequest as error:
         errors += error.messages
     try:
-        raw_text = clean_text(raw, "The post", settings.max_post_chars)
+        raw_text = clean_text(draft.raw, "The post", settings.max_post_chars)
     except BadRequest as error:
         errors += error.messages
     if errors:
@@ -96,71 +96,46 @@ def check_new_topic(
     return title_text, raw_text
 
 
-async def do_new_topic(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
-    user: User | None,
-    group_id: int,
-    title: str | None,
-    raw: str | None,
-    *,
-    confirmed: bool = True,
-    idempotency_key: str | None = None,
-) -> Written | Held:
-    """Start a topic, or hold it for review (forum/actions/holds.py). `confirmed`: the author
-    has seen the identifiable-data warning and posts anyway. `idempotency_key`: a request
-    sent again with the same key returns what the first one made."""
+async def do_new_topic(forum: Forum, user: User | None, group_id: int, draft: Draft) -> Outcome:
+    """Start a topic, or hold it for review (forum/actions/holds.py)."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
     author = require_author(user)
-    key = idempotent.Key.of(idempotency_key, "topic", group_id, title, raw)
-    if before := await idempotent.made_before(db, author, key):
+    key = idempotent.Key.of(draft.idempotency_key, "topic", group_id, draft.title, draft.raw)
+    if before := await idempotent.made_before(forum.db, author, key):
         return before
-    access = await access_group(db, author, group_id=group_id)
-    clean_title, clean_raw = check_new_topic(settings, author, access, title, raw)
-    await check_pace(db, settings, author, "topic", time.time(), record=False)
-    prepared = await prepare(settings, clean_title, clean_raw)
+    access = await access_group(forum.db, author, group_id=group_id)
+    title, raw = check_new_topic(forum.settings, author, access, draft)
+    await check_pace(forum.db, forum.settings, author, "topic", forum.now(), record=False)
+    prepared = await prepare(forum.settings, title, raw)
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through.
-    async with db.transaction() as conn:
-        now = time.time()
+    async with forum.db.transaction() as conn:
+        now = forum.now()
         if raced := await idempotent.claim(conn, author, key, now):
             return raced
         access = await access_group(conn, user, group_id=group_id)
-        clean_title, clean_raw = check_new_topic(settings, user, access, title, raw)
-        author = require_author(user)
-        await check_pace(conn, settings, author, "topic", now)
-        held = await hold_if_needed(
-            conn,
-            renderer,
+        title, raw = check_new_topic(forum.settings, user, access, draft)
+        await check_pace(conn, forum.settings, author, "topic", now)
+        writing = Writing(
             author=author,
             group=access.group,
             membership=access.membership,
             topic=None,
-            title=clean_title,
-            raw=clean_raw,
-            cooked=prepared.cooked,
+            title=title,
+            text=Text(raw, prepared.cooked),
             reply_to_post_number=None,
             privacy=prepared.privacy,
-            confirmed=confirmed,
-            now=now,
+            confirmed=draft.confirmed,
         )
-        result = held or await publish_topic(
-            conn, renderer, author, group_id, clean_title, clean_raw, prepared.cooked, now
+        result = await hold_if_needed(forum, conn, writing, now) or await publish_topic(
+            forum, conn, author, group_id, title, writing.text, now
         )
         await idempotent.remember(conn, author, key, result)
         return result
 
 
 async def publish_topic(
-    conn: Connection,
-    renderer: Renderer,
-    author: User,
-    group_id: int,
-    title: str,
-    raw: str,
-    cooked: str,
-    now: float,
+    forum: Forum, conn: Connection, author: User, group_id: int, title: str, text: Text, now: float
 ) -> Written:
     """Write a checked (or approved) topic and its first post, with their live events."""
     topic_id = await topic_queries.insert_topic(
@@ -169,123 +144,92 @@ async def publish_topic(
     await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=1)
     topic = await topic_queries.get_topic(conn, topic_id)
     assert topic is not None
-    written = await _write_post(conn, renderer, author, topic, group_id, raw, cooked, None, now)
-    row = renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
-    await publish(conn, TopicCreated(topic_id, group_id, title, author.username, row))
+    written = await _write_post(forum, conn, author, topic, text, None, now, posts=1)
+    row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
+    await forum.publish(conn, TopicCreated(topic_id, group_id, title, author.username, row))
     return written
 
 
-def check_reply(
-    settings: Settings,
-    user: User | None,
-    access: TopicAccess,
-    raw: str | None,
-    reply_to_post_number: int | None,
-) -> str:
+def check_reply(settings: Settings, user: User | None, access: TopicAccess, draft: Draft) -> str:
+    """The draft's text, cleaned, if this user may reply in this topic."""
     user = require_author(user)
     if access.topic.closed and not can_reply(user, access.group, access.membership, access.topic):
         raise Forbidden("This topic is closed to new replies.")
     if not can_reply(user, access.group, access.membership, access.topic):
         raise Forbidden("You cannot reply in this group.")
-    if reply_to_post_number is not None and not (
-        1 <= reply_to_post_number <= access.topic.highest_post_number
-    ):
+    to = draft.reply_to_post_number
+    if to is not None and not (1 <= to <= access.topic.highest_post_number):
         raise BadRequest("The post you are replying to is not in this topic.")
-    return clean_text(raw, "The reply", settings.max_post_chars)
+    return clean_text(draft.raw, "The reply", settings.max_post_chars)
 
 
-async def do_reply(
-    db: Database,
-    renderer: Renderer,
-    settings: Settings,
-    user: User | None,
-    topic_id: int,
-    raw: str | None,
-    reply_to_post_number: int | None = None,
-    *,
-    confirmed: bool = True,
-    idempotency_key: str | None = None,
-) -> Written | Held:
-    """Reply, or hold the reply for review (forum/actions/holds.py). `idempotency_key`: as
-    for do_new_topic."""
+async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft) -> Outcome:
+    """Reply, or hold the reply for review (forum/actions/holds.py)."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
     author = require_author(user)
-    key = idempotent.Key.of(idempotency_key, "reply", topic_id, reply_to_post_number, raw)
-    if before := await idempotent.made_before(db, author, key):
+    to = draft.reply_to_post_number
+    key = idempotent.Key.of(draft.idempotency_key, "reply", topic_id, to, draft.raw)
+    if before := await idempotent.made_before(forum.db, author, key):
         return before
-    clean_text(raw, "The reply", settings.max_post_chars)
-    access = await access_topic(db, author, topic_id)
-    clean_raw = check_reply(settings, author, access, raw, reply_to_post_number)
-    moderates = can_moderate(author, access.membership)
+    clean_text(draft.raw, "The reply", forum.settings.max_post_chars)
+    access = await access_topic(forum.db, author, topic_id)
+    raw = check_reply(forum.settings, author, access, draft)
     await check_pace(
-        db,
-        settings,
+        forum.db,
+        forum.settings,
         author,
         "post",
-        time.time(),
+        forum.now(),
         topic=access.topic,
-        moderates=moderates,
+        moderates=can_moderate(author, access.membership),
         record=False,
     )
-    prepared = await prepare(settings, None, clean_raw)
-    async with db.transaction() as conn:
-        now = time.time()
+    prepared = await prepare(forum.settings, None, raw)
+    async with forum.db.transaction() as conn:
+        now = forum.now()
         if raced := await idempotent.claim(conn, author, key, now):
             return raced
         access = await access_topic(conn, user, topic_id)
-        clean_raw = check_reply(settings, user, access, raw, reply_to_post_number)
-        author = require_author(user)
+        raw = check_reply(forum.settings, user, access, draft)
         await check_pace(
             conn,
-            settings,
+            forum.settings,
             author,
             "post",
             now,
             topic=access.topic,
             moderates=can_moderate(author, access.membership),
         )
-        held = await hold_if_needed(
-            conn,
-            renderer,
+        writing = Writing(
             author=author,
             group=access.group,
             membership=access.membership,
             topic=access.topic,
             title=None,
-            raw=clean_raw,
-            cooked=prepared.cooked,
-            reply_to_post_number=reply_to_post_number,
+            text=Text(raw, prepared.cooked),
+            reply_to_post_number=to,
             privacy=prepared.privacy,
-            confirmed=confirmed,
-            now=now,
+            confirmed=draft.confirmed,
         )
-        result = held or await publish_reply(
-            conn,
-            renderer,
-            author,
-            access.topic,
-            clean_raw,
-            prepared.cooked,
-            reply_to_post_number,
-            now,
+        result = await hold_if_needed(forum, conn, writing, now) or await publish_reply(
+            forum, conn, author, access.topic, writing.text, to, now
         )
         await idempotent.remember(conn, author, key, result)
         return result
 
 
 async def publish_reply(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     author: User,
     topic: Topic,
-    raw: str,
-    cooked: str,
+    text: Text,
     reply_to_post_number: int | None,
     now: float,
 ) -> Written:
     """Write a checked (or approved) reply, bump its topic, and publish both live."""
     written = await _write_post(
-        conn, renderer, author, topic, topic.group_id, raw, cooked, reply_to_post_number, now
+        forum, conn, author, topic, text, reply_to_post_number, now, posts=topic.posts_count + 1
     )
     await group_queries.add_to_group_counts(conn, topic.group_id, topics=0, posts=1)
     bumped = replace(
@@ -295,75 +239,86 @@ async def publish_reply(
         bumped_at=now,
         last_poster_username=author.username,
     )
-    await publish(
-        conn,
-        TopicBumped(
-            topic.id,
-            topic.group_id,
-            written.post_number,
-            author.username,
-            renderer.render_topic_row(bumped),
-        ),
-    )
+    row = forum.renderer.render_topic_row(bumped)
+    event = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
+    await forum.publish(conn, event)
     return written
 
 
 async def _write_post(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     author: User,
     topic: Topic,
-    group_id: int,
-    raw: str,
-    cooked: str,
+    text: Text,
     reply_to_post_number: int | None,
     now: float,
+    *,
+    posts: int,
 ) -> Written:
-    topic_id = topic.id
-    number = await topic_queries.next_post_number(conn, topic_id, author.id, now)
+    """Write one post and its first revision, and publish it; `posts`: the topic's count of
+    posts with this one."""
+    number = await topic_queries.next_post_number(conn, topic.id, author.id, now)
     post_id = await post_queries.insert_post(
         conn,
-        topic_id=topic_id,
+        topic_id=topic.id,
         post_number=number,
         user_id=author.id,
-        raw=raw,
-        cooked=cooked,
+        raw=text.raw,
+        cooked=text.cooked,
         reply_to_post_number=reply_to_post_number,
         now=now,
     )
     await post_queries.insert_revision(
-        conn, post_id=post_id, version=1, raw=raw, cooked=cooked, user_id=author.id, now=now
+        conn,
+        post_id=post_id,
+        version=1,
+        raw=text.raw,
+        cooked=text.cooked,
+        user_id=author.id,
+        now=now,
     )
     # Published or approved posts count towards the end of the new-account hold.
     await review_queries.count_approved_post(conn, author.id)
     post = Post(
         post_id,
-        topic_id,
+        topic.id,
         number,
         author.id,
         author.username,
         author.badge,
-        raw,
-        cooked,
+        text.raw,
+        text.cooked,
         reply_to_post_number,
         now,
         None,
         1,
+        badge_verified=author.badge_verified_at is not None,
+        author_role=author.role,
     )
-    html = renderer.render_post(post, topic)
-    await publish(conn, PostCreated(topic_id, group_id, post_id, number, author.username, html))
-    return Written(topic_id, post_id, number)
+    event = PostCreated(
+        topic.id,
+        topic.group_id,
+        post_id,
+        number,
+        author.username,
+        forum.renderer.render_post(post, topic),
+        post_facts(post, topic),
+        posts_label(posts),
+    )
+    await forum.publish(conn, event)
+    return Written(topic.id, post_id, number)
 
 
 async def do_set_topic_status(
-    db: Database,
+    forum: Forum,
     user: User | None,
     topic_id: int,
     *,
     closed: bool | None = None,
     pinned: bool | None = None,
 ) -> None:
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         if not can_moderate(user, access.membership):
             raise Forbidden("Only moderators and the group's conveners can close or pin topics.")
@@ -373,12 +328,12 @@ async def do_set_topic_status(
             await topic_queries.set_pinned(conn, topic_id, pinned)
 
 
-async def do_set_slow_mode(db: Database, user: User | None, topic_id: int, seconds: int) -> None:
+async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, seconds: int) -> None:
     """Let each person post in the topic once every `seconds` (0: off); kept in the audit log."""
     label = slow_mode_label(seconds)
     if label is None:
         raise BadRequest("Choose one of the slow-mode settings offered.")
-    async with db.transaction() as conn:
+    async with forum.db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
         if not can_moderate(user, access.membership):
             raise Forbidden("Only moderators and the group's conveners can set slow mode.")
@@ -393,5 +348,5 @@ async def do_set_slow_mode(db: Database, user: User | None, topic_id: int, secon
             topic_id=topic_id,
             group_id=access.group.id,
             note=label,
-            now=time.time(),
+            now=forum.now(),
         )

@@ -19,6 +19,7 @@ from forum.actions.holds import (
     publish_review_change,
 )
 from forum.content.privacy import find_identifiers
+from forum.context import Forum
 from forum.db import Connection
 from forum.events import replace_post_html, replace_review_html
 from forum.moderation import quotes_any, quotes_removed_hold, removed_lines
@@ -27,15 +28,14 @@ from forum.queries import review as review_queries
 from forum.queries.audit import record_action
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
-from forum.rendering import Renderer
 
 # Reasons an item is about patient data: approving one redacts the post's earlier versions.
 PRIVACY_REASONS = frozenset({"privacy", "patient_data"})
 
 
 async def redact_history(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     post: Post,
     topic: Topic,
     *,
@@ -52,11 +52,11 @@ async def redact_history(
         return
     versions = [v for v, _ in texts]
     await post_queries.redact_revisions(conn, post.id, versions, by, now)
-    await scrub_post(conn, renderer, post, topic)
-    await _refresh_review_item(conn, renderer, post, now)
+    await scrub_post(forum, conn, post, topic)
+    await _refresh_review_item(forum, conn, post, now)
     kept = [post.raw, *(raw for v, raw in history if v not in versions)]
     removed = removed_lines([raw for _, raw in texts], kept)
-    await hold_quoting_posts(conn, renderer, post, topic, removed, now)
+    await hold_quoting_posts(forum, conn, post, topic, removed, now)
     if by is not None:
         await record_action(
             conn,
@@ -71,27 +71,25 @@ async def redact_history(
         )
 
 
-async def _refresh_review_item(
-    conn: Connection, renderer: Renderer, post: Post, now: float
-) -> None:
+async def _refresh_review_item(forum: Forum, conn: Connection, post: Post, now: float) -> None:
     """A review item still waiting on this post shows (and its log keeps) the text as it is
     now, not what was taken out."""
     item = await review_queries.find_item(conn, "post", post.id)
     if item is None or item.status != "pending" or item.raw is None:
         return
     await review_queries.set_item_content(conn, item.id, raw=post.raw, cooked=post.cooked, now=now)
-    html = await publish_review_change(conn, renderer, item.id)
-    await replace_review_html(conn, item.id, html)
+    changed = await publish_review_change(forum, conn, item.id)
+    await replace_review_html(conn, changed)
 
 
-async def scrub_post(conn: Connection, renderer: Renderer, post: Post, topic: Topic) -> None:
+async def scrub_post(forum: Forum, conn: Connection, post: Post, topic: Topic) -> None:
     """The log's stored events of the post show it as readers see it now."""
-    await replace_post_html(conn, topic.id, post.id, renderer.render_post(post, topic))
+    await replace_post_html(conn, topic.id, post.id, forum.renderer.render_post(post, topic))
 
 
 async def hold_quoting_posts(
+    forum: Forum,
     conn: Connection,
-    renderer: Renderer,
     post: Post,
     topic: Topic,
     removed: set[str],
@@ -113,5 +111,5 @@ async def hold_quoting_posts(
         if reply.hidden_at is None:
             await review_queries.set_post_hidden(conn, reply.id, now)
             hidden = replace(reply, hidden_at=now)
-            await publish_post_change(conn, renderer, hidden, topic, scrub=True)
-        await publish_review_change(conn, renderer, item_id)
+            await publish_post_change(forum, conn, hidden, topic, scrub=True)
+        await publish_review_change(forum, conn, item_id)

@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from forum.access import access_group, access_topic, readable_groups
 from forum.actions import posts as post_actions
+from forum.actions.drafts import Draft
 from forum.actions.holds import Held
 from forum.api.serialize import (
-    ForumJSON,
     category_json,
     post_json,
     topic_list,
@@ -23,14 +23,7 @@ from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
 from forum.queries.topics import Topic
 from forum.rendering import iso_time
-from forum.views.common import (
-    db_of,
-    path_int,
-    renderer_of,
-    settings_of,
-    topic_page_of,
-    viewer_of,
-)
+from forum.web import ForumJSON, forum_of, path_int, topic_page_of, viewer_of
 
 
 def _more_url(request: Request, cursor: str | None) -> str | None:
@@ -38,8 +31,8 @@ def _more_url(request: Request, cursor: str | None) -> str | None:
 
 
 async def latest(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
-    per_page = settings_of(request).topics_per_page
+    db, viewer = forum_of(request).db, viewer_of(request)
+    per_page = forum_of(request).settings.topics_per_page
     group_ids = [g.id for g in await readable_groups(db, viewer)]
     topics, cursor = await topic_page_of(
         request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
@@ -48,7 +41,7 @@ async def latest(request: Request) -> Response:
 
 
 async def categories(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     groups = await readable_groups(db, viewer)
     body = {
         "category_list": {
@@ -64,12 +57,12 @@ async def categories(request: Request) -> Response:
 
 
 async def category_topics(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_group(db, viewer, group_id=path_int(request, "group_id"))
     slug = request.path_params.get("slug")
     if slug is not None and slug != access.group.slug:
         raise NotFound("There is no such category.")
-    per_page = settings_of(request).topics_per_page
+    per_page = forum_of(request).settings.topics_per_page
     topics, cursor = await topic_page_of(
         request,
         lambda before, n: topic_queries.list_topics(db, [access.group.id], before, n),
@@ -81,7 +74,7 @@ async def category_topics(request: Request) -> Response:
 
 async def category_show(request: Request) -> Response:
     access = await access_group(
-        db_of(request), viewer_of(request), group_id=path_int(request, "group_id")
+        forum_of(request).db, viewer_of(request), group_id=path_int(request, "group_id")
     )
     group = access.group
     return ForumJSON(
@@ -108,10 +101,10 @@ def _topic_json(topic: Topic) -> dict[str, object]:
 
 
 async def topic(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     t = access.topic
-    per_page = settings_of(request).posts_per_page
+    per_page = forum_of(request).settings.posts_per_page
     posts = await post_queries.list_posts(db, t.id, 0, per_page)
     body = _topic_json(t) | {
         "post_stream": {
@@ -129,7 +122,7 @@ async def topic(request: Request) -> Response:
 
 async def topic_posts(request: Request) -> Response:
     """`post_ids[]=...` as Discourse clients load a topic's stream; else the first page."""
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     t = access.topic
     query = query_input(request)
@@ -140,7 +133,9 @@ async def topic_posts(request: Request) -> Response:
         posts = await post_queries.list_posts_by_ids(db, t.id, ids)
     else:
         after = query.get_int("post_number") or 0
-        posts = await post_queries.list_posts(db, t.id, after, settings_of(request).posts_per_page)
+        posts = await post_queries.list_posts(
+            db, t.id, after, forum_of(request).settings.posts_per_page
+        )
     return ForumJSON(
         {
             "id": t.id,
@@ -153,38 +148,25 @@ async def topic_posts(request: Request) -> Response:
 
 async def create_post(request: Request) -> Response:
     """New topic (`title`, `raw`, `category`) or reply (`topic_id`, `raw`)."""
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     form = await read_input(request)
-    renderer, settings = renderer_of(request), settings_of(request)
     # Sent again with the same key (a retry after a timeout or a 503), a post is not written
     # twice: the answer is the post the first request made.
     key = request.headers.get("idempotency-key")
     topic_id = form.get_int("topic_id")
     if topic_id is not None:
-        written = await post_actions.do_reply(
-            db,
-            renderer,
-            settings,
-            viewer,
-            topic_id,
+        draft = Draft(
             form.get("raw"),
-            form.get_int("reply_to_post_number"),
+            reply_to_post_number=form.get_int("reply_to_post_number"),
             idempotency_key=key,
         )
+        written = await post_actions.do_reply(forum_of(request), viewer, topic_id, draft)
     else:
         group_id = form.get_int("category")
         if group_id is None:
             raise BadRequest("Give a category for a new topic, or a topic_id for a reply.")
-        written = await post_actions.do_new_topic(
-            db,
-            renderer,
-            settings,
-            viewer,
-            group_id,
-            form.get("title"),
-            form.get("raw"),
-            idempotency_key=key,
-        )
+        draft = Draft(form.get("raw"), title=form.get("title"), idempotency_key=key)
+        written = await post_actions.do_new_topic(forum_of(request), viewer, group_id, draft)
     if isinstance(written, Held):
         # As Discourse answers for a queued post: nothing is published yet.
         return ForumJSON(
@@ -202,10 +184,15 @@ async def create_post(request: Request) -> Response:
 
 
 async def user(request: Request) -> Response:
-    db = db_of(request)
+    db = forum_of(request).db
     found = await user_queries.get_user_by_username(db, request.path_params["username"])
     if found is None:
         raise NotFound("There is no such user.")
     group_ids = [g.id for g in await readable_groups(db, viewer_of(request))]
     post_count = await user_queries.count_posts_by_user(db, found.id, group_ids)
     return ForumJSON({"user": user_json(found, post_count)})
+
+
+async def not_found(request: Request) -> Response:
+    """An API address that names nothing."""
+    raise NotFound("We could not find that page.")

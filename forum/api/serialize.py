@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse
-
 from forum.permissions import VERIFIABLE_BADGES
 from forum.queries.groups import Group
 from forum.queries.posts import Post
-from forum.queries.review import Item
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import iso_time
-
-JSON_TYPE = "application/json; charset=utf-8"
-
-
-class ForumJSON(JSONResponse):
-    """Every JSON response carries exactly this content type, as Discourse clients expect."""
-
-    media_type = JSON_TYPE
 
 
 def avatar_template(username: str) -> str:
@@ -134,21 +123,4 @@ def user_json(user: User, post_count: int) -> dict[str, Any]:
         "title": user.badge,
         "badge_verified": user.badge_verified_at is not None and user.badge in VERIFIABLE_BADGES,
         "post_count": post_count,
-    }
-
-
-def review_item_json(item: Item) -> dict[str, object]:
-    """A review item as moderators' API clients see it after a decision."""
-    return {
-        "id": item.id,
-        "kind": item.kind,
-        "status": item.status,
-        "version": item.version,
-        "group_id": item.group_id,
-        "topic_id": item.topic_id,
-        "target_id": item.target_id,
-        "author": item.author_username,
-        "claimed_by": item.claimed_by_username,
-        "resolved_by": item.resolved_by_username,
-        "reasons": [r.reason for r in item.reasons],
     }

@@ -21,7 +21,7 @@ from forum.auth import (
     session_cookie_header,
     sign_session,
 )
-from forum.db import Database
+from forum.context import Forum
 from forum.errors import BadRequest, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pages import LoginPage, SignupPage, UserPage
@@ -36,15 +36,14 @@ from forum.queries import posts as post_queries
 from forum.queries import users as user_queries
 from forum.queries.users import User
 from forum.rendering import BADGE_LABELS
-from forum.views.common import (
+from forum.views.common import base
+from forum.web import (
     auth_of,
-    base,
-    db_of,
+    forum_of,
     redirect,
     render,
     require_viewer,
     safe_next,
-    settings_of,
     viewer_of,
     with_retry_after,
 )
@@ -53,7 +52,7 @@ SITE_ROLES = [("member", "Member"), ("moderator", "Moderator"), ("admin", "Admin
 
 
 def _logged_in(request: Request, user: User, token: str, next_path: str) -> Response:
-    settings = settings_of(request)
+    settings = forum_of(request).settings
     response = redirect(next_path)
     secure = request.url.scheme == "https"
     cookie = session_cookie_header(
@@ -79,7 +78,7 @@ async def login(request: Request) -> Response:
         form = await read_input(request)
         login_value = form.get("login") or ""
         next_path = safe_next(form.get("next"))
-        secret = settings_of(request).secret_key
+        secret = forum_of(request).settings.secret_key
         attempt = account_actions.LoginAttempt(
             login_value,
             form.get("password") or "",
@@ -87,9 +86,7 @@ async def login(request: Request) -> Response:
             device_of(secret, request.cookies.get(DEVICE_COOKIE)),
         )
         try:
-            user, token = await account_actions.do_login(
-                db_of(request), settings_of(request), attempt
-            )
+            user, token = await account_actions.do_login(forum_of(request), attempt)
         except (BadRequest, RateLimited) as error:
             errors, status, wait = error.messages, error.status_code, error.wait_seconds
         else:
@@ -118,7 +115,7 @@ async def signup(request: Request) -> Response:
             "badge_value": form.get("badge") or "other",
             "guest_value": guest,
         }
-        db, settings = db_of(request), settings_of(request)
+        forum = forum_of(request)
         try:
             details = account_actions.check_signup(
                 form.get("username"),
@@ -127,11 +124,10 @@ async def signup(request: Request) -> Response:
                 form.get("badge"),
                 guest=guest,
             )
-            await account_actions.take_signup_turn(db, settings, _address(request))
-            user = await account_actions.do_create_user(db, details)
+            await account_actions.take_signup_turn(forum, _address(request))
+            user = await account_actions.do_create_user(forum, details)
             _, token = await account_actions.do_login(
-                db,
-                settings,
+                forum,
                 # Just made here: not held back by others' failures on this network.
                 account_actions.LoginAttempt(
                     details.username,
@@ -154,7 +150,7 @@ async def logout(request: Request) -> Response:
     await read_input(request)
     auth = auth_of(request)
     if auth.session_token is not None:
-        await account_actions.do_logout(db_of(request), auth.session_token)
+        await account_actions.do_logout(forum_of(request), auth.session_token)
     response = redirect("/")
     clear_session_cookie(response, secure=request.url.scheme == "https")
     return response
@@ -165,7 +161,7 @@ def _day(ts: float) -> str:
 
 
 async def user_page(request: Request, errors: list[str] | None = None) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     user = await user_queries.get_user_by_username(db, request.path_params["username"])
     if user is None:
         raise NotFound("There is no such member.")
@@ -203,14 +199,14 @@ async def verify_badge(request: Request) -> Response:
 
 
 async def _badge_form(
-    request: Request, act: Callable[[Database, User, str, str | None], Awaitable[object]]
+    request: Request, act: Callable[[Forum, User, str, str | None], Awaitable[object]]
 ) -> Response:
     """A badge form on a profile: the profile again with what was wrong, or back to it."""
     form = await read_input(request)
     viewer = require_viewer(request)
     username = request.path_params["username"]
     try:
-        await act(db_of(request), viewer, username, form.get("badge"))
+        await act(forum_of(request), viewer, username, form.get("badge"))
     except BadRequest as error:
         return await user_page(request, error.messages)
     return redirect(request.url_for("user", username=username).path)
@@ -220,7 +216,7 @@ async def unverify_badge(request: Request) -> Response:
     await read_input(request)
     viewer = require_viewer(request)
     username = request.path_params["username"]
-    await account_actions.do_unverify_badge(db_of(request), viewer, username)
+    await account_actions.do_unverify_badge(forum_of(request), viewer, username)
     return redirect(request.url_for("user", username=username).path)
 
 
@@ -229,7 +225,9 @@ async def set_site_role(request: Request) -> Response:
     viewer = require_viewer(request)
     username = request.path_params["username"]
     try:
-        await account_actions.do_set_site_role(db_of(request), viewer, username, form.get("role"))
+        await account_actions.do_set_site_role(
+            forum_of(request), viewer, username, form.get("role")
+        )
     except BadRequest as error:
         return await user_page(request, error.messages)
     return redirect(request.url_for("user", username=username).path)

@@ -15,27 +15,18 @@ from forum.pages import GroupPage, MembersPage, NewGroupPage
 from forum.permissions import can_create_group, can_join_group, can_manage_members, can_start_topic
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
-from forum.views.common import (
-    base,
-    db_of,
-    live_since,
-    redirect,
-    render,
-    require_viewer,
-    settings_of,
-    topic_page_of,
-    viewer_of,
-)
+from forum.views.common import base, live_since
+from forum.web import forum_of, redirect, render, require_viewer, topic_page_of, viewer_of
 
 
 async def group_page(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_group(db, viewer, slug=request.path_params["slug"])
     group = access.group
     topics, next_cursor = await topic_page_of(
         request,
         lambda before, n: topic_queries.list_topics(db, [group.id], before, n),
-        settings_of(request).topics_per_page,
+        forum_of(request).settings.topics_per_page,
     )
     first_page = "before" not in request.query_params
     pinned = await topic_queries.list_pinned(db, group.id) if first_page else []
@@ -58,21 +49,21 @@ async def group_page(request: Request) -> Response:
 async def join_group(request: Request) -> Response:
     await read_input(request)
     viewer = require_viewer(request)
-    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
-    await group_actions.do_join_group(db_of(request), viewer, access.group.id)
+    access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
+    await group_actions.do_join_group(forum_of(request), viewer, access.group.id)
     return redirect(request.url_for("group", slug=access.group.slug).path)
 
 
 async def leave_group(request: Request) -> Response:
     await read_input(request)
     viewer = require_viewer(request)
-    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
-    await group_actions.do_leave_group(db_of(request), viewer, access.group.id)
+    access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
+    await group_actions.do_leave_group(forum_of(request), viewer, access.group.id)
     return redirect(request.url_for("home").path)
 
 
 async def members_page(request: Request, errors: list[str] | None = None) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_group(db, viewer, slug=request.path_params["slug"])
     members = await group_queries.list_members(db, access.group.id)
     page = MembersPage(
@@ -88,10 +79,10 @@ async def members_page(request: Request, errors: list[str] | None = None) -> Res
 async def add_member(request: Request) -> Response:
     form = await read_input(request)
     viewer = require_viewer(request)
-    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
+    access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
     try:
         await group_actions.do_add_member(
-            db_of(request),
+            forum_of(request),
             viewer,
             access.group.id,
             form.get("username"),
@@ -105,10 +96,10 @@ async def add_member(request: Request) -> Response:
 async def set_member_role(request: Request) -> Response:
     form = await read_input(request)
     viewer = require_viewer(request)
-    access = await access_group(db_of(request), viewer, slug=request.path_params["slug"])
+    access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
     try:
         await group_actions.do_set_group_role(
-            db_of(request), viewer, access.group.id, form.get("username"), form.get("role")
+            forum_of(request), viewer, access.group.id, form.get("username"), form.get("role")
         )
     except BadRequest as error:
         return await members_page(request, error.messages)
@@ -136,7 +127,7 @@ async def new_group(request: Request) -> Response:
         }
         try:
             group = await group_actions.do_create_group(
-                db_of(request),
+                forum_of(request),
                 viewer,
                 name=form.get("name"),
                 slug=form.get("slug"),

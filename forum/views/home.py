@@ -8,20 +8,13 @@ from starlette.responses import PlainTextResponse, Response
 from forum.access import readable_groups
 from forum.pages import HomePage
 from forum.queries import topics as topic_queries
-from forum.views.common import (
-    base,
-    db_of,
-    live_since,
-    render,
-    settings_of,
-    topic_page_of,
-    viewer_of,
-)
+from forum.views.common import base, live_since
+from forum.web import forum_of, render, topic_page_of, viewer_of
 
 
 async def home(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
-    per_page = settings_of(request).topics_per_page
+    db, viewer = forum_of(request).db, viewer_of(request)
+    per_page = forum_of(request).settings.topics_per_page
     groups = await readable_groups(db, viewer)
     group_ids = [g.id for g in groups]
     topics, next_cursor = await topic_page_of(

@@ -7,7 +7,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from forum.actions.validation import clean_text
-from forum.api.serialize import ForumJSON
 from forum.content import cook
 from forum.content.offload import off_the_loop
 from forum.content.privacy import Finding, find_identifiers
@@ -15,18 +14,18 @@ from forum.errors import RateLimited
 from forum.forms import read_input
 from forum.ratelimit import RateLimiter
 from forum.settings import image_host_set
-from forum.views.common import require_viewer, settings_of
+from forum.web import ForumJSON, forum_of, require_viewer
 
 
 async def preview(request: Request) -> Response:
     """POST {"raw": ..., "title": ...} -> {"cooked", "warnings", "held"}, and
     "title_warnings" when a title was sent; offsets count characters of raw (or the title).
 
-    Only JSON is ever answered, errors too ({"errors": [...]}: `wants_json` names this path),
+    Only JSON is ever answered, errors too ({"errors": [...]}: a JsonRoute in forum/routes.py),
     whatever the Accept header: the one caller is a script. The text is never logged or kept.
     """
     viewer = require_viewer(request)
-    settings = settings_of(request)
+    settings = forum_of(request).settings
     form = await read_input(request)
     raw, title = form.get("raw") or "", form.get("title") or ""
     text = clean_text(raw, "The post", settings.max_post_chars, allow_empty=True)

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from forum.access import access_group, access_post
 from forum.actions import moderation as moderation_actions
-from forum.api.serialize import ForumJSON, review_item_json
+from forum.actions.drafts import Decision
 from forum.errors import BadRequest, Conflict, Forbidden
 from forum.forms import query_input, read_input
 from forum.moderation import can_review
@@ -27,18 +27,8 @@ from forum.queries import review as review_queries
 from forum.queries.audit import list_actions, list_item_history
 from forum.queries.review import Item
 from forum.queries.users import User
-from forum.views.common import (
-    base,
-    db_of,
-    live_since,
-    path_int,
-    redirect,
-    render,
-    renderer_of,
-    require_viewer,
-    settings_of,
-    wants_json,
-)
+from forum.views.common import base, live_since
+from forum.web import ForumJSON, forum_of, path_int, redirect, render, require_viewer, speaks_json
 
 QUEUE_LIMIT = 100
 AUDIT_PAGE = 50
@@ -51,12 +41,12 @@ async def _scope(request: Request) -> tuple[User, list[int] | None]:
         raise Forbidden("Only moderators and group conveners can open the review queue.")
     if is_staff(viewer):
         return viewer, None
-    return viewer, await review_queries.convened_group_ids(db_of(request), viewer.id)
+    return viewer, await review_queries.convened_group_ids(forum_of(request).db, viewer.id)
 
 
 async def review_queue(request: Request) -> Response:
     viewer, groups = await _scope(request)
-    db = db_of(request)
+    db = forum_of(request).db
     pending = query_input(request).get("status") != "resolved"
     # The channel's head first: an item arriving while the list is read comes live after it.
     since = await live_since(request, "review")
@@ -78,12 +68,12 @@ async def review_queue(request: Request) -> Response:
 async def review_count(request: Request) -> Response:
     """The header's live count: live.js asks again whenever the review channel stirs."""
     _, groups = await _scope(request)
-    return ForumJSON({"pending": await review_queries.count_pending(db_of(request), groups)})
+    return ForumJSON({"pending": await review_queries.count_pending(forum_of(request).db, groups)})
 
 
 async def review_item(request: Request) -> Response:
     viewer = require_viewer(request)
-    db = db_of(request)
+    db = forum_of(request).db
     # A read: the database itself, not a transaction (which on SQLite takes the write lock).
     item = await moderation_actions.reviewable_item(db, viewer, path_int(request, "item_id"))
     return await _item_page(request, item, [])
@@ -96,7 +86,7 @@ async def _item_page(
     page = ReviewItemPage(
         **base(request, f"Review item {item.id}"),
         item=item,
-        history=await list_item_history(db_of(request), item.id),
+        history=await list_item_history(forum_of(request).db, item.id),
         is_staff=is_staff(viewer),
         errors=errors,
         raw_value=raw if raw is not None else (item.raw or ""),
@@ -106,33 +96,29 @@ async def _item_page(
 
 async def review_act(request: Request) -> Response:
     form = await read_input(request)
-    viewer, db = require_viewer(request), db_of(request)
+    viewer, db = require_viewer(request), forum_of(request).db
     item_id = path_int(request, "item_id")
     editing = form.get("action") == "edit_approve"
     raw = form.get("raw") if editing else None
     try:
-        item = await moderation_actions.do_review(
-            db,
-            renderer_of(request),
-            settings_of(request),
-            viewer,
-            item_id,
+        decision = Decision(
             form.get("action"),
             form.get_int("version"),
             note=form.get("note"),
             raw=raw,
-            penalty=form.get("penalty"),
             title=form.get("title") if editing else None,
+            penalty=form.get("penalty"),
         )
+        item = await moderation_actions.do_review(forum_of(request), viewer, item_id, decision)
     except (Conflict, BadRequest) as error:
-        if wants_json(request):
+        if speaks_json(request):
             raise
         # A browser sees the item as it is now, with why nothing was done.
         current = await moderation_actions.reviewable_item(db, viewer, item_id)
         response = await _item_page(request, current, error.messages, raw)
         response.status_code = error.status_code
         return response
-    if wants_json(request):
+    if speaks_json(request):
         return ForumJSON({"item": review_item_json(item)})
     return redirect(request.url_for("review_queue").path)
 
@@ -140,13 +126,12 @@ async def review_act(request: Request) -> Response:
 async def review_claim(request: Request) -> Response:
     form = await read_input(request)
     await moderation_actions.do_claim(
-        db_of(request),
-        renderer_of(request),
+        forum_of(request),
         require_viewer(request),
         path_int(request, "item_id"),
         claim=form.get("claim") != "no",
     )
-    if wants_json(request):
+    if speaks_json(request):
         return ForumJSON({"success": True})
     anchor = f"#review-item-{request.path_params['item_id']}"
     return redirect(request.url_for("review_queue").path + anchor)
@@ -156,7 +141,7 @@ async def audit_log(request: Request) -> Response:
     _, groups = await _scope(request)
     before = query_input(request).get_int("before")
     entries = await list_actions(
-        db_of(request), group_ids=groups, before_id=before, limit=AUDIT_PAGE + 1
+        forum_of(request).db, group_ids=groups, before_id=before, limit=AUDIT_PAGE + 1
     )
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
@@ -169,7 +154,7 @@ async def audit_log(request: Request) -> Response:
 
 
 async def watched_words(request: Request) -> Response:
-    viewer, db = require_viewer(request), db_of(request)
+    viewer, db = require_viewer(request), forum_of(request).db
     if not is_staff(viewer):
         raise Forbidden("Only site moderators can change the watched words.")
     errors: list[str] = []
@@ -177,7 +162,7 @@ async def watched_words(request: Request) -> Response:
         form = await read_input(request)
         try:
             await moderation_actions.do_watch_word(
-                db, viewer, form.get("word"), add=form.get("change") != "remove"
+                forum_of(request), viewer, form.get("word"), add=form.get("change") != "remove"
             )
         except BadRequest as error:
             errors = error.messages
@@ -192,7 +177,7 @@ async def watched_words(request: Request) -> Response:
 
 
 async def flag_post(request: Request) -> Response:
-    viewer, db = require_viewer(request), db_of(request)
+    viewer, db = require_viewer(request), forum_of(request).db
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
     topic = access.topic
     back = request.url_for("topic", slug=topic.slug, topic_id=topic.id).path
@@ -202,21 +187,29 @@ async def flag_post(request: Request) -> Response:
 
     async def flag(reason: str | None, note: str | None) -> None:
         await moderation_actions.do_flag_post(
-            db, renderer_of(request), settings_of(request), viewer, post.id, reason, note
+            forum_of(request),
+            viewer,
+            post.id,
+            reason,
+            note,
         )
 
     return await _flag_form(request, action, what, back, flag)
 
 
 async def flag_user(request: Request) -> Response:
-    viewer, db = require_viewer(request), db_of(request)
+    viewer = require_viewer(request)
     username = request.path_params["username"]
     back = request.url_for("user", username=username).path
     action = request.url_for("flag_user", username=username).path
 
     async def flag(reason: str | None, note: str | None) -> None:
         await moderation_actions.do_flag_user(
-            db, renderer_of(request), settings_of(request), viewer, username, reason, note
+            forum_of(request),
+            viewer,
+            username,
+            reason,
+            note,
         )
 
     return await _flag_form(request, action, f"the account {username}", back, flag)
@@ -238,11 +231,11 @@ async def _flag_form(
         try:
             await flag(reason, note)
         except (BadRequest, Conflict) as error:
-            if wants_json(request):
+            if speaks_json(request):
                 raise
             errors, status = error.messages, error.status_code
         else:
-            if wants_json(request):
+            if speaks_json(request):
                 return ForumJSON({"success": True})
             done = True
     page = FlagPage(
@@ -260,15 +253,32 @@ async def _flag_form(
 
 async def my_review(request: Request) -> Response:
     viewer = require_viewer(request)
-    items = await review_queries.list_authored(db_of(request), viewer.id, 50)
+    items = await review_queries.list_authored(forum_of(request).db, viewer.id, 50)
     return render(request, MyReviewPage(**base(request, "Your posts in review"), items=items))
 
 
 async def hold_first_posts(request: Request) -> Response:
     form = await read_input(request)
-    viewer, db = require_viewer(request), db_of(request)
+    viewer, db = require_viewer(request), forum_of(request).db
     access = await access_group(db, viewer, slug=request.path_params["slug"])
     await moderation_actions.do_set_hold_first_posts(
-        db, viewer, access.group.id, form.get_int("posts")
+        forum_of(request), viewer, access.group.id, form.get_int("posts")
     )
     return redirect(request.url_for("group", slug=access.group.slug).path)
+
+
+def review_item_json(item: Item) -> dict[str, object]:
+    """A review item as moderators' API clients see it after a decision."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "status": item.status,
+        "version": item.version,
+        "group_id": item.group_id,
+        "topic_id": item.topic_id,
+        "target_id": item.target_id,
+        "author": item.author_username,
+        "claimed_by": item.claimed_by_username,
+        "resolved_by": item.resolved_by_username,
+        "reasons": [r.reason for r in item.reasons],
+    }

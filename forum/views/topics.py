@@ -12,6 +12,7 @@ from starlette.responses import Response
 from forum.access import access_group, access_post, access_topic
 from forum.actions import edits as edit_actions
 from forum.actions import posts as post_actions
+from forum.actions.drafts import Draft, PostEdit
 from forum.actions.holds import Held, PrivacyWarning
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
@@ -23,40 +24,32 @@ from forum.permissions import (
     can_reply,
     can_start_topic,
     is_staff,
+    post_controls,
+    post_facts,
 )
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
 from forum.queries.posts import Post, Revision
 from forum.queries.topics import Topic
-from forum.views.common import (
-    base,
-    db_of,
-    live_since,
-    path_int,
-    redirect,
-    render,
-    renderer_of,
-    require_viewer,
-    settings_of,
-    viewer_of,
-)
+from forum.views.common import base, live_since
+from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
 
 
 def topic_url(request: Request, topic: Topic, post_number: int | None = None) -> str:
     path = request.url_for("topic", slug=topic.slug, topic_id=topic.id).path
     if post_number is None:
         return path
-    per_page = settings_of(request).posts_per_page
+    per_page = forum_of(request).settings.posts_per_page
     # Land on the page that holds the post: pages start after a multiple of the page size.
     after = ((post_number - 1) // per_page) * per_page
     return (f"{path}?after={after}" if after else path) + f"#post-{post_number}"
 
 
 async def topic_page(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
-    topic, per_page = access.topic, settings_of(request).posts_per_page
+    topic, per_page = access.topic, forum_of(request).settings.posts_per_page
     if request.path_params["slug"] != topic.slug:
         return redirect(topic_url(request, topic))
     query = query_input(request)
@@ -73,7 +66,7 @@ async def topic_page(request: Request) -> Response:
         live_since=await live_since(request, f"topic:{topic.id}"),
         topic=topic,
         group=access.group,
-        posts=[PostItem(p, can_edit_post(viewer, p, topic)) for p in posts],
+        posts=[PostItem(p, post_controls(viewer, post_facts(p, topic))) for p in posts],
         prev_before=first if first > 1 else None,
         next_after=last if last < topic.highest_post_number else None,
         can_reply=can_reply(viewer, access.group, access.membership, topic),
@@ -85,7 +78,9 @@ async def topic_page(request: Request) -> Response:
 
 
 async def topic_by_id(request: Request) -> Response:
-    access = await access_topic(db_of(request), viewer_of(request), path_int(request, "topic_id"))
+    access = await access_topic(
+        forum_of(request).db, viewer_of(request), path_int(request, "topic_id")
+    )
     return redirect(topic_url(request, access.topic))
 
 
@@ -112,7 +107,7 @@ def _composer(
 
 
 async def new_topic(request: Request) -> Response:
-    db, viewer = db_of(request), require_viewer(request)
+    db, viewer = forum_of(request).db, require_viewer(request)
     access = await access_group(db, viewer, slug=request.path_params["slug"])
     if not can_start_topic(viewer, access.group, access.membership):
         raise Forbidden("You cannot start topics in this group.")
@@ -127,15 +122,15 @@ async def new_topic(request: Request) -> Response:
         key = form.get("idempotency_key") or ""
         try:
             written = await post_actions.do_new_topic(
-                db,
-                renderer_of(request),
-                settings_of(request),
+                forum_of(request),
                 viewer,
                 access.group.id,
-                title,
-                raw,
-                confirmed=form.get("post_anyway") == "yes",
-                idempotency_key=key,
+                Draft(
+                    raw,
+                    title=title,
+                    confirmed=form.get("post_anyway") == "yes",
+                    idempotency_key=key,
+                ),
             )
         except BadRequest as error:
             errors, warned = error.messages, isinstance(error, PrivacyWarning)
@@ -177,7 +172,7 @@ def quote(post: Post) -> str:
 
 
 async def reply(request: Request) -> Response:
-    db, viewer = db_of(request), require_viewer(request)
+    db, viewer = forum_of(request).db, require_viewer(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     topic = access.topic
     if not can_reply(viewer, access.group, access.membership, topic):
@@ -196,15 +191,15 @@ async def reply(request: Request) -> Response:
         key = form.get("idempotency_key") or ""
         try:
             written = await post_actions.do_reply(
-                db,
-                renderer_of(request),
-                settings_of(request),
+                forum_of(request),
                 viewer,
                 topic.id,
-                raw,
-                to,
-                confirmed=form.get("post_anyway") == "yes",
-                idempotency_key=key,
+                Draft(
+                    raw,
+                    reply_to_post_number=to,
+                    confirmed=form.get("post_anyway") == "yes",
+                    idempotency_key=key,
+                ),
             )
         except BadRequest as error:
             errors, warned = error.messages, isinstance(error, PrivacyWarning)
@@ -243,7 +238,7 @@ async def reply(request: Request) -> Response:
 
 
 async def edit_post(request: Request) -> Response:
-    db, viewer = db_of(request), require_viewer(request)
+    db, viewer = forum_of(request).db, require_viewer(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
     if not can_edit_post(viewer, post, access.topic):
         raise Forbidden("You can only edit your own posts.")
@@ -263,16 +258,16 @@ async def edit_post(request: Request) -> Response:
         redact = form.get("remove_history") == "yes"
         try:
             await edit_actions.do_edit_post(
-                db,
-                renderer_of(request),
-                settings_of(request),
+                forum_of(request),
                 viewer,
                 post.id,
-                raw,
-                version,
-                confirmed=form.get("post_anyway") == "yes",
-                title=title,
-                redact=redact,
+                PostEdit(
+                    raw,
+                    version,
+                    title=title,
+                    confirmed=form.get("post_anyway") == "yes",
+                    redact=redact,
+                ),
             )
         except (BadRequest, Conflict) as error:
             errors, warned = error.messages, isinstance(error, PrivacyWarning)
@@ -326,7 +321,7 @@ def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionE
 
 
 async def revisions(request: Request) -> Response:
-    db, viewer = db_of(request), viewer_of(request)
+    db, viewer = forum_of(request).db, viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
     if not post.visible and not is_staff(viewer):
         # Hidden for a reason (often patient data): for site moderators only, as what was
@@ -347,7 +342,7 @@ async def revisions(request: Request) -> Response:
 
 async def topic_status(request: Request) -> Response:
     form = await read_input(request)
-    db, viewer = db_of(request), require_viewer(request)
+    db, viewer = forum_of(request).db, require_viewer(request)
     topic_id = path_int(request, "topic_id")
     flags = {
         "close": ("closed", True),
@@ -358,19 +353,21 @@ async def topic_status(request: Request) -> Response:
     change = flags.get(form.get("change") or "")
     if change is None:
         raise BadRequest("Choose close, open, pin or unpin.")
-    await post_actions.do_set_topic_status(db, viewer, topic_id, **{change[0]: change[1]})
+    await post_actions.do_set_topic_status(
+        forum_of(request), viewer, topic_id, **{change[0]: change[1]}
+    )
     access = await access_topic(db, viewer, topic_id)
     return redirect(topic_url(request, access.topic))
 
 
 async def slow_mode(request: Request) -> Response:
     form = await read_input(request)
-    db, viewer = db_of(request), require_viewer(request)
+    db, viewer = forum_of(request).db, require_viewer(request)
     topic_id = path_int(request, "topic_id")
     allowed = {str(seconds): seconds for seconds, _ in SLOW_MODE_CHOICES}
     seconds = allowed.get(form.get("seconds") or "")
     if seconds is None:
         raise BadRequest("Choose one of the slow-mode settings offered.")
-    await post_actions.do_set_slow_mode(db, viewer, topic_id, seconds)
+    await post_actions.do_set_slow_mode(forum_of(request), viewer, topic_id, seconds)
     access = await access_topic(db, viewer, topic_id)
     return redirect(topic_url(request, access.topic))

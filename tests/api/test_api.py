@@ -17,10 +17,11 @@ import pytest_asyncio
 
 from forum.actions import posts as post_actions
 from forum.actions.accounts import do_create_api_key
+from forum.actions.drafts import Draft
 from forum.db import Database
 from forum.queries.groups import Group
 from forum.queries.users import User
-from tests.conftest import Arrange, ServerThread, unique
+from tests.conftest import Arrange, ServerThread, forum_over, unique
 
 JSON_TYPE = "application/json; charset=utf-8"
 ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -70,7 +71,7 @@ def failed(response: httpx.Response, status: int) -> list[str]:
 
 async def key_for(db: Database, owner: User, act_as: str | None = None) -> dict[str, str]:
     """Discourse API headers with a new key of `owner`, acting as `act_as` (default: owner)."""
-    key = await do_create_api_key(db, owner.username)
+    key = await do_create_api_key(forum_over(db), owner.username)
     return {"Api-Key": key, "Api-Username": act_as or owner.username}
 
 
@@ -132,7 +133,10 @@ async def scene(arrange: Arrange, db: Database) -> Scene:
     first = await arrange.topic(s.group, s.member, title="Living well with it", raw="Hello *all*.")
     await arrange.reply(first.topic_id, s.member, raw="A second post.")
     await post_actions.do_reply(
-        db, arrange.renderer, arrange.settings, s.member, first.topic_id, "Answering the first.", 1
+        arrange.forum,
+        s.member,
+        first.topic_id,
+        Draft("Answering the first.", reply_to_post_number=1),
     )
     s.topic_id = first.topic_id
     s.post_ids = await post_ids_of(db, first.topic_id)
@@ -670,7 +674,7 @@ async def test_closed_topic_refuses_replies(
     http: httpx.AsyncClient, arrange: Arrange, db: Database, scene: Scene
 ) -> None:
     moderator = await arrange.user(role="moderator", name="mod")
-    await post_actions.do_set_topic_status(db, moderator, scene.topic_id, closed=True)
+    await post_actions.do_set_topic_status(arrange.forum, moderator, scene.topic_id, closed=True)
     topic = ok(await http.get(f"/t/{scene.topic_id}.json", headers=scene.headers))
     assert topic["closed"] is True
     assert topic["details"]["can_create_post"] is False
@@ -692,7 +696,7 @@ async def test_closed_topic_tells_staff_they_can_still_reply(
     http: httpx.AsyncClient, arrange: Arrange, db: Database, scene: Scene
 ) -> None:
     moderator = await arrange.user(role="moderator", name="mod")
-    await post_actions.do_set_topic_status(db, moderator, scene.topic_id, closed=True)
+    await post_actions.do_set_topic_status(arrange.forum, moderator, scene.topic_id, closed=True)
     topic = ok(await http.get(f"/t/{scene.topic_id}.json", headers=await key_for(db, moderator)))
     assert topic["details"]["can_create_post"] is True
 

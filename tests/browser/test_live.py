@@ -313,3 +313,41 @@ async def test_a_live_topic_page_has_no_axe_violations(
 
     count, report = await axe_violations(b)
     assert count == 0, report
+
+
+async def test_a_live_post_shows_each_viewer_the_controls_a_reload_would(
+    new_page: NewPage, scene: Scene, arrange: Arrange, client: Any
+) -> None:
+    """The author sees Edit on their own post as it arrives, a moderator their controls,
+    an anonymous reader none; each page passes axe with the new post in it."""
+    moderator = await arrange.user(role="moderator", name="mod")
+    written = await arrange.topic(scene.group, scene.bob, "Controls as they arrive", "First.")
+    path = f"/t/{written.topic_id}"
+    author = await live_page(new_page, path, scene.ana)
+    moderating = await live_page(new_page, path, moderator)
+    anonymous = await live_page(new_page, path)
+    await author.get_by_label("Your reply").fill("My reply, arriving live.")
+    await author.get_by_role("button", name="Post reply").click()
+    for page in (moderating, anonymous):
+        await expect(page.locator("#post-2")).to_contain_text("My reply, arriving live.")
+    # The author's own page reloads after posting without JavaScript's help; the live
+    # insert is what the others see, so the author's live view is checked with a 2nd reply.
+    author_live = await live_page(new_page, path, scene.ana)
+    await reply(await http_member(client, scene.ana), written.topic_id, "A second one.")
+    await expect(author_live.locator("#post-3")).to_contain_text("A second one.")
+
+    def actions(page: Page, number: int) -> Locator:
+        return page.locator(f"#post-{number} .post-actions a")
+
+    await expect(actions(author_live, 3)).to_have_text(["Quote and reply to post 3", "Edit post 3"])
+    await expect(actions(moderating, 2)).to_have_text(
+        ["Quote and reply to post 2", "Edit post 2", "Flag post 2"]
+    )
+    await expect(actions(anonymous, 2)).to_have_count(0)
+    # The moderator's Edit opens the editor for that post, by keyboard too.
+    await actions(moderating, 2).nth(1).focus()
+    await moderating.keyboard.press("Enter")
+    await expect(moderating).to_have_url(re.compile(r"/p/\d+/edit$"))
+    for page in (author_live, anonymous):
+        count, report = await axe_violations(page)
+        assert count == 0, report

@@ -14,6 +14,7 @@ from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
 from forum.actions import accounts, edits, posts
+from forum.actions.drafts import Draft, PostEdit
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
 from forum.queries.users import User
@@ -68,27 +69,18 @@ async def world(arrange: Arrange) -> World:
     group = await arrange.group(members=(author, reader), conveners=(convener,))
     first = await arrange.topic(group, author, "Pacing and fatigue", RICH_POST)
     await posts.do_reply(
-        arrange.db,
-        arrange.renderer,
-        arrange.settings,
+        arrange.forum,
         reader,
         first.topic_id,
-        "Thank you, the **diary** idea is a good one.",
-        1,
+        Draft("Thank you, the **diary** idea is a good one.", reply_to_post_number=1),
     )
     edited = await arrange.reply(first.topic_id, author, "I walk 2000 steps on a bad day.")
     await edits.do_edit_post(
-        arrange.db,
-        arrange.renderer,
-        arrange.settings,
-        author,
-        edited.post_id,
-        "I walk 2500 steps on a bad day.",
-        1,
+        arrange.forum, author, edited.post_id, PostEdit("I walk 2500 steps on a bad day.", 1)
     )
     # The reader's clinician badge is verified, so pages show the verified mark too.
     admin = await arrange.user(role="admin", name="admin")
-    await accounts.do_verify_badge(arrange.db, admin, reader.username)
+    await accounts.do_verify_badge(arrange.forum, admin, reader.username)
     return World(author, reader, convener, group, first.topic_id, edited.post_id, admin)
 
 

@@ -17,6 +17,7 @@ import pytest_asyncio
 from playwright.async_api import Locator, Page, Response, expect
 
 from forum.actions import moderation as moderation_actions
+from forum.actions.drafts import Decision
 from forum.queries.users import User
 from tests.browser.conftest import NewPage
 from tests.browser.test_live import (
@@ -78,13 +79,7 @@ async def empty_the_queue(arrange: Arrange, moderator: User) -> None:
     )
     for row in rows:
         await moderation_actions.do_review(
-            arrange.db,
-            arrange.renderer,
-            arrange.settings,
-            moderator,
-            row["id"],
-            "approve",
-            row["version"],
+            arrange.forum, moderator, row["id"], Decision("approve", row["version"])
         )
 
 

@@ -1,0 +1,164 @@
+"""The web layer below views/ and api/: who is asking, the forum they ask, and the responses
+both speak (pages, JSON, errors, redirects). Neither views/ nor api/ imports the other;
+both import this.
+
+Which routes speak JSON is declared in the route table (forum/routes.py: `JsonRoute`),
+not guessed from the path: a JSON route answers its errors in JSON too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from forum.context import Forum
+from forum.errors import BadRequest, NotAuthenticated, NotFound
+from forum.forms import MAX_ID
+from forum.pages import ErrorPage, Page
+from forum.queries.topics import TopicCursor
+from forum.queries.users import User
+
+if TYPE_CHECKING:  # forum/auth.py answers refused API keys with ForumJSON from here
+    from forum.auth import Auth
+
+JSON_TYPE = "application/json; charset=utf-8"
+
+
+class ForumJSON(JSONResponse):
+    """Every JSON response carries exactly this content type, as Discourse clients expect."""
+
+    media_type = JSON_TYPE
+
+
+class JsonRoute(Route):
+    """A route whose answers, errors included, are JSON (the API, the preview). The router
+    puts the matched route in the scope, so the error handlers see which kind it is."""
+
+
+class JsonFallback(JsonRoute):
+    """The last route: an address under the API that names nothing is answered in JSON. It
+    matches only as a fallback (PARTIAL), so a real route that matched the path with another
+    method still answers first (405, with the methods it takes)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.PARTIAL if match == Match.FULL else match), child_scope
+
+
+# --- who asks, and of which forum ------------------------------------------------------------
+
+
+def forum_of(request: Request) -> Forum:
+    forum: Forum = request.app.state.forum
+    return forum
+
+
+def auth_of(request: Request) -> Auth:
+    auth: Auth = request.state.auth
+    return auth
+
+
+def viewer_of(request: Request) -> User | None:
+    return auth_of(request).user
+
+
+def require_viewer(request: Request) -> User:
+    user = viewer_of(request)
+    if user is None:
+        raise NotAuthenticated("Please log in first.")
+    return user
+
+
+def path_int(request: Request, name: str) -> int:
+    """An id from the path; one no row could have (too large) is simply not found."""
+    value = request.path_params[name]
+    try:
+        number = int(value)
+    except ValueError:
+        raise NotFound("There is no such page.") from None
+    if not 0 <= number <= MAX_ID:
+        raise NotFound("There is no such page.")
+    return number
+
+
+def speaks_json(request: Request) -> bool:
+    """JSON for a JSON route (the route table says), an API key, or a client that asks for
+    JSON and not HTML; a page for people in a browser."""
+    if isinstance(request.scope.get("route"), JsonRoute) or "api-key" in request.headers:
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def topic_cursor(text: str | None) -> TopicCursor | None:
+    if not text:
+        return None
+    try:
+        return TopicCursor.decode(text)
+    except ValueError:
+        raise BadRequest("That page link is not valid.") from None
+
+
+async def topic_page_of(
+    request: Request, fetch: Any, per_page: int
+) -> tuple[list[Any], str | None]:
+    """One page of a bump-ordered topic list, fetching one extra row to know if more follow."""
+    before = topic_cursor(request.query_params.get("before"))
+    topics = await fetch(before, per_page + 1)
+    if len(topics) <= per_page:
+        return topics, None
+    topics = topics[:per_page]
+    return topics, TopicCursor(topics[-1].bumped_at, topics[-1].id).encode()
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(forum_of(request).renderer.render(page), status_code=status_code)
+
+
+def error_response(
+    request: Request, status: int, messages: list[str], title: str, wait_seconds: int | None = None
+) -> Response:
+    """An error as the caller reads it: `{"errors": [...]}` for API clients (with
+    `extras.wait_seconds` and Retry-After when they should wait), else an HTML page."""
+    headers = {"Retry-After": str(wait_seconds)} if wait_seconds else None
+    if speaks_json(request):
+        body: dict[str, Any] = {"errors": messages}
+        if wait_seconds is not None:
+            body["extras"] = {"wait_seconds": wait_seconds}
+        return ForumJSON(body, status_code=status, headers=headers)
+    auth: Auth | None = getattr(request.state, "auth", None)
+    page = ErrorPage(
+        title=title,
+        viewer=auth.user if auth else None,
+        csrf_token=auth.csrf_token if auth else "",
+        status_code=status,
+        messages=messages,
+    )
+    html = forum_of(request).renderer.render(page)
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def with_retry_after(response: Response, wait_seconds: int | None) -> Response:
+    """A form shown again because its sender must wait says for how long (429)."""
+    if wait_seconds:
+        response.headers["Retry-After"] = str(wait_seconds)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    # 303: after a POST the browser fetches the new page with GET, so reload never re-posts.
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(path: str | None, default: str = "/") -> str:
+    """Only same-site paths: `//evil.example` and `https://...` would send people elsewhere."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path

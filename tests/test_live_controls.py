@@ -1,0 +1,166 @@
+"""One source of per-viewer HTML: a post that arrives live carries exactly the controls a
+reload of the topic shows that viewer, the count under the title stays right, and review
+cards come as each reviewer's rights draw them (forum/live.py: Presenter)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from forum.actions.drafts import PostEdit
+from forum.actions.edits import do_edit_post
+from forum.queries.users import User
+from tests.conftest import Arrange, ServerThread
+from tests.test_live import Live, key_headers, live
+
+ARTICLE = re.compile(r'<article class="post" id="post-(\d+)".*?</article>', re.S)
+
+
+def article(html: str, number: int) -> str:
+    found = {int(m.group(1)): m.group(0) for m in ARTICLE.finditer(html)}
+    return found[number]
+
+
+def controls(html: str) -> list[str]:
+    """The controls under a post, by their visible words."""
+    footer = re.search(r'<footer class="post-actions">(.*?)</footer>', html, re.S)
+    if footer is None:
+        return []
+    links = re.findall(r"<a [^>]*>([^<]*)<span", footer.group(1))
+    return [link.strip() for link in links]
+
+
+async def page_as(server: ServerThread, path: str, headers: dict[str, str]) -> str:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        response = await http.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.text
+
+
+async def next_post_event(c: Live, kind: str, number: int) -> dict[str, Any]:
+    frame = await c.until(
+        lambda f: f.get("kind") == kind and f["data"]["post_number"] == number, wait=10
+    )
+    return dict(frame["data"])
+
+
+async def test_a_live_post_has_the_controls_a_reload_shows_each_viewer(
+    server: ServerThread, arrange: Arrange, db: Any
+) -> None:
+    author = await arrange.user(name="author")
+    member = await arrange.user(name="member")
+    moderator = await arrange.user(role="moderator", name="mod")
+    admin = await arrange.user(role="admin", name="admin")
+    group = await arrange.group(members=(author, member))
+    written = await arrange.topic(group, member, "Controls live", "The first post.")
+    channel = f"topic:{written.topic_id}"
+    viewers: dict[str, User | None] = {
+        "anonymous": None,
+        "author": author,
+        "member": member,
+        "moderator": moderator,
+    }
+    headers = {
+        name: (await key_headers(db, user) if user else {}) for name, user in viewers.items()
+    }
+    sockets: dict[str, Live] = {}
+    async with (
+        live(server.base_url, headers["anonymous"]) as anonymous,
+        live(server.base_url, headers["author"]) as author_socket,
+        live(server.base_url, headers["member"]) as member_socket,
+        live(server.base_url, headers["moderator"]) as moderator_socket,
+    ):
+        sockets = {
+            "anonymous": anonymous,
+            "author": author_socket,
+            "member": member_socket,
+            "moderator": moderator_socket,
+        }
+        for c in sockets.values():
+            assert (await c.subscribe(channel))["type"] == "subscribed"
+        reply = await arrange.reply(written.topic_id, author, "A reply that arrives *live*.")
+        live_html = {
+            name: (await next_post_event(c, "post.created", reply.post_number))["html"]
+            for name, c in sockets.items()
+        }
+        assert controls(live_html["anonymous"]) == []
+        assert controls(live_html["author"]) == ["Quote and reply", "Edit"]
+        assert controls(live_html["member"]) == ["Quote and reply", "Flag"]
+        assert controls(live_html["moderator"]) == ["Quote and reply", "Edit", "Flag"]
+        # Exactly what a reload shows each of them: the same article, byte for byte.
+        path = f"/t/controls-live/{written.topic_id}"
+        for name in sockets:
+            page = await page_as(server, path, headers[name])
+            assert live_html[name] == article(page, reply.post_number), name
+
+        # An edit keeps each viewer's controls too.
+        await do_edit_post(arrange.forum, author, reply.post_id, PostEdit("Edited *live*.", 1))
+        for name, c in sockets.items():
+            edited = await next_post_event(c, "post.edited", reply.post_number)
+            assert controls(edited["html"]) == controls(live_html[name]), name
+
+    # A moderator never edits an administrator's post: live as on the page.
+    by_admin = await arrange.reply(written.topic_id, admin, "An administrator replies.")
+    async with live(server.base_url, headers["moderator"]) as c:
+        await c.subscribe(channel, since=0)  # the replay comes before `subscribed`
+        (data,) = [
+            f["data"]
+            for f in c.events(channel)
+            if f["kind"] == "post.created" and f["data"]["post_number"] == by_admin.post_number
+        ]
+        assert controls(data["html"]) == ["Quote and reply", "Flag"]
+
+
+async def test_the_post_count_under_the_title_stays_right(
+    server: ServerThread, arrange: Arrange
+) -> None:
+    author = await arrange.user()
+    group = await arrange.group()
+    written = await arrange.topic(group, author, "Counted", "One.")
+    async with live(server.base_url) as c:
+        await c.subscribe(f"topic:{written.topic_id}")
+        reply = await arrange.reply(written.topic_id, author, "Two.")
+        data = await next_post_event(c, "post.created", reply.post_number)
+    assert data["posts_label"] == "2 posts"
+    page = await page_as(server, f"/t/counted/{written.topic_id}", {})
+    assert "<span data-live-count>2 posts</span>" in page
+    single = await arrange.topic(group, author, "Alone", "Only.")
+    page = await page_as(server, f"/t/alone/{single.topic_id}", {})
+    assert "<span data-live-count>1 post</span>" in page
+
+
+async def test_review_cards_come_as_each_reviewer_may_act(
+    server: ServerThread, arrange: Arrange, db: Any
+) -> None:
+    moderator = await arrange.user(role="moderator", name="mod")
+    convener = await arrange.user(name="conv")
+    flagger = await arrange.user(name="flagger")
+    author = await arrange.user(name="author")
+    group = await arrange.group(members=(author, flagger), conveners=(convener,))
+    written = await arrange.topic(group, author, "To be flagged", "Something to look at.")
+    async with (
+        live(server.base_url, await key_headers(db, moderator)) as mod,
+        live(server.base_url, await key_headers(db, convener)) as conv,
+    ):
+        for c in (mod, conv):
+            assert (await c.subscribe("review"))["type"] == "subscribed"
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+            r = await http.post(
+                f"/p/{written.post_id}/flag",
+                data={"reason": "inappropriate"},
+                headers=await key_headers(db, flagger),
+            )
+            assert r.status_code in (200, 303), r.text
+
+        def is_card(f: dict[str, Any]) -> bool:
+            return f.get("kind") == "review.changed" and f["data"]["group_id"] == group.id
+
+        staff_card = (await mod.until(is_card))["data"]
+        convener_card = (await conv.until(is_card))["data"]
+    assert "html_conveners" not in staff_card and "html_conveners" not in convener_card
+    assert 'value="suspend"' in staff_card["html"] and 'name="penalty"' in staff_card["html"]
+    assert 'value="suspend"' not in convener_card["html"]
+    assert 'name="penalty"' not in convener_card["html"]
+    assert 'value="approve"' in convener_card["html"] or 'value="ignore"' in convener_card["html"]
