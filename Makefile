@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy forum realtime
+	$(BIN)/mypy forum realtime tests bench
 
 bench: $(STAMP)
 	$(BIN)/python bench/pages.py

@@ -230,7 +230,7 @@ class Arrange:
             " WHERE id = :id",
             established | {"id": user.id},
         )
-        return replace(user, **established)
+        return replace(user, approved_posts=100, created_at=established["created_at"])
 
     async def group(
         self,

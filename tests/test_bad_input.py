@@ -51,7 +51,10 @@ class Body:
 
 def bodies(csrf: str) -> Iterator[Body]:
     def form(value: str) -> bytes:
-        pairs = [(f, value) for f in FIELDS if f != "csrf_token"] + [("csrf_token", csrf)]
+        fields: list[tuple[str, str | int | float | bool | None]] = [
+            (f, value) for f in FIELDS if f != "csrf_token"
+        ]
+        pairs = [*fields, ("csrf_token", csrf)]
         return httpx.QueryParams(pairs).__str__().encode()
 
     def as_json(value: Any) -> bytes:
@@ -184,13 +187,13 @@ async def test_no_route_answers_a_malformed_request_with_a_server_error(world: A
                         check(await c.http.get(f"{path}?{query}", headers=headers), what)
                         tried += 1
                 if "POST" in (route.methods or set()):
-                    for body in bodies(c.csrf):
+                    for bad in bodies(c.csrf):
                         r = await c.http.post(
                             path,
-                            content=body.content,
-                            headers=headers | {"content-type": body.content_type},
+                            content=bad.content,
+                            headers=headers | {"content-type": bad.content_type},
                         )
-                        check(r, f"{who} POST {path} {body.name}")
+                        check(r, f"{who} POST {path} {bad.name}")
                         tried += 1
         assert tried > 1000  # the table really ran
         assert (await callers[0][1].http.get("/healthz")).text == "ok"

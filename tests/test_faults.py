@@ -207,9 +207,10 @@ async def test_the_composer_posts_once_however_often_it_is_sent(fresh) -> None:
 
 
 async def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(
-        subprocess.run, command, cwd=ROOT, capture_output=True, text=True, **kwargs
-    )
+    def run_it() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, **kwargs)
+
+    return await asyncio.to_thread(run_it)
 
 
 def migrate_command(url: str) -> list[str]:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import forum.actions.accounts
+import forum.auth
 from tests.conftest import PASSWORD, Client, ServerThread
 
 
@@ -135,7 +136,7 @@ async def test_unknown_and_known_names_are_checked_alike(
     made = await fresh()
     member = await made.arrange.user()
     checked: list[str] = []
-    real = forum.actions.accounts.verify_password
+    real = forum.auth.verify_password  # what the login action looks up as verify_password
 
     async def watched(password_hash: str, password: str) -> bool:
         checked.append(password_hash[:9])

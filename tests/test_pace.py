@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -68,7 +68,8 @@ async def paced_client(paced: ServerThread) -> AsyncIterator[Any]:
 
 def acting(arrange: Arrange, **limits: int) -> Arrange:
     """The same arranger, with its actions run under these pace settings."""
-    return Arrange(replace(arrange.forum, settings=replace(arrange.settings, **limits)))
+    settings = replace(arrange.settings, **cast(dict[str, Any], limits))
+    return Arrange(replace(arrange.forum, settings=settings))
 
 
 async def key_headers(db: Database, user: User) -> dict[str, str]:

@@ -264,10 +264,10 @@ async def test_the_last_admin_cannot_be_demoted(tmp_path) -> None:
         assert await accounts.do_set_site_role(forum, only, "second", "admin")
         # With two, one may step down, even themselves; then the other is the last again.
         assert await accounts.do_set_site_role(forum, only, "onlyadmin", "moderator")
-        second = await get_user(db, second.id)
-        assert second is not None
+        promoted = await get_user(db, second.id)
+        assert promoted is not None
         with pytest.raises(BadRequest, match="at least one administrator"):
-            await accounts.do_set_site_role(forum, second, "second", "member")
+            await accounts.do_set_site_role(forum, promoted, "second", "member")
         roles = await db.fetch_all("SELECT username, role FROM users ORDER BY id")
         assert [(r["username"], r["role"]) for r in roles] == [
             ("onlyadmin", "moderator"),

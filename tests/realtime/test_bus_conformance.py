@@ -9,6 +9,7 @@ unclosed connection or a never-awaited coroutine fails the test that left it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import random
@@ -80,6 +81,18 @@ async def test_ids_start_at_one_and_are_gapless_per_channel(cluster: Cluster) ->
     assert await node.bus.head(cluster.channel("never")) == 0
 
 
+def has_hints(node: Any, channel: str, ids: set[int]) -> bool:
+    return bool(node.seen.hinted(channel) >= ids)
+
+
+def has_broadcasts(node: Any) -> bool:
+    return bool(node.seen.broadcasts)
+
+
+def has_first_hint(node: Any, channel: str, event_id: int) -> bool:
+    return (channel, event_id) in node.seen.first_hint_at
+
+
 @pytest.mark.parametrize("kind", DATABASE_KINDS)
 async def test_append_without_a_transaction_commits_on_its_own(cluster: Cluster) -> None:
     node = await cluster.node()
@@ -114,7 +127,7 @@ async def test_concurrent_appends_stay_gapless_and_are_all_hinted(cluster: Clust
         events = await first.bus.backlog(channel, 0)
         assert [(e.id, e.data) for e in events] == sorted(mine.items())
         for node in nodes:
-            await node.seen.until(lambda n=node, c=channel, m=mine: n.seen.hinted(c) >= set(m))
+            await node.seen.until(functools.partial(has_hints, node, channel, set(mine)))
 
 
 @pytest.mark.parametrize("kind", DATABASE_KINDS)
@@ -221,7 +234,7 @@ async def test_hints_reach_a_second_node_on_the_same_backend(cluster: Cluster) -
     assert await append(one, channel) == 1
     assert await append(two, channel) == 2
     for node in (one, two):
-        await node.seen.until(lambda n=node: n.seen.hinted(channel) >= {1, 2})
+        await node.seen.until(functools.partial(has_hints, node, channel, {1, 2}))
 
 
 async def test_a_broadcast_reaches_this_node(cluster: Cluster) -> None:
@@ -237,7 +250,7 @@ async def test_a_broadcast_reaches_every_node(cluster: Cluster) -> None:
     one, two = await cluster.node(), await cluster.node()
     await one.bus.broadcast("presence", {"n": 1})
     for node in (one, two):
-        await node.seen.until(lambda n=node: bool(n.seen.broadcasts))
+        await node.seen.until(functools.partial(has_broadcasts, node))
         assert node.seen.broadcasts == [("presence", {"n": 1})]
 
 
@@ -332,7 +345,7 @@ async def test_hint_latency(cluster: Cluster) -> None:
             async with node.db.transaction() as conn:
                 event_id = await node.bus.append(conn, channel, "note", {"n": n}, time.time())
                 committed[event_id] = time.perf_counter()  # just before COMMIT is sent
-        await node.seen.until(lambda e=event_id: (channel, e) in node.seen.first_hint_at)
+        await node.seen.until(functools.partial(has_first_hint, node, channel, event_id))
         # Irregular spacing, so commits fall at every phase of the SQLite poll.
         await asyncio.sleep(random.uniform(0, 0.004))
     same = statistics.median(
