@@ -55,6 +55,7 @@ import httpx  # noqa: E402
 
 from forum.actions import accounts, groups, posts  # noqa: E402
 from forum.actions.drafts import Draft  # noqa: E402
+from forum.actions.groups import OPERATOR  # noqa: E402
 from forum.actions.idempotent import Outcome, Written  # noqa: E402
 from forum.app import opened_forum  # noqa: E402
 from forum.context import Forum  # noqa: E402
@@ -218,15 +219,14 @@ async def seed(url: str) -> Seeded:
     ]
     group = await groups.do_create_group(
         forum,
-        None,
+        OPERATOR,
         name="Bench group",
         slug="bench",
         description="Benchmark data.",
         visibility="public",
-        check_actor=False,
     )
     for user in authors:
-        await groups.do_add_member(forum, None, group.id, user.username, check_actor=False)
+        await groups.do_add_member(forum, OPERATOR, group.id, user.username)
     title = "Living with fatigue: what helps you?"
     first = published(
         await posts.do_new_topic(

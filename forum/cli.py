@@ -103,17 +103,16 @@ def cmd_apikey_create(args: argparse.Namespace) -> int:
 
 
 def cmd_group_create(args: argparse.Namespace) -> int:
-    from forum.actions.groups import do_create_group
+    from forum.actions.groups import OPERATOR, do_create_group
 
     async def work(forum: Forum) -> int:
         group = await do_create_group(
             forum,
-            None,
+            OPERATOR,
             name=args.name,
             slug=args.slug,
             description=args.description,
             visibility="private" if args.private else "public",
-            check_actor=False,
         )
         print(f"created group {group.slug}")
         return 0
@@ -122,7 +121,7 @@ def cmd_group_create(args: argparse.Namespace) -> int:
 
 
 def cmd_group_add(args: argparse.Namespace) -> int:
-    from forum.actions.groups import do_add_member
+    from forum.actions.groups import OPERATOR, do_add_member
     from forum.queries.groups import get_group_by_slug
 
     async def work(forum: Forum) -> int:
@@ -130,7 +129,7 @@ def cmd_group_add(args: argparse.Namespace) -> int:
         if group is None:
             print(f"there is no group {args.slug}", file=sys.stderr)
             return 1
-        await do_add_member(forum, None, group.id, args.user, args.role, check_actor=False)
+        await do_add_member(forum, OPERATOR, group.id, args.user, args.role)
         print(f"added {args.user} to {group.slug} as {args.role}")
         return 0
 

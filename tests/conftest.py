@@ -30,6 +30,7 @@ import uvicorn
 
 from forum.actions import accounts, groups, posts
 from forum.actions.drafts import Draft
+from forum.actions.groups import OPERATOR
 from forum.app import SERVER_OPTIONS, build_renderer, create_app, opened_forum
 from forum.context import Forum
 from forum.db import Database
@@ -241,19 +242,16 @@ class Arrange:
         slug = unique("g").lower()
         group = await groups.do_create_group(
             self.forum,
-            None,
+            OPERATOR,
             name=f"Group {slug}",
             slug=slug,
             description="A test group.",
             visibility=visibility,
-            check_actor=False,
         )
         for user in members:
-            await groups.do_add_member(self.forum, None, group.id, user.username, check_actor=False)
+            await groups.do_add_member(self.forum, OPERATOR, group.id, user.username)
         for user in conveners:
-            await groups.do_add_member(
-                self.forum, None, group.id, user.username, "convener", check_actor=False
-            )
+            await groups.do_add_member(self.forum, OPERATOR, group.id, user.username, "convener")
         return group
 
     async def topic(

@@ -36,17 +36,24 @@ def _check_role_for(user: User, group: Group, role: str) -> None:
     raise BadRequest(f"{user.username} has a guest account, and guests cannot be conveners.")
 
 
+class Operator:
+    """Whoever runs the `forum` command on the server: acts with the site operator's
+    authority and no forum account (creating the first groups, adding their members)."""
+
+
+OPERATOR = Operator()
+
+
 async def do_create_group(
     forum: Forum,
-    actor: User | None,
+    actor: User | Operator | None,
     *,
     name: str | None,
     slug: str | None,
     description: str | None,
     visibility: str | None,
-    check_actor: bool = True,
 ) -> Group:
-    if check_actor and not can_create_group(actor):
+    if not isinstance(actor, Operator) and not can_create_group(actor):
         raise Forbidden("Only administrators can create groups.")
     clean_name = clean_text(name, "The group name", 100, multiline=False)
     clean_slug = (slug or "").strip().lower() or slugify(clean_name, "group")
@@ -73,7 +80,7 @@ async def do_create_group(
             visibility=str(visibility),
             now=forum.now(),
         )
-        if actor is not None:
+        if isinstance(actor, User):
             await group_queries.upsert_membership(
                 conn, group_id=group.id, user_id=actor.id, role="convener", now=forum.now()
             )
@@ -102,19 +109,19 @@ async def do_leave_group(forum: Forum, actor: User, group_id: int) -> None:
 
 async def do_add_member(
     forum: Forum,
-    actor: User | None,
+    actor: User | Operator | None,
     group_id: int,
     username: str | None,
     role: str = "member",
-    *,
-    check_actor: bool = True,
 ) -> User:
     if role not in GROUP_ROLES:
         raise BadRequest("The role must be member or convener.")
     async with forum.db.transaction() as conn:
-        access = await access_group(conn, actor, group_id=group_id) if check_actor else None
-        if access is not None and not can_manage_members(actor, access.membership):
-            raise Forbidden("Only the group's conveners and moderators can add members.")
+        access = None
+        if not isinstance(actor, Operator):
+            access = await access_group(conn, actor, group_id=group_id)
+            if not can_manage_members(actor, access.membership):
+                raise Forbidden("Only the group's conveners and moderators can add members.")
         user = await user_queries.get_user_by_username(conn, (username or "").strip())
         if user is None:
             raise NotFound(f"There is no user called {(username or '').strip()!r}.")
@@ -127,7 +134,7 @@ async def do_add_member(
             conn, group_id=group_id, user_id=user.id, role=role, now=now
         )
         await forum.publish(conn, AccessChanged(user.id))  # a new convener gets the review channel
-        if actor is not None:
+        if isinstance(actor, User):
             await record_action(
                 conn,
                 actor_id=actor.id,
