@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pages.py            # full run, about 2 minutes
     .venv/bin/python bench/pages.py --quick    # smoke run, about 15 seconds
+    .venv/bin/python bench/pages.py --writes-only   # section 2 alone, about 20 seconds
 
 1. Topic page: GET of a topic page holding 20 posts of ~640 bytes of markdown, read by an
    anonymous visitor, served by `forum serve` (one uvicorn worker) in its own process, on
@@ -671,6 +672,9 @@ def verdict(value: float, target: float) -> str:
     return "MET" if value >= target else "MISSED"
 
 
+LINE = "-" * 104
+
+
 def print_report(
     args: argparse.Namespace,
     loader_name: str,
@@ -679,9 +683,22 @@ def print_report(
     writes: list[Writes],
     elapsed: float,
 ) -> None:
-    line = "-" * 104
+    print_header(args)
+    print(
+        f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
+        f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds"
+    )
+    print_pages(page_bytes, targets)
+    print_writes(writes)
+    print(LINE)
+    print(f"total run time {elapsed:.0f} s")
+
+
+def print_header(args: argparse.Namespace) -> None:
     print()
     kind = "QUICK (smoke run)" if args.quick else "full run"
+    if args.writes_only:
+        kind += ", writes only"
     print(
         f"forum bench/pages.py   {date.today().isoformat()}   cores: {os.cpu_count()}"
         f"   python {sys.version.split()[0]}   {kind}"
@@ -690,10 +707,10 @@ def print_report(
         f"load average at start {args.loadavg[0]:.1f}, at end {os.getloadavg()[0]:.1f}"
         " (1 min; other processes share these cores)"
     )
-    print(
-        f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
-        f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds"
-    )
+
+
+def print_pages(page_bytes: dict[str, int], targets: dict[str, Target]) -> None:
+    line = LINE
     print(
         "topic page: 20 posts x ~640 B markdown, anonymous reader; HTML bytes: "
         + ", ".join(f"{k} {v:,}" for k, v in page_bytes.items())
@@ -740,7 +757,10 @@ def print_report(
             f"{'  same, per app-CPU-second':<44}{topic.per_cpu / inmem.per_cpu:>16.2f}x"
             f"{'':>17}{topic.per_cpu / health.per_cpu:>14.2f}x"
         )
-    print(line)
+
+
+def print_writes(writes: list[Writes]) -> None:
+    print(LINE)
     print(
         f"{'2. writes: do_reply, ~1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
         f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}{'cook-only':>11}"
@@ -780,12 +800,10 @@ def print_report(
         )
     print(
         "  cook() and render_post: CPU inside those calls during the replies; other CPU: the"
-        " rest of this\n  process's CPU (drivers, aiosqlite threads, the action's own code);"
-        " waiting: wall less CPU (database\n  server, commit, thread wake-ups, and other"
-        " processes on the machine)."
+        " rest of this\n  process's CPU (drivers, the threads that wait for SQLite's lock,"
+        " checkpoint it and cook long\n  texts, the action's own code); waiting: wall less"
+        " CPU (database server, commit, thread\n  wake-ups, and other processes on the machine)."
     )
-    print(line)
-    print(f"total run time {elapsed:.0f} s")
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -816,6 +834,9 @@ def main(argv: list[str] | None = None) -> int:
         "--httpx", action="store_true", help="use the httpx client even if wrk is installed"
     )
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    parser.add_argument(
+        "--writes-only", action="store_true", help="only section 2 (replies), no servers"
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     args.rounds = args.rounds or (1 if quick else 5)
@@ -852,6 +873,13 @@ def main(argv: list[str] | None = None) -> int:
                 return s
 
             seeded[name] = run_async(arrange_and_write())
+        if args.writes_only:
+            print_header(args)
+            print(f"replies: {args.rounds} round(s) x {args.write_seconds:g} s; medians of rounds")
+            print_writes(writes)
+            print(LINE)
+            print(f"total run time {time.perf_counter() - started:.0f} s")
+            return 0
 
         servers = [forum_server("sqlite", sqlite_url, tmp, pg=False)]
         if pg_url:

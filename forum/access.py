@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forum.db import Connection
+from forum.db import Connection, Row
 from forum.errors import NotFound
 from forum.permissions import can_read_group, is_staff
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
+from forum.queries._sql import Along
 from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
@@ -31,6 +32,10 @@ class TopicAccess:
     topic: Topic
     group: Group
     membership: str | None
+    # The watched words' version read with the topic: a content check in the same transaction
+    # knows from it whether its list is current (forum/watched.py). None: not read.
+    watched_version: int | None = None
+    along: Row | None = None  # what the `along` columns read, if any
 
 
 async def _membership(conn: Connection, user: User | None, group_id: int) -> str | None:
@@ -56,15 +61,19 @@ async def access_group(
     return GroupAccess(group, membership)
 
 
-async def access_topic(conn: Connection, user: User | None, topic_id: int) -> TopicAccess:
-    found = await topic_queries.get_topic_and_group(conn, topic_id)
+async def access_topic(
+    conn: Connection, user: User | None, topic_id: int, *, along: Along | None = None
+) -> TopicAccess:
+    """The topic with the viewer's right to read it. `along`: columns another check reads in
+    the same statement (TopicAccess.along)."""
+    user_id = user.id if user else None
+    found = await topic_queries.get_topic_and_group(conn, topic_id, user_id, along)
     if found is None:
         raise NotFound("There is no such topic.")
-    topic, group = found
-    membership = await _membership(conn, user, group.id)
-    if not can_read_group(user, group, membership):
+    if not can_read_group(user, found.group, found.membership):
         raise NotFound("There is no such topic.")
-    return TopicAccess(topic, group, membership)
+    extra = found.row if along is not None else None
+    return TopicAccess(found.topic, found.group, found.membership, found.watched_version, extra)
 
 
 async def access_post(

@@ -24,13 +24,12 @@ from forum.db import (
     DatabaseReadOnly,
     is_unavailable,
     is_unstorable,
-    migrate,
     open_database,
 )
 from forum.errors import ForumError, NotAuthenticated
 from forum.live import open_live
 from forum.middleware import AnswerDatabaseFaults, RefuseNulAddresses, SecurityHeaders
-from forum.ratelimit import RateLimiter
+from forum.migrate import migrate
 from forum.rendering import Renderer
 from forum.routes import routes
 from forum.settings import Settings, image_host_set, load_settings
@@ -185,7 +184,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             bus = await open_bus(settings.bus_url or db.url, db)
             try:
                 app.state.forum = Forum(db, bus, renderer, settings, clock or SystemClock())
-                app.state.live = await open_live(db, bus, renderer, settings)
+                app.state.live = await open_live(app.state.forum, bus)
                 try:
                     yield
                 finally:
@@ -212,8 +211,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     renderer = build_renderer()
-    app.state.settings = settings  # read by AuthMiddleware before any route (and the lifespan)
-    app.state.preview_limiter = RateLimiter()
     return app
 
 

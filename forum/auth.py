@@ -9,7 +9,6 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +126,7 @@ class AuthMiddleware:
         if api_key is not None:
             key_hash = token_hash(api_key)
             user, owner_id, refusal = await api_key_user(
-                state.forum.db, key_hash, conn.headers.get("api-username")
+                state.forum.db, key_hash, conn.headers.get("api-username"), state.forum.now()
             )
             if user is None:
                 if scope["type"] == "http":
@@ -159,12 +158,12 @@ class AuthMiddleware:
         await self.app(scope, receive, send_with_cookie)
 
 
-def is_suspended(user: User, now: float | None = None) -> bool:
-    return user.suspended_until is not None and user.suspended_until > (now or time.time())
+def is_suspended(user: User, now: float) -> bool:
+    return user.suspended_until is not None and user.suspended_until > now
 
 
-def is_silenced(user: User, now: float | None = None) -> bool:
-    return user.silenced_until is not None and user.silenced_until > (now or time.time())
+def is_silenced(user: User, now: float) -> bool:
+    return user.silenced_until is not None and user.silenced_until > now
 
 
 async def _cookie_auth(
@@ -176,7 +175,7 @@ async def _cookie_auth(
         user = await user_queries.get_session_user(forum.db, token_hash(token), forum.now())
         # A suspension deletes sessions; one set another way (the database, a script)
         # still admits nobody.
-        if user is not None and not is_suspended(user):
+        if user is not None and not is_suspended(user, forum.now()):
             return Auth(user, "session", csrf_token_for(secret, token), token), None
     # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.
     anon = cookies.get(ANON_COOKIE)
@@ -190,7 +189,7 @@ INVALID_KEY = "Invalid API key or username."
 
 
 async def api_key_user(
-    db: Any, key_hash: str, api_username: str | None
+    db: Any, key_hash: str, api_username: str | None, now: float
 ) -> tuple[User | None, int | None, str]:
     """Whom an API key acts as: (user, the key owner's id, "") or (None, None, why not).
 
@@ -200,7 +199,7 @@ async def api_key_user(
     owner = await user_queries.get_api_key_user(db, key_hash)
     if owner is None:
         return None, None, INVALID_KEY
-    if is_suspended(owner) or is_silenced(owner):
+    if is_suspended(owner, now) or is_silenced(owner, now):
         return None, None, "This API key's account is suspended or silenced, so it cannot be used."
     user: User | None = owner
     if api_username and api_username.lower() != owner.username.lower():
@@ -209,7 +208,7 @@ async def api_key_user(
         user = await user_queries.get_user_by_username(db, api_username)
     if user is None:
         return None, None, INVALID_KEY
-    if is_suspended(user):
+    if is_suspended(user, now):
         return None, None, "This account is suspended."
     return user, owner.id, ""
 

@@ -6,14 +6,16 @@ from parts that are complete when they are passed in: nothing is attached afterw
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from forum.clock import Clock
 from forum.db import Connection, Database
 from forum.events import Event, EventSink
+from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
 from forum.settings import Settings
+from forum.watched import WatchedWords
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,22 @@ class Forum:
     renderer: Renderer
     settings: Settings
     clock: Clock
+    # Composer previews per person in this process (bounded memory; views/preview.py).
+    preview_limits: RateLimiter = field(default_factory=RateLimiter)
+    # The watched words as this process last read them, used only at their current version.
+    watched: WatchedWords = field(default_factory=WatchedWords)
 
     def now(self) -> float:
         return self.clock.now()
 
-    async def publish(self, conn: Connection, event: Event) -> list[int]:
-        """Append `event` to the log of each of its channels, inside the caller's transaction
-        (`conn`), so the event exists if and only if its change does; the sink wakes every
-        node after commit. Returns the ids, one per channel."""
+    async def publish(self, conn: Connection, *events: Event) -> list[int]:
+        """Append each event to the log of each of its channels, in order, inside the caller's
+        transaction (`conn`), so an event exists if and only if its change does; the sink
+        wakes every node after commit. An action's events go together: one statement (two
+        on SQLite). Returns the ids, one per event and channel."""
         now = self.clock.now()
-        payload: dict[str, Any] = event.payload()
-        return [
-            await self.events.append(conn, channel, event.kind, payload, now)
-            for channel in event.channels()
-        ]
+        entries = []
+        for event in events:
+            payload: dict[str, Any] = event.payload()  # one dict, encoded once
+            entries += [(channel, event.kind, payload) for channel in event.channels()]
+        return await self.events.append_many(conn, entries, now)

@@ -1,7 +1,8 @@
-"""A small async database surface over asyncpg (PostgreSQL) and aiosqlite (SQLite), plus migrations.
+"""A small async database surface over asyncpg (PostgreSQL) and sqlite3 (SQLite). The migration
+runner is forum/migrate.py.
 
 SQL is plain text with named parameters (`:name`) on both databases. On SQLite every write goes
-through one writer connection, one transaction at a time; reads use separate connections (WAL).
+through one writer connection, one transaction at a time; reads use a second connection (WAL).
 """
 
 from __future__ import annotations
@@ -11,23 +12,20 @@ import contextlib
 import logging
 import re
 import sqlite3
-import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import aiosqlite
 import asyncpg
 
 log = logging.getLogger("forum.db")
 
 Row = dict[str, Any]
+T = TypeVar("T")
 Params = Mapping[str, Any] | None
-
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 # --- faults ---------------------------------------------------------------------------------
@@ -140,6 +138,8 @@ class Connection(ABC):
         return None if row is None else next(iter(row.values()))
 
     _committing: _Committing | None = None  # set on a connection inside a transaction
+    # Advisory locks this connection's transaction already holds (see Database.transaction).
+    locks: frozenset[int] = frozenset()
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run `fn` once this connection's transaction commits (outside one: now)."""
@@ -155,8 +155,19 @@ class Database(Connection):
     url: str
 
     @abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[Connection]:
-        """`async with db.transaction() as conn:` commits on success and rolls back on error."""
+    def transaction(self, *, locks: Sequence[int] = ()) -> AbstractAsyncContextManager[Connection]:
+        """`async with db.transaction() as conn:` commits on success and rolls back on error.
+
+        `locks`: advisory locks (64-bit keys) the transaction holds from its start until it
+        ends, taken on PostgreSQL in the round trip of its BEGIN, and listed in `conn.locks`.
+        SQLite needs none: its one writer at a time already excludes every other writer."""
+
+    def reads(self) -> AbstractAsyncContextManager[Connection]:
+        """`async with db.reads() as conn:` several reads on one connection, outside a
+        transaction (each sees what was committed when it ran): the checks an action makes
+        before its costly steps. PostgreSQL holds one pooled connection for them all, not one
+        per read; elsewhere this is the database itself."""
+        return contextlib.nullcontext(self)
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -187,55 +198,104 @@ _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
 )
 DEFAULT_BUSY_MS = 10_000  # how long a writer waits for another process's write lock
+# The writer copies the WAL back into the database file (a checkpoint, with an fsync) on a
+# thread, about this often: SQLite's own default, which would otherwise run it inside a COMMIT.
+CHECKPOINT_PAGES = 1000
 
 
 class _SqliteConnection(Connection):
+    """The writer inside a transaction: each statement runs on the event loop's thread (a few
+    microseconds: no hand-off to a thread and back), under the write lock already taken."""
+
     dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, committing: _Committing | None = None) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        committing: _Committing | None = None,
+        locks: frozenset[int] = frozenset(),
+    ) -> None:
         self._conn = conn
         self._committing = committing
+        self.locks = locks
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
-        return list(await self._conn.execute_fetchall(sql, params or {}))  # type: ignore[arg-type]
+        return self._conn.execute(sql, params or {}).fetchall()
 
     async def execute(self, sql: str, params: Params = None) -> None:
-        await self._conn.execute(sql, params or {})
+        self._conn.execute(sql, params or {})
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY, any extended code)."""
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
 class SqliteDatabase(Database):
+    """One writer connection behind an asyncio lock, one reader; both on the loop's thread.
+
+    A write transaction takes SQLite's write lock with `BEGIN IMMEDIATE` at a zero busy
+    timeout: the lock is free unless another process is writing, and then the wait for it
+    (up to `busy_ms`) happens on a thread, so the loop never blocks. Once the lock is held
+    nothing inside the transaction waits (WAL: readers never block the writer), so its
+    statements and the COMMIT run on the loop, as the reads do. What would block, the wait
+    for another process and the checkpoint's fsync, runs on one thread beside the loop."""
+
     dialect = "sqlite"
 
     def __init__(self, url: str, path: str, busy_ms: int = DEFAULT_BUSY_MS) -> None:
         self.url = url
         self._path = path
-        self._pragmas = (*_PRAGMAS, f"PRAGMA busy_timeout={int(busy_ms)}")
-        self._writer: aiosqlite.Connection | None = None
+        self._busy_ms = int(busy_ms)
+        self._pragmas = (*_PRAGMAS, f"PRAGMA busy_timeout={self._busy_ms}")
+        self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # Where the writer waits for another process's lock or checkpoints: one thread, used
+        # only by the holder of _write_lock.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._commits = 0  # since the last checkpoint
+        self._checkpoint_every = 100  # commits; adjusted to CHECKPOINT_PAGES as pages are seen
 
-    async def open(self) -> None:
+    def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN ourselves, so a transaction is exactly our block.
-        self._writer = await aiosqlite.connect(self._path, isolation_level=None)
-        self._writer.row_factory = _dict_row  # type: ignore[assignment]
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = _dict_row
         try:
             for pragma in self._pragmas:
-                await self._writer.execute(pragma)
+                conn.execute(pragma)
         except BaseException:
-            # Its thread would keep the process alive after a failed start.
-            await self.close()
+            conn.close()
             raise
+        return conn
+
+    async def open(self) -> None:
+        # Opened off the loop: switching a new file to WAL waits for other processes' locks.
+        self._writer = await asyncio.to_thread(self._connect)
+        self._writer.execute("PRAGMA busy_timeout=0")  # see _begin
+        self._writer.execute("PRAGMA wal_autocheckpoint=0")  # see _checkpoint
         # Reads run on the event loop's own thread: our reads are small indexed queries
         # (tens of microseconds), cheaper than a hop to a worker thread and back, which
         # also fights the renderer for the GIL (measured: bench/pages.py). WAL means a
         # reader never waits for the writer.
-        self._reader = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        self._reader.row_factory = _dict_row
-        for pragma in self._pragmas:
-            self._reader.execute(pragma)
+        try:
+            self._reader = self._connect()
+        except BaseException:
+            await self.close()
+            raise
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         assert self._reader is not None, "database is not open"
+        writer = self._writer
+        if writer is not None and not self._write_lock.locked():
+            # The writer is idle (this runs on the loop, as every writer statement does): its
+            # page cache holds what this process last wrote, where the reader's was emptied
+            # by that commit, so a read after a write costs about half as much here.
+            try:
+                return writer.execute(sql, params or {}).fetchall()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error):  # busy: it waits for no one; the reader does
+                    raise
         return self._reader.execute(sql, params or {}).fetchall()
 
     async def execute(self, sql: str, params: Params = None) -> None:
@@ -243,21 +303,102 @@ class SqliteDatabase(Database):
             await conn.execute(sql, params)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        assert self._writer is not None, "database is not open"
-        async with self._write_lock:
-            # IMMEDIATE takes the write lock now, so other processes wait here (busy_timeout)
-            # rather than failing at the first write inside the block.
-            await self._writer.execute("BEGIN IMMEDIATE")
+    async def transaction(self, *, locks: Sequence[int] = ()) -> AsyncIterator[Connection]:
+        writer = self._writer
+        assert writer is not None, "database is not open"
+        await self._write_lock.acquire()
+        owned = True  # False: a thread still using the writer releases the lock when done
+        try:
+            try:
+                await self._begin(writer)
+            except _Abandoned:
+                owned = False
+                raise
             committing = _Committing()
             try:
-                yield _SqliteConnection(self._writer, committing)
+                yield _SqliteConnection(writer, committing, frozenset(locks))
+                writer.execute("COMMIT")
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                # A failed COMMIT leaves the transaction open; some errors (a full disk)
+                # have already ended it.
+                if writer.in_transaction:
+                    writer.execute("ROLLBACK")
                 raise
-            else:
-                await self._writer.execute("COMMIT")
-        committing.run()
+            committing.run()
+            self._commits += 1
+            if self._commits >= self._checkpoint_every:
+                try:
+                    await self._checkpoint(writer)
+                except _Abandoned:
+                    owned = False
+                    raise
+        finally:
+            if owned:
+                self._write_lock.release()
+
+    async def _begin(self, writer: sqlite3.Connection) -> None:
+        """Take the write lock: at once when no other process holds it, else wait for it on
+        the thread, up to the busy timeout ("database is locked" after that: a 503)."""
+        if writer.in_transaction:
+            writer.execute("ROLLBACK")  # left open by a ROLLBACK that failed (disk I/O error)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error):
+                raise
+
+        def wait() -> None:
+            writer.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            try:
+                writer.execute("BEGIN IMMEDIATE")
+            finally:
+                writer.execute("PRAGMA busy_timeout=0")
+
+        # Abandoned (the request cancelled), the wait may still take the lock: give it back.
+        await self._on_thread(wait, abandon=lambda: writer.execute("ROLLBACK"))
+
+    async def _checkpoint(self, writer: sqlite3.Connection) -> None:
+        """Copy the WAL back into the database file on the thread, after the COMMIT that
+        filled it, as SQLite's own automatic checkpoint would inside that COMMIT; the
+        writer's next BEGIN then starts the WAL again from its beginning. PASSIVE: it waits
+        for nobody. The loop is free meanwhile; this process's next writer waits."""
+        commits, self._commits = self._commits, 0
+
+        def checkpoint() -> Row:
+            row: Row = writer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+            return row
+
+        try:
+            done = await self._on_thread(checkpoint, abandon=lambda: None)
+        except Exception as error:  # the transaction has committed: only log it
+            log.error("SQLite checkpoint failed: %s", error)
+            return
+        pages = int(done["log"] or 0)  # the WAL's length in pages, now copied back
+        if pages > 0:
+            every = round(CHECKPOINT_PAGES * commits / pages)
+            self._checkpoint_every = max(10, min(1000, every))
+
+    async def _on_thread(self, work: Callable[[], T], *, abandon: Callable[[], object]) -> T:
+        """`work()` with the writer on the thread, the loop free meanwhile. If the caller is
+        cancelled, the thread still has the writer: `abandon()` runs after a `work` that
+        succeeded, and the write lock is released, only once it is done (raises _Abandoned)."""
+        done = asyncio.get_running_loop().run_in_executor(self._thread, work)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+
+            def finish(done: asyncio.Future[T]) -> None:
+                try:
+                    if not done.cancelled() and done.exception() is None and self._writer:
+                        abandon()
+                except sqlite3.Error:
+                    log.exception("could not end an abandoned SQLite transaction")
+                finally:
+                    self._write_lock.release()
+
+            done.add_done_callback(finish)
+            raise _Abandoned from None
 
     async def check_writable(self) -> None:
         # Make a table and roll it back: DDL is transactional, so nothing changes. BEGIN
@@ -280,10 +421,15 @@ class SqliteDatabase(Database):
     async def close(self) -> None:
         writer, reader = self._writer, self._reader
         self._writer, self._reader = None, None
+        self._thread.shutdown(wait=False)
         if writer is not None:
-            await writer.close()
+            writer.close()
         if reader is not None:
             reader.close()
+
+
+class _Abandoned(asyncio.CancelledError):
+    """Cancelled while the thread had the writer: the write lock is released when it is done."""
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -314,10 +460,14 @@ class _PgConnection(Connection):
     dialect = "postgresql"
 
     def __init__(
-        self, conn: asyncpg.Connection | asyncpg.Pool, committing: _Committing | None = None
+        self,
+        conn: asyncpg.Connection | asyncpg.Pool,
+        committing: _Committing | None = None,
+        locks: frozenset[int] = frozenset(),
     ) -> None:
         self._conn = conn
         self._committing = committing
+        self.locks = locks
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
         text, names = _to_numbered(sql)
@@ -326,6 +476,44 @@ class _PgConnection(Connection):
     async def execute(self, sql: str, params: Params = None) -> None:
         text, names = _to_numbered(sql)
         await self._conn.execute(text, *_args(names, params))
+
+
+class _PgReads(Connection):
+    """Reads on one pooled connection, taken at the first: a connection found dead (the
+    server restarted) is replaced and the read tried again, as PostgresDatabase.fetch_all
+    does for each of its reads."""
+
+    dialect = "postgresql"
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+        self._conn: Any = None
+
+    async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        for attempt in range(self._db.max_size + 1):
+            if self._conn is None:
+                self._conn = await self._db._acquire()
+            try:
+                return await _PgConnection(self._conn).fetch_all(sql, params)
+            except _LOST as error:
+                if _bad_argument(error):
+                    raise  # the request's value, not the connection: nothing to retry
+                await self.release(terminate=True)
+                if attempt == self._db.max_size:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def execute(self, sql: str, params: Params = None) -> None:
+        if self._conn is None:
+            self._conn = await self._db._acquire()
+        await _PgConnection(self._conn).execute(sql, params)
+
+    async def release(self, *, terminate: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if terminate:
+                _terminate(conn)  # the pool opens a new one in its place
+            await self._db._release(conn)
 
 
 def _terminate(conn: Any) -> None:
@@ -354,6 +542,10 @@ class PostgresDatabase(Database):
         self._pool = await asyncpg.create_pool(
             self.url, min_size=self._min_size, max_size=self._max_size, reset=_rollback_only
         )
+
+    @property
+    def max_size(self) -> int:
+        return self._max_size
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -385,19 +577,27 @@ class PostgresDatabase(Database):
             await self._release(conn)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def reads(self) -> AsyncIterator[Connection]:
+        reads = _PgReads(self)
+        try:
+            yield reads
+        finally:
+            await reads.release()
+
+    @asynccontextmanager
+    async def transaction(self, *, locks: Sequence[int] = ()) -> AsyncIterator[Connection]:
         committing = _Committing()
-        conn, tr = await self._begin()
+        conn = await self._begin(locks)
         try:
             try:
-                yield _PgConnection(conn, committing)
+                yield _PgConnection(conn, committing, frozenset(locks))
             except BaseException:
                 try:
-                    await tr.rollback()
+                    await conn.execute("ROLLBACK")
                 except Exception:
                     _terminate(conn)  # lost with the transaction: the error that counts is above
                 raise
-            await tr.commit()
+            await conn.execute("COMMIT")
         finally:
             await self._release(conn)
         committing.run()
@@ -413,22 +613,30 @@ class PostgresDatabase(Database):
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as error:
             raise DatabaseUnavailable(type(error).__name__) from error
 
-    async def _begin(self) -> tuple[Any, Any]:
-        """A pooled connection with a transaction begun. A dead connection (the server
-        restarted) is dropped and another taken, before anything was done on it, so nothing
-        runs twice; BEGIN is the probe, so a healthy pool pays no extra round trip."""
+    async def _begin(self, locks: Sequence[int]) -> Any:
+        """A pooled connection with a transaction begun, holding `locks`. A dead connection
+        (the server restarted) is dropped and another taken, before anything was done on it,
+        so nothing runs twice; BEGIN is the probe, so a healthy pool pays no extra round
+        trip. The locks are taken in that round trip too (a simple query may hold several
+        statements; the keys are integers, so nothing is spliced but digits)."""
+        begin = "; ".join(
+            ["BEGIN", *(f"SELECT pg_advisory_xact_lock({int(key)})" for key in locks)]
+        )
         for attempt in range(self._max_size + 1):
             conn = await self._acquire()
-            tr = conn.transaction()
             try:
-                await tr.start()
+                await conn.execute(begin)
             except _LOST:
                 _terminate(conn)
                 await self._release(conn)
                 if attempt == self._max_size:
                     raise
                 continue
-            return conn, tr
+            except BaseException:
+                # A lock not had (a deadlock, a cancelled wait): the pool's reset rolls back.
+                await self._release(conn)
+                raise
+            return conn
         raise AssertionError("unreachable")
 
     async def check_writable(self) -> None:
@@ -483,72 +691,8 @@ async def open_database(url: str, *, busy_ms: int = DEFAULT_BUSY_MS) -> Database
     return db
 
 
-# --- migrations -----------------------------------------------------------------------------
+# --- migrations ---------------------------------------------------------------------------
+# The runner lives in forum/migrate.py (it imports nothing from here at run time); it is
+# re-exported so `from forum.db import migrate` keeps working.
 
-
-def _migration_files(dialect: str) -> list[tuple[int, str, Path]]:
-    """Numbered files `NNNN_name.sql`, or `NNNN_name.<dialect>.sql` where the SQL differs."""
-    chosen: dict[int, tuple[str, Path]] = {}
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        stem_parts = path.name.removesuffix(".sql").split(".")
-        if len(stem_parts) == 2 and stem_parts[1] != dialect:
-            continue
-        version_text, _, name = stem_parts[0].partition("_")
-        version = int(version_text)
-        if version in chosen and len(stem_parts) == 1:
-            continue  # a dialect's own file wins over the shared one
-        chosen[version] = (name, path)
-    return [(v, name, path) for v, (name, path) in sorted(chosen.items())]
-
-
-def _split_sqlite(script: str) -> list[str]:
-    statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    if buffer.strip():
-        statements.append(buffer.strip())
-    return statements
-
-
-async def migrate(db: Database) -> list[int]:
-    """Apply the migrations not yet recorded, each in its own transaction; return their numbers.
-
-    Safe when several processes start at once: PostgreSQL takes an advisory lock, SQLite's
-    BEGIN IMMEDIATE serialises the writers, and the applied set is read inside that lock.
-    """
-    applied_now: list[int] = []
-    async with db.transaction() as conn:
-        await _lock_migrations(conn)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
-        )
-    for version, name, path in _migration_files(db.dialect):
-        script = path.read_text(encoding="utf-8")
-        async with db.transaction() as conn:
-            await _lock_migrations(conn)
-            done = await conn.fetch_val(
-                "SELECT count(*) FROM schema_migrations WHERE version = :v", {"v": version}
-            )
-            if done:
-                continue
-            if db.dialect == "postgresql":
-                await conn.execute(script)
-            else:
-                for statement in _split_sqlite(script):
-                    await conn.execute(statement)
-            await conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)",
-                {"v": version, "n": name, "t": time.time()},
-            )
-            applied_now.append(version)
-    return applied_now
-
-
-async def _lock_migrations(conn: Connection) -> None:
-    # SQLite needs nothing more: the transaction began IMMEDIATE, which already excludes writers.
-    if conn.dialect == "postgresql":
-        await conn.execute("SELECT pg_advisory_xact_lock(4201)")
+from forum.migrate import migrate as migrate  # noqa: E402

@@ -6,7 +6,9 @@ transaction that made the change, so an event exists if and only if its change d
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any, ClassVar, Protocol
 
 from forum.db import Connection
@@ -22,7 +24,17 @@ class Event:
         raise NotImplementedError
 
     def payload(self) -> dict[str, Any]:
-        return asdict(self)
+        # asdict's result without its deep copy of every value (an event's html is kilobytes):
+        # fields are immutable values, or dataclasses (a post's facts), which become dicts.
+        return {field.name: _plain(getattr(self, field.name)) for field in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, (list, tuple, dict)):
+        return deepcopy(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -141,36 +153,50 @@ class ReviewOutcome(Event):
 
 
 class EventSink(Protocol):
-    """Where actions append live events: realtime's Bus. `append` writes to the log inside
-    the caller's transaction and wakes every node once it commits (realtime/bus.py)."""
+    """Where actions append live events: realtime's Bus. `append` writes an event to the log
+    inside the caller's transaction and wakes every node once it commits (realtime/bus.py);
+    `append_many` writes several, each (channel, kind, data), as append of each in turn would
+    (an action's events in one statement, two on SQLite)."""
 
     async def append(
         self, conn: Any, channel: str, kind: str, data: dict[str, Any], now: float
     ) -> int: ...
 
+    async def append_many(
+        self, conn: Any, entries: Sequence[tuple[str, str, dict[str, Any]]], now: float
+    ) -> list[int]: ...
+
 
 # --- what the log keeps, when text leaves public view ----------------------------------------
 
 
-def _with_html(key: str, ident: int, **html: str) -> Any:
+Update = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+def _with_html(key: str, ident: int, **fields: object) -> Update:
+    """A rewrite of the stored events whose `key` is `ident`: these fields take these values
+    (where an event has them)."""
+
     def update(data: dict[str, Any]) -> dict[str, Any] | None:
         if data.get(key) != ident:
             return None
-        new = data | {field: text for field, text in html.items() if field in data}
+        new = data | {name: value for name, value in fields.items() if name in data}
         return new if new != data else None
 
     return update
 
 
-async def replace_post_html(conn: Connection, topic_id: int, post_id: int, html: str) -> int:
-    """Every stored event of a post (created, edited) carries `html` from now on: the post as
-    readers see it now (hidden, removed, redacted). A reader who resumes from the log is
-    never sent text that a moderator or its author took away. Live events already sent are
-    replaced in place by the post.edited event that goes with the change."""
+async def replace_post_html(
+    conn: Connection, topic_id: int, post_id: int, html: str, facts: PostFacts
+) -> int:
+    """Every stored event of a post (created, edited) carries `html` and `facts` from now on:
+    the post as readers see it now (hidden, removed, redacted), and the controls that go
+    with that. A reader who resumes from the log is never sent text that a moderator or its
+    author took away. Live events already sent are replaced in place by the post.edited
+    event that goes with the change."""
     marker = f'"post_id":{post_id},'
-    return await rewrite_events(
-        conn, f"topic:{topic_id}", marker, _with_html("post_id", post_id, html=html)
-    )
+    update = _with_html("post_id", post_id, html=html, facts=asdict(facts))
+    return await rewrite_events(conn, f"topic:{topic_id}", marker, update)
 
 
 async def replace_review_html(conn: Connection, event: ReviewChanged) -> int:

@@ -13,34 +13,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket
 
 from forum.access import access_group, access_topic, readable_groups
 from forum.auth import Auth, api_key_user, is_suspended, token_hash
+from forum.clock import Clock
+from forum.context import Forum
 from forum.db import Database
 from forum.errors import NotFound
 from forum.events import ACCESS_CHANNEL
 from forum.forms import MAX_ID
 from forum.pace import KEEP_SECONDS as PACE_KEEP_SECONDS
 from forum.pace import trim_pace
-from forum.permissions import PostControls, PostFacts, is_staff, post_controls
+from forum.permissions import NO_CONTROLS, PostControls, PostFacts, is_staff, post_controls
 from forum.queries.idempotency import KEEP_SECONDS as IDEMPOTENCY_KEEP_SECONDS
 from forum.queries.idempotency import trim as trim_idempotency_keys
 from forum.queries.review import convened_group_ids
 from forum.queries.users import User, get_session_user, get_user
 from forum.ratelimit import trim_rate_events
 from forum.rendering import Renderer
-from forum.settings import Settings
 from realtime.bus import Bus, Event
 from realtime.endpoint import Limits, LiveEndpoint
 
 log = logging.getLogger("forum.live")
+
+A = TypeVar("A")  # how a viewer sees an event: staff or not, a set of post controls
 
 
 @dataclass
@@ -52,7 +55,9 @@ class LiveViewer:
 
     user: User | None
     readable: set[int] = field(default_factory=set)
-    reviews: set[int] | None = None  # groups whose review items this viewer gets; None: all
+    # Groups whose review items this viewer gets; None: all (site staff, set when a review
+    # subscribe is authorised). Closed until then.
+    reviews: set[int] | None = field(default_factory=set)
     session_hash: str | None = None
     api_key_hash: str | None = None
     api_username: str | None = None
@@ -85,7 +90,7 @@ class Presenter:
     def __init__(self, renderer: Renderer, keep: int = 1024) -> None:
         self.renderer = renderer
         self.keep = keep
-        self._made: OrderedDict[tuple[str, int, object], Event] = OrderedDict()
+        self._made: OrderedDict[tuple[object, ...], Event] = OrderedDict()
 
     def __call__(self, viewer: LiveViewer, event: Event) -> Event | None:
         data = event.data
@@ -96,17 +101,22 @@ class Presenter:
             if viewer.reviews is not None and data.get("group_id") not in viewer.reviews:
                 return None
             return self._shaped(event, viewer.reviews is None, self._review_card)
-        facts = data.get("facts")
-        if event.kind in POST_EVENTS and isinstance(facts, dict):
-            controls = post_controls(viewer.user, PostFacts(**facts))
+        if event.kind in POST_EVENTS:
+            # Events stored before posts carried their facts (or malformed ones) get no
+            # controls: never more than a reload would show.
+            facts = PostFacts.from_data(data.get("facts"))
+            controls = post_controls(viewer.user, facts) if facts else NO_CONTROLS
             if not controls.any:
                 return event
             return self._shaped(event, controls, self._with_controls)
-
         return event
 
-    def _shaped(self, event: Event, audience: Any, make: Any) -> Event:
-        key = (event.channel, event.id, audience)
+    def _shaped(self, event: Event, audience: A, make: Callable[[Event, A], Event]) -> Event:
+        # Keyed by the event's text as well as its id: the log rewrites a stored event's
+        # html in place when text is removed (forum/events.py), and a replay must never be
+        # answered from a copy shaped before that.
+        data = event.data
+        key = (event.channel, event.id, data.get("html"), data.get("html_conveners"), audience)
         made = self._made.get(key)
         if made is None:
             made = self._made[key] = make(event, audience)
@@ -117,9 +127,13 @@ class Presenter:
     @staticmethod
     def _review_card(event: Event, staff: bool) -> Event:
         data = dict(event.data)
-        conveners = data.pop("html_conveners", "")
+        conveners = data.pop("html_conveners", None)
         if not staff:
-            data["html"] = conveners
+            if conveners is None:
+                # Stored before cards were drawn per role: the count changes, no card.
+                data.pop("html", None)
+            else:
+                data["html"] = conveners
         return replace(event, data=data)
 
     def _with_controls(self, event: Event, controls: PostControls) -> Event:
@@ -141,6 +155,7 @@ class Live:
 
     db: Database
     bus: Bus
+    clock: Clock
     retention_seconds: float
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -170,11 +185,13 @@ class Live:
             return viewer  # an anonymous reader has nothing to lose but channels
         user: User | None
         if viewer.session_hash is not None:
-            user = await get_session_user(self.db, viewer.session_hash, time.time())
-            if user is not None and is_suspended(user):
+            now = self.clock.now()
+            user = await get_session_user(self.db, viewer.session_hash, now)
+            if user is not None and is_suspended(user, now):
                 user = None
         else:
-            user, _, _ = await api_key_user(self.db, viewer.api_key_hash or "", viewer.api_username)
+            key, name = viewer.api_key_hash or "", viewer.api_username
+            user, _, _ = await api_key_user(self.db, key, name, self.clock.now())
         if user is None or user.id != viewer.user.id:
             return None
         viewer.user = user
@@ -184,7 +201,7 @@ class Live:
         # The role as it is now, not as it was when the socket opened: a moderator demoted a
         # moment ago must not subscribe to a private group (nor read its history).
         user = await get_user(self.db, viewer.user.id) if viewer.user else None
-        if viewer.user is not None and (user is None or is_suspended(user)):
+        if viewer.user is not None and (user is None or is_suspended(user, self.clock.now())):
             return "forbidden"
         viewer.user = user
         kind, _, ident = channel.partition(":")
@@ -224,10 +241,11 @@ class Live:
     async def trim_forever(self) -> None:
         while True:
             try:
-                await self.bus.trim(time.time() - self.retention_seconds)
-                await trim_pace(self.db, time.time() - PACE_KEEP_SECONDS)
-                await trim_rate_events(self.db, time.time() - PACE_KEEP_SECONDS)
-                await trim_idempotency_keys(self.db, time.time() - IDEMPOTENCY_KEEP_SECONDS)
+                now = self.clock.now()
+                await self.bus.trim(now - self.retention_seconds)
+                await trim_pace(self.db, now - PACE_KEEP_SECONDS)
+                await trim_rate_events(self.db, now - PACE_KEEP_SECONDS)
+                await trim_idempotency_keys(self.db, now - IDEMPOTENCY_KEEP_SECONDS)
             except Exception:
                 log.exception("trimming the logs failed; trying again in an hour")
             await asyncio.sleep(3600)
@@ -256,9 +274,10 @@ class LiveSide:
         await self.live.close()
 
 
-async def open_live(db: Database, bus: Bus, renderer: Renderer, settings: Settings) -> LiveSide:
+async def open_live(forum: Forum, bus: Bus) -> LiveSide:
     """Start live updates over an open bus (the app owns and closes the bus)."""
-    live = Live(db, bus, settings.event_retention_days * 86400)
+    settings, renderer = forum.settings, forum.renderer
+    live = Live(forum.db, bus, forum.clock, settings.event_retention_days * 86400)
     endpoint = LiveEndpoint[LiveViewer](
         bus,
         live.authenticate,

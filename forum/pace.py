@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from forum.db import Connection
+from forum.db import Connection, Row
 from forum.errors import RateLimited
 from forum.permissions import is_new_account, is_staff
+from forum.queries._sql import Along
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.settings import Settings
@@ -62,21 +65,30 @@ class Limit:
 def pace_limits(settings: Settings, action: str, new: bool) -> list[Limit]:
     """The limits on `action` for an established or a new account; those set to 0 are off."""
     s = settings
-    table = {
-        "post": [
-            Limit(1, s.new_post_interval_seconds if new else s.post_interval_seconds, True),
-            Limit(s.new_posts_per_hour if new else s.posts_per_hour, HOUR),
-        ],
-        "topic": [
-            Limit(1, s.topic_interval_seconds, True),
-            Limit(s.new_topics_per_day if new else s.topics_per_day, DAY),
-        ],
-        "flag": [Limit(s.new_flags_per_hour if new else s.flags_per_hour, HOUR)],
-        "edit": [Limit(1, s.edit_interval_seconds, True), Limit(s.edits_per_hour, HOUR)],
-    }
-    if action not in table:
-        raise ValueError(f"no pace rules for the action {action!r}")
-    return [limit for limit in table[action] if limit.count > 0 and limit.window > 0]
+    match action:  # only the action's own limits are built: this runs twice per post
+        case "post":
+            limits = [
+                Limit(1, s.new_post_interval_seconds if new else s.post_interval_seconds, True),
+                Limit(s.new_posts_per_hour if new else s.posts_per_hour, HOUR),
+            ]
+        case "topic":
+            limits = [
+                Limit(1, s.topic_interval_seconds, True),
+                Limit(s.new_topics_per_day if new else s.topics_per_day, DAY),
+            ]
+        case "flag":
+            limits = [Limit(s.new_flags_per_hour if new else s.flags_per_hour, HOUR)]
+        case "edit":
+            limits = [Limit(1, s.edit_interval_seconds, True), Limit(s.edits_per_hour, HOUR)]
+        case _:
+            raise ValueError(f"no pace rules for the action {action!r}")
+    return [limit for limit in limits if limit.count > 0 and limit.window > 0]
+
+
+def pace_lock(user: User) -> int:
+    """The key of the user's pace lock: `db.transaction(locks=[pace_lock(user)])` takes it as
+    the transaction begins (on PostgreSQL, in the same round trip), before check_pace."""
+    return _PG_LOCK_PREFIX + user.id
 
 
 async def check_pace(
@@ -105,53 +117,167 @@ async def check_pace(
     if not limits and slow <= 0:
         return
     # Check and count under one lock per user, so two requests racing (in any process)
-    # cannot both see room for one more. SQLite's BEGIN IMMEDIATE already serialises writers.
-    if record and conn.dialect == "postgresql":
-        await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": _PG_LOCK_PREFIX + user.id})
+    # cannot both see room for one more. SQLite's BEGIN IMMEDIATE already serialises writers;
+    # a transaction may have taken the lock as it began (pace_lock).
+    key = pace_lock(user)
+    if record and conn.dialect == "postgresql" and key not in conn.locks:
+        await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": key})
+    count = record and bool(limits)
+    params = _params(user.id, action, now, limits, topic.id if slow > 0 and topic else None)
+    sql = _seen_sql(len(limits), slow > 0, count and conn.dialect == "postgresql")
+    seen = await conn.fetch_one(sql, params | {"p_slow": float(slow)})
+    assert seen is not None
+    _refuse(seen, action, now, limits, new, slow)
+    if count and conn.dialect != "postgresql":  # PostgreSQL counted it in the same statement
+        await conn.execute(_COUNT_ONE, params)
+
+
+def pace_read(
+    settings: Settings,
+    user: User,
+    action: str,
+    now: float,
+    *,
+    topic_id: int | None = None,
+    counting: Connection | None = None,
+) -> Along | None:
+    """check_pace's read, as columns for another query to carry (a reply reads them with its
+    topic: one statement for both), for `action` in the topic `topic_id` if any; None: no
+    rule applies to this user. check_pace_read decides on what it read.
+
+    Without `counting`, it counts nothing and takes no lock: the cheap early check before the
+    costly steps. `counting`: the write's transaction, which holds pace_lock(user) (taken as
+    it began); on PostgreSQL the same statement counts this action, and a refusal (which
+    check_pace_read raises) rolls the count back with the transaction."""
+    if is_staff(user):
+        return None
+    limits = pace_limits(settings, action, is_new_account(user, now, settings))
+    slow = action == "post" and topic_id is not None  # decided once the topic is read
+    if not limits and not slow:
+        return None
+    params = _params(user.id, action, now, limits, topic_id if slow else None)
+    ctes = ""
+    if counting is not None and counting.dialect == "postgresql" and limits:
+        if pace_lock(user) not in counting.locks:
+            raise RuntimeError("take pace_lock(user) with the transaction to count in a read")
+        ctes = f"counted AS ({_COUNT_ONE})"
+    return Along(", ".join(_columns(len(limits), slow)), params, ctes)
+
+
+async def check_pace_read(
+    seen: Row | None,
+    settings: Settings,
+    user: User,
+    action: str,
+    now: float,
+    *,
+    topic: Topic | None = None,
+    moderates: bool = False,
+    counting: Connection | None = None,
+) -> None:
+    """check_pace on the row that carried pace_read's columns (None: the read had none):
+    raise RateLimited if `user` may not do `action` yet. `counting`: as given to pace_read,
+    and then this action is counted (on SQLite here; PostgreSQL counted it in the read)."""
+    if seen is None or is_staff(user):
+        return
+    new = is_new_account(user, now, settings)
+    limits = pace_limits(settings, action, new)
+    slow = topic.slow_mode_seconds if topic and action == "post" and not moderates else 0
+    _refuse(seen, action, now, limits, new, slow)
+    if counting is not None and counting.dialect != "postgresql" and limits:
+        await counting.execute(_COUNT_ONE, _params(user.id, action, now, [], None))
+
+
+def _refuse(seen: Row, action: str, now: float, limits: list[Limit], new: bool, slow: int) -> None:
     refusals: list[tuple[float, str]] = []
-    if slow > 0 and topic is not None:
-        last = await _last_post_in_topic(conn, user.id, topic.id)
+    if slow > 0:
+        times = [at for at in (seen["published"], seen["held"]) if at is not None]
+        last = max(times) if times else None
         if last is not None and now - last < slow:
             refusals.append(
                 (last + slow - now, f"This topic is in slow mode: one post every {every(slow)}.")
             )
-    if limits:
-        refusals += await _over_limits(conn, user.id, action, now, limits, new)
+    refusals += _over_limits(seen, action, now, limits, new)
     if refusals:
         wait, reason = max(refusals)
         seconds = max(1, math.ceil(wait))
         again = _ACTIONS[action][1]
         raise RateLimited(f"{reason} {again} {duration(seconds)}.", wait_seconds=seconds)
-    if limits and record:
-        await conn.execute(
-            "INSERT INTO pace_events (user_id, action, created_at) VALUES (:u, :a, :now)",
-            {"u": user.id, "a": action, "now": now},
-        )
 
 
-async def _over_limits(
-    conn: Connection, user_id: int, action: str, now: float, limits: list[Limit], new: bool
+_COUNT_ONE = "INSERT INTO pace_events (user_id, action, created_at) VALUES (:p_u, :p_a, :p_now)"
+
+
+def _params(
+    user_id: int, action: str, now: float, limits: list[Limit], topic_id: int | None
+) -> dict[str, Any]:
+    # A limit is full when its window holds `count` actions; the count-th newest says when
+    # it lifts (an index walk in the database, however generous the limit).
+    params: dict[str, Any] = {"p_u": user_id, "p_a": action, "p_now": now}
+    for i, limit in enumerate(limits):
+        params[f"p_since{i}"] = now - limit.window
+        params[f"p_skip{i}"] = limit.count - 1
+    if topic_id is not None:
+        params["p_t"] = topic_id
+    return params
+
+
+@lru_cache(maxsize=16)
+def _columns(limits: int, slow: bool) -> tuple[str, ...]:
+    """What every rule needs, as columns (parameters named p_*, so that another query can
+    carry them): for each limit, the time of the newest action that fills it (the
+    count-th newest in its window; NULL: there is room), and, in slow mode, when the user
+    last posted in the topic (published, or held for review)."""
+    columns = [
+        f"(SELECT created_at FROM pace_events WHERE user_id = :p_u AND action = :p_a"
+        f" AND created_at > :p_since{i} ORDER BY created_at DESC LIMIT 1 OFFSET :p_skip{i})"
+        f" AS limit{i}"
+        for i in range(limits)
+    ]
+    # Two indexed lookups: posts_user and review_items_author each find the user's rows,
+    # and a user has few rows in one topic.
+    columns += [
+        "(SELECT max(created_at) FROM posts WHERE user_id = :p_u AND topic_id = :p_t) AS published"
+        if slow
+        else "NULL AS published",
+        "(SELECT max(created_at) FROM review_items WHERE kind = 'queued' AND author_id = :p_u"
+        " AND topic_id = :p_t AND status <> 'rejected') AS held"
+        if slow
+        else "NULL AS held",
+    ]
+    return tuple(columns)
+
+
+@lru_cache(maxsize=64)
+def _seen_sql(limits: int, slow: bool, count: bool) -> str:
+    """One statement reads _columns. `count` (PostgreSQL only): the same statement also
+    counts this action, when no rule refuses it, by the same tests _refuse makes in Python
+    (`now - last < slow` exactly so, as the arithmetic is IEEE in both)."""
+    select = "SELECT " + ", ".join(_columns(limits, slow))
+    if not count:
+        return select
+    room = [f"limit{i} IS NULL" for i in range(limits)]
+    if slow:
+        room += [
+            "NOT coalesce(:p_now - published < :p_slow, FALSE)",
+            "NOT coalesce(:p_now - held < :p_slow, FALSE)",
+        ]
+    return (
+        f"WITH seen AS ({select}), counted AS (INSERT INTO pace_events (user_id, action,"
+        f" created_at) SELECT :p_u, :p_a, :p_now FROM seen WHERE {' AND '.join(room)})"
+        " SELECT * FROM seen"
+    )
+
+
+def _over_limits(
+    seen: Row, action: str, now: float, limits: list[Limit], new: bool
 ) -> list[tuple[float, str]]:
     """(seconds to wait, why) for each limit this user has reached."""
-    # Refused attempts are never recorded, so a window holds at most `count` rows: reading
-    # the newest `most` rows of the longest window covers every limit.
-    rows = await conn.fetch_all(
-        "SELECT created_at FROM pace_events"
-        " WHERE user_id = :u AND action = :a AND created_at > :since"
-        " ORDER BY created_at DESC LIMIT :most",
-        {
-            "u": user_id,
-            "a": action,
-            "since": now - max(limit.window for limit in limits),
-            "most": max(limit.count for limit in limits),
-        },
-    )
-    times = [row["created_at"] for row in rows]
     quick, _, thing, things = _ACTIONS[action]
     refusals = []
-    for limit in limits:
-        recent = [at for at in times if at > now - limit.window]
-        if len(recent) < limit.count:
+    for i, limit in enumerate(limits):
+        filled_at = seen[f"limit{i}"]
+        if filled_at is None:
             continue
         allowed = f"{limit.count} {thing if limit.count == 1 else things} {per(limit.window)}"
         if limit.interval:
@@ -162,25 +288,8 @@ async def _over_limits(
             reason = f"While your account is new, the limit is {allowed}."
         else:
             reason = f"You have reached the limit of {allowed}."
-        refusals.append((recent[limit.count - 1] + limit.window - now, reason))
+        refusals.append((filled_at + limit.window - now, reason))
     return refusals
-
-
-async def _last_post_in_topic(conn: Connection, user_id: int, topic_id: int) -> float | None:
-    """When the user last posted in the topic, counting posts held for review."""
-    # Two indexed lookups rather than a UNION: posts_user and review_items_author each
-    # find the user's rows, and a user has few rows in one topic.
-    published = await conn.fetch_val(
-        "SELECT max(created_at) FROM posts WHERE user_id = :u AND topic_id = :t",
-        {"u": user_id, "t": topic_id},
-    )
-    held = await conn.fetch_val(
-        "SELECT max(created_at) FROM review_items WHERE kind = 'queued'"
-        " AND author_id = :u AND topic_id = :t AND status <> 'rejected'",
-        {"u": user_id, "t": topic_id},
-    )
-    times = [at for at in (published, held) if at is not None]
-    return max(times) if times else None
 
 
 async def trim_pace(conn: Connection, older_than: float) -> None:

@@ -51,6 +51,26 @@ class PostFacts:
     deleted: bool
     topic_closed: bool
 
+    @classmethod
+    def from_data(cls, data: object) -> PostFacts | None:
+        """The facts as an event stored them; None if missing or not as written here."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            facts = cls(**data)
+        except TypeError:
+            return None
+        values = (
+            facts.author_id,
+            facts.author_role,
+            facts.hidden,
+            facts.deleted,
+            facts.topic_closed,
+        )
+        kinds = (int, str, bool, bool, bool)
+        ok = all(isinstance(v, k) for v, k in zip(values, kinds, strict=True))
+        return facts if ok else None
+
 
 def post_facts(post: Post, topic: Topic) -> PostFacts:
     return PostFacts(

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from forum import moderation, pace
 from forum.pages import Page
@@ -63,10 +63,10 @@ def _long_date(ts: float) -> str:
 
 
 def time_tag(ts: float) -> Markup:
-    full = _long_date(ts)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(
-        iso_time(ts), full, friendly_time(ts)
-    )
+    # An f-string of escaped parts: what Markup.format makes, at a fraction of its cost (it
+    # runs for every post on a page and twice for every reply's live events).
+    iso, full, friendly = escape(iso_time(ts)), escape(_long_date(ts)), escape(friendly_time(ts))
+    return Markup(f'<time datetime="{iso}" title="{full}">{friendly}</time>')
 
 
 def posts_label(count: int) -> str:

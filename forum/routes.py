@@ -107,7 +107,7 @@ routes: list[BaseRoute] = [
         name="hold_first_posts",
     ),
     WebSocketRoute("/live", live_socket, name="live"),
-    # Any other address ending in .json is the API's: not found, said in JSON.
+    # Any other address ending in .json that no page takes is the API's: not found, in JSON.
     JsonFallback("/{rest:path}.json", api.not_found, name="api_unknown"),
     # Static files only are compressed: pages carry CSRF tokens, which compression beside
     # attacker-chosen text would expose (BREACH).

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from forum.context import Forum
@@ -85,10 +85,28 @@ def path_int(request: Request, name: str) -> int:
     return number
 
 
+def route_of(request: Request) -> BaseRoute | None:
+    """The route this request is for: the router's choice, or, for a request answered before
+    routing (a NUL in the address, the database down during the session lookup), the route
+    the router would choose, found the same way (first full match, else first partial)."""
+    route = request.scope.get("route")
+    if isinstance(route, BaseRoute) or request.scope.get("type") != "http":
+        return route if isinstance(route, BaseRoute) else None
+    partial: BaseRoute | None = None
+    routes: list[BaseRoute] = request.app.router.routes
+    for candidate in routes:
+        match, _ = candidate.matches(request.scope)
+        if match == Match.FULL:
+            return candidate
+        if match == Match.PARTIAL and partial is None:
+            partial = candidate
+    return partial
+
+
 def speaks_json(request: Request) -> bool:
     """JSON for a JSON route (the route table says), an API key, or a client that asks for
     JSON and not HTML; a page for people in a browser."""
-    if isinstance(request.scope.get("route"), JsonRoute) or "api-key" in request.headers:
+    if isinstance(route_of(request), JsonRoute) or "api-key" in request.headers:
         return True
     accept = request.headers.get("accept", "")
     return "application/json" in accept and "text/html" not in accept

@@ -1,5 +1,7 @@
 -- The forum core: accounts, groups, topics, posts, revisions and the live event log.
 -- Times are seconds since the epoch (DOUBLE PRECISION), the same in both dialects.
+-- channel_heads and events belong to realtime/, whose realtime/schema.py now defines them;
+-- migrate() applies that DDL after this file, which finds them made here as before.
 
 CREATE TABLE users (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

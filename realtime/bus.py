@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +29,9 @@ class Event:
     kind: str
     data: dict[str, Any]
     created_at: float
+
+
+Entry = tuple[str, str, dict[str, Any]]  # an event to append: (channel, kind, data)
 
 
 class TooOld(Exception):
@@ -96,6 +99,17 @@ class Bus(ABC):
     async def append(
         self, conn: SqlConnection | None, channel: str, kind: str, data: dict[str, Any], now: float
     ) -> int: ...
+
+    async def append_many(
+        self, conn: SqlConnection | None, entries: Sequence[Entry], now: float
+    ) -> list[int]:
+        """Append events, each (channel, kind, data), in order, exactly as `append` of each in
+        turn would (the same ids and hints, all in the caller's transaction); returns their
+        ids. A database-backed backend writes a run of entries on distinct channels in one
+        statement (two on SQLite): an action's events cost one round trip together."""
+        return [
+            await self.append(conn, channel, kind, data, now) for channel, kind, data in entries
+        ]
 
     @abstractmethod
     async def backlog(self, channel: str, since: int, limit: int = 1000) -> list[Event]: ...

@@ -236,7 +236,13 @@ class Hub(Generic[P]):
         if event.id <= sub.last_id:
             return  # already sent during replay: no duplicate
         sub.last_id = event.id
-        shown = event if self.present is None else self.present(sock.principal, event)
+        try:
+            shown = event if self.present is None else self.present(sock.principal, event)
+        except Exception:
+            # Fail closed, and keep the channel flowing for everyone else: an event the app
+            # cannot present (a bug, stored data it no longer reads) is not sent at all.
+            log.exception("presenting an event on %s failed; not sent", event.channel)
+            return
         if shown is None:
             return
         # Keyed by identity, the shaped event kept alive beside its frame for the loop.

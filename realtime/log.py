@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
-from realtime.bus import Bus, Event, SqlConnection, TooOld, encode_data
+from realtime.bus import Bus, Entry, Event, SqlConnection, TooOld, encode_data
 
 
 class SqlDatabase(SqlConnection, Protocol):
@@ -49,68 +50,147 @@ class Appended:
 
 # --- appending ------------------------------------------------------------------------------
 
-_NEXT_ID = (
-    "INSERT INTO channel_heads (channel, last_id) VALUES (:channel, 1)"
-    " ON CONFLICT (channel) DO UPDATE SET last_id = channel_heads.last_id + 1"
-    " RETURNING last_id"
-)
+
+@lru_cache(maxsize=32)
+def _heads_sql(channels: int) -> str:
+    """The next id of each of `channels` channels (:c0, :c1, ...), their head rows locked in
+    that order until commit, as appending to each in turn would."""
+    values = ", ".join(f"(:c{i}, 1)" for i in range(channels))
+    return (
+        f"INSERT INTO channel_heads (channel, last_id) VALUES {values}"
+        " ON CONFLICT (channel) DO UPDATE SET last_id = channel_heads.last_id + 1"
+        " RETURNING channel, last_id"
+    )
+
+
+@lru_cache(maxsize=64)
+def _events_sql(payloads: tuple[int, ...]) -> str:
+    """Insert event i with payload :p<payloads[i]> (an event on several channels sends its
+    payload once)."""
+    values = ", ".join(f"(:c{i}, :id{i}, :k{i}, :p{p}, :now)" for i, p in enumerate(payloads))
+    return (
+        f"INSERT INTO events (channel, id, kind, payload, created_at) VALUES {values}"
+        " RETURNING channel, seq"
+    )
+
+
+def _params(batch: Sequence[Entry]) -> tuple[dict[str, Any], tuple[int, ...]]:
+    """The batch's channels, kinds and payloads as parameters; each distinct data dict is
+    encoded once."""
+    params: dict[str, Any] = {}
+    encoded: dict[int, int] = {}  # id(data) -> payload number
+    payloads = []
+    for i, (channel, kind, data) in enumerate(batch):
+        number = encoded.get(id(data))
+        if number is None:
+            number = encoded[id(data)] = len(encoded)
+            params[f"p{number}"] = encode_data(data)
+        params[f"c{i}"], params[f"k{i}"] = channel, kind
+        payloads.append(number)
+    return params, tuple(payloads)
 
 
 async def _append_sqlite(
-    conn: SqlConnection, channel: str, kind: str, payload: str, now: float
-) -> Appended:
-    # SQLite has no data-modifying CTEs: two statements, inside the caller's transaction.
-    rows = await conn.fetch_all(_NEXT_ID, {"channel": channel})
-    event_id = int(rows[0]["last_id"])
-    rows = await conn.fetch_all(
-        "INSERT INTO events (channel, id, kind, payload, created_at)"
-        " VALUES (:channel, :id, :kind, :payload, :now) RETURNING seq",
-        {"channel": channel, "id": event_id, "kind": kind, "payload": payload, "now": now},
+    conn: SqlConnection, batch: Sequence[Entry], now: float, notify: str | None
+) -> list[Appended]:
+    # SQLite has no data-modifying CTEs: two statements, inside the caller's transaction,
+    # however many channels. Rows are matched by channel: RETURNING has no defined order.
+    if notify is not None:
+        raise ValueError("SQLite has no NOTIFY")
+    params, payloads = _params(batch)
+    heads = await conn.fetch_all(_heads_sql(len(batch)), params)
+    ids = {row["channel"]: int(row["last_id"]) for row in heads}
+    params |= {f"id{i}": ids[channel] for i, (channel, _, _) in enumerate(batch)}
+    rows = await conn.fetch_all(_events_sql(payloads), params | {"now": now})
+    seqs = {row["channel"]: int(row["seq"]) for row in rows}
+    return [Appended(ids[channel], seqs[channel]) for channel, _, _ in batch]
+
+
+@lru_cache(maxsize=64)
+def _append_postgresql_sql(payloads: tuple[int, ...], notify: bool) -> str:
+    # One round trip: the head upserts and the event inserts in one statement. The upserts
+    # still take the head rows' locks until commit, exactly as separate statements do. A
+    # NOTIFY sent here is delivered at commit, and dropped on rollback.
+    values = ", ".join(f"(:c{i}, :k{i}, :p{p})" for i, p in enumerate(payloads))
+    hint = ", pg_notify(:notify, channel || ' ' || id) AS hinted" if notify else ""
+    return (
+        f"WITH head AS ({_heads_sql(len(payloads))}),"
+        " logged AS (INSERT INTO events (channel, id, kind, payload, created_at)"
+        " SELECT channel, head.last_id, event.kind, event.payload, :now"
+        f" FROM head JOIN (VALUES {values}) AS event (channel, kind, payload) USING (channel)"
+        " RETURNING channel, id, seq)"
+        f" SELECT channel, id, seq{hint} FROM logged"
     )
-    return Appended(event_id, int(rows[0]["seq"]))
 
 
 async def _append_postgresql(
-    conn: SqlConnection, channel: str, kind: str, payload: str, now: float
-) -> Appended:
-    # One round trip: the head upsert and the event insert in one statement. The upsert
-    # still takes the head row's lock until commit, exactly as the two-statement form does.
-    rows = await conn.fetch_all(
-        f"WITH head AS ({_NEXT_ID})"
-        " INSERT INTO events (channel, id, kind, payload, created_at)"
-        " SELECT :channel, last_id, :kind, :payload, :now FROM head"
-        " RETURNING id, seq",
-        {"channel": channel, "kind": kind, "payload": payload, "now": now},
-    )
-    return Appended(int(rows[0]["id"]), int(rows[0]["seq"]))
+    conn: SqlConnection, batch: Sequence[Entry], now: float, notify: str | None
+) -> list[Appended]:
+    params, payloads = _params(batch)
+    params |= {"now": now, "notify": notify}
+    rows = await conn.fetch_all(_append_postgresql_sql(payloads, notify is not None), params)
+    appended = {row["channel"]: Appended(int(row["id"]), int(row["seq"])) for row in rows}
+    return [appended[channel] for channel, _, _ in batch]
 
 
-_APPENDERS: dict[str, Callable[[SqlConnection, str, str, str, float], Awaitable[Appended]]] = {
+_APPENDERS: dict[
+    str,
+    Callable[[SqlConnection, Sequence[Entry], float, str | None], Awaitable[list[Appended]]],
+] = {
     "sqlite": _append_sqlite,
     "postgresql": _append_postgresql,
 }
 
 
-async def append_row(
-    conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
-) -> Appended:
-    """Append one event inside the caller's transaction; return its id and seq.
+def _batches(entries: Sequence[Entry]) -> list[Sequence[Entry]]:
+    """Runs of entries with no channel twice (each head row bumps once per statement)."""
+    batches: list[Sequence[Entry]] = []
+    start, seen = 0, set[str]()
+    for i, (channel, _, _) in enumerate(entries):
+        if channel in seen:
+            batches.append(entries[start:i])
+            start, seen = i, set[str]()
+        seen.add(channel)
+    if start < len(entries):
+        batches.append(entries[start:])
+    return batches
 
-    Gapless per channel: the id comes from the channel's head row, which the upsert locks
+
+async def append_rows(
+    conn: SqlConnection, entries: Sequence[Entry], now: float, *, notify: str | None = None
+) -> list[Appended]:
+    """Append events (channel, kind, data), in order, inside the caller's transaction; return
+    the id and seq of each. `notify` (PostgreSQL): also NOTIFY that channel with each hint
+    ("<channel> <id>"), in the same statement. One statement (two on SQLite) for a run of
+    entries on distinct channels.
+
+    Gapless per channel: an id comes from its channel's head row, which the upsert locks
     until the transaction ends. A rollback undoes the head bump too, so no id is consumed,
     and the next writer only gets the lock once this one has committed: commit order is id
-    order, and a reader never sees n+1 before n.
+    order, and a reader never sees n+1 before n. The head rows are locked in the order of
+    the entries, as appending each in turn would.
     """
     appender = _APPENDERS.get(conn.dialect)
     if appender is None:
         raise ValueError(f"no event log for the {conn.dialect!r} dialect")
-    return await appender(conn, channel, kind, encode_data(data), now)
+    appended: list[Appended] = []
+    for batch in _batches(entries):
+        appended += await appender(conn, batch, now, notify)
+    return appended
+
+
+async def append_row(
+    conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
+) -> Appended:
+    """Append one event inside the caller's transaction; return its id and seq (see
+    append_rows)."""
+    return (await append_rows(conn, [(channel, kind, data)], now))[0]
 
 
 async def append_sql(
     conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
 ) -> int:
-    """Append one event inside the caller's transaction and return its id (see append_row)."""
+    """Append one event inside the caller's transaction and return its id (see append_rows)."""
     return (await append_row(conn, channel, kind, data, now)).id
 
 
@@ -272,16 +352,22 @@ class LogBus(Bus):
         self, conn: SqlConnection | None, channel: str, kind: str, data: dict[str, Any], now: float
     ) -> int:
         """Append in the caller's transaction (`conn`), or in one of its own when conn is None."""
+        return (await self.append_many(conn, [(channel, kind, data)], now))[0]
+
+    async def append_many(
+        self, conn: SqlConnection | None, entries: Sequence[Entry], now: float
+    ) -> list[int]:
+        """As Bus.append_many: in the caller's transaction, or in one of its own."""
         if conn is None:
             async with self.db.transaction() as own:
-                return await self._append_in(own, channel, kind, data, now)
-        return await self._append_in(conn, channel, kind, data, now)
+                return await self._append_in(own, entries, now)
+        return await self._append_in(conn, entries, now)
 
     @abstractmethod
     async def _append_in(
-        self, conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
-    ) -> int:
-        """Append with `log.append_row` in `conn`'s transaction, and arrange the wake-up."""
+        self, conn: SqlConnection, entries: Sequence[Entry], now: float
+    ) -> list[int]:
+        """Append with `log.append_rows` in `conn`'s transaction, and arrange the wake-ups."""
 
     async def backlog(self, channel: str, since: int, limit: int = 1000) -> list[Event]:
         return await backlog(self.db, channel, since, limit)

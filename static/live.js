@@ -185,7 +185,7 @@
       if (topicRow(d)) announce(`New topic: ${d.title}`);
     },
     'topic.bumped': topicRow,
-    'review.changed'(d) { // the queue and the header's count
+    'review.changed'(d) { // the queue and the header's count; d.html: the card as this reviewer may act
       countNow();
       const queue = $('[data-review-queue]'), old = byId(`review-item-${d.item_id}`);
       if (!queue) return;
@@ -194,12 +194,12 @@
       } else if (old) { // keep what the moderator is typing: change the claim and version only
         old.querySelector('[data-claim]').textContent = d.claimed_by ? `${d.claimed_by} is reviewing this.` : '';
         for (const v of old.querySelectorAll('[name=version]')) v.value = d.version;
-        if (old.dataset.version != d.version) { // new flags or an edit: show what is decided on now
+        if (old.dataset.version != d.version && d.html) { // new flags or an edit: show what is decided on now
           const card = frag(d.html);
           for (const part of ['.reasons', '.review-text']) if (old.querySelector(part) && card.querySelector(part)) old.querySelector(part).replaceWith(card.querySelector(part));
         }
         old.dataset.version = d.version;
-      } else {
+      } else if (d.html) {
         const card = frag(d.html);
         for (const t of card.querySelectorAll('[name=csrf_token]')) t.value = csrf;
         queue.append(card);

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -193,6 +193,11 @@ class NoEvents:
         self, conn: Any, channel: str, kind: str, data: dict[str, Any], now: float
     ) -> int:
         raise AssertionError(f"unexpected live event {kind} on {channel}")
+
+    async def append_many(
+        self, conn: Any, entries: Sequence[tuple[str, str, dict[str, Any]]], now: float
+    ) -> list[int]:
+        raise AssertionError(f"unexpected live events {[entry[:2] for entry in entries]}")
 
 
 def forum_over(db: Database) -> Forum:

@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 
-from forum.actions.drafts import PostEdit
+from forum.actions.drafts import Decision, PostEdit
 from forum.actions.edits import do_edit_post
+from forum.actions.moderation import do_flag_post, do_review
+from forum.queries.review import find_item
 from forum.queries.users import User
 from tests.conftest import Arrange, ServerThread
 from tests.test_live import Live, key_headers, live
@@ -164,3 +166,95 @@ async def test_review_cards_come_as_each_reviewer_may_act(
     assert 'value="suspend"' not in convener_card["html"]
     assert 'name="penalty"' not in convener_card["html"]
     assert 'value="approve"' in convener_card["html"] or 'value="ignore"' in convener_card["html"]
+
+
+# --- what the shaping must never bring back -----------------------------------------------
+
+
+async def test_a_replay_after_a_post_is_hidden_never_carries_its_text(
+    server: ServerThread, arrange: Arrange, db: Any
+) -> None:
+    """A copy shaped for a live viewer before the post was hidden is not what a later replay
+    gets: the log's scrubbed event is."""
+    author = await arrange.user(name="author")
+    member = await arrange.user(name="member")
+    other = await arrange.user(name="other")
+    moderator = await arrange.user(role="moderator", name="mod")
+    group = await arrange.group(members=(author, member, other))
+    written = await arrange.topic(group, author, "Shaped then hidden", "The first post.")
+    channel = f"topic:{written.topic_id}"
+    async with live(server.base_url, await key_headers(db, member)) as c:
+        await c.subscribe(channel)
+        reply = await arrange.reply(written.topic_id, author, "Mrs Example's room number")
+        await next_post_event(c, "post.created", reply.post_number)
+    await do_flag_post(arrange.forum, moderator, reply.post_id, "inappropriate", "")
+    async with live(server.base_url, await key_headers(db, other)) as c:
+        await c.subscribe(channel, since=0)
+        replayed = [
+            f["data"]
+            for f in c.events(channel)
+            if f["data"].get("post_number") == reply.post_number
+        ]
+    assert replayed and not any("room number" in d["html"] for d in replayed)
+    # The stored facts changed with the text: no "Quote and reply" on the hidden post.
+    assert all("Quote and reply" not in d["html"] for d in replayed)
+
+
+async def test_a_replay_of_a_resolved_card_never_carries_its_text(
+    server: ServerThread, arrange: Arrange, db: Any
+) -> None:
+    moderator = await arrange.user(role="moderator", name="mod")
+    convener = await arrange.user(name="conv")
+    flagger = await arrange.user(name="flagger")
+    author = await arrange.user(name="author")
+    group = await arrange.group(members=(author, flagger), conveners=(convener,))
+    written = await arrange.topic(group, author, "Card then resolved", "Words about Mr Example.")
+    async with live(server.base_url, await key_headers(db, convener)) as c:
+        await c.subscribe("review")
+        await do_flag_post(arrange.forum, flagger, written.post_id, "inappropriate", "")
+        await c.until(
+            lambda f: f.get("kind") == "review.changed" and f["data"]["group_id"] == group.id
+        )
+    item = await find_item(db, "post", written.post_id)
+    assert item is not None
+    await do_review(arrange.forum, moderator, item.id, Decision("delete", item.version, "gone"))
+    async with live(server.base_url, await key_headers(db, convener)) as c:
+        await c.subscribe("review", since=0)
+        cards = [f["data"] for f in c.events("review") if f["data"].get("item_id") == item.id]
+    assert cards and not any("Mr Example" in d.get("html", "") for d in cards)
+
+
+async def test_events_stored_before_facts_or_cards_per_role_are_safe(
+    server: ServerThread, arrange: Arrange, db: Any
+) -> None:
+    """The log keeps a week of events: ones written before posts carried their facts (or
+    with facts this code cannot read) get no controls; review cards written before cards
+    per role reach conveners as a count change with no card, never the staff card."""
+    member = await arrange.user(name="member")
+    convener = await arrange.user(name="conv")
+    group = await arrange.group(members=(member,), conveners=(convener,))
+    written = await arrange.topic(group, member, "Old events", "First.")
+    channel = f"topic:{written.topic_id}"
+    article = '<article class="post" id="post-9"><p>old</p></article>'
+    old_post = {"topic_id": written.topic_id, "group_id": group.id, "post_id": 1}
+    old_post |= {"post_number": 9, "username": "x", "html": article}
+    staff_card = {"item_id": 1, "group_id": group.id, "status": "pending", "version": 1}
+    staff_card |= {"claimed_by": None, "html": '<li>staff card <button value="suspend">'}
+    async with (
+        live(server.base_url, await key_headers(db, member)) as reader,
+        live(server.base_url, await key_headers(db, convener)) as conv,
+    ):
+        await reader.subscribe(channel)
+        await conv.subscribe("review")
+        async with db.transaction() as conn:
+            # Written now, so no log trim takes them (and the channel's replay) away.
+            events, now = arrange.forum.events, arrange.forum.now()
+            await events.append(conn, channel, "post.created", old_post, now)
+            bad = old_post | {"post_number": 10, "facts": {"author_id": "x"}}
+            await events.append(conn, channel, "post.created", bad, now)
+            await events.append(conn, "review", "review.changed", staff_card, now)
+        first = await next_post_event(reader, "post.created", 9)
+        second = await next_post_event(reader, "post.created", 10)
+        card = (await conv.until(lambda f: f.get("kind") == "review.changed"))["data"]
+    assert controls(first["html"]) == [] and controls(second["html"]) == []
+    assert "html" not in card and "html_conveners" not in card

@@ -10,6 +10,9 @@ import re
 from typing import Any
 
 from forum.actions.accounts import do_create_api_key
+from forum.actions.drafts import PostEdit
+from forum.actions.edits import do_edit_post
+from forum.actions.holds import Held
 from realtime.log import read_after
 from tests.conftest import unique
 from tests.test_live import key_headers, live
@@ -86,7 +89,7 @@ async def test_guests_first_post_waits_even_where_new_members_do_not(client, arr
     _, group, written = await setup_topic(arrange)
     await db.execute("UPDATE groups SET hold_first_posts = 0 WHERE id = :g", {"g": group.id})
     guest, member = await arrange.user(new=True), await arrange.user(new=True)
-    await db.execute("UPDATE users SET is_guest = 1 WHERE id = :u", {"u": guest.id})
+    await db.execute("UPDATE users SET is_guest = TRUE WHERE id = :u", {"u": guest.id})
     g, c = client(), client()
     await g.login(guest)
     await c.login(member)
@@ -449,6 +452,46 @@ async def test_watched_words_hold_posts_and_only_staff_change_them(client, arran
     assert "#post-" in r.headers["location"]
     log = (await m.get("/review/log")).text
     assert "watch_word" in log and "unwatch_word" in log
+
+
+async def test_a_watched_word_changed_elsewhere_is_in_force_for_the_next_post(
+    client, arrange, db
+) -> None:
+    """Each process keeps the list in memory (forum/watched.py): a word added or removed by
+    another process (here the tests' own connection, as the command line or another node
+    would, in plain SQL) is in force for the server's very next post, and for an edit."""
+    _, _, written = await setup_topic(arrange)
+    author = await arrange.user()
+    word = unique("snakeoil")
+    a = client()
+    await a.login(author)
+    reply = f"/t/{written.topic_id}/reply"
+    r = await a.post_form(reply, {"raw": f"Before: {word} is fine"})
+    assert "#post-" in r.headers["location"]  # the server has the list (without it) in memory
+    await db.execute(
+        "INSERT INTO watched_words (word, created_at) VALUES (:w, :t)", {"w": word, "t": 1.0}
+    )
+    r = await a.post_form(reply, {"raw": f"After: {word} is held"})
+    assert "/my/review" in r.headers["location"]
+    # The tests' own context (a second process's cache) catches it in an edit, and a reply.
+    mine = await arrange.reply(written.topic_id, author, "A post to edit, with no watched word.")
+    await do_edit_post(arrange.forum, author, mine.post_id, PostEdit(f"now {word}", None))
+    hidden = "SELECT hidden_at FROM posts WHERE id = :p"
+    assert await db.fetch_val(hidden, {"p": mine.post_id}) is not None
+    assert isinstance(await arrange.reply(written.topic_id, author, f"{word}."), Held)
+    await db.execute("DELETE FROM watched_words WHERE word = :w", {"w": word})
+    r = await a.post_form(reply, {"raw": f"Removed: {word} is fine again"})
+    assert "#post-" in r.headers["location"]
+    # An operator's rename of a word moves the version on as well.
+    other = unique("quackery")
+    await db.execute(
+        "INSERT INTO watched_words (word, created_at) VALUES (:w, :t)", {"w": other, "t": 1.0}
+    )
+    assert "/my/review" in (await a.post_form(reply, {"raw": f"{other}!"})).headers["location"]
+    await db.execute("UPDATE watched_words SET word = :n WHERE word = :w", {"n": word, "w": other})
+    assert "#post-" in (await a.post_form(reply, {"raw": f"{other}!"})).headers["location"]
+    assert "/my/review" in (await a.post_form(reply, {"raw": f"{word}?"})).headers["location"]
+    await db.execute("DELETE FROM watched_words WHERE word = :w", {"w": word})
 
 
 async def test_the_review_channel_is_live_for_moderators_only(server, arrange, db) -> None:

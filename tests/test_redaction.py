@@ -309,7 +309,8 @@ async def test_a_resolved_item_keeps_its_reasons_but_not_its_text(
     for item_id in items:
         assert NHS not in (await m.get(f"/review/{item_id}")).text
     async with live(server.base_url, await key_headers(db, moderator)) as c:
-        await c.subscribe("review", since=0)
+        answer = await c.subscribe("review", since=0)
+        assert answer["type"] == "subscribed", answer
         replayed = [f for f in c.frames if f.get("data", {}).get("item_id") in items]
         assert replayed and NHS not in json.dumps(replayed)
 

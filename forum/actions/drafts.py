@@ -63,6 +63,9 @@ class Writing:
     reply_to_post_number: int | None
     privacy: Hold | None
     confirmed: bool
+    # The watched words' version read with the access check in this transaction (None: not
+    # read with it): forum/watched.py.
+    watched_version: int | None = None
 
 
 @dataclass(frozen=True)

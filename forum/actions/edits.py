@@ -59,7 +59,7 @@ def check_title(settings: Settings, title: str) -> str:
 async def do_edit_post(forum: Forum, user: User | None, post_id: int, edit: PostEdit) -> Written:
     """Edit a post, and with its first post the topic's title."""
     raw, expected_version, title = edit.raw, edit.expected_version, edit.title
-    editor = require_author(user)
+    editor = require_author(user, forum.now())
     clean_raw = clean_text(raw, "The post", forum.settings.max_post_chars)
     post, access = await access_post(forum.db, editor, post_id)
     check_edit(editor, post, access)
@@ -84,7 +84,14 @@ async def do_edit_post(forum: Forum, user: User | None, post_id: int, edit: Post
         now = forum.now()
         await check_pace(conn, forum.settings, editor, "edit", now)
         if clean_raw != post.raw:
-            holds = await content_holds(conn, clean_raw, prepared.privacy, confirmed=edit.confirmed)
+            holds = await content_holds(
+                forum,
+                conn,
+                clean_raw,
+                prepared.privacy,
+                confirmed=edit.confirmed,
+                watched_version=access.watched_version,
+            )
             quoting = await removed_quote_hold(conn, access.topic, clean_raw)
             holds += [quoting] if quoting else []
             # Editing from a stale page must not silently overwrite someone's later edit.

@@ -22,7 +22,6 @@ from forum.moderation import (
     quotes_any,
     quotes_removed_hold,
     removed_lines,
-    watched_hold,
 )
 from forum.permissions import post_facts
 from forum.queries import posts as post_queries
@@ -57,7 +56,14 @@ async def hold_if_needed(
     """Hold the post for review if anything about it or its author asks for a moderator;
     None: publish it. `writing.privacy` was found before the transaction."""
     text = post_text(writing.title, writing.text.raw)
-    holds = await content_holds(conn, text, writing.privacy, confirmed=writing.confirmed)
+    holds = await content_holds(
+        forum,
+        conn,
+        text,
+        writing.privacy,
+        confirmed=writing.confirmed,
+        watched_version=writing.watched_version,
+    )
     quoting = await removed_quote_hold(conn, writing.topic, writing.text.raw)
     first_posts = first_posts_hold(writing.author, writing.group, writing.membership)
     holds += [hold for hold in (quoting, first_posts) if hold]
@@ -129,7 +135,7 @@ async def publish_post_change(
         ),
     )
     if scrub:
-        await replace_post_html(conn, topic.id, post.id, html)
+        await replace_post_html(conn, topic.id, post.id, html, post_facts(post, topic))
 
 
 async def removed_quote_hold(conn: Connection, topic: Topic | None, raw: str) -> Hold | None:
@@ -145,14 +151,21 @@ async def removed_quote_hold(conn: Connection, topic: Topic | None, raw: str) ->
 
 
 async def content_holds(
-    conn: Connection, text: str, privacy: Hold | None, *, confirmed: bool
+    forum: Forum,
+    conn: Connection,
+    text: str,
+    privacy: Hold | None,
+    *,
+    confirmed: bool,
+    watched_version: int | None = None,
 ) -> list[Hold]:
     """The holds on what a post says (identifiable data, watched words), for new posts and
     edits alike. Raises PrivacyWarning, before anything is written, if the author has not yet
-    chosen to post anyway."""
+    chosen to post anyway. `watched_version`: the watched words' version as read earlier in
+    this transaction (with the access check), or None to read it here."""
     if privacy and not confirmed:
         raise PrivacyWarning(*privacy.messages)
-    watched = watched_hold(text, await review_queries.list_watched_words(conn))
+    watched = await forum.watched.hold(conn, text, watched_version)
     return [hold for hold in (privacy, watched) if hold]
 
 

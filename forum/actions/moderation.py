@@ -87,7 +87,7 @@ async def do_flag_post(
     reason: str | None,
     note: str | None,
 ) -> None:
-    flagger = require_author(user)  # a silenced member reads, but does not flag
+    flagger = require_author(user, forum.now())  # a silenced member reads, not flags
     clean_reason, clean_note = check_flag(reason, note)
     async with forum.db.transaction() as conn:
         post, access = await access_post(conn, flagger, post_id)
@@ -118,7 +118,7 @@ async def do_flag_user(
     reason: str | None,
     note: str | None,
 ) -> None:
-    flagger = require_author(user)  # a silenced member reads, but does not flag
+    flagger = require_author(user, forum.now())  # a silenced member reads, not flags
     clean_reason, clean_note = check_flag(reason, note)
     async with forum.db.transaction() as conn:
         target = await user_queries.get_user_by_username(conn, username)
@@ -256,7 +256,9 @@ async def do_review(forum: Forum, user: User | None, item_id: int, decision: Dec
     item = await reviewable_item(forum.db, reviewer, item_id)
     check_review(reviewer, item, action, expected_version, clean_note, clean_raw, penalty)
     cooked = (await prepare(settings, None, clean_raw)).cooked if clean_raw else None
-    edit = ReviewEdit(Text(clean_raw, cooked) if clean_raw and cooked else None, clean_title)
+    # A text may cook to nothing (a link definition alone): still an edit, as before.
+    text = Text(clean_raw, cooked) if clean_raw and cooked is not None else None
+    edit = ReviewEdit(text, clean_title)
     async with forum.db.transaction() as conn:
         item = await reviewable_item(conn, user, item_id)
         hours = check_review(
@@ -396,7 +398,7 @@ async def _apply_queued(
         await review_queries.set_item_content(
             conn, item.id, raw=text.raw, cooked=text.cooked, now=now
         )
-    author = await _author_may_still_post(conn, item)
+    author = await _author_may_still_post(conn, item, now)
     if item.topic_id is None:
         assert item.group_id is not None
         title = (action == "edit_approve" and edit.title) or item.title or "Untitled"
@@ -415,18 +417,18 @@ async def _apply_queued(
     return Applied(f"A moderator approved your post{edited}. It is now published.", written.post_id)
 
 
-async def _author_may_still_post(conn: Connection, item: Item) -> User:
+async def _author_may_still_post(conn: Connection, item: Item, now: float) -> User:
     """A held post is published as its author could post it now, not when they wrote it:
     a suspension, a silence or a lost membership since then stops it (409, nothing done)."""
     author = await user_queries.get_user(conn, item.author_id)
     if author is None:
         raise Conflict("The author's account no longer exists.")
-    if is_suspended(author):
+    if is_suspended(author, now):
         raise Conflict(
             f"{author.username} was suspended after writing this, so it cannot be published."
             " Reject it instead."
         )
-    if is_silenced(author):
+    if is_silenced(author, now):
         raise Conflict(
             f"{author.username} was silenced after writing this, so it cannot be published"
             " now. Reject it, or wait until the silence ends."

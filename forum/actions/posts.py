@@ -26,19 +26,17 @@ from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
 from forum.events import PostCreated, TopicBumped, TopicCreated
 from forum.moderation import Hold, post_text, privacy_hold
-from forum.pace import check_pace, slow_mode_label
+from forum.pace import check_pace, check_pace_read, pace_lock, pace_read, slow_mode_label
 from forum.permissions import (
     can_moderate,
     can_reply,
     can_start_topic,
     post_facts,
 )
-from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
-from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
 from forum.queries.audit import record_action
-from forum.queries.posts import Post
+from forum.queries.posts import NewPost, Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.rendering import long_date, posts_label
@@ -61,11 +59,11 @@ async def prepare(settings: Settings, title: str | None, raw: str) -> Prepared:
     return await off_the_loop(len(text), lambda: Prepared(cook(raw, hosts), privacy_hold(text)))
 
 
-def require_author(user: User | None) -> User:
-    """Signed in and not silenced by a moderator: may write (post, edit, flag)."""
+def require_author(user: User | None, now: float) -> User:
+    """Signed in and not silenced by a moderator (as of `now`): may write (post, edit, flag)."""
     if user is None:
         raise NotAuthenticated("Please log in to post.")
-    if is_silenced(user):
+    if is_silenced(user, now):
         assert user.silenced_until is not None
         raise Forbidden(
             f"A moderator has paused your posting until {long_date(user.silenced_until)}."
@@ -75,10 +73,11 @@ def require_author(user: User | None) -> User:
 
 
 def check_new_topic(
-    settings: Settings, user: User | None, access: GroupAccess, draft: Draft
+    forum: Forum, user: User | None, access: GroupAccess, draft: Draft
 ) -> tuple[str, str]:
     """The draft's title and text, cleaned, if this user may start a topic here."""
-    user = require_author(user)
+    settings = forum.settings
+    user = require_author(user, forum.now())
     if not can_start_topic(user, access.group, access.membership):
         raise Forbidden("You cannot start topics in this group.")
     errors: list[str] = []  # both fields' problems at once, so the author fixes them together
@@ -99,22 +98,23 @@ def check_new_topic(
 async def do_new_topic(forum: Forum, user: User | None, group_id: int, draft: Draft) -> Outcome:
     """Start a topic, or hold it for review (forum/actions/holds.py)."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
-    author = require_author(user)
+    author = require_author(user, forum.now())
     key = idempotent.Key.of(draft.idempotency_key, "topic", group_id, draft.title, draft.raw)
-    if before := await idempotent.made_before(forum.db, author, key):
-        return before
-    access = await access_group(forum.db, author, group_id=group_id)
-    title, raw = check_new_topic(forum.settings, author, access, draft)
-    await check_pace(forum.db, forum.settings, author, "topic", forum.now(), record=False)
+    async with forum.db.reads() as reads:  # one pooled connection for these reads
+        if before := await idempotent.made_before(reads, author, key):
+            return before
+        access = await access_group(reads, author, group_id=group_id)
+        title, raw = check_new_topic(forum, author, access, draft)
+        await check_pace(reads, forum.settings, author, "topic", forum.now(), record=False)
     prepared = await prepare(forum.settings, title, raw)
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through.
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[pace_lock(author)]) as conn:
         now = forum.now()
         if raced := await idempotent.claim(conn, author, key, now):
             return raced
         access = await access_group(conn, user, group_id=group_id)
-        title, raw = check_new_topic(forum.settings, user, access, draft)
+        title, raw = check_new_topic(forum, user, access, draft)
         await check_pace(conn, forum.settings, author, "topic", now)
         writing = Writing(
             author=author,
@@ -141,18 +141,19 @@ async def publish_topic(
     topic_id = await topic_queries.insert_topic(
         conn, group_id=group_id, title=title, slug=slugify(title), user_id=author.id, now=now
     )
-    await group_queries.add_to_group_counts(conn, group_id, topics=1, posts=1)
     topic = await topic_queries.get_topic(conn, topic_id)
     assert topic is not None
-    written = await _write_post(forum, conn, author, topic, text, None, now, posts=1)
+    written, created = await _write_post(forum, conn, author, topic, text, None, now, posts=1)
     row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
-    await forum.publish(conn, TopicCreated(topic_id, group_id, title, author.username, row))
+    listed = TopicCreated(topic_id, group_id, title, author.username, row)
+    await forum.publish(conn, created, listed)
     return written
 
 
-def check_reply(settings: Settings, user: User | None, access: TopicAccess, draft: Draft) -> str:
+def check_reply(forum: Forum, user: User | None, access: TopicAccess, draft: Draft) -> str:
     """The draft's text, cleaned, if this user may reply in this topic."""
-    user = require_author(user)
+    settings = forum.settings
+    user = require_author(user, forum.now())
     if access.topic.closed and not can_reply(user, access.group, access.membership, access.topic):
         raise Forbidden("This topic is closed to new replies.")
     if not can_reply(user, access.group, access.membership, access.topic):
@@ -166,39 +167,45 @@ def check_reply(settings: Settings, user: User | None, access: TopicAccess, draf
 async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft) -> Outcome:
     """Reply, or hold the reply for review (forum/actions/holds.py)."""
     # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
-    author = require_author(user)
+    author = require_author(user, forum.now())
     to = draft.reply_to_post_number
     key = idempotent.Key.of(draft.idempotency_key, "reply", topic_id, to, draft.raw)
-    if before := await idempotent.made_before(forum.db, author, key):
-        return before
-    clean_text(draft.raw, "The reply", forum.settings.max_post_chars)
-    access = await access_topic(forum.db, author, topic_id)
-    raw = check_reply(forum.settings, author, access, draft)
-    await check_pace(
-        forum.db,
+    async with forum.db.reads() as reads:  # one pooled connection for these reads
+        if before := await idempotent.made_before(reads, author, key):
+            return before
+        clean_text(draft.raw, "The reply", forum.settings.max_post_chars)
+        # The pace window is read with the topic: one statement for both checks.
+        now = forum.now()
+        pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id)
+        access = await access_topic(reads, author, topic_id, along=pace)
+    raw = check_reply(forum, author, access, draft)
+    await check_pace_read(
+        access.along,
         forum.settings,
         author,
         "post",
-        forum.now(),
+        now,
         topic=access.topic,
         moderates=can_moderate(author, access.membership),
-        record=False,
     )
     prepared = await prepare(forum.settings, None, raw)
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[pace_lock(author)]) as conn:
         now = forum.now()
         if raced := await idempotent.claim(conn, author, key, now):
             return raced
-        access = await access_topic(conn, user, topic_id)
-        raw = check_reply(forum.settings, user, access, draft)
-        await check_pace(
-            conn,
+        # The same checks again, the pace counted: one statement (the lock taken with BEGIN).
+        pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id, counting=conn)
+        access = await access_topic(conn, user, topic_id, along=pace)
+        raw = check_reply(forum, user, access, draft)
+        await check_pace_read(
+            access.along,
             forum.settings,
             author,
             "post",
             now,
             topic=access.topic,
             moderates=can_moderate(author, access.membership),
+            counting=conn,
         )
         writing = Writing(
             author=author,
@@ -210,6 +217,7 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             reply_to_post_number=to,
             privacy=prepared.privacy,
             confirmed=draft.confirmed,
+            watched_version=access.watched_version,
         )
         result = await hold_if_needed(forum, conn, writing, now) or await publish_reply(
             forum, conn, author, access.topic, writing.text, to, now
@@ -228,10 +236,9 @@ async def publish_reply(
     now: float,
 ) -> Written:
     """Write a checked (or approved) reply, bump its topic, and publish both live."""
-    written = await _write_post(
+    written, created = await _write_post(
         forum, conn, author, topic, text, reply_to_post_number, now, posts=topic.posts_count + 1
     )
-    await group_queries.add_to_group_counts(conn, topic.group_id, topics=0, posts=1)
     bumped = replace(
         topic,
         reply_count=topic.reply_count + 1,
@@ -240,8 +247,8 @@ async def publish_reply(
         last_poster_username=author.username,
     )
     row = forum.renderer.render_topic_row(bumped)
-    event = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
-    await forum.publish(conn, event)
+    listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
+    await forum.publish(conn, created, listed)
     return written
 
 
@@ -255,31 +262,21 @@ async def _write_post(
     now: float,
     *,
     posts: int,
-) -> Written:
-    """Write one post and its first revision, and publish it; `posts`: the topic's count of
-    posts with this one."""
-    number = await topic_queries.next_post_number(conn, topic.id, author.id, now)
-    post_id = await post_queries.insert_post(
-        conn,
-        topic_id=topic.id,
-        post_number=number,
-        user_id=author.id,
-        raw=text.raw,
-        cooked=text.cooked,
-        reply_to_post_number=reply_to_post_number,
-        now=now,
+) -> tuple[Written, PostCreated]:
+    """Write one post and its first revision (bumping its topic, counting it for its author
+    and group); returns it and its live event, which the caller publishes with its own
+    (one statement for both). `posts`: the topic's count of posts with this one (1: the
+    first post of a new topic)."""
+    new = NewPost(
+        topic.id,
+        topic.group_id,
+        author.id,
+        text.raw,
+        text.cooked,
+        reply_to_post_number,
+        opens_topic=posts == 1,
     )
-    await post_queries.insert_revision(
-        conn,
-        post_id=post_id,
-        version=1,
-        raw=text.raw,
-        cooked=text.cooked,
-        user_id=author.id,
-        now=now,
-    )
-    # Published or approved posts count towards the end of the new-account hold.
-    await review_queries.count_approved_post(conn, author.id)
+    post_id, number = await post_queries.write_post(conn, new, now)
     post = Post(
         post_id,
         topic.id,
@@ -306,8 +303,7 @@ async def _write_post(
         post_facts(post, topic),
         posts_label(posts),
     )
-    await forum.publish(conn, event)
-    return Written(topic.id, post_id, number)
+    return Written(topic.id, post_id, number), event
 
 
 async def do_set_topic_status(
@@ -337,7 +333,7 @@ async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, secon
         access = await access_topic(conn, user, topic_id)
         if not can_moderate(user, access.membership):
             raise Forbidden("Only moderators and the group's conveners can set slow mode.")
-        actor = require_author(user)
+        actor = require_author(user, forum.now())
         if access.topic.slow_mode_seconds == seconds:
             return
         await topic_queries.set_slow_mode(conn, topic_id, seconds)

@@ -23,6 +23,7 @@ from forum.context import Forum
 from forum.db import Connection
 from forum.events import replace_post_html, replace_review_html
 from forum.moderation import quotes_any, quotes_removed_hold, removed_lines
+from forum.permissions import post_facts
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries.audit import record_action
@@ -84,7 +85,8 @@ async def _refresh_review_item(forum: Forum, conn: Connection, post: Post, now: 
 
 async def scrub_post(forum: Forum, conn: Connection, post: Post, topic: Topic) -> None:
     """The log's stored events of the post show it as readers see it now."""
-    await replace_post_html(conn, topic.id, post.id, forum.renderer.render_post(post, topic))
+    html = forum.renderer.render_post(post, topic)
+    await replace_post_html(conn, topic.id, post.id, html, post_facts(post, topic))
 
 
 async def hold_quoting_posts(

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 import nh3
 
-# Only what our markdown renderer emits. Raw HTML is never rendered (markdown html=False),
+# Only what our markdown renderer emits. Raw HTML is never rendered (it is shown as text),
 # so a tag markdown cannot produce would be dead allow-list surface.
 ALLOWED_TAGS: frozenset[str] = frozenset(
     {
@@ -85,8 +85,9 @@ def _has_hidden_chars(text: str) -> bool:
 def _url_hides_characters(url: str) -> bool:
     """True if the URL hides characters raw, percent-encoded or in a punycode host label.
 
-    markdown-it percent-encodes and punycodes link destinations before we see them, so
-    checking only the raw string would miss every zero-width space typed into a post.
+    The markdown renderer percent-encodes and punycodes link destinations before we see them
+    (as markdown-it did), so checking only the raw string would miss every zero-width space
+    typed into a post.
     Encoded controls are refused too: real links do not need them (the rare mailto body with
     %0A is not worth keeping a second, looser rule for).
     """

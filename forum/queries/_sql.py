@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Along:
+    """Columns for another module's query to carry (scalar subqueries, their parameters named
+    apart), so that two reads cost one round trip: a reply's early pace check rides along
+    with its topic's access check."""
+
+    columns: str
+    params: dict[str, Any]
+    # Data-modifying CTEs (PostgreSQL) the statement runs too: "name AS (INSERT ...)".
+    ctes: str = ""
 
 
 def in_list(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:

@@ -65,14 +65,6 @@ async def count_groups(conn: Connection) -> int:
     return int(await conn.fetch_val("SELECT count(*) FROM groups"))
 
 
-async def add_to_group_counts(conn: Connection, group_id: int, topics: int, posts: int) -> None:
-    await conn.execute(
-        "UPDATE groups SET topic_count = topic_count + :t, post_count = post_count + :p"
-        " WHERE id = :id",
-        {"t": topics, "p": posts, "id": group_id},
-    )
-
-
 # --- memberships ----------------------------------------------------------------------------
 
 

@@ -301,9 +301,27 @@ async def claim_item(conn: Connection, item_id: int, user_id: int | None, now: f
 # --- watched words --------------------------------------------------------------------------
 
 
+# The watched words' version (migrations/0005): every change to the list moves it on. A
+# column to read it in a statement that reads something else (forum/watched.py).
+WATCHED_VERSION = "(SELECT version FROM watched_words_version) AS watched_version"
+
+
 async def list_watched_words(conn: Connection) -> list[str]:
     rows = await conn.fetch_all("SELECT word FROM watched_words ORDER BY lower(word)")
     return [r["word"] for r in rows]
+
+
+async def watched_words_version(conn: Connection) -> int:
+    return int(await conn.fetch_val(f"SELECT {WATCHED_VERSION}"))
+
+
+async def list_watched_words_at(conn: Connection) -> tuple[int, list[str]]:
+    """The watched words and their version, read together (one snapshot)."""
+    rows = await conn.fetch_all(
+        f"SELECT {WATCHED_VERSION}, w.word FROM (SELECT 1 AS one) AS one"
+        " LEFT JOIN watched_words w ON TRUE ORDER BY lower(w.word)"
+    )
+    return int(rows[0]["watched_version"]), [r["word"] for r in rows if r["word"] is not None]
 
 
 async def add_watched_word(conn: Connection, word: str, user_id: int, now: float) -> bool:
@@ -350,12 +368,6 @@ async def set_post_deleted(conn: Connection, post_id: int, now: float) -> None:
     await conn.execute(
         "UPDATE posts SET deleted_at = :now, hidden_at = NULL WHERE id = :id",
         {"now": now, "id": post_id},
-    )
-
-
-async def count_approved_post(conn: Connection, user_id: int) -> None:
-    await conn.execute(
-        "UPDATE users SET approved_posts = approved_posts + 1 WHERE id = :id", {"id": user_id}
     )
 
 

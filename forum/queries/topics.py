@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from forum.db import Connection, Row
-from forum.queries._sql import in_list
+from forum.queries._sql import Along, in_list
 from forum.queries.groups import Group
+from forum.queries.review import WATCHED_VERSION
 
 TOPIC_SELECT = (
     "SELECT t.id, t.group_id, t.title, t.slug, t.user_id, u.username, t.created_at, t.bumped_at,"
@@ -67,12 +69,26 @@ class TopicCursor:
         return cursor
 
 
-async def get_topic_and_group(conn: Connection, topic_id: int) -> tuple[Topic, Group] | None:
-    """The topic and its group in one round trip (the topic page's first query)."""
-    row = await conn.fetch_one(
-        f"{TOPIC_SELECT.replace(' FROM ', _GROUP_EXTRA + ' FROM ', 1)} WHERE t.id = :id",
-        {"id": topic_id},
-    )
+@dataclass(frozen=True, slots=True)
+class TopicInGroup:
+    topic: Topic
+    group: Group
+    membership: str | None  # the user's role in the group; None: not a member, or no user
+    watched_version: int  # the watched words' version as this read saw it (forum/watched.py)
+    row: Row  # the whole row, with what `along` added
+
+
+async def get_topic_and_group(
+    conn: Connection, topic_id: int, user_id: int | None, along: Along | None = None
+) -> TopicInGroup | None:
+    """The topic, its group, the user's role in that group and the watched words' version, in
+    one round trip: the first query of a topic page and of a reply. `along`: more columns to
+    read in the same statement."""
+    if along is None:
+        row = await conn.fetch_one(_topic_group_membership(), {"id": topic_id, "u": user_id})
+    else:
+        sql = _topic_group_membership(f", {along.columns}", along.ctes)
+        row = await conn.fetch_one(sql, along.params | {"id": topic_id, "u": user_id})
     if row is None:
         return None
     group = Group(
@@ -86,14 +102,24 @@ async def get_topic_and_group(conn: Connection, topic_id: int) -> tuple[Topic, G
         row["g_created_at"],
         row["g_hold_first_posts"],
     )
-    return Topic.from_row(row), group
+    return TopicInGroup(Topic.from_row(row), group, row["membership"], row["watched_version"], row)
 
 
 _GROUP_EXTRA = (
     ", g.description AS g_description, g.visibility AS g_visibility,"
     " g.topic_count AS g_topic_count, g.post_count AS g_post_count, g.created_at AS g_created_at,"
-    " g.hold_first_posts AS g_hold_first_posts"
+    f" g.hold_first_posts AS g_hold_first_posts, m.role AS membership, {WATCHED_VERSION}"
 )
+
+
+@lru_cache(maxsize=16)
+def _topic_group_membership(more_columns: str = "", ctes: str = "") -> str:
+    return (
+        (f"WITH {ctes} " if ctes else "")
+        + TOPIC_SELECT.replace(" FROM ", _GROUP_EXTRA + more_columns + " FROM ", 1)
+        + " LEFT JOIN memberships m ON m.group_id = t.group_id AND m.user_id = :u"
+        " WHERE t.id = :id"
+    )
 
 
 async def get_topic(conn: Connection, topic_id: int) -> Topic | None:
@@ -136,20 +162,6 @@ async def insert_topic(
         {"g": group_id, "title": title, "slug": slug, "u": user_id, "now": now},
     )
     return int(topic_id)
-
-
-async def next_post_number(conn: Connection, topic_id: int, user_id: int, now: float) -> int:
-    """Take the topic's next post number and bump it, in the caller's transaction.
-
-    The UPDATE locks the topic row, so two replies racing get consecutive numbers.
-    """
-    number = await conn.fetch_val(
-        "UPDATE topics SET highest_post_number = highest_post_number + 1,"
-        " reply_count = CASE WHEN highest_post_number = 0 THEN 0 ELSE reply_count + 1 END,"
-        " bumped_at = :now, last_poster_id = :u WHERE id = :id RETURNING highest_post_number",
-        {"id": topic_id, "u": user_id, "now": now},
-    )
-    return int(number)
 
 
 async def set_closed(conn: Connection, topic_id: int, closed: bool) -> None:

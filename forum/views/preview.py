@@ -12,7 +12,6 @@ from forum.content.offload import off_the_loop
 from forum.content.privacy import Finding, find_identifiers
 from forum.errors import RateLimited
 from forum.forms import read_input
-from forum.ratelimit import RateLimiter
 from forum.settings import image_host_set
 from forum.web import ForumJSON, forum_of, require_viewer
 
@@ -34,7 +33,7 @@ async def preview(request: Request) -> Response:
     )
     # A preview costs what a post costs, and comes with every pause in typing: limited per
     # person on each server, which is where the cost falls.
-    limiter: RateLimiter = request.app.state.preview_limiter
+    limiter = forum_of(request).preview_limits
     wait = limiter.take(f"preview:{viewer.id}", settings.previews_per_minute, 60)
     if wait:
         raise RateLimited("Previews are paused for a moment.", wait_seconds=wait)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,7 @@ import asyncpg
 from realtime import log as event_log
 from realtime.backends import decode_broadcast, decode_hint, encode_broadcast
 from realtime.backends.listening import ListeningBus
-from realtime.bus import SqlConnection
+from realtime.bus import Entry, SqlConnection
 from realtime.log import SqlDatabase
 
 log = logging.getLogger("realtime.bus.postgres")
@@ -69,16 +70,13 @@ class PostgresBus(ListeningBus):
     # --- appending and broadcasting ---------------------------------------------------------
 
     async def _append_in(
-        self, conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
-    ) -> int:
-        event_id = await event_log.append_sql(conn, channel, kind, data, now)
-        # In the same transaction: delivered at commit, dropped on rollback. Only the hint
-        # travels; NOTIFY payloads are capped at 8,000 bytes and the log has the event.
-        await conn.execute(
-            "SELECT pg_notify(:topic, :hint)",
-            {"topic": EVENTS_CHANNEL, "hint": f"{channel} {event_id}"},
-        )
-        return event_id
+        self, conn: SqlConnection, entries: Sequence[Entry], now: float
+    ) -> list[int]:
+        # The NOTIFY in the appending statement: delivered at commit, dropped on rollback.
+        # Only the hint travels; NOTIFY payloads are capped at 8,000 bytes and the log has
+        # the event.
+        rows = await event_log.append_rows(conn, entries, now, notify=EVENTS_CHANNEL)
+        return [row.id for row in rows]
 
     async def broadcast(self, topic: str, payload: dict[str, Any]) -> None:
         message = encode_broadcast(topic, payload)  # ValueError past 7,000 bytes

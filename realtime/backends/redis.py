@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -26,7 +27,7 @@ from redis.exceptions import RedisError
 from realtime import log as event_log
 from realtime.backends import decode_broadcast, decode_hint, encode_broadcast
 from realtime.backends.listening import ListeningBus
-from realtime.bus import SqlConnection
+from realtime.bus import Entry, SqlConnection
 from realtime.log import SqlDatabase
 
 log = logging.getLogger("realtime.bus.redis")
@@ -90,11 +91,17 @@ class RedisBus(ListeningBus):
     # --- appending and broadcasting ---------------------------------------------------------
 
     async def _append_in(
-        self, conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
-    ) -> int:
-        event_id = await event_log.append_sql(conn, channel, kind, data, now)
-        conn.after_commit(lambda: self._publish_hint(f"{channel} {event_id}"))
-        return event_id
+        self, conn: SqlConnection, entries: Sequence[Entry], now: float
+    ) -> list[int]:
+        rows = await event_log.append_rows(conn, entries, now)
+        hints = [f"{channel} {row.id}" for (channel, _, _), row in zip(entries, rows, strict=True)]
+
+        def publish() -> None:
+            for hint in hints:
+                self._publish_hint(hint)
+
+        conn.after_commit(publish)
+        return [row.id for row in rows]
 
     def _publish_hint(self, hint: str) -> None:
         if self._closed:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from realtime import log as event_log
@@ -19,7 +20,7 @@ from realtime.backends import (
     spawn,
     stop_task,
 )
-from realtime.bus import OnBroadcast, OnCatchUp, OnHint, SqlConnection
+from realtime.bus import Entry, OnBroadcast, OnCatchUp, OnHint, SqlConnection
 from realtime.log import Appended, LogBus, SqlDatabase
 
 log = logging.getLogger("realtime.bus.sqlite")
@@ -55,19 +56,21 @@ class SqliteBus(LogBus):
         await stop_task(poller)
 
     async def _append_in(
-        self, conn: SqlConnection, channel: str, kind: str, data: dict[str, Any], now: float
-    ) -> int:
-        row = await event_log.append_row(conn, channel, kind, data, now)
-        conn.after_commit(lambda: self._committed(channel, row))
-        return row.id
+        self, conn: SqlConnection, entries: Sequence[Entry], now: float
+    ) -> list[int]:
+        rows = await event_log.append_rows(conn, entries, now)
+        appended = [(channel, row) for (channel, _, _), row in zip(entries, rows, strict=True)]
+        conn.after_commit(lambda: self._committed(appended))
+        return [row.id for row in rows]
 
-    def _committed(self, channel: str, row: Appended) -> None:
-        if self._callbacks is None:
-            return  # not listening: other processes' pollers still find the row
-        if row.seq <= self._cursor:
-            return  # the poller read the committed row before this callback ran
-        self._hinted.add(row.seq)
-        self._callbacks.hint(channel, row.id)
+    def _committed(self, appended: list[tuple[str, Appended]]) -> None:
+        for channel, row in appended:
+            if self._callbacks is None:
+                return  # not listening: other processes' pollers still find the row
+            if row.seq <= self._cursor:
+                continue  # the poller read the committed row before this callback ran
+            self._hinted.add(row.seq)
+            self._callbacks.hint(channel, row.id)
 
     async def _poll(self) -> None:
         failures = 0

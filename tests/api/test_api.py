@@ -849,3 +849,12 @@ async def test_latest_pages_follow_on_without_gaps_or_duplicates(
     )
     assert seen == [int(r["id"]) for r in rows]
     failed(await http.get("/latest.json?before=not-a-cursor"), 400)
+
+
+async def test_json_routes_answer_in_json_before_routing_too(http: httpx.AsyncClient) -> None:
+    """A request refused before it reaches its route (a NUL in the address) is answered as
+    that route speaks: JSON for the API and the preview, a page for pages."""
+    assert failed(await http.get("/latest.json?x=%00"), 400)
+    assert failed(await http.post("/preview?x=%00", data={"raw": "x"}), 400)
+    page = await http.get("/?x=%00")
+    assert page.status_code == 400 and page.headers["content-type"].startswith("text/html")

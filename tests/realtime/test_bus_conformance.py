@@ -151,6 +151,36 @@ async def test_a_rolled_back_append_leaves_no_event_no_id_and_no_hint(cluster: C
     assert [e.data for e in await node.bus.backlog(channel, 1)] == [{"kept": True}]
 
 
+async def test_appending_many_is_appending_each_in_turn(cluster: Cluster) -> None:
+    node = await cluster.node()
+    a, b, c = cluster.channel("a"), cluster.channel("b"), cluster.channel("c")
+    assert await append(node, b) == 1
+    one, two, now = {"post": 7, "text": "é"}, {"post": 8}, time.time()
+
+    async def append_many(entries: list[tuple[str, str, dict[str, Any]]]) -> list[int]:
+        if node.db is None:
+            return await node.bus.append_many(None, entries, now)
+        async with node.db.transaction() as conn:
+            return await node.bus.append_many(conn, entries, now)
+
+    # One event on three channels, then two events (one channel twice: a second statement).
+    assert await append_many([(a, "one", one), (b, "one", one), (c, "one", one)]) == [1, 2, 1]
+    assert await append_many([(c, "two", two), (a, "two", two), (c, "one", one)]) == [2, 2, 3]
+    for channel, expected in ((a, [1, 2]), (b, [1, 2]), (c, [1, 2, 3])):
+        assert await ids(node, channel) == expected
+        await node.seen.until(functools.partial(has_hints, node, channel, set(expected)))
+    events = await node.bus.backlog(c, 0)
+    assert [(e.kind, e.data) for e in events] == [("one", one), ("two", two), ("one", one)]
+    assert events[0].created_at == pytest.approx(now)
+    if node.db is not None:
+        with pytest.raises(Rollback):
+            async with node.db.transaction() as conn:
+                await node.bus.append_many(conn, [(a, "doomed", one), (b, "doomed", one)], now)
+                raise Rollback
+        assert (await node.bus.head(a), await node.bus.head(b)) == (2, 2)  # nothing consumed
+        assert await append_many([(a, "three", one)]) == [3]
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
