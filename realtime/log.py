@@ -1,7 +1,8 @@
 """The event log in SQL, and `LogBus`, the part of a Bus every database-backed backend shares.
 
 The log lives in the application's own database, so an event is written in the same
-transaction as the change it reports. The app's migrations create two tables (both dialects):
+transaction as the change it reports. Two tables (both dialects), whose DDL is
+realtime/schema.py's (`create_tables`; the forum's migrations apply it):
 
     channel_heads (channel TEXT PRIMARY KEY, last_id BIGINT NOT NULL)
         One row per channel: the last id handed out. An append locks it until commit, so

@@ -4,6 +4,7 @@ cards come as each reviewer's rights draw them (forum/live.py: Presenter)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -131,6 +132,21 @@ async def test_the_post_count_under_the_title_stays_right(
     single = await arrange.topic(group, author, "Alone", "Only.")
     page = await page_as(server, f"/t/alone/{single.topic_id}", {})
     assert "<span data-live-count>1 post</span>" in page
+
+
+async def test_concurrent_replies_each_carry_the_count_they_made(
+    server: ServerThread, arrange: Arrange
+) -> None:
+    """The count is read under the topic's row lock: replies racing each other never both
+    say the same number."""
+    authors = [await arrange.user() for _ in range(5)]
+    group = await arrange.group(members=tuple(authors))
+    written = await arrange.topic(group, authors[0], "Racing replies", "One.")
+    async with live(server.base_url) as c:
+        await c.subscribe(f"topic:{written.topic_id}")
+        await asyncio.gather(*(arrange.reply(written.topic_id, a, "A reply.") for a in authors))
+        labels = [(await next_post_event(c, "post.created", n))["posts_label"] for n in range(2, 7)]
+    assert labels == [f"{n} posts" for n in range(2, 7)]
 
 
 async def test_review_cards_come_as_each_reviewer_may_act(

@@ -143,7 +143,9 @@ async def publish_topic(
     )
     topic = await topic_queries.get_topic(conn, topic_id)
     assert topic is not None
-    written, created = await _write_post(forum, conn, author, topic, text, None, now, posts=1)
+    written, created, _ = await _write_post(
+        forum, conn, author, topic, text, None, now, opens_topic=True
+    )
     row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
     listed = TopicCreated(topic_id, group_id, title, author.username, row)
     await forum.publish(conn, created, listed)
@@ -236,12 +238,12 @@ async def publish_reply(
     now: float,
 ) -> Written:
     """Write a checked (or approved) reply, bump its topic, and publish both live."""
-    written, created = await _write_post(
-        forum, conn, author, topic, text, reply_to_post_number, now, posts=topic.posts_count + 1
+    written, created, posts = await _write_post(
+        forum, conn, author, topic, text, reply_to_post_number, now, opens_topic=False
     )
     bumped = replace(
         topic,
-        reply_count=topic.reply_count + 1,
+        reply_count=posts - 1,
         highest_post_number=written.post_number,
         bumped_at=now,
         last_poster_username=author.username,
@@ -261,12 +263,11 @@ async def _write_post(
     reply_to_post_number: int | None,
     now: float,
     *,
-    posts: int,
-) -> tuple[Written, PostCreated]:
+    opens_topic: bool,
+) -> tuple[Written, PostCreated, int]:
     """Write one post and its first revision (bumping its topic, counting it for its author
-    and group); returns it and its live event, which the caller publishes with its own
-    (one statement for both). `posts`: the topic's count of posts with this one (1: the
-    first post of a new topic)."""
+    and group); returns it, its live event, which the caller publishes with its own (one
+    statement for both), and its topic's count of posts with it."""
     new = NewPost(
         topic.id,
         topic.group_id,
@@ -274,9 +275,10 @@ async def _write_post(
         text.raw,
         text.cooked,
         reply_to_post_number,
-        opens_topic=posts == 1,
+        opens_topic=opens_topic,
     )
-    post_id, number = await post_queries.write_post(conn, new, now)
+    published = await post_queries.write_post(conn, new, now)
+    post_id, number = published.post_id, published.post_number
     post = Post(
         post_id,
         topic.id,
@@ -301,9 +303,9 @@ async def _write_post(
         author.username,
         forum.renderer.render_post(post, topic),
         post_facts(post, topic),
-        posts_label(posts),
+        posts_label(published.posts_count),
     )
-    return Written(topic.id, post_id, number), event
+    return Written(topic.id, post_id, number), event, published.posts_count
 
 
 async def do_set_topic_status(

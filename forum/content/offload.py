@@ -16,8 +16,9 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-# Characters up to which the work is done on the loop: about a millisecond for ordinary
-# markdown, 15 ms for the costliest input measured (bench/pages.py, docs/PERFORMANCE.md).
+# Characters up to which the work is done on the loop. Set when markdown cost about a
+# millisecond per KB (markdown-it-py); pyromark is about 0.2 ms per KB for ordinary posts
+# (bench/cook.py), so this could rise: measured in docs/PERFORMANCE.md, "Write path, issue 9".
 INLINE_CHARS = 1024
 
 # One thread for the whole process: cooking is CPU-bound and holds the GIL, so more threads

@@ -126,10 +126,21 @@ class NewPost:
 # Each part, as its own statement (SQLite) or as one of the parts of one (PostgreSQL).
 # The topic's UPDATE locks its row, so two replies racing get consecutive numbers; a new
 # topic's first post takes number 1 and leaves its reply count at 0.
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A post just written: its id, its number, and its topic's count of posts with it, read
+    under the topic's row lock (a count read before the lock could miss a concurrent reply)."""
+
+    post_id: int
+    post_number: int
+    posts_count: int
+
+
 _BUMP_TOPIC = (
     "UPDATE topics SET highest_post_number = highest_post_number + 1,"
     " reply_count = CASE WHEN highest_post_number = 0 THEN 0 ELSE reply_count + 1 END,"
-    " bumped_at = :now, last_poster_id = :u WHERE id = :t RETURNING highest_post_number"
+    " bumped_at = :now, last_poster_id = :u WHERE id = :t"
+    " RETURNING highest_post_number, reply_count"
 )
 # Published or approved posts count towards the end of the new-account hold.
 _COUNT_FOR_AUTHOR = "UPDATE users SET approved_posts = approved_posts + 1 WHERE id = :u"
@@ -144,9 +155,11 @@ _INSERT_POST = (
 _INSERT_REVISION = "INSERT INTO post_revisions (post_id, version, raw, cooked, user_id, created_at)"
 
 
-async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> tuple[int, int]:
+async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> Published:
     # One writer on the event loop's thread: each statement costs microseconds.
-    number = int(await conn.fetch_val(_BUMP_TOPIC, params))
+    bumped = await conn.fetch_one(_BUMP_TOPIC, params)
+    assert bumped is not None, "the topic is checked in this transaction and cannot be gone"
+    number = int(bumped["highest_post_number"])
     post_id = int(
         await conn.fetch_val(
             f"{_INSERT_POST} VALUES (:t, :n, :u, :raw, :cooked, :rt, :now, 1) RETURNING id",
@@ -158,7 +171,7 @@ async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> tuple[
     )
     await conn.execute(_COUNT_FOR_AUTHOR, params)
     await conn.execute(_COUNT_FOR_GROUP, params)
-    return post_id, number
+    return Published(post_id, number, int(bumped["reply_count"]) + 1)
 
 
 _WRITE_POST_POSTGRESQL = (
@@ -167,30 +180,30 @@ _WRITE_POST_POSTGRESQL = (
     " FROM bump RETURNING id, post_number),"
     f" revision AS ({_INSERT_REVISION} SELECT id, 1, :raw, :cooked, :u, :now FROM post),"
     f" author AS ({_COUNT_FOR_AUTHOR}), grp AS ({_COUNT_FOR_GROUP})"
-    " SELECT id, post_number FROM post"
+    " SELECT post.id, post.post_number, bump.reply_count FROM post, bump"
 )
 
 
-async def _write_post_postgresql(conn: Connection, params: dict[str, Any]) -> tuple[int, int]:
+async def _write_post_postgresql(conn: Connection, params: dict[str, Any]) -> Published:
     # One round trip for the five changes. The post reads the topic's new number from the
     # bump, so the topic row is locked before the post exists; the author's and the group's
     # rows are locked within the same statement (a deadlock with another writer, should one
     # ever lock them the other way round, is answered 503 like any other).
     row = await conn.fetch_one(_WRITE_POST_POSTGRESQL, params)
     assert row is not None, "the topic is locked by this transaction and cannot be gone"
-    return int(row["id"]), int(row["post_number"])
+    return Published(int(row["id"]), int(row["post_number"]), int(row["reply_count"]) + 1)
 
 
-_POST_WRITERS: dict[str, Callable[[Connection, dict[str, Any]], Awaitable[tuple[int, int]]]] = {
+_POST_WRITERS: dict[str, Callable[[Connection, dict[str, Any]], Awaitable[Published]]] = {
     "sqlite": _write_post_sqlite,
     "postgresql": _write_post_postgresql,
 }
 
 
-async def write_post(conn: Connection, post: NewPost, now: float) -> tuple[int, int]:
+async def write_post(conn: Connection, post: NewPost, now: float) -> Published:
     """Publish a post, in the caller's transaction: take its topic's next number (which bumps
-    the topic), insert it with its first revision, and count it for its author (approved
-    posts) and its group. Returns (post id, post number)."""
+    the topic and locks its row), insert it with its first revision, and count it for its
+    author (approved posts) and its group."""
     params = {
         "t": post.topic_id,
         "g": post.group_id,
