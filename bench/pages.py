@@ -11,8 +11,10 @@
    (a) GET /healthz on the same server process, and (b) the same TopicPage rendered from data
    loaded once at start-up (bench/inmemory_app.py: the real app plus one route), served by the
    same kind of process. The target is PostgreSQL topic page / in-memory render >= 0.7.
-2. Writes: ~1 KB replies through forum.actions.posts.do_reply, sequentially, in this process
-   (markdown + sanitise + one transaction), on each database; target >= 500 posts/s per core.
+2. Writes: ~1 KB replies through forum.actions.posts.do_reply, sequentially, in this process,
+   from 200 members in turn (--writers)
+   (markdown + sanitise + one transaction), on each database; targets >= 500 posts/s per core
+   and, per CPU-second of this process, >= 1,500 on SQLite and >= 1,000 on PostgreSQL.
    The time of one post is split into CPU inside cook() (markdown + nh3) and inside the
    live-event partial (Renderer.render_post), both timed where do_reply calls them, the rest of
    this process's CPU (drivers, the action's own code), and waiting (wall less CPU).
@@ -77,7 +79,9 @@ POSTS_ON_PAGE = 20
 PAGE_POST_BYTES = 600
 REPLY_BYTES = 1024
 PAGE_TARGET = 0.7
-WRITE_TARGET = 500.0
+WRITE_TARGET = 500.0  # posts/s (issue 4)
+# Posts per CPU-second of this process (issue 9), by database.
+WRITE_CPU_TARGETS = {"SQLite": 1500.0, "PostgreSQL": 1000.0}
 
 
 # --- content -----------------------------------------------------------------------------------
@@ -167,6 +171,7 @@ class Seeded:
     page_topic_id: int
     page_path: str
     write_topic_id: int
+    writers: list[User]  # who the write figure's replies come from, in turn
     opened: AsyncExitStack
 
     @property
@@ -185,7 +190,7 @@ class Seeded:
         await self.opened.aclose()
 
 
-async def seed(url: str) -> Seeded:
+async def seed(url: str, writers: int = 200) -> Seeded:
     # Pace limits stay on (their queries run for every reply) but far above the bench's rate.
     settings = Settings(
         database_url=url,
@@ -208,6 +213,24 @@ async def seed(url: str) -> Seeded:
         )
         for badge in badges
     ]
+    # The write figure's replies come from `writers` members in turn, as in a busy group or a
+    # live debate. With a handful of authors, each of whom posted thousands of times in the
+    # last hour, every reply's pace check (forum/pace.py: an index walk over the author's
+    # posts in the window, at most the limit's count) walked them all, a cost that grew the
+    # longer the bench ran and that no real member's posting ever reaches. Made with SQL (the
+    # first author's password hash): a sign-up hashes a password, 200 of them would be slow.
+    for i in range(max(writers - len(authors), 0)):
+        await db.execute(
+            "INSERT INTO users (username, email, password_hash, role, badge, created_at)"
+            " SELECT :name, :email, password_hash, 'member', :badge, created_at"
+            " FROM users WHERE id = :id",
+            {
+                "name": f"bench_writer_{i}",
+                "email": f"writer{i}@example.org",
+                "badge": badges[i % len(badges)],
+                "id": authors[0].id,
+            },
+        )
     # Established members (not new accounts, whose first posts wait for review): the bench
     # measures a post being published, with every check an ordinary member's post passes.
     await db.execute(
@@ -217,6 +240,14 @@ async def seed(url: str) -> Seeded:
         user
         for author in authors
         if (user := await user_queries.get_user(db, author.id)) is not None
+    ]
+    writer_ids = await db.fetch_all(
+        "SELECT id FROM users WHERE username LIKE 'bench\\_%' ESCAPE '\\' ORDER BY id"
+    )
+    reply_writers = [
+        user
+        for row in writer_ids[: max(writers, 1)]
+        if (user := await user_queries.get_user(db, int(row["id"]))) is not None
     ]
     group = await groups.do_create_group(
         forum,
@@ -251,7 +282,14 @@ async def seed(url: str) -> Seeded:
     topic = await topic_queries.get_topic(db, first.topic_id)
     assert topic is not None and topic.highest_post_number == POSTS_ON_PAGE
     return Seeded(
-        url, forum, authors, first.topic_id, f"/t/{topic.slug}/{topic.id}", written.topic_id, opened
+        url,
+        forum,
+        authors,
+        first.topic_id,
+        f"/t/{topic.slug}/{topic.id}",
+        written.topic_id,
+        reply_writers,
+        opened,
     )
 
 
@@ -633,7 +671,7 @@ async def write_round(seeded: Seeded, texts: list[str], seconds: float) -> tuple
     while time.perf_counter() - t0 < seconds:
         await posts.do_reply(
             seeded.forum,
-            seeded.authors[n % len(seeded.authors)],
+            seeded.writers[n % len(seeded.writers)],
             seeded.write_topic_id,
             Draft(texts[n % len(texts)]),
         )
@@ -690,6 +728,7 @@ def print_report(
     )
     print_pages(page_bytes, targets)
     print_writes(writes)
+    print(f"  replies from {args.writers} members in turn (--writers)")
     print(LINE)
     print(f"total run time {elapsed:.0f} s")
 
@@ -763,15 +802,16 @@ def print_writes(writes: list[Writes]) -> None:
     print(LINE)
     print(
         f"{'2. writes: do_reply, ~1 KB, sequential':<40}{'posts/s':>9}{'target':>9}{'':>8}"
-        f"{'posts/CPU-s':>12}{'':>8}{'DB CPU':>8}{'ms/post':>9}{'cook-only':>11}"
+        f"{'posts/CPU-s':>12}{'target':>9}{'':>8}{'DB CPU':>8}{'ms/post':>9}{'cook-only':>11}"
     )
     for w in writes:
         db_cpu = w.median(lambda r: r.db_cpu / r.wall)
         cook_only = w.median(lambda r: r.posts / r.cook_cpu)
+        cpu_target = WRITE_CPU_TARGETS[w.db]
         print(
             f"{'  ' + w.db:<40}{w.per_second:>9.0f}{f'>= {WRITE_TARGET:.0f}':>9}"
             f"{verdict(w.per_second, WRITE_TARGET):>8}{w.per_cpu_second:>12.0f}"
-            f"{verdict(w.per_cpu_second, WRITE_TARGET):>8}"
+            f"{f'>= {cpu_target:.0f}':>9}{verdict(w.per_cpu_second, cpu_target):>8}"
             f"{(f'{db_cpu:.0%}' if w.db == 'PostgreSQL' else '-'):>8}"
             f"{1e3 / w.per_second:>9.2f}{cook_only:>11.0f}"
         )
@@ -829,6 +869,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds of load per round (default 3)")
     parser.add_argument("--warmup", type=float, help="seconds of warm-up per round (default 1)")
     parser.add_argument("--write-seconds", type=float, help="seconds of replies per round")
+    parser.add_argument(
+        "--writers", type=int, default=200, help="members the replies come from (default 200)"
+    )
     parser.add_argument("--conns", type=int, default=16, help="concurrent connections")
     parser.add_argument(
         "--httpx", action="store_true", help="use the httpx client even if wrk is installed"
@@ -867,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seeding {name} and timing writes ...", file=sys.stderr)
 
             async def arrange_and_write(url: str = url, name: str = name) -> Seeded:
-                s = await seed(url)
+                s = await seed(url, args.writers)
                 writes.append(await bench_writes(s, name, args.rounds, args.write_seconds))
                 await s.close()
                 return s
@@ -875,7 +918,10 @@ def main(argv: list[str] | None = None) -> int:
             seeded[name] = run_async(arrange_and_write())
         if args.writes_only:
             print_header(args)
-            print(f"replies: {args.rounds} round(s) x {args.write_seconds:g} s; medians of rounds")
+            print(
+                f"replies: {args.rounds} round(s) x {args.write_seconds:g} s from"
+                f" {args.writers} members in turn; medians of rounds"
+            )
             print_writes(writes)
             print(LINE)
             print(f"total run time {time.perf_counter() - started:.0f} s")

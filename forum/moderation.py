@@ -110,7 +110,7 @@ def post_text(title: str | None, raw: str | None) -> str:
 
 def privacy_hold(text: str) -> Hold | None:
     """The identifiable-data check: nobody is exempt. Pure and the costliest rule, so actions
-    run it before their transaction, as they cook markdown."""
+    run it only once their checks pass, as they cook markdown (forum/actions/posts.py)."""
     findings = find_identifiers(text)
     if not findings:
         return None

@@ -1,11 +1,12 @@
 """Topics and posts: start a topic, reply, edit (keeping every revision), close and pin.
 
-Every write checks the cheap things first, on plain reads: who is writing (signed in, not
-silenced), the size of the text as received, the right to write here and the pace. Only
-then the costly steps (markdown, the identifiable-data scan), off the event loop for long
-texts, and before the transaction, which holds SQLite's write lock. Inside the transaction
-every check is made again, so nothing that changed meanwhile slips through. Markdown is
-cooked once, here; pages never render it again.
+Every write checks the cheap things first: who is writing (signed in, not silenced), the
+size of the text as received, the right to write here and the pace. Only then the costly
+steps (markdown, the identifiable-data scan). A short text (most posts) is checked and
+cooked inside the write's transaction, on the loop: a fraction of a millisecond. A long one
+is checked on plain reads first, cooked on the content thread before the transaction (which
+holds SQLite's write lock), and checked again inside it, so nothing that changed meanwhile
+slips through. Markdown is cooked once, here; pages never render it again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from forum.actions.idempotent import Outcome, Written
 from forum.actions.validation import clean_text, clean_title, slugify
 from forum.auth import is_silenced
 from forum.content import cook
-from forum.content.offload import off_the_loop
+from forum.content.offload import is_inline, off_the_loop
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
@@ -51,12 +52,22 @@ class Prepared:
     privacy: Hold | None
 
 
+def prepare_now(settings: Settings, title: str | None, raw: str) -> Prepared:
+    """Cook the text and scan it (with its title) for identifiable data, here. Raises
+    BadRequest for markdown nested too deeply to show."""
+    return Prepared(cook(raw, image_host_set(settings)), privacy_hold(post_text(title, raw)))
+
+
 async def prepare(settings: Settings, title: str | None, raw: str) -> Prepared:
-    """Cook the text and scan it (with its title) for identifiable data, off the event loop
-    when it is long. Raises BadRequest for markdown nested too deeply to show."""
-    hosts = image_host_set(settings)
-    text = post_text(title, raw)
-    return await off_the_loop(len(text), lambda: Prepared(cook(raw, hosts), privacy_hold(text)))
+    """prepare_now, off the event loop when the text is long."""
+    return await off_the_loop(len(post_text(title, raw)), lambda: prepare_now(settings, title, raw))
+
+
+def cooks_inline(title: str | None, raw: str | None) -> bool:
+    """Whether a draft is short enough to be cooked inside its write's transaction, after
+    the checks there, with no checks on reads before it (see the module's docstring). Its
+    length as sent: the checks that clean it come later."""
+    return is_inline(len(post_text(title, raw)))
 
 
 def require_author(user: User | None, now: float) -> User:
@@ -97,16 +108,19 @@ def check_new_topic(
 
 async def do_new_topic(forum: Forum, user: User | None, group_id: int, draft: Draft) -> Outcome:
     """Start a topic, or hold it for review (forum/actions/holds.py)."""
-    # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
+    # Cheap checks first: who, size, where, pace; for a long text on reads, before cooking it
+    # on the content thread (see the module's docstring).
     author = require_author(user, forum.now())
     key = idempotent.Key.of(draft.idempotency_key, "topic", group_id, draft.title, draft.raw)
-    async with forum.db.reads() as reads:  # one pooled connection for these reads
-        if before := await idempotent.made_before(reads, author, key):
-            return before
-        access = await access_group(reads, author, group_id=group_id)
-        title, raw = check_new_topic(forum, author, access, draft)
-        await check_pace(reads, forum.settings, author, "topic", forum.now(), record=False)
-    prepared = await prepare(forum.settings, title, raw)
+    prepared: Prepared | None = None
+    if not cooks_inline(draft.title, draft.raw):
+        async with forum.db.reads() as reads:  # one pooled connection for these reads
+            if before := await idempotent.made_before(reads, author, key):
+                return before
+            access = await access_group(reads, author, group_id=group_id)
+            title, raw = check_new_topic(forum, author, access, draft)
+            await check_pace(reads, forum.settings, author, "topic", forum.now(), record=False)
+        prepared = await prepare(forum.settings, title, raw)
     # The permission check reads and the write happen in one transaction, so a change of
     # rights between them cannot slip a post through.
     async with forum.db.transaction(locks=[pace_lock(author)]) as conn:
@@ -116,6 +130,8 @@ async def do_new_topic(forum: Forum, user: User | None, group_id: int, draft: Dr
         access = await access_group(conn, user, group_id=group_id)
         title, raw = check_new_topic(forum, user, access, draft)
         await check_pace(conn, forum.settings, author, "topic", now)
+        if prepared is None:
+            prepared = prepare_now(forum.settings, title, raw)
         writing = Writing(
             author=author,
             group=access.group,
@@ -168,34 +184,38 @@ def check_reply(forum: Forum, user: User | None, access: TopicAccess, draft: Dra
 
 async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft) -> Outcome:
     """Reply, or hold the reply for review (forum/actions/holds.py)."""
-    # Cheap checks first, on reads: who, size, where, pace (see the module's docstring).
+    # Cheap checks first: who, size, where, pace; for a long text on reads, before cooking it
+    # on the content thread (see the module's docstring).
     author = require_author(user, forum.now())
     to = draft.reply_to_post_number
     key = idempotent.Key.of(draft.idempotency_key, "reply", topic_id, to, draft.raw)
-    async with forum.db.reads() as reads:  # one pooled connection for these reads
-        if before := await idempotent.made_before(reads, author, key):
-            return before
-        clean_text(draft.raw, "The reply", forum.settings.max_post_chars)
-        # The pace window is read with the topic: one statement for both checks.
-        now = forum.now()
-        pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id)
-        access = await access_topic(reads, author, topic_id, along=pace)
-    raw = check_reply(forum, author, access, draft)
-    await check_pace_read(
-        access.along,
-        forum.settings,
-        author,
-        "post",
-        now,
-        topic=access.topic,
-        moderates=can_moderate(author, access.membership),
-    )
-    prepared = await prepare(forum.settings, None, raw)
+    prepared: Prepared | None = None
+    if not cooks_inline(None, draft.raw):
+        async with forum.db.reads() as reads:  # one pooled connection for these reads
+            if before := await idempotent.made_before(reads, author, key):
+                return before
+            clean_text(draft.raw, "The reply", forum.settings.max_post_chars)
+            # The pace window is read with the topic: one statement for both checks.
+            now = forum.now()
+            pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id)
+            access = await access_topic(reads, author, topic_id, along=pace)
+        raw = check_reply(forum, author, access, draft)
+        await check_pace_read(
+            access.along,
+            forum.settings,
+            author,
+            "post",
+            now,
+            topic=access.topic,
+            moderates=can_moderate(author, access.membership),
+        )
+        prepared = await prepare(forum.settings, None, raw)
     async with forum.db.transaction(locks=[pace_lock(author)]) as conn:
         now = forum.now()
         if raced := await idempotent.claim(conn, author, key, now):
             return raced
-        # The same checks again, the pace counted: one statement (the lock taken with BEGIN).
+        # The checks (again, for a long text), the pace counted: one statement (the lock
+        # taken with BEGIN). A short text is cooked only once they pass.
         pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id, counting=conn)
         access = await access_topic(conn, user, topic_id, along=pace)
         raw = check_reply(forum, user, access, draft)
@@ -209,6 +229,8 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             moderates=can_moderate(author, access.membership),
             counting=conn,
         )
+        if prepared is None:
+            prepared = prepare_now(forum.settings, None, raw)
         writing = Writing(
             author=author,
             group=access.group,
