@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 from forum.errors import NotFound
 from forum.permissions import can_read_group, is_staff
+from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries._sql import Along
+from forum.queries.debates import Debate
 from forum.queries.groups import Group
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
@@ -96,3 +98,25 @@ async def readable_groups(conn: Connection, user: User | None) -> list[Group]:
         return groups
     memberships = await group_queries.get_memberships(conn, user.id) if user else {}
     return [g for g in groups if can_read_group(user, g, memberships.get(g.id))]
+
+
+@dataclass(frozen=True)
+class DebateAccess:
+    debate: Debate
+    topic: TopicAccess
+
+    @property
+    def membership(self) -> str | None:
+        return self.topic.membership
+
+
+async def access_debate(conn: Connection, user: User | None, debate_id: int) -> DebateAccess:
+    """The debate with the viewer's right to read its topic (a private group's: 404)."""
+    debate = await debate_queries.get_debate(conn, debate_id)
+    if debate is None:
+        raise NotFound("There is no such debate.")
+    try:
+        access = await access_topic(conn, user, debate.topic_id)
+    except NotFound:
+        raise NotFound("There is no such debate.") from None
+    return DebateAccess(debate, access)

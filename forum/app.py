@@ -32,6 +32,7 @@ from forum.middleware import AnswerDatabaseFaults, RefuseNulAddresses, SecurityH
 from forum.migrate import migrate
 from forum.rendering import Renderer
 from forum.routes import routes
+from forum.scheduler import DebateScheduler
 from forum.settings import Settings, image_host_set, load_settings
 from forum.web import error_response, speaks_json
 from realtime.backends import open_bus
@@ -147,10 +148,11 @@ async def open_starting_database(settings: Settings) -> Database:
     return db
 
 
-def build_renderer() -> Renderer:
+def build_renderer(time_zone: str = "Europe/London") -> Renderer:
     """The page renderer, with links from the route table: the app's, and the one the
-    command line, the tests and the bench use without building an app."""
-    return Renderer(cached_url_path(Router(routes)))
+    command line, the tests and the bench use without building an app. `time_zone`: where
+    pages show times for readers whose own is not known (settings.time_zone)."""
+    return Renderer(cached_url_path(Router(routes)), time_zone)
 
 
 @asynccontextmanager
@@ -165,7 +167,13 @@ async def opened_forum(
     try:
         bus = await open_bus(settings.bus_url or db.url, db)
         try:
-            yield Forum(db, bus, renderer or build_renderer(), settings, clock or SystemClock())
+            yield Forum(
+                db,
+                bus,
+                renderer or build_renderer(settings.time_zone),
+                settings,
+                clock or SystemClock(),
+            )
         finally:
             await bus.close()  # sends any wake-up still queued
     finally:
@@ -185,9 +193,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             try:
                 app.state.forum = Forum(db, bus, renderer, settings, clock or SystemClock())
                 app.state.live = await open_live(app.state.forum, bus)
+                scheduler = DebateScheduler(app.state.forum, settings.debate_tick_ms / 1000)
+                scheduler.start()
                 try:
                     yield
                 finally:
+                    await scheduler.close()
                     await app.state.live.close()
             finally:
                 await bus.close()
@@ -210,7 +221,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         },
         lifespan=lifespan,
     )
-    renderer = build_renderer()
+    renderer = build_renderer(settings.time_zone)
     return app
 
 

@@ -52,9 +52,12 @@ class PostCreated(Event):
     html: str
     facts: PostFacts
     posts_label: str
+    # An answer in a hosted debate goes to the debate's channel, with its question's number.
+    debate_id: int | None = None
+    question: int | None = None
 
     def channels(self) -> list[str]:
-        return [f"topic:{self.topic_id}"]
+        return [post_channel(self.topic_id, self.debate_id)]
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,78 @@ class PostEdited(Event):
     version: int
     html: str
     facts: PostFacts
+    debate_id: int | None = None
 
     def channels(self) -> list[str]:
-        return [f"topic:{self.topic_id}"]
+        return [post_channel(self.topic_id, self.debate_id)]
+
+
+def post_channel(topic_id: int, debate_id: int | None) -> str:
+    """Where a post's events go: its topic's channel, or its debate's (a debate's page follows
+    that one channel: its state, questions, answers and count)."""
+    return f"debate:{debate_id}" if debate_id is not None else f"topic:{topic_id}"
+
+
+@dataclass(frozen=True)
+class DebateStateChanged(Event):
+    """A debate went live, closed, or had its end moved. `message`: said to screen readers."""
+
+    kind: ClassVar[str] = "debate.state"
+    debate_id: int
+    topic_id: int
+    group_id: int
+    state: str
+    ends_at: float
+    message: str
+
+    def channels(self) -> list[str]:
+        return [f"debate:{self.debate_id}"]
+
+
+@dataclass(frozen=True)
+class QuestionRevealed(Event):
+    """A host revealed a question: `html` is its section of the debate page, answers to come."""
+
+    kind: ClassVar[str] = "debate.question"
+    debate_id: int
+    group_id: int
+    number: int
+    post_id: int
+    post_number: int
+    html: str
+    remaining: int  # questions still hidden (everyone is told how many, never what)
+
+    def channels(self) -> list[str]:
+        return [f"debate:{self.debate_id}"]
+
+
+@dataclass(frozen=True)
+class ParticipantsCounted(Event):
+    """Someone answered for the first time: how many take part now."""
+
+    kind: ClassVar[str] = "debate.participants"
+    debate_id: int
+    group_id: int
+    participants: int
+    label: str
+
+    def channels(self) -> list[str]:
+        return [f"debate:{self.debate_id}"]
+
+
+@dataclass(frozen=True)
+class DebateReminder(Event):
+    """A debate someone asked to be reminded of has started: on their private channel."""
+
+    kind: ClassVar[str] = "debate.reminder"
+    user_id: int
+    debate_id: int
+    title: str
+    url: str
+    message: str
+
+    def channels(self) -> list[str]:
+        return [f"user:{self.user_id}"]
 
 
 @dataclass(frozen=True)
@@ -187,7 +259,12 @@ def _with_html(key: str, ident: int, **fields: object) -> Update:
 
 
 async def replace_post_html(
-    conn: Connection, topic_id: int, post_id: int, html: str, facts: PostFacts
+    conn: Connection,
+    topic_id: int,
+    post_id: int,
+    html: str,
+    facts: PostFacts,
+    debate_id: int | None = None,
 ) -> int:
     """Every stored event of a post (created, edited) carries `html` and `facts` from now on:
     the post as readers see it now (hidden, removed, redacted), and the controls that go
@@ -196,7 +273,7 @@ async def replace_post_html(
     event that goes with the change."""
     marker = f'"post_id":{post_id},'
     update = _with_html("post_id", post_id, html=html, facts=asdict(facts))
-    return await rewrite_events(conn, f"topic:{topic_id}", marker, update)
+    return await rewrite_events(conn, post_channel(topic_id, debate_id), marker, update)
 
 
 async def replace_review_html(conn: Connection, event: ReviewChanged) -> int:

@@ -1,8 +1,9 @@
 """The forum's side of live updates: who a socket is, which channels it may read, and the
 bus, hub, presence and endpoint assembled for the app's lifespan.
 
-Channels: `topic:<id>`, `group:<id>`, `latest` (filtered per viewer), `review` (filtered per
-viewer), `user:<id>` (private). Every decision goes through forum/permissions.py, via
+Channels: `topic:<id>`, `group:<id>`, `debate:<id>` (a hosted debate: its state, questions,
+answers and count), `latest` (filtered per viewer), `review` (filtered per viewer),
+`user:<id>` (private). Every decision goes through forum/permissions.py, via
 access.py, as pages do, with the account as it is now: a socket's user is read again for
 every subscribe, and when an access change (forum/events.py: AccessChanged, on the `access`
 channel every node follows) names it, its session or key is checked again too.
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 
 from starlette.websockets import WebSocket
 
-from forum.access import access_group, access_topic, readable_groups
+from forum.access import access_debate, access_group, access_topic, readable_groups
 from forum.auth import Auth, api_key_user, is_suspended, token_hash
 from forum.clock import Clock
 from forum.context import Forum
@@ -138,8 +139,13 @@ class Presenter:
 
     def _with_controls(self, event: Event, controls: PostControls) -> Event:
         data = event.data
+        debate_id = data.get("debate_id")
         actions = self.renderer.render_post_actions(
-            data["post_id"], data["topic_id"], data["post_number"], controls
+            data["post_id"],
+            data["topic_id"],
+            data["post_number"],
+            controls,
+            debate_id if isinstance(debate_id, int) else None,
         )
         html: str = data["html"]
         end = html.rfind("</article>")
@@ -220,6 +226,9 @@ class Live:
                 return None
             if kind == "group":
                 await access_group(self.db, user, group_id=number)
+                return None
+            if kind == "debate":
+                await access_debate(self.db, user, number)
                 return None
             if kind == "user" and user is not None and number == user.id:
                 return None

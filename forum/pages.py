@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
+from forum.queries.debates import Debate
 from forum.queries.groups import Group
 from forum.queries.posts import Post, Revision
 from forum.queries.review import Item
@@ -36,6 +37,7 @@ class HomePage(Page):
     groups: list[Group]
     topics: list[Topic]
     next_cursor: str | None
+    live_debates: list[Debate] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +51,21 @@ class GroupPage(Page):
     can_start_topic: bool
     can_join: bool
     can_manage: bool
+    debates: DebateLists = field(default_factory=lambda: DebateLists([], [], []))
+    can_schedule: bool = False
+
+
+@dataclass(frozen=True)
+class DebateLists:
+    """A group's debates as its page lists them: live now, to come, and past."""
+
+    live: list[Debate]
+    upcoming: list[Debate]
+    past: list[Debate]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.live or self.upcoming or self.past)
 
 
 @dataclass(frozen=True)
@@ -216,3 +233,63 @@ class FlagPage(Page):
 class MyReviewPage(Page):
     template: ClassVar[str] = "my_review.html"
     items: list[Item]
+
+
+@dataclass(frozen=True)
+class AnswerItem:
+    """An answer on a debate's page: the post, this viewer's controls, and its marks."""
+
+    post: Post
+    controls: PostControls
+    highlighted: bool
+    by_host: bool
+
+
+@dataclass(frozen=True)
+class QuestionItem:
+    number: int
+    cooked: str  # its post's HTML once revealed; the prepared text, escaped, before
+    revealed: bool
+    answers: list[AnswerItem]
+    answerers: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DebatePage(Page):
+    """A debate in any state: the lobby before it starts, the live page, the transcript."""
+
+    template: ClassVar[str] = "debate.html"
+    debate: Debate
+    topic: Topic
+    group: Group
+    state: str
+    description: str  # the first post's HTML
+    questions: list[QuestionItem]  # revealed ones in order (closed: in transcript order)
+    prepared: list[QuestionItem]  # not yet revealed: for hosts, conveners and staff only
+    hidden_count: int  # how many are still to come, told to everyone
+    next_question: int | None
+    is_host: bool
+    can_answer: bool
+    reminded: bool
+    can_see_hidden: bool
+    idempotency_key: str
+    answer_count: int
+    summary_value: str = ""
+    raw_value: str = ""
+    errors: list[str] = field(default_factory=list)
+    privacy_warning: bool = False
+    chosen_question: int | None = None
+    extend_choices: tuple[int, ...] = (5, 10, 15, 30, 60)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DebateFormPage(Page):
+    """Scheduling a debate in a group."""
+
+    template: ClassVar[str] = "debate_form.html"
+    group: Group
+    errors: list[str]
+    values: dict[str, str]
+    questions: list[str]
+    time_zones: list[str]
+    privacy_warning: bool = False

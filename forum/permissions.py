@@ -50,14 +50,22 @@ class PostFacts:
     hidden: bool
     deleted: bool
     topic_closed: bool
+    # An answer in a hosted debate: answered on the debate's page (no "Quote and reply"),
+    # highlighted by one of its hosts (their user ids) or not.
+    in_debate: bool = False
+    hosts: tuple[int, ...] = ()
+    highlighted: bool = False
 
     @classmethod
     def from_data(cls, data: object) -> PostFacts | None:
         """The facts as an event stored them; None if missing or not as written here."""
         if not isinstance(data, dict):
             return None
+        hosts = data.get("hosts", ())
+        if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, int) for h in hosts):
+            return None
         try:
-            facts = cls(**data)
+            facts = cls(**(data | {"hosts": tuple(hosts)}))
         except TypeError:
             return None
         values = (
@@ -66,33 +74,43 @@ class PostFacts:
             facts.hidden,
             facts.deleted,
             facts.topic_closed,
+            facts.in_debate,
+            facts.highlighted,
         )
-        kinds = (int, str, bool, bool, bool)
+        kinds = (int, str, bool, bool, bool, bool, bool)
         ok = all(isinstance(v, k) for v, k in zip(values, kinds, strict=True))
         return facts if ok else None
 
 
-def post_facts(post: Post, topic: Topic) -> PostFacts:
+def post_facts(
+    post: Post, topic: Topic, *, hosts: tuple[int, ...] = (), highlighted: bool = False
+) -> PostFacts:
+    """`hosts`, `highlighted`: for an answer in a debate (forum/actions/debates.py)."""
     return PostFacts(
         author_id=post.user_id,
         author_role=post.author_role,
         hidden=post.hidden_at is not None,
         deleted=post.deleted_at is not None,
         topic_closed=topic.closed,
+        in_debate=topic.is_debate,
+        hosts=hosts,
+        highlighted=highlighted,
     )
 
 
 @dataclass(frozen=True)
 class PostControls:
-    """The links under a post for one viewer: quote and reply, edit, flag."""
+    """The links under a post for one viewer: quote and reply, edit, flag; in a debate, for
+    its hosts, "highlight" or "unhighlight" (the button offered), else None."""
 
     reply: bool = False
     edit: bool = False
     flag: bool = False
+    highlight: str | None = None
 
     @property
     def any(self) -> bool:
-        return self.reply or self.edit or self.flag
+        return self.reply or self.edit or self.flag or self.highlight is not None
 
 
 NO_CONTROLS = PostControls()
@@ -118,10 +136,18 @@ def post_controls(viewer: User | None, facts: PostFacts) -> PostControls:
     and staff edit as can_edit_post says."""
     if viewer is None or facts.deleted:
         return NO_CONTROLS
+    highlight = None
+    hosting = facts.in_debate and viewer.id in facts.hosts and viewer.id != facts.author_id
+    if hosting and not facts.hidden and not facts.topic_closed:
+        highlight = "unhighlight" if facts.highlighted else "highlight"
     return PostControls(
-        reply=not facts.hidden and (not facts.topic_closed or is_staff(viewer)),
+        # A debate's answers are written on its page, under their question.
+        reply=not facts.in_debate
+        and not facts.hidden
+        and (not facts.topic_closed or is_staff(viewer)),
         edit=_can_edit(viewer, facts),
         flag=viewer.id != facts.author_id,
+        highlight=highlight,
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
@@ -74,8 +75,23 @@ def posts_label(count: int) -> str:
     return f"{count} post" if count == 1 else f"{count} posts"
 
 
+def local_time(ts: float, zone: ZoneInfo) -> Markup:
+    """A moment as a reader without JavaScript sees it, in the forum's zone, the zone named:
+    "Tuesday 8 December 2026, 19:00 GMT". live.js rewrites it in the reader's own zone."""
+    when = datetime.fromtimestamp(ts, zone)
+    text = when.strftime("%A %-d %B %Y, %H:%M ") + (when.tzname() or "")
+    return Markup('<time datetime="{}" data-local>{}</time>').format(iso_time(ts), text)
+
+
+def participants_label(count: int) -> str:
+    """ "1 person taking part", "12 people taking part": on a debate's page, and live."""
+    return f"{count} person taking part" if count == 1 else f"{count} people taking part"
+
+
 class Renderer:
-    def __init__(self, url_path: Callable[..., str]) -> None:
+    def __init__(self, url_path: Callable[..., str], time_zone: str = "Europe/London") -> None:
+        self.url_path = url_path  # a route's path by name and parameters (routes.py)
+        zone = ZoneInfo(time_zone)
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -91,11 +107,16 @@ class Renderer:
             "pace": pace,
             "posts_label": posts_label,
         }
-        self.env.filters |= {"time_tag": time_tag, "iso_time": iso_time}
+        self.env.filters |= {
+            "time_tag": time_tag,
+            "iso_time": iso_time,
+            "local_time": lambda ts: local_time(ts, zone),
+        }
         self._post_template = self.env.get_template("_post.html")
         self._post_actions_template = self.env.get_template("_post_actions.html")
         self._topic_row_template = self.env.get_template("_topic_row.html")
         self._review_item_template = self.env.get_template("_review_item.html")
+        self._question_template = self.env.get_template("_debate_question.html")
 
     def render(self, page: Page) -> str:
         context = {f.name: getattr(page, f.name) for f in fields(page)}
@@ -105,19 +126,44 @@ class Renderer:
         """A topic's row as lists show it, for live events (the group link shown)."""
         return self._topic_row_template.render(topic=topic, show_group=True)
 
-    def render_post(self, post: Post, topic: Topic) -> str:
+    def render_post(
+        self, post: Post, topic: Topic, *, highlighted: bool = False, by_host: bool = False
+    ) -> str:
         """The post partial with no controls and no hidden text: as live events carry it.
-        Each viewer's controls are added as it is delivered (render_post_actions)."""
+        Each viewer's controls are added as it is delivered (render_post_actions).
+        `highlighted`, `by_host`: an answer in a debate, as its page marks it."""
         return self._post_template.render(
-            post=post, topic=topic, controls=NO_CONTROLS, can_see_hidden=False
+            post=post,
+            topic=topic,
+            controls=NO_CONTROLS,
+            can_see_hidden=False,
+            highlighted=highlighted,
+            by_host=by_host,
+        )
+
+    def render_question(self, debate_id: int, number: int, cooked: str, post_number: int) -> str:
+        """A debate's question as its page shows it once revealed, no answers yet."""
+        return self._question_template.render(
+            debate_id=debate_id,
+            question={"number": number, "cooked": cooked, "post_number": post_number},
+            answers=[],
+            answered=0,
         )
 
     def render_post_actions(
-        self, post_id: int, topic_id: int, post_number: int, controls: PostControls
+        self,
+        post_id: int,
+        topic_id: int,
+        post_number: int,
+        controls: PostControls,
+        debate_id: int | None = None,
     ) -> str:
-        """A post's controls for one viewer: the same partial _post.html includes."""
+        """A post's controls for one viewer: the same partial _post.html includes. Its forms'
+        CSRF field is empty: live.js fills in the viewer's token."""
         post = {"id": post_id, "topic_id": topic_id, "post_number": post_number}
-        return self._post_actions_template.render(post=post, controls=controls)
+        return self._post_actions_template.render(
+            post=post, controls=controls, debate_id=debate_id, csrf_token=""
+        )
 
     def render_review_item(self, item: Item, *, for_staff: bool) -> str:
         """An item's card in the review queue as site staff, or a group's conveners, see it

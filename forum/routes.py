@@ -14,9 +14,10 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from forum.api import debates as api_debates
 from forum.api import handlers as api
 from forum.live import live_socket
-from forum.views import accounts, groups, home, preview, review, topics
+from forum.views import accounts, debates, groups, home, preview, review, topics
 from forum.web import JsonFallback, JsonRoute
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -57,6 +58,33 @@ routes: list[BaseRoute] = [
     JsonRoute("/posts", api.create_post, methods=POST, name="api_create_post"),
     JsonRoute("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
     JsonRoute("/users/{username}.json", api.user, methods=GET, name="api_user"),
+    JsonRoute("/debates.json", api_debates.create, methods=POST, name="api_debate_create"),
+    JsonRoute("/debates/{debate_id:id}.json", api_debates.show, methods=GET, name="api_debate"),
+    *(
+        JsonRoute(
+            f"/debates/{{debate_id:id}}/{act}.json", handler, methods=POST, name=f"api_debate_{act}"
+        )
+        for act, handler in (
+            ("start", api_debates.start),
+            ("close", api_debates.close),
+            ("extend", api_debates.extend),
+            ("answers", api_debates.answer),
+            ("summary", api_debates.summary),
+            ("remind", api_debates.remind),
+        )
+    ),
+    JsonRoute(
+        "/debates/{debate_id:id}/questions/{number:id}/reveal.json",
+        api_debates.reveal,
+        methods=POST,
+        name="api_debate_reveal",
+    ),
+    JsonRoute(
+        "/debates/{debate_id:id}/answers/{post_id:id}/highlight.json",
+        api_debates.highlight,
+        methods=POST,
+        name="api_debate_highlight",
+    ),
     # --- pages ---
     Route("/", home.home, methods=GET, name="home"),
     Route("/healthz", home.healthz, methods=GET, name="healthz"),
@@ -81,6 +109,33 @@ routes: list[BaseRoute] = [
     Route("/g/{slug}/members", groups.members_page, methods=GET, name="group_members"),
     Route("/g/{slug}/members/add", groups.add_member, methods=POST, name="add_member"),
     Route("/g/{slug}/members/role", groups.set_member_role, methods=POST, name="set_member_role"),
+    Route("/g/{slug}/new-debate", debates.new_debate, methods=FORM, name="new_debate"),
+    Route("/debates/{debate_id:id}", debates.debate_page, methods=GET, name="debate"),
+    Route("/debates/{debate_id:id}.ics", debates.calendar, methods=GET, name="debate_ics"),
+    Route(
+        "/debates/{debate_id:id}/transcript.md",
+        debates.transcript,
+        methods=GET,
+        name="debate_transcript",
+    ),
+    *(
+        Route(f"/debates/{{debate_id:id}}/{act}", handler, methods=POST, name=f"debate_{act}")
+        for act, handler in (
+            ("start", debates.start),
+            ("close", debates.close),
+            ("extend", debates.extend),
+            ("reveal", debates.reveal),
+            ("answers", debates.answer),
+            ("summary", debates.summary),
+            ("remind", debates.remind),
+        )
+    ),
+    Route(
+        "/debates/{debate_id:id}/answers/{post_id:id}/highlight",
+        debates.highlight,
+        methods=POST,
+        name="debate_highlight",
+    ),
     Route("/t/{topic_id:id}", topics.topic_by_id, methods=GET, name="topic_by_id"),
     Route("/t/{slug}/{topic_id:id}", topics.topic_page, methods=GET, name="topic"),
     Route("/t/{topic_id:id}/reply", topics.reply, methods=FORM, name="reply"),

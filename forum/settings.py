@@ -37,6 +37,10 @@ class Settings:
     live_sockets_per_account: int = 20
     live_sockets_per_address: int = 200
     event_retention_days: int = 7
+    # Hosted debates (forum/scheduler.py): times are shown in this zone to readers without
+    # JavaScript (with it, in their own), and offered first on the scheduling form.
+    time_zone: str = "Europe/London"
+    debate_tick_ms: int = 1000
     # Moderation (forum/moderation.py): flags weigh 1 each (a moderator's: at once).
     flag_hide_score: int = 3
     # Pace (forum/pace.py): per-user limits, stricter while an account is new; 0 turns one off.
@@ -80,6 +84,8 @@ HELP: dict[str, str] = {
     "live_sockets_per_address": "anonymous live connections one address may hold on one server",
     "live_queue_size": "frames a live socket may have waiting before it is closed (4008)",
     "event_retention_days": "days the live event log keeps events for clients to resume",
+    "time_zone": "IANA time zone that pages show times in when the reader's own is not known",
+    "debate_tick_ms": "milliseconds between the debate scheduler's looks for debates due",
     "new_account_posts": "an account is new (stricter limits) until this many posts are approved",
     "new_account_hours": "an account is new (stricter limits) for this many hours after sign-up",
     "post_interval_seconds": "least seconds between two posts by one user (0: no limit)",

@@ -1,5 +1,19 @@
 /* Live updates (docs/realtime.md) for the channels <main> names. Pages work without it. */
 (() => {
+  // Times in the reader's own zone, named ("Tuesday 8 December 2026, 19:00 GMT" from the server).
+  const local = (iso) => new Date(iso).toLocaleString(undefined, {weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short'});
+  for (const t of document.querySelectorAll('time[data-local]')) t.textContent = local(t.dateTime);
+  const zone = document.querySelector('select[data-time-zone]'), own = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && !document.querySelector('.errors') && [...zone.options].some((o) => o.value === own)) zone.value = own;
+  const countdowns = document.querySelectorAll('[data-countdown]');
+  const tick = () => {
+    for (const c of countdowns) {
+      const m = Math.round((c.dataset.countdown * 1000 - Date.now()) / 60000), h = Math.floor(m / 60);
+      c.textContent = m <= 0 ? 'any moment now' : `in ${h ? `${h} hour${h > 1 ? 's' : ''} ` : ''}${m % 60} minute${m % 60 === 1 ? '' : 's'}`;
+    }
+  };
+  if (countdowns.length) tick(), setInterval(tick, 30000);
+
   const main = document.querySelector('main[data-live-channels]');
   if (!main) return;
   const $ = (s) => main.querySelector(s), byId = (id) => document.getElementById(id);
@@ -18,7 +32,9 @@
   const wanted = new Set(data.liveChannels.split(' ').filter((c) => c && !(older && /^(group|latest)/.test(c))));
   const last = new Map(); // channel -> last event id
   for (const [c, n] of (data.liveSince || '').split(' ').map((p) => p.split('='))) if (n > 0) last.set(c, +n);
-  const topic = [...wanted].find((c) => c.startsWith('topic:'));
+  // The room whose presence this page shows: a topic, or a debate (its lobby and live page).
+  const topic = [...wanted].find((c) => /^(topic|debate):/.test(c)), debate = topic && topic.startsWith('debate:');
+  const questions = $('[data-questions]'), meta = $('[data-debate-state]');
 
   // Status line, new-replies button, polite announcer.
   const bar = make('div', 'live-bar'), status = make('p', 'live-status', '', 'status');
@@ -47,7 +63,7 @@
     const names = (f ? f.users : []).filter((u) => u.state === 'replying' && u.username !== data.liveMe);
     const text = names.length ? `${names.map((u) => u.username).join(', ')} ${names[1] ? 'are' : 'is'} replying…` : '';
     if (replying.textContent !== text) replying.textContent = text;
-    reading.textContent = f && f.reading > 1 ? `${f.reading} reading` : '';
+    reading.textContent = f && f.reading > 1 ? `${f.reading} ${debate ? 'people here' : 'reading'}` : '';
   };
 
   let ws, attempt = 0, retryTimer, pingTimer, paused, leaving, pending = new Set(), mine = 'viewing';
@@ -164,22 +180,68 @@
 
   const kinds = {
     'post.created'(d) { // d.html carries this viewer's controls, as a reload would show them
-      const n = d.post_number, post = posts && !posts.hasAttribute('data-live-more') && !byId(`post-${n}`) && frag(d.html);
+      const into = d.question ? $(`[data-answers="${d.question}"]`) : posts;
+      const n = d.post_number, post = into && !into.hasAttribute('data-live-more') && !byId(`post-${n}`) && frag(d.html);
       const count = $('[data-live-count]');
       if (count && d.posts_label) count.textContent = d.posts_label;
       if (!post) return;
-      posts.append(post);
-      announce(`New reply from ${d.username}`);
+      withToken(post);
+      into.append(post);
+      if (d.question) {
+        const none = $(`[data-no-answers="${d.question}"]`);
+        if (none) none.remove();
+      }
+      announce(d.question ? `New answer to question ${d.question} from ${d.username}` : `New reply from ${d.username}`);
       if (!inView(post)) unseen.push(post);
       showMore();
     },
     'post.edited'(d) { // in place: the element stays, so focus and the unseen list do too
-      const old = posts && byId(`post-${d.post_number}`), post = old && frag(d.html);
+      const old = (posts || questions) && byId(`post-${d.post_number}`), post = old && frag(d.html);
       if (!post) return;
       for (const part of ['.post-meta', '.cooked']) old.querySelector(part).replaceWith(post.querySelector(part));
       const was = old.querySelector('.post-actions'), now = post.querySelector('.post-actions');
       if (was) was.remove();
-      if (now) old.append(now);
+      if (now) old.append(withToken(now));
+      old.className = post.className; // highlighted or not
+      if (d.debate_id && d.facts && d.facts.hidden) announce(`An answer from ${d.username} was hidden by a moderator.`);
+    },
+    'debate.question'(d) { // a host revealed a question: it opens under the others
+      if (!questions || byId(`q${d.number}`)) return;
+      const section = frag(d.html), none = $('[data-no-questions]'), choice = $('[data-question-choice]'), box = byId('raw');
+      questions.append(section);
+      if (none) none.remove();
+      announce(`Question ${d.number}: ${section.querySelector('.question-text').textContent.trim()}`);
+      const toCome = $('[data-questions-to-come]');
+      if (toCome) toCome.textContent = d.remaining ? `${d.remaining} more ${d.remaining === 1 ? 'question' : 'questions'} to come.` : '';
+      const next = $('[data-reveal-next]'), gone = byId(`prepared-${d.number}`);
+      if (gone) gone.remove();
+      if (next) d.remaining ? (next.querySelector('[name=number]').value = d.number + 1, next.querySelector('button').textContent = `Reveal question ${d.number + 1}`) : next.remove();
+      if (choice) {
+        choice.append(Object.assign(make('option', '', `Question ${d.number}`), {value: d.number}));
+        if (!(box && box.value.trim())) choice.value = d.number; // never move an answer being written
+      } else if (data.liveMe && !(box && box.value.trim())) {
+        location.reload(); // the first question: the answer form comes with the page
+      }
+    },
+    'debate.state'(d) {
+      announce(d.message);
+      if (meta && d.state !== meta.dataset.debateState) { // live or ended: the page changes shape
+        if (![...document.querySelectorAll('textarea')].some((t) => t.value.trim())) return setTimeout(() => location.reload(), 1500);
+        say(note = d.message);
+        reload.hidden = false;
+        return;
+      }
+      const ends = $('[data-debate-ends]');
+      if (ends) ends.textContent = local(new Date(d.ends_at * 1000).toISOString());
+    },
+    'debate.participants'(d) {
+      const count = $('[data-live-participants]');
+      if (count) count.textContent = d.label;
+    },
+    'debate.reminder'(d) {
+      announce(d.message);
+      say(note = d.message + ' ');
+      status.append(Object.assign(make('a', '', 'Go to the debate'), {href: d.url}));
     },
     'topic.created'(d) {
       if (topicRow(d)) announce(`New topic: ${d.title}`);
@@ -217,6 +279,10 @@
     },
   };
   const csrf = (document.querySelector('meta[name=csrf-token]') || {}).content, counter = document.querySelector('[data-review-count]');
+  function withToken(e) { // forms that arrive live (a host's highlight button) carry this viewer's token
+    for (const t of e.querySelectorAll('[name=csrf_token]')) t.value = csrf;
+    return e;
+  }
   const waiting = $('[data-review-waiting]'); // the queue page's own count
   const countNow = () => counter && fetch('/review/count.json', {headers: {accept: 'application/json'}})
     .then((r) => r.ok && r.json()).then((j) => {

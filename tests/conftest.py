@@ -151,7 +151,10 @@ GENEROUS_PACE: dict[str, int] = {
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(
-        database_url=database_url, secret_key="test-secret-key", **(GENEROUS_PACE | overrides)
+        database_url=database_url,
+        secret_key="test-secret-key",
+        debate_tick_ms=50,
+        **(GENEROUS_PACE | overrides),
     )
 
 

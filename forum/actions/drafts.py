@@ -96,3 +96,20 @@ class Applied:
 
     message: str
     post_id: int | None
+
+
+@dataclass(frozen=True)
+class DebatePlan:
+    """A debate as its convener sent it. Times are ISO 8601 with an offset
+    ("2026-12-08T19:00:00+00:00"), or, from the HTML form, a local date and time read in
+    `time_zone` (an IANA name). `hosts`: usernames besides the convener, who hosts too.
+    `confirmed`: they saw the identifiable-data warning and schedule anyway."""
+
+    title: str | None
+    description: str | None
+    starts_at: str | None
+    ends_at: str | None
+    questions: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = ()
+    time_zone: str | None = None
+    confirmed: bool = False

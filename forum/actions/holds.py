@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forum.actions.drafts import Writing
+from forum.actions.places import place_of
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest
@@ -23,7 +24,6 @@ from forum.moderation import (
     quotes_removed_hold,
     removed_lines,
 )
-from forum.permissions import post_facts
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries.posts import Post
@@ -120,7 +120,8 @@ async def publish_post_change(
     """Readers' pages change the post in place (edited, hidden, shown again, removed), in the
     transaction that changed it. `scrub`: the post's text has left public view, so the log's
     stored copies of it take this rendering too (a replay never carries the old text)."""
-    html = forum.renderer.render_post(post, topic)
+    place = await place_of(conn, post, topic)
+    html = place.render(forum, post, topic)
     await forum.publish(
         conn,
         PostEdited(
@@ -131,11 +132,12 @@ async def publish_post_change(
             post.username,
             post.version,
             html,
-            post_facts(post, topic),
+            place.facts,
+            place.debate_id,
         ),
     )
     if scrub:
-        await replace_post_html(conn, topic.id, post.id, html, post_facts(post, topic))
+        await replace_post_html(conn, topic.id, post.id, html, place.facts, place.debate_id)
 
 
 async def removed_quote_hold(conn: Connection, topic: Topic | None, raw: str) -> Hold | None:

@@ -15,9 +15,11 @@ from dataclasses import dataclass, replace
 
 from forum.access import GroupAccess, TopicAccess, access_group, access_topic
 from forum.actions import idempotent
+from forum.actions.debate_state import check_answer
 from forum.actions.drafts import Draft, Text, Writing
 from forum.actions.holds import hold_if_needed
 from forum.actions.idempotent import Outcome, Written
+from forum.actions.places import PostPlace, record_answer
 from forum.actions.validation import clean_text, clean_title, slugify
 from forum.auth import is_silenced
 from forum.content import cook
@@ -25,7 +27,7 @@ from forum.content.offload import is_inline, off_the_loop
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
-from forum.events import PostCreated, TopicBumped, TopicCreated
+from forum.events import Event, ParticipantsCounted, PostCreated, TopicBumped, TopicCreated
 from forum.moderation import Hold, post_text, privacy_hold
 from forum.pace import check_pace, check_pace_read, pace_lock, pace_read, slow_mode_label
 from forum.permissions import (
@@ -34,14 +36,27 @@ from forum.permissions import (
     can_start_topic,
     post_facts,
 )
+from forum.queries import debates as debate_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.audit import record_action
 from forum.queries.posts import NewPost, Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
-from forum.rendering import long_date, posts_label
+from forum.rendering import long_date, participants_label, posts_label
 from forum.settings import Settings, image_host_set
+
+
+@dataclass(frozen=True)
+class WrittenPost:
+    """A post just written, its live event, which the caller publishes with its own (one
+    statement for all), its topic's count of posts with it, and any events that follow it
+    (a debate's new count of participants)."""
+
+    written: Written
+    created: PostCreated
+    posts_count: int
+    also: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,20 +166,36 @@ async def do_new_topic(forum: Forum, user: User | None, group_id: int, draft: Dr
 
 
 async def publish_topic(
-    forum: Forum, conn: Connection, author: User, group_id: int, title: str, text: Text, now: float
+    forum: Forum,
+    conn: Connection,
+    author: User,
+    group_id: int,
+    title: str,
+    text: Text,
+    now: float,
+    *,
+    kind: str = "discussion",
+    slow_mode_seconds: int = 0,
 ) -> Written:
-    """Write a checked (or approved) topic and its first post, with their live events."""
+    """Write a checked (or approved) topic and its first post, with their live events.
+    `kind` "debate": a hosted debate's topic (forum/actions/debates.py)."""
     topic_id = await topic_queries.insert_topic(
-        conn, group_id=group_id, title=title, slug=slugify(title), user_id=author.id, now=now
+        conn,
+        group_id=group_id,
+        title=title,
+        slug=slugify(title),
+        user_id=author.id,
+        now=now,
+        kind=kind,
+        slow_mode_seconds=slow_mode_seconds,
     )
     topic = await topic_queries.get_topic(conn, topic_id)
     assert topic is not None
-    written, created, _ = await _write_post(
-        forum, conn, author, topic, text, None, now, opens_topic=True
-    )
+    made = await _write_post(forum, conn, author, topic, text, None, now, opens_topic=True)
+    written = made.written
     row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
     listed = TopicCreated(topic_id, group_id, title, author.username, row)
-    await forum.publish(conn, created, listed)
+    await forum.publish(conn, made.created, listed)
     return written
 
 
@@ -218,6 +249,9 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
         # taken with BEGIN). A short text is cooked only once they pass.
         pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id, counting=conn)
         access = await access_topic(conn, user, topic_id, along=pace)
+        if access.topic.is_debate:  # answers only, to revealed questions, while it is live
+            require_author(user, now)
+            await check_answer(forum, conn, access, to, now)
         raw = check_reply(forum, user, access, draft)
         await check_pace_read(
             access.along,
@@ -260,19 +294,20 @@ async def publish_reply(
     now: float,
 ) -> Written:
     """Write a checked (or approved) reply, bump its topic, and publish both live."""
-    written, created, posts = await _write_post(
+    made = await _write_post(
         forum, conn, author, topic, text, reply_to_post_number, now, opens_topic=False
     )
+    written = made.written
     bumped = replace(
         topic,
-        reply_count=posts - 1,
+        reply_count=made.posts_count - 1,
         highest_post_number=written.post_number,
         bumped_at=now,
         last_poster_username=author.username,
     )
     row = forum.renderer.render_topic_row(bumped)
     listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
-    await forum.publish(conn, created, listed)
+    await forum.publish(conn, made.created, *made.also, listed)
     return written
 
 
@@ -286,10 +321,9 @@ async def _write_post(
     now: float,
     *,
     opens_topic: bool,
-) -> tuple[Written, PostCreated, int]:
+) -> WrittenPost:
     """Write one post and its first revision (bumping its topic, counting it for its author
-    and group); returns it, its live event, which the caller publishes with its own (one
-    statement for both), and its topic's count of posts with it."""
+    and group; in a debate, as an answer if it replies to a question)."""
     new = NewPost(
         topic.id,
         topic.group_id,
@@ -317,17 +351,26 @@ async def _write_post(
         badge_verified=author.badge_verified_at is not None,
         author_role=author.role,
     )
+    place, counted = PostPlace(post_facts(post, topic)), None
+    if topic.is_debate and reply_to_post_number is not None:
+        place, counted = await record_answer(conn, topic, post)
     event = PostCreated(
         topic.id,
         topic.group_id,
         post_id,
         number,
         author.username,
-        forum.renderer.render_post(post, topic),
-        post_facts(post, topic),
+        place.render(forum, post, topic),
+        place.facts,
         posts_label(published.posts_count),
+        place.debate_id,
+        place.question,
     )
-    return Written(topic.id, post_id, number), event, published.posts_count
+    also: tuple[Event, ...] = ()
+    if counted is not None and place.debate_id is not None:
+        label = participants_label(counted)
+        also = (ParticipantsCounted(place.debate_id, topic.group_id, counted, label),)
+    return WrittenPost(Written(topic.id, post_id, number), event, published.posts_count, also)
 
 
 async def do_set_topic_status(
@@ -348,6 +391,14 @@ async def do_set_topic_status(
             await topic_queries.set_pinned(conn, topic_id, pinned)
 
 
+async def _hosts_debate(conn: Connection, user: User | None, topic: Topic) -> bool:
+    """A debate's hosts set its slow mode (one answer per person per N seconds)."""
+    if user is None or not topic.is_debate:
+        return False
+    debate_id = await debate_queries.get_debate_id_of_topic(conn, topic.id)
+    return debate_id is not None and user.id in await debate_queries.host_ids(conn, debate_id)
+
+
 async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, seconds: int) -> None:
     """Let each person post in the topic once every `seconds` (0: off); kept in the audit log."""
     label = slow_mode_label(seconds)
@@ -355,7 +406,9 @@ async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, secon
         raise BadRequest("Choose one of the slow-mode settings offered.")
     async with forum.db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
-        if not can_moderate(user, access.membership):
+        if not can_moderate(user, access.membership) and not await _hosts_debate(
+            conn, user, access.topic
+        ):
             raise Forbidden("Only moderators and the group's conveners can set slow mode.")
         actor = require_author(user, forum.now())
         if access.topic.slow_mode_seconds == seconds:

@@ -18,12 +18,12 @@ from forum.actions.holds import (
     publish_post_change,
     publish_review_change,
 )
+from forum.actions.places import place_of
 from forum.content.privacy import find_identifiers
 from forum.context import Forum
 from forum.db import Connection
 from forum.events import replace_post_html, replace_review_html
 from forum.moderation import quotes_any, quotes_removed_hold, removed_lines
-from forum.permissions import post_facts
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
 from forum.queries.audit import record_action
@@ -85,8 +85,9 @@ async def _refresh_review_item(forum: Forum, conn: Connection, post: Post, now: 
 
 async def scrub_post(forum: Forum, conn: Connection, post: Post, topic: Topic) -> None:
     """The log's stored events of the post show it as readers see it now."""
-    html = forum.renderer.render_post(post, topic)
-    await replace_post_html(conn, topic.id, post.id, html, post_facts(post, topic))
+    place = await place_of(conn, post, topic)
+    html = place.render(forum, post, topic)
+    await replace_post_html(conn, topic.id, post.id, html, place.facts, place.debate_id)
 
 
 async def hold_quoting_posts(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forum.errors import BadRequest
 
@@ -42,3 +44,37 @@ def slugify(title: str, fallback: str = "topic") -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")[:80].strip("-")
     return slug or fallback
+
+
+def parse_when(value: str | None, label: str, time_zone: str | None = None) -> float:
+    """A moment as epoch seconds: ISO 8601 with its offset, or a local date and time read in
+    `time_zone` (an IANA name, as the HTML form sends with a datetime-local field)."""
+    text = (value or "").strip()
+    if not text:
+        raise BadRequest(f"{label} is missing.")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(
+            f"{label} is not a date and time we can read; write it like 2026-12-08T19:00+00:00."
+        ) from None
+    if when.tzinfo is None:
+        zone = _zone(time_zone)
+        if zone is None:
+            raise BadRequest(f"{label} needs its time zone offset, like 2026-12-08T19:00+00:00.")
+        when = when.replace(tzinfo=zone)
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        raise BadRequest(f"{label} is out of range.") from None
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(
+            f"{name!r} is not a time zone we know; choose one from the list."
+        ) from None

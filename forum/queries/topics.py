@@ -14,7 +14,8 @@ from forum.queries.review import WATCHED_VERSION
 TOPIC_SELECT = (
     "SELECT t.id, t.group_id, t.title, t.slug, t.user_id, u.username, t.created_at, t.bumped_at,"
     " t.reply_count, t.highest_post_number, lp.username AS last_poster_username,"
-    " t.closed, t.pinned, g.slug AS group_slug, g.name AS group_name, t.slow_mode_seconds"
+    " t.closed, t.pinned, g.slug AS group_slug, g.name AS group_name, t.slow_mode_seconds,"
+    " t.kind"
     " FROM topics t JOIN users u ON u.id = t.user_id JOIN groups g ON g.id = t.group_id"
     " LEFT JOIN users lp ON lp.id = t.last_poster_id"
 )
@@ -38,6 +39,11 @@ class Topic:
     group_slug: str
     group_name: str
     slow_mode_seconds: int = 0  # least time between one user's posts here; 0 is off
+    kind: str = "discussion"  # or "debate": a hosted debate's topic (forum/queries/debates.py)
+
+    @property
+    def is_debate(self) -> bool:
+        return self.kind == "debate"
 
     @property
     def posts_count(self) -> int:
@@ -153,13 +159,29 @@ async def list_pinned(conn: Connection, group_id: int) -> list[Topic]:
 
 
 async def insert_topic(
-    conn: Connection, *, group_id: int, title: str, slug: str, user_id: int, now: float
+    conn: Connection,
+    *,
+    group_id: int,
+    title: str,
+    slug: str,
+    user_id: int,
+    now: float,
+    kind: str = "discussion",
+    slow_mode_seconds: int = 0,
 ) -> int:
     topic_id = await conn.fetch_val(
         "INSERT INTO topics (group_id, title, slug, user_id, created_at, bumped_at,"
-        " highest_post_number, last_poster_id)"
-        " VALUES (:g, :title, :slug, :u, :now, :now, 0, :u) RETURNING id",
-        {"g": group_id, "title": title, "slug": slug, "u": user_id, "now": now},
+        " highest_post_number, last_poster_id, kind, slow_mode_seconds)"
+        " VALUES (:g, :title, :slug, :u, :now, :now, 0, :u, :kind, :slow) RETURNING id",
+        {
+            "g": group_id,
+            "title": title,
+            "slug": slug,
+            "u": user_id,
+            "now": now,
+            "kind": kind,
+            "slow": slow_mode_seconds,
+        },
     )
     return int(topic_id)
 

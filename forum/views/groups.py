@@ -9,12 +9,16 @@ from starlette.responses import Response
 
 from forum.access import access_group
 from forum.actions import groups as group_actions
+from forum.actions.debates import can_schedule_debate
+from forum.db import Database
 from forum.errors import BadRequest, Forbidden
 from forum.forms import read_input
-from forum.pages import GroupPage, MembersPage, NewGroupPage
+from forum.pages import DebateLists, GroupPage, MembersPage, NewGroupPage
 from forum.permissions import can_create_group, can_join_group, can_manage_members, can_start_topic
+from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
+from forum.queries.debates import Debate
 from forum.views.common import base, live_since
 from forum.web import forum_of, redirect, render, require_viewer, topic_page_of, viewer_of
 
@@ -31,6 +35,7 @@ async def group_page(request: Request) -> Response:
     first_page = "before" not in request.query_params
     pinned = await topic_queries.list_pinned(db, group.id) if first_page else []
     pinned_ids = {t.id for t in pinned}
+    debates = await debate_lists(db, group.id, forum_of(request).now()) if first_page else None
     page = GroupPage(
         **base(request, group.name),
         live_since=await live_since(request, f"group:{group.id}"),
@@ -42,8 +47,20 @@ async def group_page(request: Request) -> Response:
         can_start_topic=can_start_topic(viewer, group, access.membership),
         can_join=can_join_group(viewer, group, access.membership),
         can_manage=can_manage_members(viewer, access.membership),
+        debates=debates or DebateLists([], [], []),
+        can_schedule=can_schedule_debate(viewer, access.membership),
     )
     return render(request, page)
+
+
+async def debate_lists(db: Database, group_id: int, now: float) -> DebateLists:
+    """The group's debates by their state now: live, to come (soonest first), past."""
+    found = await debate_queries.list_debates_in_groups(db, [group_id])
+    by_state: dict[str, list[Debate]] = {"scheduled": [], "live": [], "closed": []}
+    for debate in found:
+        by_state[debate.state_at(now)].append(debate)
+    upcoming = sorted(by_state["scheduled"], key=lambda d: d.starts_at)
+    return DebateLists(by_state["live"], upcoming, by_state["closed"][:10])
 
 
 async def join_group(request: Request) -> Response:

@@ -7,6 +7,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from forum.access import readable_groups
 from forum.pages import HomePage
+from forum.queries import debates as debate_queries
 from forum.queries import topics as topic_queries
 from forum.views.common import base, live_since
 from forum.web import forum_of, render, topic_page_of, viewer_of
@@ -20,12 +21,17 @@ async def home(request: Request) -> Response:
     topics, next_cursor = await topic_page_of(
         request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
     )
+    now = forum_of(request).now()
+    current = await debate_queries.list_debates_in_groups(
+        db, group_ids, states=("scheduled", "live"), limit=20
+    )
     page = HomePage(
         **base(request, "Home"),
         live_since=await live_since(request, "latest"),
         groups=groups,
         topics=topics,
         next_cursor=next_cursor,
+        live_debates=[d for d in current if d.state_at(now) == "live"],
     )
     return render(request, page)
 

@@ -27,6 +27,7 @@ from forum.permissions import (
     post_controls,
     post_facts,
 )
+from forum.queries import debates as debate_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
@@ -50,6 +51,8 @@ async def topic_page(request: Request) -> Response:
     db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     topic, per_page = access.topic, forum_of(request).settings.posts_per_page
+    if topic.is_debate:
+        return await redirect_to_debate(request, topic)
     if request.path_params["slug"] != topic.slug:
         return redirect(topic_url(request, topic))
     query = query_input(request)
@@ -81,7 +84,17 @@ async def topic_by_id(request: Request) -> Response:
     access = await access_topic(
         forum_of(request).db, viewer_of(request), path_int(request, "topic_id")
     )
+    if access.topic.is_debate:
+        return await redirect_to_debate(request, access.topic)
     return redirect(topic_url(request, access.topic))
+
+
+async def redirect_to_debate(request: Request, topic: Topic) -> Response:
+    """A debate's topic is read, and answered, on the debate's page."""
+    debate_id = await debate_queries.get_debate_id_of_topic(forum_of(request).db, topic.id)
+    if debate_id is None:
+        raise NotFound("There is no such debate.")
+    return redirect(request.url_for("debate", debate_id=debate_id).path)
 
 
 # --- the composer ---------------------------------------------------------------------------
@@ -175,6 +188,8 @@ async def reply(request: Request) -> Response:
     db, viewer = forum_of(request).db, require_viewer(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     topic = access.topic
+    if topic.is_debate and request.method == "GET":
+        return await redirect_to_debate(request, topic)
     if not can_reply(viewer, access.group, access.membership, topic):
         raise Forbidden(
             "This topic is closed to new replies."

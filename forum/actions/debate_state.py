@@ -1,0 +1,87 @@
+"""A debate's state as its times call for it: moved once, by whoever gets there first.
+
+Both the scheduler (forum/scheduler.py) and every action on a debate (forum/actions/
+debates.py, and a reply in a debate's topic: forum/actions/posts.py) call
+`bring_up_to_date` in their own transaction; each move is a conditional update, so of every
+node and request trying, exactly one moves it and publishes the change.
+"""
+
+from __future__ import annotations
+
+from forum.access import TopicAccess
+from forum.context import Forum
+from forum.db import Connection
+from forum.errors import BadRequest, Conflict, NotFound
+from forum.events import DebateReminder, DebateStateChanged, Event
+from forum.queries import debates as debate_queries
+from forum.queries import topics as topic_queries
+from forum.queries.debates import Debate
+from forum.rendering import long_date
+
+
+async def bring_up_to_date(forum: Forum, conn: Connection, debate: Debate, now: float) -> Debate:
+    """Store the state the debate's times call for at `now`, publishing each move once (of
+    every node and request trying, the one whose conditional update changed the row)."""
+    due = debate.state_at(now)
+    if due == debate.state:
+        return debate
+    moves = {"scheduled": ("scheduled",), "closed": ("live",)}
+    if debate.state == "scheduled":  # live first, even on the way to closed: one each
+        went = await debate_queries.move_state(
+            conn, debate.id, moves["scheduled"], "live", debate.starts_at
+        )
+        if went:
+            await went_live(forum, conn, debate)
+    if due == "closed":
+        ended = await debate_queries.move_state(
+            conn, debate.id, moves["closed"], "closed", debate.ends_at
+        )
+        if ended:
+            await closed(forum, conn, debate)
+    found = await debate_queries.get_debate(conn, debate.id)
+    assert found is not None
+    return found
+
+
+async def went_live(forum: Forum, conn: Connection, debate: Debate) -> None:
+    message = f"The debate “{debate.title}” is live now. Questions appear as the hosts reveal them."
+    events: list[Event] = [state_event(debate, "live", debate.ends_at, message)]
+    url = forum.renderer.url_path("debate", debate_id=debate.id)
+    for user_id in await debate_queries.list_reminded(conn, debate.id):
+        events.append(
+            DebateReminder(user_id, debate.id, debate.title, url, f"“{debate.title}” has started.")
+        )
+    await forum.publish(conn, *events)
+
+
+async def closed(forum: Forum, conn: Connection, debate: Debate) -> None:
+    await topic_queries.set_closed(conn, debate.topic_id, True)
+    message = f"The debate “{debate.title}” has ended. This page now shows its transcript."
+    await forum.publish(conn, state_event(debate, "closed", debate.ends_at, message))
+
+
+def state_event(debate: Debate, state: str, ends_at: float, message: str) -> DebateStateChanged:
+    return DebateStateChanged(debate.id, debate.topic_id, debate.group_id, state, ends_at, message)
+
+
+async def check_answer(
+    forum: Forum, conn: Connection, access: TopicAccess, reply_to: int | None, now: float
+) -> None:
+    """Inside a reply's transaction, in a debate's topic: the debate is live and the reply
+    answers one of its revealed questions."""
+    debate_id = await debate_queries.get_debate_id_of_topic(conn, access.topic.id)
+    debate = await debate_queries.get_debate(conn, debate_id) if debate_id else None
+    if debate is None:
+        raise NotFound("There is no such debate.")
+    debate = await bring_up_to_date(forum, conn, debate, now)
+    refuse_unless_live(debate, now)
+    if reply_to is None or await debate_queries.question_at(conn, debate.id, reply_to) is None:
+        raise BadRequest("In a debate, answer one of the questions the hosts have revealed.")
+
+
+def refuse_unless_live(debate: Debate, now: float) -> None:
+    state = debate.state_at(now)
+    if state == "scheduled":
+        raise Conflict(f"This debate starts at {long_date(debate.starts_at)}; answers open then.")
+    if state == "closed":
+        raise Conflict("This debate has ended; answers are closed.")

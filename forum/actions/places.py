@@ -1,0 +1,57 @@
+"""Where a post's live events go and what they carry: a post in a topic goes to the topic's
+channel; an answer in a hosted debate to the debate's, with what its controls and its look
+depend on there (the hosts, whether it is highlighted, which question it answers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forum.context import Forum
+from forum.db import Connection
+from forum.permissions import PostFacts, post_facts
+from forum.queries import debates as debate_queries
+from forum.queries.posts import Post
+from forum.queries.topics import Topic
+
+
+@dataclass(frozen=True)
+class PostPlace:
+    facts: PostFacts
+    debate_id: int | None = None
+    question: int | None = None  # the question an answer answers
+    by_host: bool = False  # written by one of the debate's hosts
+
+    def render(self, forum: Forum, post: Post, topic: Topic) -> str:
+        """The post as live events carry it (no controls; forum/live.py adds each viewer's)."""
+        return forum.renderer.render_post(
+            post, topic, highlighted=self.facts.highlighted, by_host=self.by_host
+        )
+
+
+async def place_of(conn: Connection, post: Post, topic: Topic) -> PostPlace:
+    if not topic.is_debate:
+        return PostPlace(post_facts(post, topic))
+    debate_id = await debate_queries.get_debate_id_of_topic(conn, topic.id)
+    assert debate_id is not None, "a debate's topic has its debate"
+    hosts = await debate_queries.host_ids(conn, debate_id)
+    answer = await debate_queries.get_answer_mark(conn, post.id)
+    question, highlighted = answer if answer else (None, False)
+    facts = post_facts(post, topic, hosts=hosts, highlighted=highlighted)
+    return PostPlace(facts, debate_id, question, post.user_id in hosts)
+
+
+async def record_answer(conn: Connection, topic: Topic, post: Post) -> tuple[PostPlace, int | None]:
+    """Record a post just written in a debate's topic, in reply to a question, as an answer
+    to it; returns its place and, if its author is a new participant, the new count."""
+    debate_id = await debate_queries.get_debate_id_of_topic(conn, topic.id)
+    assert debate_id is not None and post.reply_to_post_number is not None
+    question = await debate_queries.question_at(conn, debate_id, post.reply_to_post_number)
+    assert question is not None, "checked before the write (forum/actions/debates.py)"
+    hosts = await debate_queries.host_ids(conn, debate_id)
+    by_host = post.user_id in hosts
+    first = await debate_queries.insert_answer(
+        conn, post.id, debate_id, question, post.user_id, counts=not by_host
+    )
+    count = await debate_queries.get_participants(conn, debate_id) if first else None
+    facts = post_facts(post, topic, hosts=hosts)
+    return PostPlace(facts, debate_id, question, by_host), count

@@ -1,0 +1,66 @@
+"""Moves debates at their stored times: live at the start, closed at the end.
+
+Runs inside `forum serve` (the app's lifespan), on every node. It works only from what is
+stored: at start-up it finds whatever fell due while no node was running (a restart in the
+middle of a debate closes it at its time, or at once if that has passed), then sleeps until
+the next stored time, looking again at least every `tick` seconds for debates scheduled or
+moved meanwhile, on this node or another. Each move is a conditional update inside a
+transaction (forum/actions/debate_state.py), so with several nodes each fires once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from forum.actions.debate_state import bring_up_to_date
+from forum.context import Forum
+from forum.queries import debates as debate_queries
+
+log = logging.getLogger("forum.scheduler")
+
+
+class DebateScheduler:
+    def __init__(self, forum: Forum, tick: float) -> None:
+        self.forum = forum
+        self.tick = tick
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def fire_due(self) -> int:
+        """Bring every debate whose times have passed up to date; how many were looked at."""
+        forum = self.forum
+        due = await debate_queries.due_debates(forum.db, forum.now())
+        for debate_id in due:
+            try:
+                async with forum.db.transaction() as conn:
+                    debate = await debate_queries.get_debate(conn, debate_id)
+                    if debate is not None:
+                        await bring_up_to_date(forum, conn, debate, forum.now())
+            except Exception:
+                # One debate's failure must not stop the others' clocks; tried again next tick.
+                log.exception("could not move debate %d to its state", debate_id)
+        return len(due)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.fire_due()
+                next_due = await debate_queries.next_due(self.forum.db)
+            except Exception:
+                log.exception("the debate scheduler failed; trying again shortly")
+                next_due = None
+            wait = self.tick
+            if next_due is not None:
+                wait = min(self.tick, max(next_due - self.forum.now(), 0.0))
+            await asyncio.sleep(max(wait, 0.01))
