@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from forum.actions import accounts, groups, posts
-from forum.actions.drafts import Text
+from datetime import UTC, datetime
+
+from forum.actions import accounts, debates, groups, posts
+from forum.actions.drafts import DebatePlan, Text
 from forum.content import cook
 from forum.context import Forum
 from forum.queries import groups as group_queries
@@ -81,7 +83,8 @@ async def seed_demo(forum: Forum) -> bool:
         visibility="public",
     )
     for username in ("ana", "ben", "priya", "dr_chen"):
-        await groups.do_add_member(forum, users["sam"], group.id, username)
+        role = "convener" if username == "priya" else "member"
+        await groups.do_add_member(forum, users["sam"], group.id, username, role)
     await groups.do_create_group(
         forum,
         users["sam"],
@@ -106,4 +109,26 @@ async def seed_demo(forum: Forum) -> bool:
                 )
     first = await topic_queries.list_topics(db, [group.id], None, 10)
     await posts.do_set_topic_status(forum, users["sam"], first[-1].id, pinned=True)
+    # A hosted debate about to start, so a first visitor can see the lobby, start it early
+    # (as priya, a convener and its host) and take part.
+    start = forum.now() + 15 * 60
+    await debates.do_schedule_debate(
+        forum,
+        users["priya"],
+        group.id,
+        DebatePlan(
+            title="Hot topic: staying active while you wait for surgery",
+            description="An hour with our physiotherapist and anaesthetist. Bring your"
+            " questions and your tips; answer each question as it appears.",
+            starts_at=datetime.fromtimestamp(start, UTC).isoformat(),
+            ends_at=datetime.fromtimestamp(start + 3600, UTC).isoformat(),
+            questions=(
+                "What is one thing that helped you stay active before an operation?",
+                "What gets in the way, and what did you do about it?",
+                "Carers: how did you help without nagging?",
+                "What do you wish your team had told you sooner?",
+            ),
+            hosts=("dr_chen",),
+        ),
+    )
     return True

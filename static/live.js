@@ -1,7 +1,7 @@
 /* Live updates (docs/realtime.md) for the channels <main> names. Pages work without it. */
 (() => {
   // Times in the reader's own zone, named ("Tuesday 8 December 2026, 19:00 GMT" from the server).
-  const local = (iso) => new Date(iso).toLocaleString(undefined, {weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short'});
+  const local = (iso) => new Date(iso).toLocaleString(document.documentElement.lang || undefined, {weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short'});
   for (const t of document.querySelectorAll('time[data-local]')) t.textContent = local(t.dateTime);
   const zone = document.querySelector('select[data-time-zone]'), own = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (zone && !document.querySelector('.errors') && [...zone.options].some((o) => o.value === own)) zone.value = own;

@@ -20,12 +20,24 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route, WebSocketRoute
 
+from forum.actions.debates import do_reveal_question, do_start_debate
 from forum.routes import routes
 from tests.conftest import PASSWORD, Client
+from tests.test_debates import schedule
 from tests.test_live import key_headers, live
 
 # Values a path parameter may take that reach deep code: the ids of real rows.
-VALID_NAMES = ("slug", "group_id", "topic_id", "post_id", "username", "item_id", "path")
+VALID_NAMES = (
+    "slug",
+    "group_id",
+    "topic_id",
+    "post_id",
+    "username",
+    "item_id",
+    "path",
+    "debate_id",
+    "number",
+)
 
 BAD_INTS = ["0", "2147483648", "9" * 30, "9" * 5000]
 BAD_STRINGS = ["a%00b", "%ff%fe", "x" * 3000, "..%2F..%2Fetc", "%E2%80%AE%00", "%C0%AF"]
@@ -38,7 +50,8 @@ FIELDS = [
     "raw", "title", "category", "topic_id", "reply_to_post_number", "login", "password",
     "username", "email", "badge", "account", "role", "note", "reason", "action", "version",
     "penalty", "word", "change", "claim", "seconds", "posts", "name", "slug", "description",
-    "visibility", "next", "post_anyway", "idempotency_key", "csrf_token",
+    "visibility", "next", "post_anyway", "idempotency_key", "csrf_token", "question", "minutes",
+    "highlighted", "remind", "starts_at", "ends_at", "time_zone", "questions", "hosts", "number",
 ]  # fmt: skip
 
 
@@ -121,6 +134,9 @@ async def world(fresh: Any) -> Any:
     written = await arrange.topic(group, member, "A topic", "The first post.")
     newcomer = await arrange.user(new=True)
     held = await arrange.reply(written.topic_id, newcomer, "Waiting for review.")
+    debate = await schedule(arrange.forum, admin, group)
+    await do_start_debate(arrange.forum, admin, debate.id)
+    await do_reveal_question(arrange.forum, admin, debate.id, 1)
     valid = {
         "slug": group.slug,
         "group_id": str(group.id),
@@ -130,6 +146,8 @@ async def world(fresh: Any) -> Any:
         "item_id": str(held.item_id),
         "path": "forum.css",
         "rest": "no/such/thing",
+        "debate_id": str(debate.id),
+        "number": "2",
     }
     return made, member, admin, valid
 

@@ -384,11 +384,20 @@ async def test_slow_mode_spaces_a_participants_answers(arrange, api, forum) -> N
     advance_clock(forum, 10)
     r = await reader.post(f"/debates/{debate.id}/answers.json", {"question": 1, "raw": "Two."})
     assert r.status_code == 200
-    # The host turns it off; a host's follow-ups are never held back by it.
-    host = await api(convener)
-    for raw in ("Follow-up one.", "Follow-up two."):
-        r = await host.post(f"/debates/{debate.id}/answers.json", {"question": 1, "raw": raw})
-        assert r.status_code == 200, r.text
+    # A host's follow-ups are never held back by it, a convener's or not.
+    cohost = await arrange.user(name="cohost")
+    group_id = debate.group_id
+    await do_add_member(forum, OPERATOR, group_id, cohost.username)
+    await forum.db.execute(
+        "INSERT INTO debate_hosts (debate_id, user_id) VALUES (:d, :u)",
+        {"d": debate.id, "u": cohost.id},
+    )
+    for host in (await api(convener), await api(cohost)):
+        for raw in ("Follow-up one.", "Follow-up two."):
+            r = await host.post(f"/debates/{debate.id}/answers.json", {"question": 1, "raw": raw})
+            assert r.status_code == 200, r.text
+    # ... and they do not count as participants.
+    assert (await reader.debate(debate.id))["participants"] == 1
 
 
 async def test_new_accounts_answers_wait_for_review_then_join_their_question(

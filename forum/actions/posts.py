@@ -230,6 +230,7 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             now = forum.now()
             pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id)
             access = await access_topic(reads, author, topic_id, along=pace)
+            exempt = await exempt_from_slow_mode(reads, author, access)
         raw = check_reply(forum, author, access, draft)
         await check_pace_read(
             access.along,
@@ -238,7 +239,7 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             "post",
             now,
             topic=access.topic,
-            moderates=can_moderate(author, access.membership),
+            moderates=exempt,
         )
         prepared = await prepare(forum.settings, None, raw)
     async with forum.db.transaction(locks=[pace_lock(author)]) as conn:
@@ -260,7 +261,7 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             "post",
             now,
             topic=access.topic,
-            moderates=can_moderate(author, access.membership),
+            moderates=await exempt_from_slow_mode(conn, author, access),
             counting=conn,
         )
         if prepared is None:
@@ -389,6 +390,11 @@ async def do_set_topic_status(
             await topic_queries.set_closed(conn, topic_id, closed)
         if pinned is not None:
             await topic_queries.set_pinned(conn, topic_id, pinned)
+
+
+async def exempt_from_slow_mode(conn: Connection, user: User, access: TopicAccess) -> bool:
+    """The group's moderators, and a debate's hosts (their follow-ups), post at their own pace."""
+    return can_moderate(user, access.membership) or await _hosts_debate(conn, user, access.topic)
 
 
 async def _hosts_debate(conn: Connection, user: User | None, topic: Topic) -> bool:

@@ -45,16 +45,14 @@ async def new_debate(request: Request) -> Response:
     access = await access_group(forum.db, viewer, slug=request.path_params["slug"])
     if not debate_actions.can_schedule_debate(viewer, access.membership):
         raise Forbidden("Only the group's conveners and moderators can schedule debates.")
-    values = {"time_zone": forum.settings.time_zone}
+    fields = ("title", "description", "starts_at", "ends_at", "time_zone", "hosts")
+    values = dict.fromkeys(fields, "") | {"time_zone": forum.settings.time_zone}
     questions: list[str] = [""] * 5
     errors: list[str] = []
     warned = False
     if request.method == "POST":
         form = await read_input(request)
-        values = {
-            name: form.get(name) or ""
-            for name in ("title", "description", "starts_at", "ends_at", "time_zone", "hosts")
-        }
+        values = {name: form.get(name) or "" for name in fields}
         questions = [q for q in form.get_list("questions")]
         plan = DebatePlan(
             title=values["title"],
