@@ -15,7 +15,9 @@ from forum.access import DebateAccess, access_debate
 from forum.db import Connection
 from forum.permissions import is_staff
 from forum.queries import debates as debate_queries
+from forum.queries import posts as post_queries
 from forum.queries.debates import Answer, Debate, Question
+from forum.queries.posts import Post
 from forum.queries.users import User
 
 
@@ -28,6 +30,14 @@ class QuestionView:
     @property
     def number(self) -> int:
         return self.question.number
+
+    @property
+    def text(self) -> str | None:
+        """The question as this viewer may read it: its post once revealed (None if hidden
+        by a moderator), the prepared text before, for those who prepare the debate."""
+        if self.question.revealed:
+            return self.question.text
+        return self.question.raw if self.shown else None
 
     @property
     def visible_answers(self) -> list[Answer]:
@@ -51,6 +61,12 @@ class DebateView:
     questions: list[QuestionView]
     prepares: bool  # the viewer hosts it, convenes its group or is site staff
     hidden_count: int  # questions not yet revealed (everyone is told how many, never what)
+    opening: Post | None  # the topic's first post: the description as readers may see it
+
+    @property
+    def description(self) -> str | None:
+        """The description's text, unless a moderator hid or removed it."""
+        return self.opening.raw if self.opening and self.opening.visible else None
 
     @property
     def debate(self) -> Debate:
@@ -93,7 +109,8 @@ async def read_debate(
         if answer.question in views:
             views[answer.question].answers.append(answer)
     hidden = sum(1 for q in questions if not q.revealed)
-    return DebateView(access, debate.state_at(now), list(views.values()), prepares, hidden)
+    opening = await post_queries.get_post_by_number(conn, debate.topic_id, 1)
+    return DebateView(access, debate.state_at(now), list(views.values()), prepares, hidden, opening)
 
 
 # --- exports ----------------------------------------------------------------------------------
@@ -105,6 +122,9 @@ def _utc(ts: float) -> str:
 
 def _quoted(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+
+
+REMOVED = "(Hidden by a moderator.)"
 
 
 def transcript_markdown(view: DebateView, url: str) -> str:
@@ -124,7 +144,7 @@ def transcript_markdown(view: DebateView, url: str) -> str:
     ]
     if debate.summary_raw:
         lines += ["## What we learned", "", debate.summary_raw.strip(), ""]
-    lines += ["## About this debate", "", debate.description.strip(), ""]
+    lines += ["## About this debate", "", (view.description or REMOVED).strip(), ""]
     for q in view.revealed:
         answers = q.in_transcript
         count = f"{len(answers)} {'answer' if len(answers) == 1 else 'answers'}"
@@ -132,7 +152,7 @@ def transcript_markdown(view: DebateView, url: str) -> str:
         lines += [
             f"## Question {q.number}",
             "",
-            q.question.raw.strip(),
+            (q.text or REMOVED).strip(),
             "",
             f"{count} from {people}.",
             "",
@@ -149,8 +169,9 @@ def transcript_markdown(view: DebateView, url: str) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def debate_calendar(debate: Debate, url: str, now: float) -> bytes:
+def debate_calendar(view: DebateView, url: str, now: float) -> bytes:
     """An iCalendar file with the debate as one event, for "add to calendar"."""
+    debate = view.debate
     calendar = Calendar()
     calendar.add("prodid", "-//forum//hosted debates//EN")
     calendar.add("version", "2.0")
@@ -160,7 +181,7 @@ def debate_calendar(debate: Debate, url: str, now: float) -> bytes:
     event.add("dtstart", datetime.fromtimestamp(debate.starts_at, UTC))
     event.add("dtend", datetime.fromtimestamp(debate.ends_at, UTC))
     event.add("summary", debate.title)
-    event.add("description", f"{debate.description}\n\n{url}")
+    event.add("description", f"{view.description or REMOVED}\n\n{url}")
     event.add("url", url)
     if debate.state == "closed":
         event.add("status", "CANCELLED" if debate.started_at is None else "CONFIRMED")

@@ -107,7 +107,7 @@ class QuestionRevealed(Event):
     debate_id: int
     group_id: int
     number: int
-    post_id: int
+    question_post_id: int  # not "post_id": the rewrites of a post's own events pass it by
     post_number: int
     html: str
     remaining: int  # questions still hidden (everyone is told how many, never what)
@@ -274,6 +274,14 @@ async def replace_post_html(
     marker = f'"post_id":{post_id},'
     update = _with_html("post_id", post_id, html=html, facts=asdict(facts))
     return await rewrite_events(conn, post_channel(topic_id, debate_id), marker, update)
+
+
+async def replace_question_html(conn: Connection, debate_id: int, post_id: int, html: str) -> int:
+    """The stored `debate.question` event of a question shows it as readers see it now
+    (edited, hidden, removed): a replay never carries text a moderator took away."""
+    marker = f'"question_post_id":{post_id},'
+    update = _with_html("question_post_id", post_id, html=html)
+    return await rewrite_events(conn, f"debate:{debate_id}", marker, update)
 
 
 async def replace_review_html(conn: Connection, event: ReviewChanged) -> int:

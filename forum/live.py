@@ -92,6 +92,7 @@ class Presenter:
         self.renderer = renderer
         self.keep = keep
         self._made: OrderedDict[tuple[object, ...], Event] = OrderedDict()
+        self._read: OrderedDict[tuple[object, ...], PostFacts | None] = OrderedDict()
 
     def __call__(self, viewer: LiveViewer, event: Event) -> Event | None:
         data = event.data
@@ -105,12 +106,23 @@ class Presenter:
         if event.kind in POST_EVENTS:
             # Events stored before posts carried their facts (or malformed ones) get no
             # controls: never more than a reload would show.
-            facts = PostFacts.from_data(data.get("facts"))
+            facts = self._facts(event)
             controls = post_controls(viewer.user, facts) if facts else NO_CONTROLS
             if not controls.any:
                 return event
             return self._shaped(event, controls, self._with_controls)
         return event
+
+    def _facts(self, event: Event) -> PostFacts | None:
+        """The event's facts, read once for all its sockets (a debate's answer reaches
+        hundreds), by the same key as the shapes: a rewritten event is read again."""
+        data = event.data
+        key = (event.channel, event.id, data.get("html"))
+        if key not in self._read:
+            self._read[key] = PostFacts.from_data(data.get("facts"))
+            if len(self._read) > self.keep:
+                self._read.popitem(last=False)
+        return self._read[key]
 
     def _shaped(self, event: Event, audience: A, make: Callable[[Event, A], Event]) -> Event:
         # Keyed by the event's text as well as its id: the log rewrites a stored event's

@@ -292,4 +292,3 @@ class DebateFormPage(Page):
     values: dict[str, str]
     questions: list[str]
     time_zones: list[str]
-    privacy_warning: bool = False

@@ -106,6 +106,7 @@ class Renderer:
             "moderation": moderation,
             "pace": pace,
             "posts_label": posts_label,
+            "participants_label": participants_label,
         }
         self.env.filters |= {
             "time_tag": time_tag,

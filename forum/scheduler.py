@@ -37,10 +37,11 @@ class DebateScheduler:
                 await self._task
             self._task = None
 
-    async def fire_due(self) -> int:
-        """Bring every debate whose times have passed up to date; how many were looked at."""
+    async def fire_due(self) -> bool:
+        """Bring every debate whose times have passed up to date; False if one failed."""
         forum = self.forum
         due = await debate_queries.due_debates(forum.db, forum.now())
+        ok = True
         for debate_id in due:
             try:
                 async with forum.db.transaction() as conn:
@@ -50,17 +51,18 @@ class DebateScheduler:
             except Exception:
                 # One debate's failure must not stop the others' clocks; tried again next tick.
                 log.exception("could not move debate %d to its state", debate_id)
-        return len(due)
+                ok = False
+        return ok
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.fire_due()
+                ok = await self.fire_due()
                 next_due = await debate_queries.next_due(self.forum.db)
             except Exception:
                 log.exception("the debate scheduler failed; trying again shortly")
-                next_due = None
+                ok, next_due = False, None
             wait = self.tick
-            if next_due is not None:
+            if ok and next_due is not None:  # a failure waits a whole tick: no busy loop
                 wait = min(self.tick, max(next_due - self.forum.now(), 0.0))
-            await asyncio.sleep(max(wait, 0.01))
+            await asyncio.sleep(max(wait, 0.02))

@@ -8,8 +8,9 @@
   const countdowns = document.querySelectorAll('[data-countdown]');
   const tick = () => {
     for (const c of countdowns) {
-      const m = Math.round((c.dataset.countdown * 1000 - Date.now()) / 60000), h = Math.floor(m / 60);
-      c.textContent = m <= 0 ? 'any moment now' : `in ${h ? `${h} hour${h > 1 ? 's' : ''} ` : ''}${m % 60} minute${m % 60 === 1 ? '' : 's'}`;
+      const m = Math.round((c.dataset.countdown * 1000 - Date.now()) / 60000), h = Math.floor(m / 60), r = m % 60;
+      const parts = [h && `${h} hour${h > 1 ? 's' : ''}`, (r || !h) && `${r} minute${r === 1 ? '' : 's'}`].filter(Boolean);
+      c.textContent = m <= 0 ? 'any moment now' : `in ${parts.join(' ')}`;
     }
   };
   if (countdowns.length) tick(), setInterval(tick, 30000);
@@ -134,16 +135,28 @@
       wanted.delete(c);
       pending.delete(c);
       if (c === topic) showPresence();
-      if (/^(topic|group)/.test(c)) say(note = 'You no longer have access to this group.');
+      if (/^(topic|group|debate)/.test(c)) say(note = 'You no longer have access to this group.');
       ready();
     }
+  };
+
+  // Answers in a busy debate are announced a few seconds' worth at a time, not one by one.
+  const batch = new Map();
+  let batchTimer;
+  const answered = (q, name) => {
+    batch.set(q, (batch.get(q) || []).concat(name));
+    batchTimer = batchTimer || setTimeout(() => {
+      for (const [n, names] of batch) announce(names[1] ? `${names.length} new answers to question ${n}` : `New answer to question ${n} from ${names[0]}`);
+      batch.clear();
+      batchTimer = null;
+    }, 3000);
   };
 
   // A new reply out of view gets a button; the reader is never scrolled.
   const unseen = [];
   const showMore = () => {
     more.hidden = !unseen.length;
-    more.textContent = `${unseen.length} new ${unseen[1] ? 'replies' : 'reply'}`;
+    more.textContent = `${unseen.length} new ${debate ? 'answer' : 'repl'}${unseen[1] ? (debate ? 's' : 'ies') : (debate ? '' : 'y')}`;
   };
   showMore();
   more.onclick = () => {
@@ -191,7 +204,8 @@
         const none = $(`[data-no-answers="${d.question}"]`);
         if (none) none.remove();
       }
-      announce(d.question ? `New answer to question ${d.question} from ${d.username}` : `New reply from ${d.username}`);
+      if (d.question) answered(d.question, d.username);
+      else announce(`New reply from ${d.username}`);
       if (!inView(post)) unseen.push(post);
       showMore();
     },
@@ -203,7 +217,7 @@
       if (was) was.remove();
       if (now) old.append(withToken(now));
       old.className = post.className; // highlighted or not
-      if (d.debate_id && d.facts && d.facts.hidden) announce(`An answer from ${d.username} was hidden by a moderator.`);
+      if (d.debate_id && d.facts && d.facts.hidden && !old.querySelector('.removed')) announce(`An answer from ${d.username} is hidden while a moderator looks at it.`);
     },
     'debate.question'(d) { // a host revealed a question: it opens under the others
       if (!questions || byId(`q${d.number}`)) return;
@@ -213,20 +227,21 @@
       announce(`Question ${d.number}: ${section.querySelector('.question-text').textContent.trim()}`);
       const toCome = $('[data-questions-to-come]');
       if (toCome) toCome.textContent = d.remaining ? `${d.remaining} more ${d.remaining === 1 ? 'question' : 'questions'} to come.` : '';
-      const next = $('[data-reveal-next]'), gone = byId(`prepared-${d.number}`);
+      const next = $('[data-reveal-next]'), gone = byId(`prepared-${d.number}`), list = $('[data-prepared]');
       if (gone) gone.remove();
+      if (list && !list.querySelector('li')) list.remove();
       if (next) d.remaining ? (next.querySelector('[name=number]').value = d.number + 1, next.querySelector('button').textContent = `Reveal question ${d.number + 1}`) : next.remove();
-      if (choice) {
+      if (choice) { // the answer form is on the page from the start; never move an answer being written
+        const waiting = choice.querySelector('[data-waiting]');
+        if (waiting) waiting.remove();
         choice.append(Object.assign(make('option', '', `Question ${d.number}`), {value: d.number}));
-        if (!(box && box.value.trim())) choice.value = d.number; // never move an answer being written
-      } else if (data.liveMe && !(box && box.value.trim())) {
-        location.reload(); // the first question: the answer form comes with the page
+        if (waiting || !(box && box.value.trim())) choice.value = d.number;
       }
     },
     'debate.state'(d) {
       announce(d.message);
       if (meta && d.state !== meta.dataset.debateState) { // live or ended: the page changes shape
-        if (![...document.querySelectorAll('textarea')].some((t) => t.value.trim())) return setTimeout(() => location.reload(), 1500);
+        if (![...document.querySelectorAll('textarea')].some((t) => t.value.trim())) return setTimeout(() => location.reload(), 1000 + Math.random() * 3000); // spread: hundreds reload at once
         say(note = d.message);
         reload.hidden = false;
         return;

@@ -223,10 +223,14 @@ async def test_only_conveners_and_moderators_schedule(arrange, api, forum) -> No
 # --- the state machine ----------------------------------------------------------------------
 
 
-async def test_a_debate_goes_live_and_closes_by_itself(arrange, api, forum, db) -> None:
+async def test_a_debate_goes_live_and_closes_by_itself(fresh) -> None:
+    # A server of its own: its clock moves on by ten minutes, which the shared one must not.
+    made = await fresh()
+    arrange, db = made.arrange, made.db
+    forum = arrange.forum
     convener, member, group = await people(arrange)
     debate = await schedule(forum, convener, group, starts_in=120, lasts=600)
-    reader = await api(member)
+    reader = Api(made.server.base_url, await key_headers(db, member))
     assert (await reader.debate(debate.id))["state"] == "scheduled"
     r = await reader.post(f"/debates/{debate.id}/answers.json", {"question": 1, "raw": "Early!"})
     assert r.status_code == 409 and "starts at" in r.json()["errors"][0]
@@ -238,7 +242,7 @@ async def test_a_debate_goes_live_and_closes_by_itself(arrange, api, forum, db) 
         return value
 
     await until(lambda: _is(stored, "live"))  # the scheduler stored it, nobody asked
-    host = await api(convener)
+    host = Api(made.server.base_url, await key_headers(db, convener))
     r = await host.post(f"/debates/{debate.id}/questions/1/reveal.json")
     assert r.status_code == 200, r.text
     r = await reader.post(f"/debates/{debate.id}/answers.json", {"question": 1, "raw": "Walking."})
@@ -261,6 +265,8 @@ async def test_a_debate_goes_live_and_closes_by_itself(arrange, api, forum, db) 
     )
     assert ['"state":"live"' in r["payload"] for r in states] == [True, False]
     assert ['"state":"closed"' in r["payload"] for r in states] == [False, True]
+    await reader.close()
+    await host.close()
 
 
 async def _is(read: Any, wanted: str) -> bool:
@@ -553,3 +559,138 @@ async def test_remind_me(arrange, api, forum, db) -> None:
     assert len(reminders) == 1 and f"/debates/{debate.id}" in reminders[0]["payload"]
     r = await reader.post(f"/debates/{debate.id}/remind.json")
     assert r.status_code == 409 and "already started" in r.json()["errors"][0]
+
+
+# --- what a moderator takes away stays away -----------------------------------------------
+
+
+async def test_a_hidden_question_and_an_edited_description_read_as_they_are_now(
+    arrange, api, forum, db, server
+) -> None:
+    convener, member, debate = await live_debate(forum, arrange)
+    moderator = await arrange.user(role="moderator", name="mod")
+    question_post = await db.fetch_val(
+        "SELECT post_id FROM debate_questions WHERE debate_id = :d AND number = 1",
+        {"d": debate.id},
+    )
+    opening = await db.fetch_val(
+        "SELECT id FROM posts WHERE topic_id = :t AND post_number = 1", {"t": debate.topic_id}
+    )
+    from forum.actions.drafts import PostEdit
+    from forum.actions.edits import do_edit_post
+    from forum.actions.moderation import do_flag_post
+
+    await do_edit_post(forum, convener, opening, PostEdit("A new description.", 1))
+    await do_flag_post(forum, moderator, question_post, "inappropriate", "")
+    reader = await api(member)
+    seen = await reader.debate(debate.id)
+    assert seen["description"] == "A new description."
+    assert seen["questions"][0]["text"] is None  # hidden: not the prepared copy either
+    await (await api(convener)).post(f"/debates/{debate.id}/close.json")
+    text = (await reader.get(f"/debates/{debate.id}/transcript.md")).text
+    assert "A new description." in text and QUESTIONS[0] not in text
+    page = (await reader.get(f"/debates/{debate.id}")).text
+    assert QUESTIONS[0] not in page and "This question is hidden" in page
+    # Neither the description nor a question ever travels as a post event, on any channel;
+    # the question's own event, replayed, shows it hidden.
+    rows = await db.fetch_all(
+        "SELECT channel, kind, payload FROM events WHERE channel IN (:t, :d)",
+        {"t": f"topic:{debate.topic_id}", "d": f"debate:{debate.id}"},
+    )
+    assert not any(QUESTIONS[0] in row["payload"] for row in rows)
+    assert not any("An hour on getting fit" in row["payload"] for row in rows)
+    async with live(server.base_url) as socket:
+        await socket.subscribe(f"debate:{debate.id}", since=0)
+        replayed = [f for f in socket.frames if f.get("kind") == "debate.question"]
+        if not replayed:
+            replayed = [await socket.until(lambda f: f.get("kind") == "debate.question")]
+        assert "This question is hidden" in replayed[0]["data"]["html"]
+
+
+async def test_identifiable_data_is_refused_in_what_a_debate_shows_everyone(
+    arrange, api, forum
+) -> None:
+    convener, _, group = await people(arrange)
+    now = forum.now()
+    body = {
+        "category": group.id,
+        "title": "Recovery stories",
+        "description": "Mrs Jones, NHS number 943 476 5919, will tell hers.",
+        "starts_at": iso(now + 3600),
+        "ends_at": iso(now + 7200),
+        "questions": ["Why?"],
+        "confirmed": "true",
+    }
+    r = await (await api(convener)).post("/debates.json", body)
+    assert r.status_code == 400 and "cannot wait for a moderator" in " ".join(r.json()["errors"])
+    debate = await schedule(forum, convener, group)
+    host = await api(convener)
+    await host.post(f"/debates/{debate.id}/close.json")
+    r = await host.post(
+        f"/debates/{debate.id}/summary.json", {"raw": "Call 07700 900123 for help."}
+    )
+    assert r.status_code == 400
+    assert (await host.debate(debate.id))["summary"] is None
+
+
+async def test_an_extension_is_never_undone_by_a_move_read_before_it(arrange, forum) -> None:
+    from forum.actions.debate_state import bring_up_to_date
+    from forum.actions.debates import do_extend_debate, do_start_debate
+    from forum.queries import debates as debate_queries
+
+    convener, _, group = await people(arrange)
+    debate = await schedule(forum, convener, group, starts_in=3600, lasts=1800)
+    await do_start_debate(forum, convener, debate.id)
+    stale = await debate_queries.get_debate(forum.db, debate.id)
+    assert stale is not None
+    await do_extend_debate(forum, convener, debate.id, 30)
+    # A scheduler that read the debate before the extension, acting after its old end.
+    async with forum.db.transaction() as conn:
+        after = await bring_up_to_date(forum, conn, stale, stale.ends_at + 1)
+    assert after.state == "live" and after.ends_at == stale.ends_at + 1800
+
+
+async def test_reminders_go_only_to_those_who_may_still_read_it(arrange, api, forum, db) -> None:
+    from forum.actions.debates import do_remind, do_start_debate
+    from forum.actions.groups import do_leave_group
+
+    convener, member, group = await people(arrange, "private")
+    leaver = await arrange.user(name="leaver")
+    await do_add_member(forum, OPERATOR, group.id, leaver.username)
+    debate = await schedule(forum, convener, group)
+    await do_remind(forum, member, debate.id, True)
+    await do_remind(forum, leaver, debate.id, True)
+    await do_leave_group(forum, leaver, group.id)
+    await do_start_debate(forum, convener, debate.id)
+    told = await db.fetch_all(
+        "SELECT channel FROM events WHERE kind = 'debate.reminder' AND payload LIKE :d",
+        {"d": f'%"debate_id":{debate.id},%'},
+    )
+    assert [row["channel"] for row in told] == [f"user:{member.id}"]
+
+
+async def test_a_held_answer_cannot_be_published_after_the_debate_ends(
+    arrange, api, forum, db
+) -> None:
+    from forum.actions.debates import do_close_debate
+    from forum.actions.drafts import Decision
+    from forum.actions.moderation import do_review
+    from forum.errors import Conflict
+
+    convener, _, debate = await live_debate(forum, arrange)
+    newcomer = await arrange.user(name="newbie", new=True)
+    r = await (await api(newcomer)).post(
+        f"/debates/{debate.id}/answers.json", {"question": 1, "raw": "Held for a moment."}
+    )
+    item_id = r.json()["pending_post"]["id"]
+    await do_close_debate(forum, convener, debate.id)
+    moderator = await arrange.user(role="moderator", name="mod")
+    version = await db.fetch_val("SELECT version FROM review_items WHERE id = :i", {"i": item_id})
+    with pytest.raises(Conflict):
+        await do_review(forum, moderator, item_id, Decision("approve", version))
+    assert (
+        await db.fetch_val(
+            "SELECT count(*) FROM debate_answers WHERE debate_id = :d", {"d": debate.id}
+        )
+        == 0
+    )

@@ -393,7 +393,7 @@ async def test_posts_inside_the_slow_window_are_refused(client, arrange, db) -> 
 
 async def test_slow_mode_counts_posts_waiting_for_review(arrange, db) -> None:
     group, _, member, topic_id = await slow_topic(arrange, seconds=60)
-    now = time.time()
+    now = arrange.forum.now()  # the server's clock, which other tests move on
     await db.execute(
         "INSERT INTO review_items (kind, group_id, topic_id, author_id, raw, created_at,"
         " updated_at) VALUES ('queued', :g, :t, :u, 'held back', :now, :now)",

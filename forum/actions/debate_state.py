@@ -13,8 +13,11 @@ from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, NotFound
 from forum.events import DebateReminder, DebateStateChanged, Event
+from forum.permissions import can_read_group
 from forum.queries import debates as debate_queries
+from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
+from forum.queries import users as user_queries
 from forum.queries.debates import Debate
 from forum.rendering import long_date
 
@@ -25,16 +28,15 @@ async def bring_up_to_date(forum: Forum, conn: Connection, debate: Debate, now: 
     due = debate.state_at(now)
     if due == debate.state:
         return debate
-    moves = {"scheduled": ("scheduled",), "closed": ("live",)}
     if debate.state == "scheduled":  # live first, even on the way to closed: one each
         went = await debate_queries.move_state(
-            conn, debate.id, moves["scheduled"], "live", debate.starts_at
+            conn, debate.id, ("scheduled",), "live", debate.starts_at, due_by=now
         )
         if went:
-            await went_live(forum, conn, debate)
+            await went_live(forum, conn, debate, remind=due == "live")
     if due == "closed":
         ended = await debate_queries.move_state(
-            conn, debate.id, moves["closed"], "closed", debate.ends_at
+            conn, debate.id, ("live",), "closed", debate.ends_at, due_by=now
         )
         if ended:
             await closed(forum, conn, debate)
@@ -43,15 +45,30 @@ async def bring_up_to_date(forum: Forum, conn: Connection, debate: Debate, now: 
     return found
 
 
-async def went_live(forum: Forum, conn: Connection, debate: Debate) -> None:
+async def went_live(forum: Forum, conn: Connection, debate: Debate, *, remind: bool = True) -> None:
+    """Publish that it is live; `remind`: and tell those who asked (not when it is already
+    over, as after a restart past its end)."""
     message = f"The debate “{debate.title}” is live now. Questions appear as the hosts reveal them."
     events: list[Event] = [state_event(debate, "live", debate.ends_at, message)]
     url = forum.renderer.url_path("debate", debate_id=debate.id)
-    for user_id in await debate_queries.list_reminded(conn, debate.id):
+    for user_id in await _still_readers(conn, debate) if remind else []:
         events.append(
             DebateReminder(user_id, debate.id, debate.title, url, f"“{debate.title}” has started.")
         )
     await forum.publish(conn, *events)
+
+
+async def _still_readers(conn: Connection, debate: Debate) -> list[int]:
+    """Who asked to be reminded and may still read the debate (a member who has left a
+    private group since is not told of it)."""
+    group = await group_queries.get_group(conn, debate.group_id)
+    readers = []
+    for user_id in await debate_queries.list_reminded(conn, debate.id):
+        user = await user_queries.get_user(conn, user_id)
+        membership = await group_queries.get_membership_role(conn, debate.group_id, user_id)
+        if group and user and can_read_group(user, group, membership):
+            readers.append(user_id)
+    return readers
 
 
 async def closed(forum: Forum, conn: Connection, debate: Debate) -> None:

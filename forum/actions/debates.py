@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from forum.access import TopicAccess, access_debate, access_group
 from forum.actions import debate_state, posts
 from forum.actions.drafts import DebatePlan, Draft, Text
-from forum.actions.holds import PrivacyWarning
 from forum.actions.idempotent import Outcome
 from forum.actions.places import place_of
 from forum.actions.validation import clean_text, clean_title, parse_when
@@ -32,7 +31,7 @@ from forum.events import (
     QuestionRevealed,
 )
 from forum.moderation import privacy_hold
-from forum.permissions import can_moderate, can_read_group, is_staff
+from forum.permissions import can_moderate, can_read_group
 from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
 from forum.queries import users as user_queries
@@ -59,6 +58,19 @@ def can_schedule_debate(user: User | None, membership: str | None) -> bool:
 
 def can_host(user: User, group_readable: bool) -> bool:
     return group_readable and not user.is_guest
+
+
+def refuse_identifiers(text: str) -> None:
+    """A debate's description, questions and summary go to everyone at once, and nothing of
+    them can wait in the review queue as a post would: anything that looks like it could
+    identify someone is refused, with what was found, to be taken out first."""
+    found = privacy_hold(text)
+    if found:
+        raise BadRequest(
+            *found.messages,
+            "A debate is shown to everyone at once, so it cannot wait for a moderator: take"
+            " this out, then save again.",
+        )
 
 
 # --- scheduling -----------------------------------------------------------------------------
@@ -132,12 +144,13 @@ async def do_schedule_debate(
     now = forum.now()
     author = posts.require_author(user, now)
     settings = forum.settings
+    # Cheap checks first: who may, then the fields, then the scan and markdown.
+    async with forum.db.reads() as reads:
+        access = await access_group(reads, author, group_id=group_id)
+    if not can_schedule_debate(author, access.membership):
+        raise Forbidden("Only the group's conveners and moderators can schedule debates.")
     checked = check_plan(plan, now, settings.max_title_chars, settings.max_post_chars)
-    # Conveners schedule rarely and write for an audience: scanned here, not on a thread.
-    texts = "\n\n".join((checked.title, checked.description, *checked.questions))
-    found = privacy_hold(texts)
-    if found and not plan.confirmed:
-        raise PrivacyWarning(*found.messages)
+    refuse_identifiers("\n\n".join((checked.title, checked.description, *checked.questions)))
     hosts = image_host_set(settings)
     description = Text(checked.description, cook(checked.description, hosts))
     async with forum.db.transaction() as conn:
@@ -192,9 +205,6 @@ async def do_schedule_debate(
         debate = await debate_queries.get_debate(conn, debate_id)
         assert debate is not None
         return await debate_state.bring_up_to_date(forum, conn, debate, now)
-
-
-# --- reading ----------------------------------------------------------------------------------
 
 
 # --- what hosts do --------------------------------------------------------------------------
@@ -351,6 +361,15 @@ async def do_highlight_answer(
         await debate_queries.set_highlight(
             conn, post_id, host.id if highlighted else None, now if highlighted else None
         )
+        await record_action(
+            conn,
+            actor_id=host.id,
+            action="highlight_answer" if highlighted else "unhighlight_answer",
+            post_id=post_id,
+            topic_id=debate.topic_id,
+            group_id=debate.group_id,
+            now=now,
+        )
         topic = access.topic
         place = await place_of(conn, answer.post, topic)
         await forum.publish(
@@ -373,13 +392,14 @@ async def do_set_summary(
     forum: Forum, user: User | None, debate_id: int, raw: str | None
 ) -> Debate:
     """What we learned: shown at the top of the transcript and on the group's page."""
-    text = clean_text(raw, "The summary", MAX_SUMMARY_CHARS, allow_empty=True)
-    cooked = cook(text, image_host_set(forum.settings)) if text else None
     async with forum.db.transaction() as conn:
         now = forum.now()
         host, debate, _ = await _hosted(forum, conn, user, debate_id, "write its summary")
         if debate.state != "closed":
             raise Conflict("The summary is written once the debate has ended.")
+        text = clean_text(raw, "The summary", MAX_SUMMARY_CHARS, allow_empty=True)
+        refuse_identifiers(text)
+        cooked = cook(text, image_host_set(forum.settings)) if text else None
         await debate_queries.set_summary(conn, debate.id, text or None, cooked)
         await record_action(
             conn,
@@ -444,10 +464,3 @@ def _already(debate: Debate) -> str:
     if debate.state == "live":
         return "This debate is already live."
     return "This debate has ended."
-
-
-def can_see_questions(user: User | None, debate: Debate, membership: str | None) -> bool:
-    """Questions not yet revealed: for the hosts, the group's conveners and site staff."""
-    return user is not None and (
-        debate.is_host(user.id) or is_staff(user) or membership == "convener"
-    )

@@ -102,8 +102,7 @@ class Applied:
 class DebatePlan:
     """A debate as its convener sent it. Times are ISO 8601 with an offset
     ("2026-12-08T19:00:00+00:00"), or, from the HTML form, a local date and time read in
-    `time_zone` (an IANA name). `hosts`: usernames besides the convener, who hosts too.
-    `confirmed`: they saw the identifiable-data warning and schedule anyway."""
+    `time_zone` (an IANA name). `hosts`: usernames besides the convener, who hosts too."""
 
     title: str | None
     description: str | None
@@ -112,4 +111,3 @@ class DebatePlan:
     questions: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
     time_zone: str | None = None
-    confirmed: bool = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from forum.access import TopicAccess, access_group, access_post, access_topic
+from forum.actions.debate_state import check_answer
 from forum.actions.drafts import Applied, Decision, ReviewEdit, Text
 from forum.actions.edits import check_title
 from forum.actions.holds import (
@@ -406,6 +407,8 @@ async def _apply_queued(
     else:
         access = await _still_open(conn, author, item.topic_id)
         reply_to = item.reply_to_post_number
+        if access.topic.is_debate:  # an answer: only while its debate is live
+            await check_answer(forum, conn, access, reply_to, now)
         if await removed_quote_hold(conn, access.topic, text.raw):
             raise Conflict(
                 f"This reply quotes text that was removed from post {reply_to}. Edit the quote"

@@ -16,10 +16,20 @@ from forum.queries.topics import Topic
 
 @dataclass(frozen=True)
 class PostPlace:
+    """`debate_id`: a post in a debate's topic. Its answers' events go to the debate's
+    channel (`answer`); its description and questions have no post events: the debate page
+    shows them, and a question's reveal is its own event (`asks`: that question's number)."""
+
     facts: PostFacts
     debate_id: int | None = None
     question: int | None = None  # the question an answer answers
     by_host: bool = False  # written by one of the debate's hosts
+    answer: bool = False
+    asks: int | None = None
+
+    @property
+    def has_post_events(self) -> bool:
+        return self.debate_id is None or self.answer
 
     def render(self, forum: Forum, post: Post, topic: Topic) -> str:
         """The post as live events carry it (no controls; forum/live.py adds each viewer's)."""
@@ -37,7 +47,8 @@ async def place_of(conn: Connection, post: Post, topic: Topic) -> PostPlace:
     answer = await debate_queries.get_answer_mark(conn, post.id)
     question, highlighted = answer if answer else (None, False)
     facts = post_facts(post, topic, hosts=hosts, highlighted=highlighted)
-    return PostPlace(facts, debate_id, question, post.user_id in hosts)
+    asks = None if answer else await debate_queries.question_of_post(conn, post.id)
+    return PostPlace(facts, debate_id, question, post.user_id in hosts, bool(answer), asks)
 
 
 async def record_answer(conn: Connection, topic: Topic, post: Post) -> tuple[PostPlace, int | None]:
@@ -54,4 +65,4 @@ async def record_answer(conn: Connection, topic: Topic, post: Post) -> tuple[Pos
     )
     count = await debate_queries.get_participants(conn, debate_id) if first else None
     facts = post_facts(post, topic, hosts=hosts)
-    return PostPlace(facts, debate_id, question, by_host), count
+    return PostPlace(facts, debate_id, question, by_host, answer=True), count

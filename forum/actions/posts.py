@@ -54,7 +54,7 @@ class WrittenPost:
     (a debate's new count of participants)."""
 
     written: Written
-    created: PostCreated
+    created: PostCreated | None  # None: a debate's description or question (see places.py)
     posts_count: int
     also: tuple[Event, ...] = ()
 
@@ -195,7 +195,7 @@ async def publish_topic(
     written = made.written
     row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
     listed = TopicCreated(topic_id, group_id, title, author.username, row)
-    await forum.publish(conn, made.created, listed)
+    await forum.publish(conn, *(e for e in (made.created, listed) if e is not None))
     return written
 
 
@@ -251,7 +251,6 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
         pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id, counting=conn)
         access = await access_topic(conn, user, topic_id, along=pace)
         if access.topic.is_debate:  # answers only, to revealed questions, while it is live
-            require_author(user, now)
             await check_answer(forum, conn, access, to, now)
         raw = check_reply(forum, user, access, draft)
         await check_pace_read(
@@ -308,7 +307,8 @@ async def publish_reply(
     )
     row = forum.renderer.render_topic_row(bumped)
     listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
-    await forum.publish(conn, made.created, *made.also, listed)
+    created = () if made.created is None else (made.created,)
+    await forum.publish(conn, *created, *made.also, listed)
     return written
 
 
@@ -353,20 +353,22 @@ async def _write_post(
         author_role=author.role,
     )
     place, counted = PostPlace(post_facts(post, topic)), None
+    event: PostCreated | None = None
     if topic.is_debate and reply_to_post_number is not None:
         place, counted = await record_answer(conn, topic, post)
-    event = PostCreated(
-        topic.id,
-        topic.group_id,
-        post_id,
-        number,
-        author.username,
-        place.render(forum, post, topic),
-        place.facts,
-        posts_label(published.posts_count),
-        place.debate_id,
-        place.question,
-    )
+    if not topic.is_debate or place.answer:  # a debate's description and questions: no
+        event = PostCreated(
+            topic.id,
+            topic.group_id,
+            post_id,
+            number,
+            author.username,
+            place.render(forum, post, topic),
+            place.facts,
+            posts_label(published.posts_count),
+            place.debate_id,
+            place.question,
+        )
     also: tuple[Event, ...] = ()
     if counted is not None and place.debate_id is not None:
         label = participants_label(counted)

@@ -29,7 +29,7 @@ def debate_json(view: DebateView) -> dict[str, Any]:
         "topic_id": debate.topic_id,
         "category_id": debate.group_id,
         "title": debate.title,
-        "description": debate.description,
+        "description": view.description,
         "state": view.state,
         "starts_at": iso_time(debate.starts_at),
         "ends_at": iso_time(debate.ends_at),
@@ -42,7 +42,7 @@ def debate_json(view: DebateView) -> dict[str, Any]:
         "questions": [
             {
                 "number": q.number,
-                "text": q.question.raw if q.shown else None,
+                "text": q.text,
                 "revealed_at": iso_time(q.question.revealed_at) if q.question.revealed_at else None,
                 "answers": [
                     {
@@ -90,8 +90,6 @@ async def create(request: Request) -> Response:
         questions=tuple(form.get_list("questions")),
         hosts=tuple(form.get_list("hosts")),
         time_zone=form.get("time_zone"),
-        # A client cannot be asked to look again: it says so up front, or is told why not.
-        confirmed=form.get("confirmed") in ("true", "1", "yes"),
     )
     debate = await debate_actions.do_schedule_debate(forum, viewer, group_id, plan)
     view = await read_debate(forum.db, viewer, debate.id, forum.now())

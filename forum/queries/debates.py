@@ -9,8 +9,6 @@ from forum.db import Connection, Row
 from forum.queries._sql import in_list
 from forum.queries.posts import POST_SELECT, Post
 
-STATES = ("scheduled", "live", "closed")
-
 DEBATE_SELECT = (
     "SELECT d.id, d.topic_id, d.group_id, t.title, t.slug, g.slug AS group_slug,"
     " g.name AS group_name, d.description, d.starts_at, d.ends_at, d.state, d.started_at,"
@@ -70,17 +68,28 @@ class Debate:
 
 @dataclass(frozen=True, slots=True)
 class Question:
+    """A prepared question (`raw`, as scheduled: for its hosts only until revealed) and, once
+    revealed, its post, whose text is what everyone reads from then on (edited, hidden or
+    removed as any post)."""
+
     number: int
     raw: str
     revealed_at: float | None
     revealed_by: int | None
     post_id: int | None
-    post_number: int | None  # the question's post in the topic, once revealed
-    cooked: str | None  # the post's HTML, once revealed
+    post_number: int | None
+    post_raw: str | None
+    cooked: str | None
+    hidden: bool = False  # its post is hidden or removed by a moderator
 
     @property
     def revealed(self) -> bool:
         return self.revealed_at is not None
+
+    @property
+    def text(self) -> str | None:
+        """What readers may read of a revealed question: its post's text, unless hidden."""
+        return None if self.hidden else self.post_raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,31 +178,61 @@ async def get_debate_id_of_topic(conn: Connection, topic_id: int) -> int | None:
     return int(value) if value is not None else None
 
 
-async def list_debates_in_groups(
-    conn: Connection, group_ids: list[int], *, states: tuple[str, ...] = STATES, limit: int = 50
+# What each list shows, by the times as well as the stored state: a debate whose start has
+# passed is live even in the moment before the scheduler stores it.
+_LIVE = "d.state <> 'closed' AND d.starts_at <= :now AND d.ends_at > :now OR d.state = 'live'"
+_UPCOMING = "d.state = 'scheduled' AND d.starts_at > :now"
+_PAST = "(d.state = 'closed' OR d.ends_at <= :now)"
+
+
+async def _list(
+    conn: Connection, group_ids: list[int], where: str, order: str, now: float, limit: int
 ) -> list[Debate]:
-    """Debates in these groups in these stored states, soonest start first for those to come,
-    latest first for the rest (callers sort by state as they show them)."""
     if not group_ids:
         return []
     groups_sql, params = in_list("g", group_ids)
-    states_sql, state_params = in_list("s", states)
     rows = await conn.fetch_all(
-        f"{DEBATE_SELECT} WHERE d.group_id IN {groups_sql} AND d.state IN {states_sql}"
-        " ORDER BY d.starts_at DESC, d.id DESC LIMIT :lim",
-        params | state_params | {"lim": limit},
+        f"{DEBATE_SELECT} WHERE d.group_id IN {groups_sql} AND ({where})"
+        f" ORDER BY {order} LIMIT :lim",
+        params | {"now": now, "lim": limit},
     )
     return await _with_hosts(conn, rows)
+
+
+async def list_live(
+    conn: Connection, group_ids: list[int], now: float, limit: int = 20
+) -> list[Debate]:
+    live = f"({_LIVE}) AND NOT {_PAST}"
+    return await _list(conn, group_ids, live, "d.ends_at, d.id", now, limit)
+
+
+async def list_upcoming(
+    conn: Connection, group_ids: list[int], now: float, limit: int = 20
+) -> list[Debate]:
+    return await _list(conn, group_ids, _UPCOMING, "d.starts_at, d.id", now, limit)
+
+
+async def list_past(
+    conn: Connection, group_ids: list[int], now: float, limit: int = 10
+) -> list[Debate]:
+    return await _list(conn, group_ids, _PAST, "d.starts_at DESC, d.id DESC", now, limit)
 
 
 async def list_questions(conn: Connection, debate_id: int) -> list[Question]:
     rows = await conn.fetch_all(
         "SELECT q.number, q.raw, q.revealed_at, q.revealed_by, q.post_id, p.post_number,"
-        " p.cooked FROM debate_questions q LEFT JOIN posts p ON p.id = q.post_id"
+        " p.raw AS post_raw, p.cooked,"
+        " (p.hidden_at IS NOT NULL OR p.deleted_at IS NOT NULL) AS hidden"
+        " FROM debate_questions q LEFT JOIN posts p ON p.id = q.post_id"
         " WHERE q.debate_id = :d ORDER BY q.number",
         {"d": debate_id},
     )
-    return [Question(**{name: row[name] for name in Question.__slots__}) for row in rows]
+    return [
+        Question(
+            **({name: row[name] for name in Question.__slots__} | {"hidden": bool(row["hidden"])})
+        )
+        for row in rows
+    ]
 
 
 async def reveal_question(
@@ -216,15 +255,27 @@ async def set_question_post(conn: Connection, debate_id: int, number: int, post_
 
 
 async def move_state(
-    conn: Connection, debate_id: int, from_states: tuple[str, ...], to: str, at: float
+    conn: Connection,
+    debate_id: int,
+    from_states: tuple[str, ...],
+    to: str,
+    at: float,
+    *,
+    due_by: float | None = None,
 ) -> bool:
     """Move the debate to `to` if it is still in one of `from_states`: a conditional update,
-    so of several nodes or requests making the same move, exactly one does."""
+    so of several nodes or requests making the same move, exactly one does. `due_by`: a move
+    the clock calls for happens only if its time has still come by then, as the row reads
+    now: a host who extended it a moment ago, in a transaction this one waited for, wins."""
     states_sql, params = in_list("s", from_states)
     stamp = {"live": "started_at", "closed": "closed_at"}[to]
+    when = ""
+    if due_by is not None:
+        when = " AND starts_at <= :due" if to == "live" else " AND ends_at <= :due"
+        params["due"] = due_by
     row = await conn.fetch_one(
         f"UPDATE debates SET state = :to, {stamp} = :at"
-        f" WHERE id = :id AND state IN {states_sql} RETURNING id",
+        f" WHERE id = :id AND state IN {states_sql}{when} RETURNING id",
         params | {"to": to, "at": at, "id": debate_id},
     )
     return row is not None
@@ -250,6 +301,11 @@ async def insert_answer(
 ) -> bool:
     """Record a post as an answer to a question; True if it is the first answer of someone
     who `counts` as a participant (hosts do not), whose arrival moves the count."""
+    # The debate's row locked first: two answers of one person written at once (theirs and
+    # a moderator approving their held one) see each other, so they are counted once.
+    await conn.execute(
+        "UPDATE debates SET participants = participants WHERE id = :d", {"d": debate_id}
+    )
     first = counts and (
         await conn.fetch_one(
             "SELECT 1 AS one FROM debate_answers WHERE debate_id = :d AND user_id = :u LIMIT 1",
@@ -288,6 +344,13 @@ async def question_at(conn: Connection, debate_id: int, post_number: int) -> int
         "SELECT q.number FROM debate_questions q JOIN posts p ON p.id = q.post_id"
         " WHERE q.debate_id = :d AND p.post_number = :n",
         {"d": debate_id, "n": post_number},
+    )
+    return int(value) if value is not None else None
+
+
+async def question_of_post(conn: Connection, post_id: int) -> int | None:
+    value = await conn.fetch_val(
+        "SELECT number FROM debate_questions WHERE post_id = :p", {"p": post_id}
     )
     return int(value) if value is not None else None
 

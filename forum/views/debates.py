@@ -49,7 +49,6 @@ async def new_debate(request: Request) -> Response:
     values = dict.fromkeys(fields, "") | {"time_zone": forum.settings.time_zone}
     questions: list[str] = [""] * 5
     errors: list[str] = []
-    warned = False
     if request.method == "POST":
         form = await read_input(request)
         values = {name: form.get(name) or "" for name in fields}
@@ -62,12 +61,11 @@ async def new_debate(request: Request) -> Response:
             questions=tuple(questions),
             hosts=tuple(values["hosts"].replace(",", " ").split()),
             time_zone=values["time_zone"] or forum.settings.time_zone,
-            confirmed=form.get("post_anyway") == "yes",
         )
         try:
             debate = await debate_actions.do_schedule_debate(forum, viewer, access.group.id, plan)
         except BadRequest as error:
-            errors, warned = error.messages, isinstance(error, PrivacyWarning)
+            errors = error.messages
         else:
             return redirect(debate_url(request, debate.id))
         filled = [q for q in questions if q.strip()]
@@ -79,7 +77,6 @@ async def new_debate(request: Request) -> Response:
         values=values,
         questions=questions,
         time_zones=time_zones(),
-        privacy_warning=warned,
     )
     return render(request, page, 400 if errors else 200)
 
@@ -96,8 +93,6 @@ def _question_items(
     revealed, prepared = [], []
     for q in view.questions:
         answers = q.in_transcript if view.state == "closed" else q.answers
-        if view.state == "closed" and not is_staff(viewer):
-            answers = [a for a in answers if a.post.visible]
         items = [
             AnswerItem(
                 a.post,
@@ -110,9 +105,8 @@ def _question_items(
             for a in answers
         ]
         if q.question.revealed:
-            revealed.append(
-                QuestionItem(q.number, q.question.cooked or "", True, items, q.answerers)
-            )
+            shown = "" if q.question.hidden else (q.question.cooked or "")
+            revealed.append(QuestionItem(q.number, shown, True, items, q.answerers))
         else:
             prepared.append(QuestionItem(q.number, q.question.raw, False, [], 0))
     return revealed, prepared
@@ -132,13 +126,13 @@ async def _debate_page(
     db = forum.db
     view = await read_debate(db, viewer, path_int(request, "debate_id"), forum.now())
     debate, access = view.debate, view.access.topic
-    opening = await post_queries.get_post_by_number(db, debate.topic_id, 1)
+    opening = view.opening
     revealed, prepared = _question_items(view, request)
     reminded = viewer is not None and await debate_queries.has_reminder(db, debate.id, viewer.id)
+    # The form is there from the start, its questions added as they are revealed (live.js).
     can_answer = (
         view.state == "live"
         and viewer is not None
-        and bool(revealed)
         and can_reply(viewer, access.group, access.membership, access.topic)
     )
     page = DebatePage(
@@ -148,7 +142,7 @@ async def _debate_page(
         topic=access.topic,
         group=access.group,
         state=view.state,
-        description=opening.cooked if opening else "",
+        description=opening.cooked if opening and opening.visible else "",
         questions=revealed,
         prepared=prepared if view.prepares else [],
         hidden_count=view.hidden_count,
@@ -251,7 +245,10 @@ async def highlight(request: Request) -> Response:
     debate_id, post_id = path_int(request, "debate_id"), path_int(request, "post_id")
     form = await read_input(request)
     wanted = form.get("highlighted", "yes") == "yes"
-    await debate_actions.do_highlight_answer(forum, viewer, debate_id, post_id, wanted)
+    try:
+        await debate_actions.do_highlight_answer(forum, viewer, debate_id, post_id, wanted)
+    except (BadRequest, Conflict) as error:
+        return await _debate_page(request, errors=error.messages, status=error.status_code)
     post = await post_queries.get_post(forum.db, post_id)
     anchor = f"#post-{post.post_number}" if post else ""
     return redirect(debate_url(request, debate_id) + anchor)
@@ -292,7 +289,7 @@ async def calendar(request: Request) -> Response:
     )
     url = str(request.url_for("debate", debate_id=view.debate.id))
     return Response(
-        debate_calendar(view.debate, url, forum.now()),
+        debate_calendar(view, url, forum.now()),
         media_type="text/calendar; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="debate-{view.debate.id}.ics"'},
     )

@@ -18,7 +18,6 @@ from forum.permissions import can_create_group, can_join_group, can_manage_membe
 from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
-from forum.queries.debates import Debate
 from forum.views.common import base, live_since
 from forum.web import forum_of, redirect, render, require_viewer, topic_page_of, viewer_of
 
@@ -54,13 +53,12 @@ async def group_page(request: Request) -> Response:
 
 
 async def debate_lists(db: Database, group_id: int, now: float) -> DebateLists:
-    """The group's debates by their state now: live, to come (soonest first), past."""
-    found = await debate_queries.list_debates_in_groups(db, [group_id])
-    by_state: dict[str, list[Debate]] = {"scheduled": [], "live": [], "closed": []}
-    for debate in found:
-        by_state[debate.state_at(now)].append(debate)
-    upcoming = sorted(by_state["scheduled"], key=lambda d: d.starts_at)
-    return DebateLists(by_state["live"], upcoming, by_state["closed"][:10])
+    """The group's debates: live now, to come (soonest first), and the latest past ones."""
+    return DebateLists(
+        await debate_queries.list_live(db, [group_id], now),
+        await debate_queries.list_upcoming(db, [group_id], now),
+        await debate_queries.list_past(db, [group_id], now),
+    )
 
 
 async def join_group(request: Request) -> Response:

@@ -21,17 +21,14 @@ async def home(request: Request) -> Response:
     topics, next_cursor = await topic_page_of(
         request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
     )
-    now = forum_of(request).now()
-    current = await debate_queries.list_debates_in_groups(
-        db, group_ids, states=("scheduled", "live"), limit=20
-    )
+    live_debates = await debate_queries.list_live(db, group_ids, forum_of(request).now())
     page = HomePage(
         **base(request, "Home"),
         live_since=await live_since(request, "latest"),
         groups=groups,
         topics=topics,
         next_cursor=next_cursor,
-        live_debates=[d for d in current if d.state_at(now) == "live"],
+        live_debates=live_debates,
     )
     return render(request, page)
 
