@@ -427,6 +427,16 @@ def report(
     row("events duplicated", duplicated, "0", duplicated == 0)
     row("participants counted by the debate", state["participants"])
     print(line)
+    # The same latency by when each answer was sent: a stall shows as one bad window.
+    start = min(sent_at.values())
+    windows: dict[int, list[float]] = {}
+    for post_id, t in sent_at.items():
+        if post_id in last:
+            windows.setdefault(int((t - start) // 10), []).append((last[post_id] - t) * 1000)
+    print(
+        "p95 ms by 10 s of sending: "
+        + "  ".join(f"{10 * w}s {percentile(v, 95):.0f}" for w, v in sorted(windows.items()))
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

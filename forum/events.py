@@ -52,9 +52,14 @@ class PostCreated(Event):
     html: str
     facts: PostFacts
     posts_label: str
-    # An answer in a hosted debate goes to the debate's channel, with its question's number.
+    # An answer in a hosted debate goes to the debate's channel, with its question's number,
+    # and, when it is its author's first, how many now take part. The count rides with the
+    # answer: an event of its own would double the frames sent as a debate opens, when
+    # hundreds answer for the first time at once (bench/debate.py).
     debate_id: int | None = None
     question: int | None = None
+    participants: int | None = None
+    participants_label: str | None = None
 
     def channels(self) -> list[str]:
         return [post_channel(self.topic_id, self.debate_id)]
@@ -111,20 +116,6 @@ class QuestionRevealed(Event):
     post_number: int
     html: str
     remaining: int  # questions still hidden (everyone is told how many, never what)
-
-    def channels(self) -> list[str]:
-        return [f"debate:{self.debate_id}"]
-
-
-@dataclass(frozen=True)
-class ParticipantsCounted(Event):
-    """Someone answered for the first time: how many take part now."""
-
-    kind: ClassVar[str] = "debate.participants"
-    debate_id: int
-    group_id: int
-    participants: int
-    label: str
 
     def channels(self) -> list[str]:
         return [f"debate:{self.debate_id}"]

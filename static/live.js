@@ -201,8 +201,9 @@
       withToken(post);
       into.append(post);
       if (d.question) {
-        const none = $(`[data-no-answers="${d.question}"]`);
+        const none = $(`[data-no-answers="${d.question}"]`), taking = $('[data-live-participants]');
         if (none) none.remove();
+        if (taking && d.participants_label) taking.textContent = d.participants_label;
       }
       if (d.question) answered(d.question, d.username);
       else announce(`New reply from ${d.username}`);
@@ -248,10 +249,6 @@
       }
       const ends = $('[data-debate-ends]');
       if (ends) ends.textContent = local(new Date(d.ends_at * 1000).toISOString());
-    },
-    'debate.participants'(d) {
-      const count = $('[data-live-participants]');
-      if (count) count.textContent = d.label;
     },
     'debate.reminder'(d) {
       announce(d.message);

@@ -694,3 +694,32 @@ async def test_a_held_answer_cannot_be_published_after_the_debate_ends(
         )
         == 0
     )
+
+
+async def test_guests_take_part_in_a_public_groups_debate_after_review(
+    arrange, api, forum, db
+) -> None:
+    from forum.actions import accounts
+
+    _, _, debate = await live_debate(forum, arrange)
+    signup = accounts.check_signup("guest_visitor", "", "a-long-passphrase-1", "carer", guest=True)
+    guest = await accounts.do_create_user(forum, signup)
+    r = await (await api(guest)).post(
+        f"/debates/{debate.id}/answers.json", {"question": 1, "raw": "Visiting from outside."}
+    )
+    assert r.status_code == 200 and r.json()["action"] == "enqueued"  # a guest's first posts wait
+    # A guest cannot schedule or host, even if a convener names them.
+    convener, _, group = await people(arrange)
+    r = await (await api(convener)).post(
+        "/debates.json",
+        {
+            "category": group.id,
+            "title": "With a guest host",
+            "description": "x",
+            "starts_at": iso(forum.now() + 3600),
+            "ends_at": iso(forum.now() + 7200),
+            "questions": ["Why?"],
+            "hosts": [guest.username],
+        },
+    )
+    assert r.status_code == 400 and "cannot host" in r.json()["errors"][0]

@@ -27,7 +27,7 @@ from forum.content.offload import is_inline, off_the_loop
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
-from forum.events import Event, ParticipantsCounted, PostCreated, TopicBumped, TopicCreated
+from forum.events import PostCreated, TopicBumped, TopicCreated
 from forum.moderation import Hold, post_text, privacy_hold
 from forum.pace import check_pace, check_pace_read, pace_lock, pace_read, slow_mode_label
 from forum.permissions import (
@@ -50,13 +50,11 @@ from forum.settings import Settings, image_host_set
 @dataclass(frozen=True)
 class WrittenPost:
     """A post just written, its live event, which the caller publishes with its own (one
-    statement for all), its topic's count of posts with it, and any events that follow it
-    (a debate's new count of participants)."""
+    statement for all), and its topic's count of posts with it."""
 
     written: Written
     created: PostCreated | None  # None: a debate's description or question (see places.py)
     posts_count: int
-    also: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,7 +306,7 @@ async def publish_reply(
     row = forum.renderer.render_topic_row(bumped)
     listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
     created = () if made.created is None else (made.created,)
-    await forum.publish(conn, *created, *made.also, listed)
+    await forum.publish(conn, *created, listed)
     return written
 
 
@@ -368,12 +366,10 @@ async def _write_post(
             posts_label(published.posts_count),
             place.debate_id,
             place.question,
+            counted,
+            participants_label(counted) if counted is not None else None,
         )
-    also: tuple[Event, ...] = ()
-    if counted is not None and place.debate_id is not None:
-        label = participants_label(counted)
-        also = (ParticipantsCounted(place.debate_id, topic.group_id, counted, label),)
-    return WrittenPost(Written(topic.id, post_id, number), event, published.posts_count, also)
+    return WrittenPost(Written(topic.id, post_id, number), event, published.posts_count)
 
 
 async def do_set_topic_status(
