@@ -18,7 +18,7 @@ from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
-from forum.queries.debates import Debate
+from forum.queries.debates import Answering, Debate
 from forum.rendering import long_date
 
 
@@ -83,17 +83,19 @@ def state_event(debate: Debate, state: str, ends_at: float, message: str) -> Deb
 
 async def check_answer(
     forum: Forum, conn: Connection, access: TopicAccess, reply_to: int | None, now: float
-) -> None:
+) -> Answering:
     """Inside a reply's transaction, in a debate's topic: the debate is live and the reply
-    answers one of its revealed questions."""
+    answers one of its revealed questions; what it answers, for the write."""
     debate_id = await debate_queries.get_debate_id_of_topic(conn, access.topic.id)
     debate = await debate_queries.get_debate(conn, debate_id) if debate_id else None
     if debate is None:
         raise NotFound("There is no such debate.")
     debate = await bring_up_to_date(forum, conn, debate, now)
     refuse_unless_live(debate, now)
-    if reply_to is None or await debate_queries.question_at(conn, debate.id, reply_to) is None:
+    question = await debate_queries.question_at(conn, debate.id, reply_to) if reply_to else None
+    if question is None:
         raise BadRequest("In a debate, answer one of the questions the hosts have revealed.")
+    return Answering(debate.id, question, tuple(host.id for host in debate.hosts))
 
 
 def refuse_unless_live(debate: Debate, now: float) -> None:

@@ -407,14 +407,17 @@ async def _apply_queued(
     else:
         access = await _still_open(conn, author, item.topic_id)
         reply_to = item.reply_to_post_number
+        answering = None
         if access.topic.is_debate:  # an answer: only while its debate is live
-            await check_answer(forum, conn, access, reply_to, now)
+            answering = await check_answer(forum, conn, access, reply_to, now)
         if await removed_quote_hold(conn, access.topic, text.raw):
             raise Conflict(
                 f"This reply quotes text that was removed from post {reply_to}. Edit the quote"
                 " out, then approve."
             )
-        written = await publish_reply(forum, conn, author, access.topic, text, reply_to, now)
+        written = await publish_reply(
+            forum, conn, author, access.topic, text, reply_to, now, answering=answering
+        )
     await review_queries.set_target(conn, item.id, written.post_id, written.topic_id)
     edited = " after a small edit" if action == "edit_approve" else ""
     return Applied(f"A moderator approved your post{edited}. It is now published.", written.post_id)

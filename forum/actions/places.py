@@ -10,6 +10,7 @@ from forum.context import Forum
 from forum.db import Connection
 from forum.permissions import PostFacts, post_facts
 from forum.queries import debates as debate_queries
+from forum.queries.debates import Answering
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 
@@ -51,18 +52,22 @@ async def place_of(conn: Connection, post: Post, topic: Topic) -> PostPlace:
     return PostPlace(facts, debate_id, question, post.user_id in hosts, bool(answer), asks)
 
 
-async def record_answer(conn: Connection, topic: Topic, post: Post) -> tuple[PostPlace, int | None]:
+async def record_answer(
+    conn: Connection, topic: Topic, post: Post, answering: Answering | None = None
+) -> tuple[PostPlace, int | None]:
     """Record a post just written in a debate's topic, in reply to a question, as an answer
-    to it; returns its place and, if its author is a new participant, the new count."""
-    debate_id = await debate_queries.get_debate_id_of_topic(conn, topic.id)
-    assert debate_id is not None and post.reply_to_post_number is not None
-    question = await debate_queries.question_at(conn, debate_id, post.reply_to_post_number)
-    assert question is not None, "checked before the write (forum/actions/debates.py)"
-    hosts = await debate_queries.host_ids(conn, debate_id)
-    by_host = post.user_id in hosts
-    first = await debate_queries.insert_answer(
-        conn, post.id, debate_id, question, post.user_id, counts=not by_host
+    to it; returns its place and, if its author is a new participant, the new count.
+    `answering`: what the reply's checks found (debate_state.check_answer), else read here."""
+    if answering is None:
+        debate_id = await debate_queries.get_debate_id_of_topic(conn, topic.id)
+        assert debate_id is not None and post.reply_to_post_number is not None
+        question = await debate_queries.question_at(conn, debate_id, post.reply_to_post_number)
+        assert question is not None, "checked before the write (debate_state.check_answer)"
+        answering = Answering(debate_id, question, await debate_queries.host_ids(conn, debate_id))
+    by_host = post.user_id in answering.hosts
+    count = await debate_queries.insert_answer(
+        conn, post.id, answering.debate_id, answering.question, post.user_id, counts=not by_host
     )
-    count = await debate_queries.get_participants(conn, debate_id) if first else None
-    facts = post_facts(post, topic, hosts=hosts)
-    return PostPlace(facts, debate_id, question, by_host, answer=True), count
+    facts = post_facts(post, topic, hosts=answering.hosts)
+    place = PostPlace(facts, answering.debate_id, answering.question, by_host, answer=True)
+    return place, count

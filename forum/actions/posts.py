@@ -40,6 +40,7 @@ from forum.queries import debates as debate_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries.audit import record_action
+from forum.queries.debates import Answering
 from forum.queries.posts import NewPost, Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
@@ -248,8 +249,9 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
         # taken with BEGIN). A short text is cooked only once they pass.
         pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id, counting=conn)
         access = await access_topic(conn, user, topic_id, along=pace)
+        answering = None
         if access.topic.is_debate:  # answers only, to revealed questions, while it is live
-            await check_answer(forum, conn, access, to, now)
+            answering = await check_answer(forum, conn, access, to, now)
         raw = check_reply(forum, user, access, draft)
         await check_pace_read(
             access.along,
@@ -258,7 +260,9 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             "post",
             now,
             topic=access.topic,
-            moderates=await exempt_from_slow_mode(conn, author, access),
+            # The group's moderators, and a debate's hosts, post at their own pace.
+            moderates=can_moderate(author, access.membership)
+            or (answering is not None and author.id in answering.hosts),
             counting=conn,
         )
         if prepared is None:
@@ -276,7 +280,7 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             watched_version=access.watched_version,
         )
         result = await hold_if_needed(forum, conn, writing, now) or await publish_reply(
-            forum, conn, author, access.topic, writing.text, to, now
+            forum, conn, author, access.topic, writing.text, to, now, answering=answering
         )
         await idempotent.remember(conn, author, key, result)
         return result
@@ -290,10 +294,21 @@ async def publish_reply(
     text: Text,
     reply_to_post_number: int | None,
     now: float,
+    *,
+    answering: Answering | None = None,
 ) -> Written:
-    """Write a checked (or approved) reply, bump its topic, and publish both live."""
+    """Write a checked (or approved) reply, bump its topic, and publish both live.
+    `answering`: in a debate, what the reply answers, as its checks found it."""
     made = await _write_post(
-        forum, conn, author, topic, text, reply_to_post_number, now, opens_topic=False
+        forum,
+        conn,
+        author,
+        topic,
+        text,
+        reply_to_post_number,
+        now,
+        opens_topic=False,
+        answering=answering,
     )
     written = made.written
     bumped = replace(
@@ -320,6 +335,7 @@ async def _write_post(
     now: float,
     *,
     opens_topic: bool,
+    answering: Answering | None = None,
 ) -> WrittenPost:
     """Write one post and its first revision (bumping its topic, counting it for its author
     and group; in a debate, as an answer if it replies to a question)."""
@@ -353,7 +369,7 @@ async def _write_post(
     place, counted = PostPlace(post_facts(post, topic)), None
     event: PostCreated | None = None
     if topic.is_debate and reply_to_post_number is not None:
-        place, counted = await record_answer(conn, topic, post)
+        place, counted = await record_answer(conn, topic, post, answering)
     if not topic.is_debate or place.answer:  # a debate's description and questions: no
         event = PostCreated(
             topic.id,

@@ -93,6 +93,16 @@ class Question:
 
 
 @dataclass(frozen=True, slots=True)
+class Answering:
+    """What a reply in a debate's topic answers, as its checks found it: read once in the
+    reply's transaction and handed on to the write (forum/actions/places.py)."""
+
+    debate_id: int
+    question: int
+    hosts: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     post: Post
     question: int
@@ -298,9 +308,9 @@ async def set_summary(
 
 async def insert_answer(
     conn: Connection, post_id: int, debate_id: int, question: int, user_id: int, *, counts: bool
-) -> bool:
-    """Record a post as an answer to a question; True if it is the first answer of someone
-    who `counts` as a participant (hosts do not), whose arrival moves the count."""
+) -> int | None:
+    """Record a post as an answer to a question; if it is the first answer of someone who
+    `counts` as a participant (hosts do not), the new count of participants, else None."""
     # The debate's row locked first: two answers of one person written at once (theirs and
     # a moderator approving their held one) see each other, so they are counted once.
     await conn.execute(
@@ -318,16 +328,13 @@ async def insert_answer(
         " VALUES (:p, :d, :q, :u)",
         {"p": post_id, "d": debate_id, "q": question, "u": user_id},
     )
-    if first:
-        await conn.execute(
-            "UPDATE debates SET participants = participants + 1 WHERE id = :d", {"d": debate_id}
-        )
-    return first
-
-
-async def get_participants(conn: Connection, debate_id: int) -> int:
-    value = await conn.fetch_val("SELECT participants FROM debates WHERE id = :d", {"d": debate_id})
-    return int(value or 0)
+    if not first:
+        return None
+    count = await conn.fetch_val(
+        "UPDATE debates SET participants = participants + 1 WHERE id = :d RETURNING participants",
+        {"d": debate_id},
+    )
+    return int(count)
 
 
 async def get_answer_mark(conn: Connection, post_id: int) -> tuple[int, bool] | None:
