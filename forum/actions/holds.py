@@ -14,7 +14,7 @@ from forum.actions.places import place_of
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest
-from forum.events import PostEdited, ReviewChanged, replace_post_html, replace_question_html
+from forum.events import PostEdited, ReviewChanged, replace_post_html
 from forum.moderation import (
     Hold,
     first_posts_hold,
@@ -121,11 +121,7 @@ async def publish_post_change(
     transaction that changed it. `scrub`: the post's text has left public view, so the log's
     stored copies of it take this rendering too (a replay never carries the old text)."""
     place = await place_of(conn, post, topic)
-    if place.asks is not None and place.debate_id is not None:
-        # A debate's question: its reveal event shows it as it is now, to every replay.
-        cooked = post.cooked if post.visible else ""
-        html = forum.renderer.render_question(place.debate_id, place.asks, cooked, post.post_number)
-        await replace_question_html(conn, place.debate_id, post.id, html)
+    await place.rewrite_question(forum, conn, post)
     if not place.has_post_events:
         return
     html = place.render(forum, post, topic)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from forum.context import Forum
 from forum.db import Connection
+from forum.events import replace_question_html
 from forum.permissions import PostFacts, post_facts
 from forum.queries import debates as debate_queries
 from forum.queries.debates import Answering
@@ -31,6 +32,15 @@ class PostPlace:
     @property
     def has_post_events(self) -> bool:
         return self.debate_id is None or self.answer
+
+    async def rewrite_question(self, forum: Forum, conn: Connection, post: Post) -> None:
+        """A debate's question: its stored reveal event shows it as it is now (edited,
+        hidden, removed), to every replay. Nothing for any other post."""
+        if self.asks is None or self.debate_id is None:
+            return
+        cooked = post.cooked if post.visible else ""
+        html = forum.renderer.render_question(self.debate_id, self.asks, cooked, post.post_number)
+        await replace_question_html(conn, self.debate_id, post.id, html)
 
     def render(self, forum: Forum, post: Post, topic: Topic) -> str:
         """The post as live events carry it (no controls; forum/live.py adds each viewer's)."""

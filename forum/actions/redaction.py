@@ -22,7 +22,7 @@ from forum.actions.places import place_of
 from forum.content.privacy import find_identifiers
 from forum.context import Forum
 from forum.db import Connection
-from forum.events import replace_post_html, replace_question_html, replace_review_html
+from forum.events import replace_post_html, replace_review_html
 from forum.moderation import quotes_any, quotes_removed_hold, removed_lines
 from forum.queries import posts as post_queries
 from forum.queries import review as review_queries
@@ -86,10 +86,7 @@ async def _refresh_review_item(forum: Forum, conn: Connection, post: Post, now: 
 async def scrub_post(forum: Forum, conn: Connection, post: Post, topic: Topic) -> None:
     """The log's stored events of the post show it as readers see it now."""
     place = await place_of(conn, post, topic)
-    if place.asks is not None and place.debate_id is not None:
-        cooked = post.cooked if post.visible else ""
-        html = forum.renderer.render_question(place.debate_id, place.asks, cooked, post.post_number)
-        await replace_question_html(conn, place.debate_id, post.id, html)
+    await place.rewrite_question(forum, conn, post)
     if not place.has_post_events:
         return
     html = place.render(forum, post, topic)

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from forum.actions import debates as debate_actions
 from forum.actions.drafts import DebatePlan, Draft
 from forum.actions.holds import Held
-from forum.api.serialize import post_json
+from forum.api.serialize import held_json, post_json
 from forum.debate_reads import DebateView, read_debate
 from forum.errors import BadRequest
 from forum.forms import read_input
@@ -164,14 +164,7 @@ async def answer(request: Request) -> Response:
         forum, viewer, path_int(request, "debate_id"), form.get_int("question"), draft
     )
     if isinstance(written, Held):
-        return ForumJSON(
-            {
-                "success": True,
-                "action": "enqueued",
-                "pending_post": {"id": written.item_id, "raw": form.get("raw")},
-                "reasons": list(written.messages),
-            }
-        )
+        return ForumJSON(held_json(written, form.get("raw")))
     post = await post_queries.get_post(forum.db, written.post_id)
     topic = await topic_queries.get_topic(forum.db, written.topic_id)
     assert post is not None and topic is not None

@@ -11,6 +11,7 @@ from forum.actions.drafts import Draft
 from forum.actions.holds import Held
 from forum.api.serialize import (
     category_json,
+    held_json,
     post_json,
     topic_list,
     user_json,
@@ -168,15 +169,7 @@ async def create_post(request: Request) -> Response:
         draft = Draft(form.get("raw"), title=form.get("title"), idempotency_key=key)
         written = await post_actions.do_new_topic(forum_of(request), viewer, group_id, draft)
     if isinstance(written, Held):
-        # As Discourse answers for a queued post: nothing is published yet.
-        return ForumJSON(
-            {
-                "success": True,
-                "action": "enqueued",
-                "pending_post": {"id": written.item_id, "raw": form.get("raw")},
-                "reasons": list(written.messages),
-            }
-        )
+        return ForumJSON(held_json(written, form.get("raw")))
     post = await post_queries.get_post(db, written.post_id)
     t = await topic_queries.get_topic(db, written.topic_id)
     assert post is not None and t is not None

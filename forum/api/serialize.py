@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from forum.actions.holds import Held
 from forum.permissions import VERIFIABLE_BADGES
 from forum.queries.groups import Group
 from forum.queries.posts import Post
@@ -123,4 +124,15 @@ def user_json(user: User, post_count: int) -> dict[str, Any]:
         "title": user.badge,
         "badge_verified": user.badge_verified_at is not None and user.badge in VERIFIABLE_BADGES,
         "post_count": post_count,
+    }
+
+
+def held_json(held: Held, raw: str | None) -> dict[str, Any]:
+    """A post waiting for review, as Discourse answers for a queued post: nothing is
+    published yet."""
+    return {
+        "success": True,
+        "action": "enqueued",
+        "pending_post": {"id": held.item_id, "raw": raw},
+        "reasons": list(held.messages),
     }
