@@ -139,6 +139,7 @@ async def test_the_pages_work_without_javascript(client, arrange, forum) -> None
     assert r.status_code == 303
     r = await reader.get(debate_path)
     assert "Ended" in r.text and "What we learned" in r.text and "Baths help." in r.text
+    assert "1 took part" in r.text
     assert "Download the transcript" in r.text and 'name="raw"' not in r.text
     r = await answering.post_form(f"{debate_path}/answers", {"question": 1, "raw": "Late."})
     assert r.status_code == 409 and "ended" in r.text
