@@ -723,3 +723,13 @@ async def test_guests_take_part_in_a_public_groups_debate_after_review(
         },
     )
     assert r.status_code == 400 and "cannot host" in r.json()["errors"][0]
+
+
+async def test_only_hosts_write_the_summary(arrange, api, forum) -> None:
+    convener, member, group = await people(arrange)
+    debate = await schedule(forum, convener, group)
+    await (await api(convener)).post(f"/debates/{debate.id}/close.json")
+    for who in (await api(member), await api()):
+        r = await who.post(f"/debates/{debate.id}/summary.json", {"raw": "Not mine to write."})
+        assert r.status_code in (401, 403)
+    assert (await (await api(member)).debate(debate.id))["summary"] is None

@@ -229,7 +229,8 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             now = forum.now()
             pace = pace_read(forum.settings, author, "post", now, topic_id=topic_id)
             access = await access_topic(reads, author, topic_id, along=pace)
-            exempt = await exempt_from_slow_mode(reads, author, access)
+            hosts = await debate_hosts(reads, access.topic)
+        exempt = sets_own_pace(author, access.membership, hosts)
         raw = check_reply(forum, author, access, draft)
         await check_pace_read(
             access.along,
@@ -260,9 +261,9 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             "post",
             now,
             topic=access.topic,
-            # The group's moderators, and a debate's hosts, post at their own pace.
-            moderates=can_moderate(author, access.membership)
-            or (answering is not None and author.id in answering.hosts),
+            moderates=sets_own_pace(
+                author, access.membership, answering.hosts if answering else ()
+            ),
             counting=conn,
         )
         if prepared is None:
@@ -406,17 +407,18 @@ async def do_set_topic_status(
             await topic_queries.set_pinned(conn, topic_id, pinned)
 
 
-async def exempt_from_slow_mode(conn: Connection, user: User, access: TopicAccess) -> bool:
-    """The group's moderators, and a debate's hosts (their follow-ups), post at their own pace."""
-    return can_moderate(user, access.membership) or await _hosts_debate(conn, user, access.topic)
+def sets_own_pace(user: User | None, membership: str | None, hosts: tuple[int, ...]) -> bool:
+    """Slow mode is not for the group's moderators, nor for a debate's hosts (`hosts`: its
+    hosts' ids, empty elsewhere): they set it, and post follow-ups at their own pace."""
+    return can_moderate(user, membership) or (user is not None and user.id in hosts)
 
 
-async def _hosts_debate(conn: Connection, user: User | None, topic: Topic) -> bool:
-    """A debate's hosts set its slow mode (one answer per person per N seconds)."""
-    if user is None or not topic.is_debate:
-        return False
+async def debate_hosts(conn: Connection, topic: Topic) -> tuple[int, ...]:
+    """The hosts of the debate this topic is, if it is one."""
+    if not topic.is_debate:
+        return ()
     debate_id = await debate_queries.get_debate_id_of_topic(conn, topic.id)
-    return debate_id is not None and user.id in await debate_queries.host_ids(conn, debate_id)
+    return await debate_queries.host_ids(conn, debate_id) if debate_id is not None else ()
 
 
 async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, seconds: int) -> None:
@@ -426,9 +428,7 @@ async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, secon
         raise BadRequest("Choose one of the slow-mode settings offered.")
     async with forum.db.transaction() as conn:
         access = await access_topic(conn, user, topic_id)
-        if not can_moderate(user, access.membership) and not await _hosts_debate(
-            conn, user, access.topic
-        ):
+        if not sets_own_pace(user, access.membership, await debate_hosts(conn, access.topic)):
             raise Forbidden("Only moderators and the group's conveners can set slow mode.")
         actor = require_author(user, forum.now())
         if access.topic.slow_mode_seconds == seconds:

@@ -15,7 +15,6 @@ from forum.api.serialize import held_json, post_json
 from forum.debate_reads import DebateView, read_debate
 from forum.errors import BadRequest
 from forum.forms import read_input
-from forum.queries import debates as debate_queries
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.rendering import iso_time
@@ -160,17 +159,17 @@ async def answer(request: Request) -> Response:
     forum, viewer = forum_of(request), viewer_of(request)
     form = await read_input(request)
     draft = Draft(form.get("raw"), idempotency_key=request.headers.get("idempotency-key"))
+    question = form.get_int("question")
     written = await debate_actions.do_answer(
-        forum, viewer, path_int(request, "debate_id"), form.get_int("question"), draft
+        forum, viewer, path_int(request, "debate_id"), question, draft
     )
     if isinstance(written, Held):
         return ForumJSON(held_json(written, form.get("raw")))
     post = await post_queries.get_post(forum.db, written.post_id)
     topic = await topic_queries.get_topic(forum.db, written.topic_id)
     assert post is not None and topic is not None
-    mark = await debate_queries.get_answer_mark(forum.db, post.id)
     body = post_json(post, topic, can_edit=True, include_raw=True)
-    body["question"] = mark[0] if mark else None
+    body["question"] = question  # do_answer checked it: the question its reply answers
     return ForumJSON(body)
 
 
