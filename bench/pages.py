@@ -819,6 +819,11 @@ def print_writes(writes: list[Writes]) -> None:
         "  cook-only: posts/s one core could cook if it did nothing else (the ceiling of this"
         " figure)."
     )
+    print(
+        "  posts/CPU-s targets: issue 9's, set where the tree before it did 443 and 369; this"
+        " machine runs that\n  tree at about half (bench/speedup.py measures both trees in one"
+        " run and compares the ratios)."
+    )
     print("  where one post's time goes, ms (share of wall), medians of rounds:")
     print(
         f"  {'':<12}{'wall':>8}{'cook() CPU':>16}{'render_post':>16}{'other CPU':>16}"
