@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Router
 
+from forum.alerter import Alerter
 from forum.auth import AuthMiddleware
 from forum.clock import Clock, SystemClock
 from forum.context import Forum
@@ -28,6 +29,7 @@ from forum.db import (
 )
 from forum.errors import ForumError, NotAuthenticated
 from forum.live import open_live
+from forum.mailer import Mailer
 from forum.middleware import AnswerDatabaseFaults, RefuseNulAddresses, SecurityHeaders
 from forum.migrate import migrate
 from forum.rendering import Renderer
@@ -195,9 +197,17 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 app.state.live = await open_live(app.state.forum, bus)
                 scheduler = DebateScheduler(app.state.forum, settings.debate_tick_ms / 1000)
                 scheduler.start()
+                alerter = Alerter(app.state.forum, settings.alert_poll_ms / 1000)
+                alerter.start()
+                mailer = Mailer(app.state.forum) if settings.smtp_host else None
+                if mailer is not None:
+                    mailer.start()
                 try:
                     yield
                 finally:
+                    if mailer is not None:
+                        await mailer.close()
+                    await alerter.close()
                     await scheduler.close()
                     await app.state.live.close()
             finally:

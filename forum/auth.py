@@ -75,6 +75,7 @@ class Auth:
     session_token: str | None = None
     key_hash: str | None = None  # the API key's, for checking it again (forum/live.py)
     key_owner_id: int | None = None  # whose key it is: an admin's may act as someone else
+    unread_notifications: int = 0  # the header's bell, read with the session
 
     @property
     def needs_csrf(self) -> bool:
@@ -172,11 +173,13 @@ async def _cookie_auth(
     raw = cookies.get(SESSION_COOKIE)
     token = unsign_session(secret, raw) if raw else None
     if token is not None:
-        user = await user_queries.get_session_user(forum.db, token_hash(token), forum.now())
+        found = await user_queries.get_session(forum.db, token_hash(token), forum.now())
         # A suspension deletes sessions; one set another way (the database, a script)
         # still admits nobody.
-        if user is not None and not is_suspended(user, forum.now()):
-            return Auth(user, "session", csrf_token_for(secret, token), token), None
+        if found is not None and not is_suspended(found[0], forum.now()):
+            user, unread = found
+            csrf = csrf_token_for(secret, token)
+            return Auth(user, "session", csrf, token, unread_notifications=unread), None
     # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.
     anon = cookies.get(ANON_COOKIE)
     new_anon = None

@@ -154,6 +154,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(_with_forum(settings, work))
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    """Make the digests that are due and, with --send, send every email due (as `forum
+    serve` does in the background), once."""
+    from forum.mailer import Mailer
+
+    async def work(forum: Forum) -> int:
+        mailer = Mailer(forum)
+        made = await mailer.make_digests()
+        print(f"{made} digest{'s' if made != 1 else ''} due")
+        if args.send:
+            if not forum.settings.smtp_host:
+                print("no SMTP server is set (FORUM_SMTP_HOST): nothing sent", file=sys.stderr)
+                return 1
+            finished = await mailer.send_due()
+            print(f"{finished} email{'s' if finished != 1 else ''} finished (sent or skipped)")
+        return 0
+
+    return asyncio.run(_with_forum(_settings(args), work))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="forum", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -172,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int)
     command(commands, "migrate", cmd_migrate, "apply database migrations")
     command(commands, "demo", cmd_demo, "seed a demo SIG if the forum has no groups")
+    digest = command(commands, "digest", cmd_digest, "make the email digests that are due")
+    digest.add_argument("--send", action="store_true", help="and send every email due now")
 
     user = commands.add_parser("user", help="manage users").add_subparsers(
         dest="action", required=True

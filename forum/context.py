@@ -29,6 +29,8 @@ class Forum:
     clock: Clock
     # Composer previews per person in this process (bounded memory; views/preview.py).
     preview_limits: RateLimiter = field(default_factory=RateLimiter)
+    # Notification choices per person in this process (forum/actions/following.py).
+    follow_limits: RateLimiter = field(default_factory=RateLimiter)
     # The watched words as this process last read them, used only at their current version.
     watched: WatchedWords = field(default_factory=WatchedWords)
 

@@ -137,6 +137,35 @@ class DebateReminder(Event):
 
 
 @dataclass(frozen=True)
+class NotificationCreated(Event):
+    """Something a member is told of (forum/actions/notify.py), on their private channel:
+    the bell's new count and the item as the bell's list shows it."""
+
+    kind: ClassVar[str] = "notification.created"
+    user_id: int
+    notification_id: int
+    unread: int
+    html: str
+    message: str  # what a screen reader announces
+
+    def channels(self) -> list[str]:
+        return [f"user:{self.user_id}"]
+
+
+@dataclass(frozen=True)
+class NotificationsRead(Event):
+    """A member read some notifications (here or in another tab): the bell's new count."""
+
+    kind: ClassVar[str] = "notification.read"
+    user_id: int
+    unread: int
+    notification_ids: tuple[int, ...]  # empty: all of them
+
+    def channels(self) -> list[str]:
+        return [f"user:{self.user_id}"]
+
+
+@dataclass(frozen=True)
 class TopicCreated(Event):
     kind: ClassVar[str] = "topic.created"
     topic_id: int

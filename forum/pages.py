@@ -9,8 +9,12 @@ from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
 from forum.queries.debates import Debate
 from forum.queries.groups import Group
+from forum.queries.notifications import Level, Notification
+from forum.queries.outbox import EmailPrefs
 from forum.queries.posts import Post, Revision
+from forum.queries.reading import Reading
 from forum.queries.review import Item
+from forum.queries.search import Found
 from forum.queries.topics import Topic
 from forum.queries.users import User
 
@@ -22,6 +26,7 @@ class Page:
     viewer: User | None
     csrf_token: str
     live_since: str = ""  # "channel=id ..." heads at render time, so live.js resumes exactly
+    unread_notifications: int = 0  # the header's bell (signed-in viewers)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +43,8 @@ class HomePage(Page):
     topics: list[Topic]
     next_cursor: str | None
     live_debates: list[Debate] = field(default_factory=list)
+    reading: dict[int, Reading] = field(default_factory=dict)  # the viewer's, by topic id
+    new_since: float = 0.0  # topics created since, not yet opened by the viewer, are new
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +60,9 @@ class GroupPage(Page):
     can_manage: bool
     debates: DebateLists = field(default_factory=lambda: DebateLists([], [], []))
     can_schedule: bool = False
+    level: Level | None = None  # how closely the viewer follows the group (None: signed out)
+    reading: dict[int, Reading] = field(default_factory=dict)  # the viewer's, by topic id
+    new_since: float = 0.0  # topics created since, not yet opened by the viewer, are new
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class TopicPage(Page):
     can_moderate: bool
     idempotency_key: str  # the inline reply form's (views/topics.py: new_idempotency_key)
     can_see_hidden: bool = False  # site staff: a hidden post may hold what must not be read
+    level: Level | None = None  # how closely the viewer follows the topic (None: signed out)
+    first_unread: int | None = None  # the first post new to the viewer, when on this page
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +172,40 @@ class UserPage(Page):
     can_verify_badge: bool  # the badge is verifiable and the viewer may verify it
     can_set_role: bool
     errors: list[str] = field(default_factory=list)
+    muted: bool | None = None  # whether the viewer has muted this member (None: they cannot)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchPage(Page):
+    template: ClassVar[str] = "search.html"
+    fields: dict[str, str]  # the form as asked
+    groups: list[Group]  # those the viewer may read, for the group filter
+    found: Found | None  # None: nothing asked yet, or a refusal (errors)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EmailPrefsPage(Page):
+    template: ClassVar[str] = "email_prefs.html"
+    prefs: EmailPrefs
+    email_on: bool  # the forum sends email at all (an SMTP server is set)
+    saved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnsubscribePage(Page):
+    template: ClassVar[str] = "unsubscribe.html"
+    token: str
+    what: str  # "immediate" or "digest"
+    done: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationsPage(Page):
+    template: ClassVar[str] = "notifications.html"
+    notifications: list[Notification]
+    older_than: int | None  # the id to page on from, if more follow
+    muted: list[str]  # the members the viewer has muted
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,10 +17,13 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from forum import moderation, pace
+from forum.notices import notification_text, notification_url
 from forum.pages import Page
 from forum.permissions import NO_CONTROLS, PostControls
+from forum.queries.notifications import FOLLOW_HINTS, LEVEL_NAMES, Notification
 from forum.queries.posts import Post
 from forum.queries.review import Item
+from forum.queries.search import MARK_END, MARK_START
 from forum.queries.topics import Topic
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -83,6 +86,13 @@ def local_time(ts: float, zone: ZoneInfo) -> Markup:
     return Markup('<time datetime="{}" data-local>{}</time>').format(iso_time(ts), text)
 
 
+def blurb_html(blurb: str) -> Markup:
+    """A search result's text: escaped, its matched words marked (forum/queries/search.py
+    puts control characters no post can hold around them)."""
+    text = str(escape(blurb))
+    return Markup(text.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
+
+
 def participants_label(count: int) -> str:
     """ "1 person taking part", "12 people taking part": on a debate's page, and live."""
     return f"{count} person taking part" if count == 1 else f"{count} people taking part"
@@ -107,17 +117,23 @@ class Renderer:
             "pace": pace,
             "posts_label": posts_label,
             "participants_label": participants_label,
+            "notification_text": notification_text,
+            "notification_url": lambda n: notification_url(n, url_path),
+            "level_names": LEVEL_NAMES,
+            "follow_hints": FOLLOW_HINTS,
         }
         self.env.filters |= {
             "time_tag": time_tag,
             "iso_time": iso_time,
             "local_time": lambda ts: local_time(ts, zone),
+            "blurb": blurb_html,
         }
         self._post_template = self.env.get_template("_post.html")
         self._post_actions_template = self.env.get_template("_post_actions.html")
         self._topic_row_template = self.env.get_template("_topic_row.html")
         self._review_item_template = self.env.get_template("_review_item.html")
         self._question_template = self.env.get_template("_debate_question.html")
+        self._notification_template = self.env.get_template("_notification.html")
 
     def render(self, page: Page) -> str:
         context = {f.name: getattr(page, f.name) for f in fields(page)}
@@ -150,6 +166,15 @@ class Renderer:
             answers=[],
             answered=0,
         )
+
+    def render_email(self, template: str, **context: object) -> str:
+        """An email's HTML part (templates/email/: inline styles, which mail needs and pages
+        never have)."""
+        return self.env.get_template(template).render(**context)
+
+    def render_notification(self, notification: Notification) -> str:
+        """A notification as the bell's list and the notifications page show it."""
+        return self._notification_template.render(n=notification)
 
     def render_post_actions(
         self,

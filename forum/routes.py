@@ -10,14 +10,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
 
 from forum.api import debates as api_debates
 from forum.api import handlers as api
+from forum.api import notifications as api_notifications
+from forum.api import search as api_search
 from forum.live import live_socket
-from forum.views import accounts, debates, groups, home, preview, review, topics
+from forum.static_files import CompressedStatic
+from forum.views import (
+    accounts,
+    debates,
+    groups,
+    home,
+    notifications,
+    preview,
+    review,
+    search,
+    topics,
+)
 from forum.web import JsonFallback, JsonRoute
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -57,7 +68,35 @@ routes: list[BaseRoute] = [
     JsonRoute("/t/{topic_id:id}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
     JsonRoute("/posts", api.create_post, methods=POST, name="api_create_post"),
     JsonRoute("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
+    # Before /users/{username}.json, which "search" would otherwise match.
+    JsonRoute("/users/search.json", api_search.users, methods=GET, name="api_users_search"),
     JsonRoute("/users/{username}.json", api.user, methods=GET, name="api_user"),
+    JsonRoute(
+        "/notifications.json",
+        api_notifications.notifications,
+        methods=GET,
+        name="api_notifications",
+    ),
+    JsonRoute(
+        "/notifications/mark-read.json",
+        api_notifications.mark_read,
+        methods=["PUT", "POST"],
+        name="api_notifications_read",
+    ),
+    JsonRoute(
+        "/t/{topic_id:id}/notifications.json",
+        api_notifications.topic_level,
+        methods=POST,
+        name="api_topic_level",
+    ),
+    JsonRoute(
+        "/category/{group_id:id}/notifications.json",
+        api_notifications.category_level,
+        methods=POST,
+        name="api_category_level",
+    ),
+    JsonRoute("/topics/timings", api_notifications.topic_timings, methods=POST, name="api_timings"),
+    JsonRoute("/search.json", api_search.search, methods=GET, name="api_search"),
     JsonRoute("/debates.json", api_debates.create, methods=POST, name="api_debate_create"),
     JsonRoute("/debates/{debate_id:id}.json", api_debates.show, methods=GET, name="api_debate"),
     *(
@@ -138,7 +177,31 @@ routes: list[BaseRoute] = [
     ),
     Route("/t/{topic_id:id}", topics.topic_by_id, methods=GET, name="topic_by_id"),
     Route("/t/{slug}/{topic_id:id}", topics.topic_page, methods=GET, name="topic"),
+    Route(
+        "/t/{slug}/{topic_id:id}/{number:id}",
+        notifications.post_link,
+        methods=GET,
+        name="post_link",
+    ),
     Route("/t/{topic_id:id}/reply", topics.reply, methods=FORM, name="reply"),
+    Route(
+        "/t/{topic_id:id}/notifications",
+        notifications.topic_level,
+        methods=POST,
+        name="topic_level",
+    ),
+    Route("/t/{topic_id:id}/seen", notifications.topic_seen, methods=GET, name="topic_seen"),
+    Route("/search", search.search_page, methods=GET, name="search"),
+    Route("/notifications", notifications.notifications_page, methods=GET, name="notifications"),
+    Route("/notifications/menu", notifications.bell_menu, methods=GET, name="bell_menu"),
+    Route("/notifications/mark-read", notifications.mark_read, methods=POST, name="mark_read"),
+    Route("/g/{slug}/notifications", notifications.group_level, methods=POST, name="group_level"),
+    Route("/g/{slug}/email-excerpts", groups.email_excerpts, methods=POST, name="email_excerpts"),
+    Route("/u/{username}/mute", notifications.mute_user, methods=POST, name="mute_user"),
+    Route("/my/email", notifications.email_prefs, methods=FORM, name="email_prefs"),
+    Route(
+        "/email/unsubscribe/{token}", notifications.unsubscribe, methods=FORM, name="unsubscribe"
+    ),
     Route("/t/{topic_id:id}/status", topics.topic_status, methods=POST, name="topic_status"),
     Route("/t/{topic_id:id}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
     Route("/p/{post_id:id}/edit", topics.edit_post, methods=FORM, name="edit_post"),
@@ -164,11 +227,10 @@ routes: list[BaseRoute] = [
     WebSocketRoute("/live", live_socket, name="live"),
     # Any other address ending in .json that no page takes is the API's: not found, in JSON.
     JsonFallback("/{rest:path}.json", api.not_found, name="api_unknown"),
-    # Static files only are compressed: pages carry CSRF tokens, which compression beside
-    # attacker-chosen text would expose (BREACH).
+    # Static files only are compressed, once, at start-up (forum/static_files.py).
     Mount(
         "/static",
-        app=GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=500),
+        app=CompressedStatic(STATIC_DIR),
         name="static",
     ),
 ]

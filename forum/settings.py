@@ -32,6 +32,9 @@ class Settings:
     login_limit_window_seconds: int = 300
     signups_per_address_per_hour: int = 10
     previews_per_minute: int = 60
+    follow_changes_per_minute: int = 60
+    read_reports_per_minute: int = 120
+    searches_per_minute: int = 30
     image_hosts: str = ""
     live_queue_size: int = 256
     live_sockets_per_account: int = 20
@@ -41,6 +44,21 @@ class Settings:
     # JavaScript (with it, in their own), and offered first on the scheduling form.
     time_zone: str = "Europe/London"
     debate_tick_ms: int = 1000
+    alert_poll_ms: int = 200
+    # Email (forum/mailer.py): off while smtp_host is empty. Links in emails start with
+    # base_url, the address members reach the forum at.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout_seconds: int = 30
+    mail_from: str = "SIG Forum <forum@localhost>"
+    base_url: str = "http://127.0.0.1:8000"
+    email_delay_seconds: int = 60
+    email_poll_ms: int = 1000
+    email_retry_seconds: int = 60
+    email_max_attempts: int = 8
     # Moderation (forum/moderation.py): flags weigh 1 each (a moderator's: at once).
     flag_hide_score: int = 3
     # Pace (forum/pace.py): per-user limits, stricter while an account is new; 0 turns one off.
@@ -79,6 +97,12 @@ HELP: dict[str, str] = {
     "login_limit_window_seconds": "length of the login rate-limit window",
     "signups_per_address_per_hour": "accounts that one network address may create in an hour",
     "previews_per_minute": "composer previews one person may ask one server for in a minute",
+    "read_reports_per_minute": "reports of how far one person has read, per server and minute",
+    "searches_per_minute": "searches one person (or address, signed out) may make a minute",
+    "follow_changes_per_minute": (
+        "notification choices (watch, mute, mark read) one person may make on one server in a"
+        " minute"
+    ),
     "image_hosts": "hosts (comma-separated) whose https images posts show; others become links",
     "live_sockets_per_account": "live connections one account may hold open on one server",
     "live_sockets_per_address": "anonymous live connections one address may hold on one server",
@@ -86,6 +110,19 @@ HELP: dict[str, str] = {
     "event_retention_days": "days the live event log keeps events for clients to resume",
     "time_zone": "IANA time zone that pages show times in when the reader's own is not known",
     "debate_tick_ms": "milliseconds between the debate scheduler's looks for debates due",
+    "alert_poll_ms": "milliseconds between looks for posts whose notifications are to be made",
+    "smtp_host": "the SMTP server that sends email; empty: no email",
+    "smtp_port": "its port",
+    "smtp_security": "starttls (upgrade on connecting), tls (TLS from the start) or none",
+    "smtp_username": "the account to log in to the SMTP server as (empty: no login)",
+    "smtp_password": "its password",
+    "smtp_timeout_seconds": "how long one SMTP conversation may take before it is retried",
+    "mail_from": "the From address of every email",
+    "base_url": "the address members reach the forum at, for links in emails",
+    "email_delay_seconds": "seconds an email waits before it is sent (not sent if read by then)",
+    "email_poll_ms": "milliseconds between the mailer's looks for email due",
+    "email_retry_seconds": "seconds before a failed email is tried again (doubling, to an hour)",
+    "email_max_attempts": "tries before an email is given up",
     "new_account_posts": "an account is new (stricter limits) until this many posts are approved",
     "new_account_hours": "an account is new (stricter limits) for this many hours after sign-up",
     "post_interval_seconds": "least seconds between two posts by one user (0: no limit)",

@@ -156,6 +156,7 @@ def error_response(
         title=title,
         viewer=auth.user if auth else None,
         csrf_token=auth.csrf_token if auth else "",
+        unread_notifications=auth.unread_notifications if auth else 0,
         status_code=status,
         messages=messages,
     )

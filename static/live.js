@@ -44,6 +44,9 @@
   reload.hidden = more.hidden = true;
   reload.onclick = () => location.reload();
   bar.append(status, reload, more);
+  // A page that follows only the reader's own channel (the bell) and the review count shows
+  // no live status line: nothing on it changes but the header.
+  bar.hidden = [...wanted].every((c) => /^(user:\d+|review)$/.test(c));
   main.insertBefore(bar, posts || main.firstChild);
   main.append(announcer);
   const announce = (text) => {
@@ -178,9 +181,30 @@
   }, {passive: true});
 
   // Lists: new or bumped rows go to the top; pinned rows change in place.
-  const topicRow = (d) => {
+  const mark = (row, old, d, created) => { // the viewer's own markers, not in the shared html
+    if (!data.liveMe) return;
+    const title = row.querySelector('.topic-title');
+    const put = (cls, text, hidden) => {
+      const s = make('span', cls, text);
+      if (hidden) s.append(make('span', 'visually-hidden', hidden));
+      title.after(s);
+      return s;
+    };
+    if (d.username === data.liveMe) { // their own post: read to there, and they watch it now
+      row.dataset.lastRead = d.post_number || 1;
+      row.setAttribute('data-tracked', '');
+    } else if (old && old.dataset.lastRead !== undefined) {
+      row.dataset.lastRead = old.dataset.lastRead;
+      if (!old.hasAttribute('data-tracked')) return;
+      row.setAttribute('data-tracked', '');
+      const n = (d.post_number || 0) - +old.dataset.lastRead;
+      if (n > 0) put('unread-count', String(n), ' unread');
+    } else if (created || (old && old.querySelector('[data-new]'))) put('tag tag-new', 'New').dataset.new = '';
+  };
+  const topicRow = (d, created) => {
     const row = list && frag(d.html), old = byId(`topic-row-${d.topic_id}`);
     if (!row) return;
+    mark(row, old, d, created);
     const where = row.querySelector('.in-group'), was = old && old.querySelector('.in-group');
     if (where) where.hidden = was ? was.hidden : list.dataset.showGroup === 'no';
     if (old && !list.contains(old)) return old.replaceWith(row);
@@ -200,6 +224,7 @@
       if (!post) return;
       withToken(post);
       into.append(post);
+      if (seen && !d.question) seen.observe(post);
       if (d.question) {
         const none = $(`[data-no-answers="${d.question}"]`), taking = $('[data-live-participants]');
         if (none) none.remove();
@@ -256,9 +281,11 @@
       status.append(Object.assign(make('a', '', 'Go to the debate'), {href: d.url}));
     },
     'topic.created'(d) {
-      if (topicRow(d)) announce(`New topic: ${d.title}`);
+      if (topicRow(d, true)) announce(`New topic: ${d.title}`);
     },
-    'topic.bumped': topicRow,
+    'topic.bumped'(d) {
+      topicRow(d);
+    },
     'review.changed'(d) { // the queue and the header's count; d.html: the card as this reviewer may act
       countNow();
       const queue = $('[data-review-queue]'), old = byId(`review-item-${d.item_id}`);
@@ -284,6 +311,14 @@
         if (!none) empty.remove();
       } else if (none) queue.after(make('p', 'empty', 'Nothing is waiting for review.'));
     },
+    'notification.created'(d) { // d.html: the item as the bell lists it; d.unread: the new count
+      bellSet(d.unread);
+      if (bellItems && bellLoaded) bellItems.prepend(frag(d.html));
+      announce(d.message);
+    },
+    'notification.read'(d) {
+      bellSet(d.unread);
+    },
     'review.outcome'(d) {
       announce(d.message);
       const item = byId(`item-${d.item_id}`);
@@ -291,10 +326,86 @@
     },
   };
   const csrf = (document.querySelector('meta[name=csrf-token]') || {}).content, counter = document.querySelector('[data-review-count]');
+  // The bell: its count, and a menu of the newest notifications fetched when it first opens
+  // (without JavaScript the bell is a link to the notifications page).
+  const bell = document.querySelector('[data-bell]'), bellMenu = bell && make('div', 'bell-menu');
+  const bellItems = bellMenu && make('ul', 'notification-list');
+  if (bell) {
+    bellMenu.id = 'bell-menu';
+    bellMenu.hidden = true;
+    bellMenu.append(bellItems, make('p'));
+    bellMenu.lastChild.append(Object.assign(make('a', '', 'See all notifications'), {href: bell.href}));
+    bell.after(bellMenu);
+    bell.setAttribute('aria-controls', 'bell-menu');
+  }
+  let bellLoaded = false;
+  const bellSet = (n) => {
+    const count = document.querySelector('[data-bell-count]');
+    if (!count) return;
+    count.hidden = !n;
+    count.querySelector('[data-bell-n]').textContent = n;
+  };
+  const bellOpen = (open) => {
+    bellMenu.hidden = !open;
+    bell.setAttribute('aria-expanded', String(open));
+    if (open && !bellLoaded) {
+      fetch('/notifications/menu', {headers: {accept: 'text/html'}}).then((r) => r.ok && r.text()).then((html) => {
+        if (html === false) return;
+        bellItems.innerHTML = html || '<li class="empty">Nothing yet.</li>';
+        bellLoaded = true;
+      }, () => {});
+    }
+  };
+  if (bell && bellMenu) {
+    bell.setAttribute('role', 'button');
+    bell.setAttribute('aria-expanded', 'false');
+    bell.addEventListener('click', (e) => {
+      if (e.ctrlKey || e.metaKey || e.shiftKey) return; // a new tab: the page
+      e.preventDefault();
+      bellOpen(bellMenu.hidden);
+    });
+    document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && !bellMenu.hidden) bellOpen(false), bell.focus();
+    });
+    document.addEventListener('click', (e) => {
+      if (!bellMenu.hidden && !bellMenu.contains(e.target) && !bell.contains(e.target)) bellOpen(false);
+    });
+  }
   function withToken(e) { // forms that arrive live (a host's highlight button) carry this viewer's token
     for (const t of e.querySelectorAll('[name=csrf_token]')) t.value = csrf;
     return e;
   }
+  // Reading: the furthest post scrolled into view is reported as read (Discourse's
+  // /topics/timings), at most every 3 s, and once more as the page is left.
+  const readTopic = posts && posts.dataset.readTopic;
+  let readUpto = 0, readSent = 0, readTimer = null;
+  const sendRead = (leaving) => {
+    clearTimeout(readTimer);
+    readTimer = null;
+    if (readUpto <= readSent) return;
+    const body = new URLSearchParams({topic_id: readTopic, csrf_token: csrf});
+    body.set(`timings[${readUpto}]`, '1000');
+    readSent = readUpto;
+    if (leaving === true && navigator.sendBeacon) navigator.sendBeacon('/topics/timings', body);
+    else fetch('/topics/timings', {method: 'POST', body, headers: {accept: 'application/json'}}).catch(() => {});
+  };
+  const seen = readTopic && 'IntersectionObserver' in window && new IntersectionObserver((entries) => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      readUpto = Math.max(readUpto, +e.target.id.replace('post-', '') || 0);
+      seen.unobserve(e.target);
+    }
+    if (readUpto > readSent && !readTimer) readTimer = setTimeout(sendRead, 3000);
+  }, {rootMargin: '0px 0px -25% 0px'}); // seen once its top is in the upper three quarters
+  if (seen) {
+    for (const a of posts.querySelectorAll('article.post')) seen.observe(a);
+    addEventListener('pagehide', () => sendRead(true));
+  }
+  // A topic's reply box loads its writing help (composer.js) when first used.
+  const lazy = document.querySelector('[data-composer]');
+  if (lazy) lazy.addEventListener('focusin', () => document.head.append(Object.assign(make('script'), {src: lazy.dataset.composer})), {once: true});
+  const firstNew = byId('new');
+  if (firstNew && !location.hash) firstNew.scrollIntoView({block: 'start'}), firstNew.focus({preventScroll: true});
   const waiting = $('[data-review-waiting]'); // the queue page's own count
   const countNow = () => counter && fetch('/review/count.json', {headers: {accept: 'application/json'}})
     .then((r) => r.ok && r.json()).then((j) => {

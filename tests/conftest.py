@@ -31,10 +31,12 @@ import uvicorn
 from forum.actions import accounts, groups, posts
 from forum.actions.drafts import Draft
 from forum.actions.groups import OPERATOR
+from forum.alerter import Alerter
 from forum.app import SERVER_OPTIONS, build_renderer, create_app, opened_forum
 from forum.context import Forum
 from forum.db import Database
 from forum.queries.groups import Group
+from forum.queries.notifications import alert_waiting
 from forum.queries.users import User
 from forum.settings import Settings
 from tests.clock import MovableClock
@@ -154,7 +156,7 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key="test-secret-key",
-        **({"debate_tick_ms": 50} | GENEROUS_PACE | overrides),
+        **({"debate_tick_ms": 50, "alert_poll_ms": 20} | GENEROUS_PACE | overrides),
     )
 
 
@@ -206,6 +208,20 @@ class NoEvents:
 def forum_over(db: Database) -> Forum:
     """A context over a bare connection, for the actions that publish no event."""
     return Forum(db, NoEvents(), build_renderer(), settings_for(db.url), MovableClock())
+
+
+async def alerted(forum: Forum) -> None:
+    """Every post's notifications made (forum/alerter.py), by this test or by the server's
+    own alerter, and committed: tests read them right after."""
+    alerter = Alerter(forum, 0)
+    deadline = time.monotonic() + 10
+    while True:
+        await alerter.run_due()
+        async with forum.db.reads() as conn:
+            if not await alert_waiting(conn):
+                return
+        assert time.monotonic() < deadline, "the alerts were never done"
+        await asyncio.sleep(0.01)
 
 
 @dataclass

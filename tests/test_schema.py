@@ -595,6 +595,22 @@ ACCEPTED: dict[str, str] = {
     "users: unique (username collate nocase) only on sqlite": "case-insensitive",
     "users: unique (email collate nocase) only on sqlite": "case-insensitive",
     "watched_words: unique (word collate nocase) only on sqlite": "as users",
+    # Full-text search is each dialect's own (migrations/0010): a tsvector column and GIN
+    # indexes on PostgreSQL, FTS5 tables (and the tables FTS5 keeps them in) on SQLite.
+    # tests/test_search.py checks both find the same posts.
+    "posts.search: column only on postgresql": "full-text search",
+    "posts: index posts_search only on postgresql": "full-text search",
+    "topics: index topics_search only on postgresql": "full-text search",
+    "table search_posts only on sqlite": "full-text search",
+    "table search_posts_config only on sqlite": "full-text search",
+    "table search_posts_data only on sqlite": "full-text search",
+    "table search_posts_docsize only on sqlite": "full-text search",
+    "table search_posts_idx only on sqlite": "full-text search",
+    "table search_topics only on sqlite": "full-text search",
+    "table search_topics_config only on sqlite": "full-text search",
+    "table search_topics_data only on sqlite": "full-text search",
+    "table search_topics_docsize only on sqlite": "full-text search",
+    "table search_topics_idx only on sqlite": "full-text search",
 }
 
 

@@ -9,6 +9,7 @@ node and request trying, exactly one moves it and publishes the change.
 from __future__ import annotations
 
 from forum.access import TopicAccess
+from forum.actions.notify import notify_user
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, NotFound
@@ -19,6 +20,7 @@ from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
 from forum.queries.debates import Answering, Debate
+from forum.queries.notifications import Kind
 from forum.rendering import long_date
 
 
@@ -52,8 +54,18 @@ async def went_live(forum: Forum, conn: Connection, debate: Debate, *, remind: b
     events: list[Event] = [state_event(debate, "live", debate.ends_at, message)]
     url = forum.renderer.url_path("debate", debate_id=debate.id)
     for user_id in await _still_readers(conn, debate) if remind else []:
-        events.append(
-            DebateReminder(user_id, debate.id, debate.title, url, f"“{debate.title}” has started.")
+        started = f"“{debate.title}” has started."
+        events.append(DebateReminder(user_id, debate.id, debate.title, url, started))
+        # Kept as a notification too, for a reminded member who has no page open.
+        events += await notify_user(
+            forum,
+            conn,
+            user_id,
+            Kind.CUSTOM,
+            forum.now(),
+            message=f"The debate {started}",
+            url=url,
+            email_at=forum.now(),
         )
     await forum.publish(conn, *events)
 

@@ -180,3 +180,31 @@ async def do_set_group_role(
         )
         await forum.publish(conn, AccessChanged(user.id))
     return user
+
+
+EXCERPT_CHOICES = {"default": None, "yes": True, "no": False}
+
+
+async def do_set_email_excerpts(
+    forum: Forum, actor: User | None, group_id: int, choice: str | None
+) -> None:
+    """Whether emails about this group's posts quote them: "yes", "no", or "default" (public
+    groups do, private groups do not). For its conveners and moderators."""
+    if choice not in EXCERPT_CHOICES:
+        raise BadRequest("Choose whether emails quote posts: yes, no or default.")
+    async with forum.db.transaction() as conn:
+        access = await access_group(conn, actor, group_id=group_id)
+        if actor is None or not can_manage_members(actor, access.membership):
+            raise Forbidden("Only the group's conveners and moderators can change this.")
+        await conn.execute(
+            "UPDATE groups SET email_excerpts = :v WHERE id = :g",
+            {"v": EXCERPT_CHOICES[choice], "g": group_id},
+        )
+        await record_action(
+            conn,
+            actor_id=actor.id,
+            action="set_email_excerpts",
+            now=forum.now(),
+            note=choice,
+            group_id=group_id,
+        )

@@ -19,6 +19,7 @@ from forum.actions.holds import (
     publish_review_change,
     removed_quote_hold,
 )
+from forum.actions.notify import notify_user
 from forum.actions.posts import prepare, publish_reply, publish_topic, require_author
 from forum.actions.redaction import (
     PRIVACY_REASONS,
@@ -30,7 +31,7 @@ from forum.auth import is_silenced, is_suspended
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden, NotAuthenticated, NotFound
-from forum.events import AccessChanged, ReviewOutcome, replace_review_html
+from forum.events import AccessChanged, Event, ReviewOutcome, replace_review_html
 from forum.moderation import (
     ACTION_STATUS,
     ACTIONS,
@@ -54,6 +55,7 @@ from forum.queries import review as review_queries
 from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
 from forum.queries.audit import record_action
+from forum.queries.notifications import Kind
 from forum.queries.posts import Post
 from forum.queries.review import Item
 from forum.queries.users import User
@@ -305,8 +307,10 @@ async def do_review(forum: Forum, user: User | None, item_id: int, decision: Dec
         )
         if outcome.message:
             status = ACTION_STATUS[action]
+            # Kept as a notification too: the author may not be looking when it happens.
+            kept = await outcome_notice(forum, conn, item, status, outcome, now)
             await forum.publish(
-                conn, ReviewOutcome(item.author_id, item.id, status, outcome.message)
+                conn, ReviewOutcome(item.author_id, item.id, status, outcome.message), *kept
             )
         # Resolved: the text it was about leaves the queue and the queue's log (the reasons
         # and who decided stay). Published, it lives in the post; refused, nowhere.
@@ -316,6 +320,26 @@ async def do_review(forum: Forum, user: User | None, item_id: int, decision: Dec
         done = await review_queries.get_item(conn, item.id)
         assert done is not None
         return done
+
+
+async def outcome_notice(
+    forum: Forum, conn: Connection, item: Item, status: str, outcome: Applied, now: float
+) -> list[Event]:
+    """The author's notification of what became of their post: approved ones lead to it."""
+    post = await post_queries.get_post(conn, outcome.post_id) if outcome.post_id else None
+    topic = await topic_queries.get_topic(conn, post.topic_id) if post else None
+    published = status == "approved" and post is not None and post.visible
+    return await notify_user(
+        forum,
+        conn,
+        item.author_id,
+        Kind.POST_APPROVED if published else Kind.CUSTOM,
+        now,
+        message=outcome.message,
+        topic=topic if published else None,
+        post_id=post.id if published and post else None,
+        post_number=post.post_number if published and post else None,
+    )
 
 
 async def _refuse_stale(conn: Connection, item_id: int) -> None:

@@ -19,6 +19,7 @@ from forum.actions.debate_state import check_answer
 from forum.actions.drafts import Draft, Text, Writing
 from forum.actions.holds import hold_if_needed
 from forum.actions.idempotent import Outcome, Written
+from forum.actions.notify import queue_alert
 from forum.actions.places import PostPlace, record_answer
 from forum.actions.validation import clean_text, clean_title, slugify
 from forum.auth import is_silenced
@@ -29,6 +30,7 @@ from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
 from forum.events import PostCreated, TopicBumped, TopicCreated
 from forum.moderation import Hold, post_text, privacy_hold
+from forum.notices import check_mentions
 from forum.pace import check_pace, check_pace_read, pace_lock, pace_read, slow_mode_label
 from forum.permissions import (
     can_moderate,
@@ -69,7 +71,9 @@ class Prepared:
 def prepare_now(settings: Settings, title: str | None, raw: str) -> Prepared:
     """Cook the text and scan it (with its title) for identifiable data, here. Raises
     BadRequest for markdown nested too deeply to show."""
-    return Prepared(cook(raw, image_host_set(settings)), privacy_hold(post_text(title, raw)))
+    cooked = cook(raw, image_host_set(settings))
+    check_mentions(cooked)
+    return Prepared(cooked, privacy_hold(post_text(title, raw)))
 
 
 async def prepare(settings: Settings, title: str | None, raw: str) -> Prepared:
@@ -194,6 +198,7 @@ async def publish_topic(
     written = made.written
     row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
     listed = TopicCreated(topic_id, group_id, title, author.username, row)
+    await queue_alert(conn, author, topic, written.post_id, written.post_number, now=now)
     await forum.publish(conn, *(e for e in (made.created, listed) if e is not None))
     return written
 
@@ -322,6 +327,7 @@ async def publish_reply(
     row = forum.renderer.render_topic_row(bumped)
     listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
     created = () if made.created is None else (made.created,)
+    await queue_alert(conn, author, topic, written.post_id, written.post_number, now=now)
     await forum.publish(conn, *created, listed)
     return written
 

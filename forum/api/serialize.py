@@ -7,6 +7,7 @@ from typing import Any
 from forum.actions.holds import Held
 from forum.permissions import VERIFIABLE_BADGES
 from forum.queries.groups import Group
+from forum.queries.notifications import Notification
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
@@ -135,4 +136,27 @@ def held_json(held: Held, raw: str | None) -> dict[str, Any]:
         "action": "enqueued",
         "pending_post": {"id": held.item_id, "raw": raw},
         "reasons": list(held.messages),
+    }
+
+
+def notification_json(n: Notification, user_id: int) -> dict[str, Any]:
+    """One notification as Discourse's /notifications.json lists it. The topic's title is
+    today's (a notification keeps no title of its own: titles can be edited or redacted)."""
+    data = dict(n.data)
+    if n.topic_title is not None:
+        data["topic_title"] = n.topic_title
+    if n.actor is not None:
+        data.setdefault("display_username", n.actor)
+    return {
+        "id": n.id,
+        "user_id": user_id,
+        "notification_type": n.notification_type,
+        "read": n.read,
+        "high_priority": False,
+        "created_at": iso_time(n.created_at),
+        "post_number": n.post_number,
+        "topic_id": n.topic_id,
+        "fancy_title": n.topic_title,
+        "slug": n.topic_slug,
+        "data": data,
     }

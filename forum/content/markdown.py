@@ -997,7 +997,7 @@ class _Render:
         # markdown-it looked at a block only if linkify-it's quick pretest passed on its
         # source; an e-mail address always passes it ("@"), "//x" may not ("~~//x~~").
         if not links or not self._block_pretest():
-            return _escape(text)
+            return _mentioned(text)
         # After a text_special token it skipped a link at the very start ("http\://x").
         if after_special and links[0][0] == 0:
             links.pop(0)
@@ -1475,9 +1475,39 @@ def _linked(text: str, links: list[tuple[int, int, str]]) -> str:
             shown = _MAILTO_RE.sub("", normalize_link_text("mailto:" + raw))
         else:
             shown = normalize_link_text(raw)
-        parts.append(_escape(text[last:start]))
+        parts.append(_mentioned(text[last:start]))
         parts.append(f'<a href="{_escape(href)}">{_escape(shown)}</a>')
         last = end
+    parts.append(_mentioned(text[last:]))
+    return "".join(parts)
+
+
+# --- @mentions -------------------------------------------------------------------------------
+#
+# "@name" in a text run (never in code, a link's text or an image's description, and never the
+# middle of an e-mail address, which is linked first) becomes a link to the member's page:
+# `<a class="mention" href="/u/name">`. Whether the member exists, and is told, is the write
+# path's business (forum/actions/notify.py reads the names back from the cooked HTML).
+# A name is what a username may be (forum/actions/accounts.py: 3 to 20 of letters, digits and
+# "_.-", starting with a letter or digit), less any "." or "-" ending a sentence after it.
+
+_MENTION_RE = re.compile(r"(?<![A-Za-z0-9_@./\\-])@([A-Za-z0-9][A-Za-z0-9_.-]*)")
+_MENTION_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{2,19}")
+
+
+def _mentioned(text: str) -> str:
+    """`text` escaped, with its @mentions made links."""
+    if "@" not in text:
+        return _escape(text)
+    parts: list[str] = []
+    last = 0
+    for found in _MENTION_RE.finditer(text):
+        name = found.group(1).rstrip(".-")
+        if not _MENTION_NAME_RE.fullmatch(name):
+            continue
+        parts.append(_escape(text[last : found.start()]))
+        parts.append(f'<a class="mention" href="/u/{name}">@{name}</a>')
+        last = found.start(1) + len(name)
     parts.append(_escape(text[last:]))
     return "".join(parts)
 

@@ -44,7 +44,7 @@ ALLOWED_TAGS: frozenset[str] = frozenset(
 # href, src, class and start are further checked by value in _filter_attribute.
 # `rel` is absent on purpose: nh3 sets it itself (LINK_REL) and refuses a config that allows it.
 ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
-    "a": frozenset({"href", "title"}),
+    "a": frozenset({"href", "title", "class"}),
     "img": frozenset({"src", "alt", "title"}),
     "ol": frozenset({"start"}),
     "code": frozenset({"class"}),
@@ -162,6 +162,8 @@ def _filter_attribute(
     if attribute == "class":
         if tag in ("th", "td"):
             return value if value in _ALIGN_CLASSES else None
+        if tag == "a":  # an @mention (forum/content/markdown.py); nothing else
+            return value if value == "mention" else None
         return value if tag == "code" and _LANGUAGE_CLASS_RE.fullmatch(value) else None
     if attribute == "start":
         return value if _START_RE.fullmatch(value) else None

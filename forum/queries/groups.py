@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 
 GROUP_COLUMNS = (
-    "id, slug, name, description, visibility, topic_count, post_count, created_at, hold_first_posts"
+    "id, slug, name, description, visibility, topic_count, post_count, created_at,"
+    " hold_first_posts, email_excerpts"
 )
 
 
@@ -22,6 +23,7 @@ class Group:
     post_count: int
     created_at: float
     hold_first_posts: int = 1  # a new account's first N posts here wait for a moderator
+    email_excerpts: bool | None = None  # emails quote its posts (None: if the group is public)
 
     @property
     def is_private(self) -> bool:
@@ -29,7 +31,10 @@ class Group:
 
     @classmethod
     def from_row(cls, row: Row) -> Group:
-        return cls(**{name: row[name] for name in cls.__slots__})
+        values = {name: row[name] for name in cls.__slots__}
+        if values["email_excerpts"] is not None:
+            values["email_excerpts"] = bool(values["email_excerpts"])
+        return cls(**values)
 
 
 async def list_groups(conn: Connection) -> list[Group]:

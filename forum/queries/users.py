@@ -6,6 +6,14 @@ from dataclasses import dataclass
 
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
+from forum.queries.notifications import may_read
+
+# A member's unread notifications about what they may still read; `u` is the member.
+UNREAD_OF_U = (
+    "SELECT count(*) FROM notifications n LEFT JOIN topics t ON t.id = n.topic_id"
+    " LEFT JOIN groups g ON g.id = t.group_id"
+    f" WHERE n.user_id = u.id AND NOT n.read AND (n.topic_id IS NULL OR {may_read('u', 'g')})"
+)
 
 
 def _user_columns(t: str) -> str:
@@ -154,13 +162,20 @@ async def insert_session(
 
 
 async def get_session_user(conn: Connection, token_hash: str, now: float) -> User | None:
+    found = await get_session(conn, token_hash, now)
+    return found[0] if found else None
+
+
+async def get_session(conn: Connection, token_hash: str, now: float) -> tuple[User, int] | None:
+    """A live session's user, with their unread notifications (the header's bell) counted
+    in the same statement, as queries/notifications.count_unread counts them."""
     row = await conn.fetch_one(
-        f"SELECT {U_COLUMNS}"
+        f"SELECT {U_COLUMNS}, ({UNREAD_OF_U}) AS unread"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = :t AND s.expires_at > :now",
         {"t": token_hash, "now": now},
     )
-    return User.from_row(row) if row else None
+    return (User.from_row(row), int(row["unread"])) if row else None
 
 
 async def delete_session(conn: Connection, token_hash: str) -> int | None:

@@ -32,6 +32,7 @@ from forum.permissions import (
     can_verify_badge,
     is_staff,
 )
+from forum.queries import notifications as notification_queries
 from forum.queries import posts as post_queries
 from forum.queries import users as user_queries
 from forum.queries.users import User
@@ -186,6 +187,11 @@ async def user_page(request: Request, errors: list[str] | None = None) -> Respon
         can_verify_badge=verifiable and can_verify_badge(viewer, user),
         can_set_role=can_set_site_role(viewer) and not user.is_guest,
         errors=errors or [],
+        muted=(
+            await notification_queries.is_muted(db, viewer.id, user.id)
+            if viewer and viewer.id != user.id and not is_staff(user)
+            else None
+        ),
     )
     return render(request, page, 400 if errors else 200)
 

@@ -7,13 +7,33 @@ from typing import Any
 
 from starlette.requests import Request
 
-from forum.web import auth_of
+from forum.queries.reading import NEW_TOPIC_SECONDS, readings
+from forum.queries.topics import Topic
+from forum.web import auth_of, forum_of
 
 
 def base(request: Request, title: str) -> dict[str, Any]:
     """The fields every Page has."""
     auth = auth_of(request)
-    return {"title": title, "viewer": auth.user, "csrf_token": auth.csrf_token}
+    return {
+        "title": title,
+        "viewer": auth.user,
+        "csrf_token": auth.csrf_token,
+        "unread_notifications": auth.unread_notifications,
+    }
+
+
+async def list_reading(request: Request, topics: list[Topic]) -> dict[str, Any]:
+    """A topic list's per-viewer fields: how far the viewer has read each listed topic, and
+    since when an unopened topic counts as new (signed-in viewers only; none of it is sent
+    live: live.js keeps each row's marker as rows move)."""
+    forum, viewer = forum_of(request), auth_of(request).user
+    if viewer is None:
+        return {}
+    reading = await readings(forum.db, viewer.id, [t.id for t in topics])
+    # New: created in the last two days, and after the member joined.
+    since = max(forum.now() - NEW_TOPIC_SECONDS, viewer.created_at)
+    return {"reading": reading, "new_since": since}
 
 
 async def live_since(request: Request, channel: str) -> str:

@@ -17,8 +17,9 @@ from forum.pages import DebateLists, GroupPage, MembersPage, NewGroupPage
 from forum.permissions import can_create_group, can_join_group, can_manage_members, can_start_topic
 from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
+from forum.queries import notifications as notification_queries
 from forum.queries import topics as topic_queries
-from forum.views.common import base, live_since
+from forum.views.common import base, list_reading, live_since
 from forum.web import forum_of, redirect, render, require_viewer, topic_page_of, viewer_of
 
 
@@ -48,6 +49,8 @@ async def group_page(request: Request) -> Response:
         can_manage=can_manage_members(viewer, access.membership),
         debates=debates or DebateLists([], [], []),
         can_schedule=can_schedule_debate(viewer, access.membership),
+        level=await notification_queries.group_level(db, viewer.id, group.id) if viewer else None,
+        **await list_reading(request, [*pinned, *topics]),
     )
     return render(request, page)
 
@@ -155,3 +158,13 @@ async def new_group(request: Request) -> Response:
             return redirect(request.url_for("group", slug=group.slug).path)
     page = NewGroupPage(**base(request, "New group"), errors=errors, **fields)
     return render(request, page, 400 if errors else 200)
+
+
+async def email_excerpts(request: Request) -> Response:
+    form = await read_input(request)
+    viewer = require_viewer(request)
+    access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
+    await group_actions.do_set_email_excerpts(
+        forum_of(request), viewer, access.group.id, form.get("excerpts")
+    )
+    return redirect(request.url_for("group", slug=access.group.slug).path + "#email-excerpts")

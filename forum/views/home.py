@@ -9,7 +9,7 @@ from forum.access import readable_groups
 from forum.pages import HomePage
 from forum.queries import debates as debate_queries
 from forum.queries import topics as topic_queries
-from forum.views.common import base, live_since
+from forum.views.common import base, list_reading, live_since
 from forum.web import forum_of, render, topic_page_of, viewer_of
 
 
@@ -29,6 +29,7 @@ async def home(request: Request) -> Response:
         topics=topics,
         next_cursor=next_cursor,
         live_debates=live_debates,
+        **await list_reading(request, topics),
     )
     return render(request, page)
 

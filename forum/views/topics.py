@@ -13,6 +13,7 @@ from forum.access import access_group, access_post, access_topic
 from forum.actions import edits as edit_actions
 from forum.actions import posts as post_actions
 from forum.actions.drafts import Draft, PostEdit
+from forum.actions.following import mark_seen
 from forum.actions.holds import Held, PrivacyWarning
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
@@ -28,9 +29,12 @@ from forum.permissions import (
     post_facts,
 )
 from forum.queries import debates as debate_queries
+from forum.queries import notifications as notification_queries
 from forum.queries import posts as post_queries
+from forum.queries import reading as reading_queries
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
+from forum.queries.notifications import Level
 from forum.queries.posts import Post, Revision
 from forum.queries.topics import Topic
 from forum.views.common import base, live_since
@@ -57,6 +61,13 @@ async def topic_page(request: Request) -> Response:
         return redirect(topic_url(request, topic))
     query = query_input(request)
     before, after = query.get_int("before"), query.get_int("after")
+    reading = await reading_queries.get_reading(db, viewer.id, topic.id) if viewer else None
+    # Where the reader left off: the first post after the last they read, if any is unread.
+    first_unread = None
+    if reading is not None and 0 < reading.last_read < topic.highest_post_number:
+        first_unread = reading.last_read + 1
+        if before is None and after is None:  # opening the topic lands on the page holding it
+            after = ((first_unread - 1) // per_page) * per_page
     if before is not None:
         posts = await post_queries.list_posts_before(db, topic.id, before, per_page)
     else:
@@ -64,6 +75,14 @@ async def topic_page(request: Request) -> Response:
     if not posts and (before or after):
         raise NotFound("There are no posts on that page.")
     first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
+    level = None
+    if viewer is not None:
+        level = reading.level if reading else Level.NORMAL
+        # What they were told of on this page, they have now seen: a write only then.
+        if await notification_queries.has_unread_in_topic(db, viewer.id, topic.id, first, last):
+            forum = forum_of(request)
+            async with forum.db.transaction() as conn:
+                await mark_seen(forum, conn, viewer, topic.id, first, last)
     page = TopicPage(
         **base(request, topic.title),
         live_since=await live_since(request, f"topic:{topic.id}"),
@@ -76,6 +95,8 @@ async def topic_page(request: Request) -> Response:
         can_moderate=can_moderate(viewer, access.membership),
         idempotency_key=new_idempotency_key() if viewer else "",
         can_see_hidden=is_staff(viewer),
+        level=level,
+        first_unread=first_unread if first_unread and first <= first_unread <= last else None,
     )
     return render(request, page)
 

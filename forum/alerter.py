@@ -1,0 +1,78 @@
+"""Makes the notifications of published posts, in the background of `forum serve`, on every
+node (forum/actions/notify.alert_post says who is told of what).
+
+A post's transaction leaves a `post_alerts` row; this takes one at a time and does its work
+in one transaction that also marks it done, so an alert is either done completely (its
+notifications, their live events and their emails in the outbox) or not at all and taken
+again. Several nodes share the work (PostgreSQL skips a row another node holds; SQLite has
+one writer). An alert that keeps failing is tried last, and given up after five tries.
+
+Why not in the post's own transaction: a reply in a topic with hundreds of watchers would
+write hundreds of rows and events before its author saw their post; here a reply costs two
+small statements whatever its topic, and the bell rings a poll interval later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from forum.actions.notify import alert_post
+from forum.context import Forum
+from forum.queries import notifications as queries
+
+log = logging.getLogger("forum.alerter")
+
+
+class Alerter:
+    def __init__(self, forum: Forum, poll: float) -> None:
+        self.forum = forum
+        self.poll = poll
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_due(self, limit: int = 100) -> int:
+        """Do waiting alerts, up to `limit`; how many were taken."""
+        forum = self.forum
+        done = 0
+        while done < limit:
+            # A read first: an idle forum never takes SQLite's write lock for nothing.
+            async with forum.db.reads() as conn:
+                if not await queries.alert_waiting(conn):
+                    return done
+            post_id = None
+            try:
+                async with forum.db.transaction() as conn:
+                    alert = await queries.take_alert(conn, forum.now())
+                    if alert is None:
+                        return done
+                    post_id = alert.post_id
+                    events = await alert_post(forum, conn, alert.post_id, alert.new_topic)
+                    await forum.publish(conn, *events)
+            except Exception:
+                # Logged by id only (no text, no names); tried again, after the others.
+                log.exception("could not make the notifications of post %s", post_id)
+                if post_id is None:
+                    return done
+                async with forum.db.transaction() as conn:
+                    await queries.alert_failed(conn, post_id, forum.now())
+            done += 1
+        return done
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.run_due()
+            except Exception:
+                log.exception("the alerter failed; trying again shortly")
+            await asyncio.sleep(self.poll)

@@ -1,0 +1,123 @@
+"""Search over the JSON API in Discourse's shapes: `GET /search.json?q=` (what Discourse
+clients' `search()` reads) and `GET /users/search.json?term=` (the @mention autocomplete)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forum.actions import search as search_actions
+from forum.api.serialize import avatar_template
+from forum.errors import BadRequest
+from forum.forms import query_input
+from forum.queries import search as search_queries
+from forum.queries import topics as topic_queries
+from forum.rendering import iso_time
+from forum.web import ForumJSON, forum_of, viewer_of
+
+USERS_LIMIT = 8
+
+
+def _plain(blurb: str) -> str:
+    return blurb.replace(search_queries.MARK_START, "").replace(search_queries.MARK_END, "")
+
+
+async def search(request: Request) -> Response:
+    forum, viewer = forum_of(request), viewer_of(request)
+    form = query_input(request)
+    found = None
+    asked = await search_actions.check_search(forum, viewer, form)
+    if asked is None:
+        raise BadRequest("Please type something to search for (q).")
+    address = request.client.host if request.client else "unknown"
+    search_actions.pace_search(forum, viewer, address)
+    found = await search_actions.do_search(forum, viewer, asked, form.get_int("page") or 1)
+    topics: dict[int, dict[str, object]] = {}
+    for hit in found.posts:
+        if hit.topic_id not in topics:
+            topic = await topic_queries.get_topic(forum.db, hit.topic_id)
+            if topic is None:
+                continue
+            topics[hit.topic_id] = {
+                "id": topic.id,
+                "title": topic.title,
+                "fancy_title": topic.title,
+                "slug": topic.slug,
+                "posts_count": topic.posts_count,
+                "reply_count": topic.reply_count,
+                "highest_post_number": topic.highest_post_number,
+                "created_at": iso_time(topic.created_at),
+                "last_posted_at": iso_time(topic.bumped_at),
+                "bumped_at": iso_time(topic.bumped_at),
+                "closed": topic.closed,
+                "pinned": topic.pinned,
+                "category_id": topic.group_id,
+                "archetype": "regular",
+            }
+    posts = [
+        {
+            "id": hit.post_id,
+            "username": hit.username,
+            "name": hit.username,
+            "avatar_template": avatar_template(hit.username),
+            "created_at": iso_time(hit.created_at),
+            "like_count": 0,
+            "blurb": _plain(hit.blurb),
+            "post_number": hit.post_number,
+            "topic_id": hit.topic_id,
+            "topic_title_headline": hit.topic_title,
+        }
+        for hit in found.posts
+        if hit.topic_id in topics
+    ]
+    return ForumJSON(
+        {
+            "posts": posts,
+            "topics": list(topics.values()),
+            "users": [],
+            "categories": [],
+            "tags": [],
+            "groups": [],
+            "grouped_search_result": {
+                "more_posts": found.more,
+                "more_users": None,
+                "more_categories": None,
+                "term": asked.terms,
+                "search_log_id": None,
+                "more_full_page_results": found.more,
+                "can_create_topic": viewer is not None,
+                "error": None,
+                "post_ids": [p["id"] for p in posts],
+                "user_ids": [],
+                "category_ids": [],
+                "tag_ids": [],
+                "group_ids": [],
+            },
+        }
+    )
+
+
+async def users(request: Request) -> Response:
+    """Members whose names start with `term`, for the @mention autocomplete."""
+    forum = forum_of(request)
+    term = (query_input(request).get("term") or "").strip().lstrip("@")
+    if not term:
+        return ForumJSON({"users": []})
+    if len(term) > 20:
+        raise BadRequest("A member's name is at most 20 characters.")
+    search_actions.pace_search(
+        forum, viewer_of(request), request.client.host if request.client else "unknown"
+    )
+    found = await search_queries.search_users(forum.db, term, limit=USERS_LIMIT)
+    return ForumJSON(
+        {
+            "users": [
+                {
+                    "username": user.username,
+                    "name": user.username,
+                    "avatar_template": avatar_template(user.username),
+                }
+                for user in found
+            ]
+        }
+    )

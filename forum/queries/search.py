@@ -1,0 +1,257 @@
+"""Full-text search over posts and topic titles (migrations/0010): FTS5 on SQLite, a tsvector
+column with GIN indexes on PostgreSQL. Results come only from groups the searcher may read,
+and never from removed posts; hidden posts only for site staff. Held posts are not posts, and
+a debate's questions become posts only when revealed, so neither can be found."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from forum.db import Connection, Row
+from forum.queries._sql import in_list
+from forum.queries.users import U_COLUMNS, User
+
+# Marks around matched words in a blurb: control characters no post can hold (posts refuse
+# them), so the blurb is escaped first and they become <mark> after (forum/search_text.py).
+MARK_START, MARK_END = "\x02", "\x03"
+
+ORDERS = ("relevance", "latest")
+WITHIN = ("", "started", "replied")
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """A search as asked: `terms` as typed (websearch syntax: words, "phrases", or, -word)."""
+
+    terms: str
+    group_id: int | None = None
+    author: str | None = None
+    after: float | None = None
+    before: float | None = None
+    within: str = ""  # "started": topics the searcher started; "replied": ones they posted in
+    order: str = "relevance"
+
+
+@dataclass(frozen=True, slots=True)
+class PostHit:
+    post_id: int
+    topic_id: int
+    post_number: int
+    username: str
+    created_at: float
+    topic_title: str
+    topic_slug: str
+    group_id: int
+    group_name: str
+    blurb: str  # plain text with MARK_START / MARK_END around matches
+
+    @classmethod
+    def from_row(cls, row: Row) -> PostHit:
+        return cls(
+            int(row["id"]),
+            int(row["topic_id"]),
+            int(row["post_number"]),
+            row["username"],
+            float(row["created_at"]),
+            row["title"],
+            row["slug"],
+            int(row["group_id"]),
+            row["group_name"],
+            row["blurb"] or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One page of results."""
+
+    posts: list[PostHit]
+    more: bool  # another page follows
+    page: int
+
+
+# --- SQLite's FTS5 query, from the websearch syntax PostgreSQL understands ---------------
+
+_TOKEN_RE = re.compile(r'"([^"]*)"?|(\S+)')
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def fts5_query(terms: str) -> str | None:
+    """The FTS5 MATCH expression for what was typed, every word quoted (so nothing typed is
+    read as FTS5 syntax): words and "phrases" must all match, `or` between two is either,
+    `-word` excludes. None when nothing searchable was typed (only punctuation)."""
+    must: list[str] = []
+    exclude: list[str] = []
+    pending_or = False
+    for found in _TOKEN_RE.finditer(terms):
+        phrase, word = found.group(1), found.group(2)
+        if word is not None and word.lower() == "or" and must:
+            pending_or = True
+            continue
+        negative = word is not None and word.startswith("-") and len(word) > 1
+        words = _WORD_RE.findall(phrase if phrase is not None else word.lstrip("-"))
+        if not words:
+            continue
+        expression = '"' + " ".join(words) + '"'
+        if negative:
+            exclude.append(expression)
+        elif pending_or:
+            must[-1] = f"({must[-1]} OR {expression})"
+            pending_or = False
+        else:
+            must.append(expression)
+    if not must:
+        return None
+    query = " AND ".join(must)
+    for expression in exclude:
+        query = f"({query}) NOT {expression}"
+    return query
+
+
+def searchable(terms: str) -> bool:
+    return fts5_query(terms) is not None
+
+
+# --- the queries -----------------------------------------------------------------------------
+
+
+def _filters(search: Search, viewer: User | None) -> tuple[str, dict[str, object]]:
+    staff = viewer is not None and viewer.role in ("admin", "moderator")
+    clauses = ["p.deleted_at IS NULL"]
+    if not staff:
+        clauses.append("p.hidden_at IS NULL")
+    params: dict[str, object] = {}
+    if viewer is None:
+        clauses.append("g.visibility = 'public'")
+    elif not staff:
+        clauses.append(
+            "(g.visibility = 'public' OR EXISTS (SELECT 1 FROM memberships m"
+            " WHERE m.group_id = g.id AND m.user_id = :viewer))"
+        )
+    if viewer is not None:
+        params["viewer"] = viewer.id
+    if search.group_id is not None:
+        clauses.append("t.group_id = :group")
+        params["group"] = search.group_id
+    if search.author:
+        clauses.append("lower(u.username) = lower(:author)")
+        params["author"] = search.author
+    if search.after is not None:
+        clauses.append("p.created_at >= :after")
+        params["after"] = search.after
+    if search.before is not None:
+        clauses.append("p.created_at < :before")
+        params["before"] = search.before
+    if viewer is not None and search.within == "started":
+        clauses.append("t.user_id = :viewer")
+    elif viewer is not None and search.within == "replied":
+        clauses.append(
+            "EXISTS (SELECT 1 FROM posts mine WHERE mine.topic_id = t.id"
+            " AND mine.user_id = :viewer AND mine.post_number > 1)"
+        )
+    return " AND ".join(clauses), params
+
+
+_JOINS = (
+    " JOIN topics t ON t.id = p.topic_id JOIN groups g ON g.id = t.group_id"
+    " JOIN users u ON u.id = p.user_id"
+)
+_COLUMNS = (
+    "p.id, p.topic_id, p.post_number, u.username, p.created_at, t.title, t.slug,"
+    " g.id AS group_id, g.name AS group_name"
+)
+
+
+async def search_posts(
+    conn: Connection, viewer: User | None, search: Search, *, limit: int, offset: int = 0
+) -> list[PostHit]:
+    """Posts matching, best first (or newest first), `limit` from `offset`."""
+    where, params = _filters(search, viewer)
+    params |= {"limit": limit, "offset": offset}
+    if conn.dialect == "postgresql":
+        order = "score DESC, p.id DESC" if search.order == "relevance" else "p.created_at DESC"
+        # The blurb is made for the rows returned only (ts_headline reads the whole text).
+        sql = (
+            "WITH q AS (SELECT websearch_to_tsquery('english', :terms) AS query),"
+            f" hits AS (SELECT {_COLUMNS}, p.raw, ts_rank_cd(p.search, q.query) AS score"
+            f" FROM q, posts p{_JOINS} WHERE p.search @@ q.query AND {where}"
+            f" ORDER BY {order} LIMIT :limit OFFSET :offset)"
+            " SELECT hits.*, ts_headline('english', hits.raw, q.query, concat('StartSel=',"
+            " chr(2), ', StopSel=', chr(3), ', MaxWords=30, MinWords=12, MaxFragments=2,"
+            ' FragmentDelimiter=" … "\')) AS blurb FROM hits, q'
+            f" ORDER BY {order.replace('p.', 'hits.')}"
+        )
+        params["terms"] = search.terms
+    else:
+        query = fts5_query(search.terms)
+        if query is None:
+            return []
+        order = "score, p.id DESC" if search.order == "relevance" else "p.created_at DESC"
+        sql = (
+            f"SELECT {_COLUMNS}, bm25(search_posts) AS score,"
+            " snippet(search_posts, 0, char(2), char(3), ' … ', 24) AS blurb"
+            f" FROM search_posts JOIN posts p ON p.id = search_posts.rowid{_JOINS}"
+            f" WHERE search_posts MATCH :match AND {where}"
+            f" ORDER BY {order} LIMIT :limit OFFSET :offset"
+        )
+        params["match"] = query
+    rows = await conn.fetch_all(sql, params)
+    return [PostHit.from_row(row) for row in rows]
+
+
+async def search_titles(
+    conn: Connection, viewer: User | None, search: Search, *, limit: int
+) -> list[int]:
+    """Ids of topics whose titles match, best first: their opening posts join the results."""
+    where, params = _filters(search, viewer)
+    params |= {"limit": limit}
+    # The title's topic is read through its first post, so every filter applies as to posts.
+    if conn.dialect == "postgresql":
+        sql = (
+            "SELECT t.id FROM topics t JOIN posts p ON p.topic_id = t.id AND p.post_number = 1"
+            " JOIN groups g ON g.id = t.group_id JOIN users u ON u.id = p.user_id"
+            " WHERE to_tsvector('english', t.title) @@ websearch_to_tsquery('english', :terms)"
+            f" AND {where} ORDER BY t.bumped_at DESC LIMIT :limit"
+        )
+        params["terms"] = search.terms
+    else:
+        query = fts5_query(search.terms)
+        if query is None:
+            return []
+        sql = (
+            "SELECT t.id FROM search_topics JOIN topics t ON t.id = search_topics.rowid"
+            " JOIN posts p ON p.topic_id = t.id AND p.post_number = 1"
+            " JOIN groups g ON g.id = t.group_id JOIN users u ON u.id = p.user_id"
+            f" WHERE search_topics MATCH :match AND {where}"
+            " ORDER BY bm25(search_topics), t.bumped_at DESC LIMIT :limit"
+        )
+        params["match"] = query
+    return [int(row["id"]) for row in await conn.fetch_all(sql, params)]
+
+
+async def opening_posts(
+    conn: Connection, viewer: User | None, search: Search, topic_ids: list[int]
+) -> list[PostHit]:
+    """The opening posts of these topics (found by title), under the same filters, in the
+    order given; their blurb is their text's beginning."""
+    where, params = _filters(search, viewer)
+    listed, id_params = in_list("tid", topic_ids)
+    rows = await conn.fetch_all(
+        f"SELECT {_COLUMNS}, substr(p.raw, 1, 240) AS blurb FROM posts p{_JOINS}"
+        f" WHERE p.post_number = 1 AND p.topic_id IN {listed} AND {where}",
+        params | id_params,
+    )
+    hits = {int(row["topic_id"]): PostHit.from_row(row) for row in rows}
+    return [hits[t] for t in topic_ids if t in hits]
+
+
+async def search_users(conn: Connection, term: str, *, limit: int) -> list[User]:
+    """Members whose names start with `term` (the @mention autocomplete), shortest first."""
+    prefix = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await conn.fetch_all(
+        f"SELECT {U_COLUMNS} FROM users u WHERE lower(u.username) LIKE :p ESCAPE '\\'"
+        " ORDER BY length(u.username), lower(u.username) LIMIT :limit",
+        {"p": prefix + "%", "limit": limit},
+    )
+    return [User.from_row(row) for row in rows]

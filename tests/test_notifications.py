@@ -1,0 +1,281 @@
+"""Notifications (issue 11) on SQLite and PostgreSQL: who is told of a post and why (mentions,
+replies, quotes, watched topics and groups), what silences it (mutes of a topic, a group, a
+member; no right to read), the bell live on the member's channel, reading them (the page, the
+JSON API in Discourse's shapes, visiting the post), losing access, and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from forum.actions import following
+from forum.actions.drafts import Draft
+from forum.actions.groups import do_leave_group
+from forum.actions.idempotent import Written
+from forum.actions.posts import do_reply
+from forum.errors import BadRequest, RateLimited
+from forum.queries.notifications import Kind, Level
+from tests.conftest import Arrange, alerted, logged_in
+from tests.test_live import key_headers, live
+
+
+async def told(server: Any, arrange: Arrange, user: Any) -> dict[str, Any]:
+    """What /notifications.json tells `user` (their own API key), once every post's
+    notifications are made."""
+    await alerted(arrange.forum)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        response = await http.get(
+            "/notifications.json", headers=await key_headers(arrange.db, user)
+        )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def answer(arrange: Arrange, user: Any, topic_id: int, raw: str, to: int) -> Written:
+    """A reply to post `to`, published (established authors are never held)."""
+    written = await do_reply(arrange.forum, user, topic_id, Draft(raw, reply_to_post_number=to))
+    assert isinstance(written, Written)
+    return written
+
+
+def kinds(body: dict[str, Any]) -> list[tuple[int, int | None]]:
+    return [(n["notification_type"], n["post_number"]) for n in body["notifications"]]
+
+
+async def people(arrange: Arrange, visibility: str = "public") -> tuple[Any, Any, Any, Any]:
+    ana, ben, cat = [await arrange.user(name=n) for n in ("ana", "ben", "cat")]
+    group = await arrange.group(visibility, members=(ana, ben, cat))
+    return ana, ben, cat, group
+
+
+async def test_a_mention_links_the_profile_and_tells_the_member(server, arrange) -> None:
+    ana, ben, cat, group = await people(arrange)
+    topic = await arrange.topic(group, ana, raw="Starting out.")
+    written = await arrange.reply(topic.topic_id, ben, f"Thanks @{cat.username}, and @nobody_here.")
+    body = await told(server, arrange, cat)
+    assert kinds(body) == [(Kind.MENTIONED, written.post_number)]
+    item = body["notifications"][0]
+    assert item["topic_id"] == topic.topic_id and item["read"] is False
+    assert item["data"]["display_username"] == ben.username
+    assert item["data"]["topic_title"] == "A topic title"
+    assert body["unread_notifications"] == 1
+    # The mention is a link to the member's page, which exists; the unknown name is a link
+    # to a page that says there is no such member.
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        page = await http.get(f"/t/x/{topic.topic_id}")
+        page = await http.get(page.headers["location"]) if page.status_code in (301, 303) else page
+        assert f'<a class="mention" href="/u/{cat.username}"' in page.text
+        assert (await http.get(f"/u/{cat.username}")).status_code == 200
+        assert (await http.get("/u/nobody_here")).status_code == 404
+
+
+async def test_each_reason_and_the_strongest_wins(server, arrange) -> None:
+    ana, ben, cat, group = await people(arrange)
+    topic = await arrange.topic(group, ana)  # ana starts it: she watches it
+    tid = topic.topic_id
+    # A reply to ana's post: "replied" (not also "posted", though she watches).
+    first = await answer(arrange, ben, tid, "Good point.", 1)
+    # A quote of ben's post by cat: "quoted" for ben; "posted" for ana (watching).
+    quote = f"> **{ben.username}** wrote (post {first.post_number}):\n>\n> Good point.\n\nAgreed."
+    second = await arrange.reply(tid, cat, quote)
+    # A mention of ana that also replies to her: one notification, "mentioned".
+    third = await answer(arrange, cat, tid, f"@{ana.username} see above", 1)
+    assert kinds(await told(server, arrange, ana)) == [
+        (Kind.MENTIONED, third.post_number),
+        (Kind.POSTED, second.post_number),
+        (Kind.REPLIED, first.post_number),
+    ]
+    # ben replied, so he watches it too: told of cat's third post; quoted by the second.
+    assert kinds(await told(server, arrange, ben)) == [
+        (Kind.POSTED, third.post_number),
+        (Kind.QUOTED, second.post_number),
+    ]
+    # Nobody is told of their own posts.
+    assert kinds(await told(server, arrange, cat)) == []
+
+
+async def test_watching_a_group_tells_of_new_topics(server, arrange) -> None:
+    ana, ben, _, group = await people(arrange)
+    await following.do_set_group_level(arrange.forum, ben, group.id, Level.WATCHING)
+    topic = await arrange.topic(group, ana, title="Fatigue after chemo")
+    body = await told(server, arrange, ben)
+    assert kinds(body) == [(Kind.WATCHING_FIRST_POST, 1)]
+    assert body["notifications"][0]["fancy_title"] == "Fatigue after chemo"
+    # Replies in it do not tell ben: he watches the group, not the topic.
+    await arrange.reply(topic.topic_id, ana, "More.")
+    assert len((await told(server, arrange, ben))["notifications"]) == 1
+
+
+async def test_mutes_silence_a_topic_a_group_and_a_member(server, arrange) -> None:
+    ana, ben, cat, group = await people(arrange)
+    topic = await arrange.topic(group, ana)
+    tid = topic.topic_id
+    await following.do_set_topic_level(arrange.forum, ana, tid, Level.MUTED)
+    await answer(arrange, ben, tid, f"@{ana.username} hi", 1)
+    assert kinds(await told(server, arrange, ana)) == []
+    # cat mutes ben: ben's mention of cat tells her nothing; ana's does.
+    await following.do_mute_user(arrange.forum, cat, ben.username, True)
+    await arrange.reply(tid, ben, f"@{cat.username} ping")
+    assert kinds(await told(server, arrange, cat)) == []
+    mention = await arrange.reply(tid, ana, f"@{cat.username} ping")
+    assert kinds(await told(server, arrange, cat)) == [(Kind.MENTIONED, mention.post_number)]
+    # A muted group: nothing from its topics, unless the topic is watched.
+    other = await arrange.topic(group, ana)
+    await following.do_set_group_level(arrange.forum, ben, group.id, Level.MUTED)
+    await arrange.reply(other.topic_id, ana, f"@{ben.username} are you there?")
+
+    async def in_other() -> list[tuple[int, int | None]]:
+        body = await told(server, arrange, ben)
+        return [
+            (n["notification_type"], n["post_number"])
+            for n in body["notifications"]
+            if n["topic_id"] == other.topic_id
+        ]
+
+    assert await in_other() == []
+    await following.do_set_topic_level(arrange.forum, ben, other.topic_id, Level.WATCHING)
+    watched = await arrange.reply(other.topic_id, ana, f"@{ben.username} now?")
+    assert await in_other() == [(Kind.MENTIONED, watched.post_number)]
+    # Staff cannot be muted; nor can you mute yourself.
+    moderator = await arrange.user(role="moderator", name="mod")
+    with pytest.raises(BadRequest):
+        await following.do_mute_user(arrange.forum, cat, moderator.username, True)
+    with pytest.raises(BadRequest):
+        await following.do_mute_user(arrange.forum, cat, cat.username, True)
+
+
+async def test_a_private_group_tells_only_who_may_read_it(server, arrange, client) -> None:
+    ana, ben, _, group = await people(arrange, "private")
+    outsider = await arrange.user(name="out")
+    topic = await arrange.topic(group, ana)
+    await arrange.reply(topic.topic_id, ana, f"@{outsider.username} and @{ben.username}")
+    assert kinds(await told(server, arrange, outsider)) == []
+    body = await told(server, arrange, ben)
+    assert len(body["notifications"]) == 1 and body["unread_notifications"] == 1
+    # ben loses access: the notification is gone from the list, the count and the page.
+    await do_leave_group(arrange.forum, ben, group.id)
+    body = await told(server, arrange, ben)
+    assert body["notifications"] == [] and body["unread_notifications"] == 0
+    c = await logged_in(client, ben)
+    page = await c.get("/notifications")
+    assert "A topic title" not in page.text and "data-bell-count hidden" in page.text
+
+
+async def test_the_bell_rings_live_and_reading_clears_it(server, arrange, client) -> None:
+    ana, ben, _, group = await people(arrange)
+    topic = await arrange.topic(group, ana)
+    async with live(server.base_url, await key_headers(arrange.db, ana)) as socket:
+        frame = await socket.subscribe(f"user:{ana.id}")
+        assert frame["type"] == "subscribed", frame
+        written = await answer(arrange, ben, topic.topic_id, "Me too.", 1)
+        event = await socket.until(lambda f: f.get("kind") == "notification.created")
+        assert event["data"]["unread"] == 1
+        assert event["data"]["message"] == f"{ben.username} replied to your post in “A topic title”"
+        assert f"/{topic.topic_id}/{written.post_number}" in event["data"]["html"]
+        # The header says so on every page.
+        c = await logged_in(client, ana)
+        home = await c.get("/")
+        assert "data-bell-count><span data-bell-n>1</span>" in home.text
+        # Following the link marks it read: the post's page showed it.
+        link = await c.get(f"/t/x/{topic.topic_id}/{written.post_number}")
+        assert link.status_code == 303
+        await c.get(link.headers["location"])
+        read = await socket.until(lambda f: f.get("kind") == "notification.read")
+        assert read["data"]["unread"] == 0
+        assert (await told(server, arrange, ana))["notifications"][0]["read"] is True
+
+
+async def test_marking_read_over_the_api_and_the_page(server, arrange, client) -> None:
+    ana, ben, cat, group = await people(arrange)
+    topic = await arrange.topic(group, ana)
+    for who in (ben, cat):
+        await arrange.reply(topic.topic_id, who, f"@{ana.username} hello")
+    body = await told(server, arrange, ana)
+    first, second = (n["id"] for n in body["notifications"])
+    headers = await key_headers(arrange.db, ana)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        one = await http.put("/notifications/mark-read.json", json={"id": first}, headers=headers)
+        assert one.status_code == 200 and one.json() == {"success": "OK", "unread_notifications": 1}
+        # Someone else's notification is not yours to read: 404, nothing changes.
+        ben_headers = await key_headers(arrange.db, ben)
+        other = await http.put(
+            "/notifications/mark-read.json", json={"id": second}, headers=ben_headers
+        )
+        assert other.status_code == 404 and other.json()["errors"]
+        unknown = await http.put(
+            "/notifications/mark-read.json", json={"id": 10**9}, headers=headers
+        )
+        assert unknown.status_code == 404
+        bad = await http.put("/notifications/mark-read.json", json={"id": "x"}, headers=headers)
+        assert bad.status_code == 400 and bad.json()["errors"]
+        anonymous = await http.get("/notifications.json")
+        assert anonymous.status_code in (401, 403) and anonymous.json()["errors"]
+    assert (await told(server, arrange, ana))["unread_notifications"] == 1
+    # The page's "Mark all as read", without its CSRF token: refused, nothing read.
+    c = await logged_in(client, ana)
+    refused = await c.post_form("/notifications/mark-read", {}, csrf=False)
+    assert refused.status_code == 403
+    assert (await told(server, arrange, ana))["unread_notifications"] == 1
+    done = await c.post_form("/notifications/mark-read", {})
+    assert done.status_code == 303
+    assert (await told(server, arrange, ana))["unread_notifications"] == 0
+    page = await c.get("/notifications")
+    assert f"{ben.username} mentioned you in “A topic title”" in page.text
+
+
+async def test_levels_over_forms_and_the_api(server, arrange, client) -> None:
+    ana, ben, _, group = await people(arrange, "private")
+    outsider = await arrange.user(name="out")
+    topic = await arrange.topic(group, ana)
+    c = await logged_in(client, ben)
+    saved = await c.post_form(f"/t/{topic.topic_id}/notifications", {"level": "watching"})
+    assert saved.status_code == 303
+    page = await c.get(saved.headers["location"])
+    assert '<option value="watching" selected>' in page.text
+    written = await arrange.reply(topic.topic_id, ana, "Any news?")
+    assert kinds(await told(server, arrange, ben)) == [(Kind.POSTED, written.post_number)]
+    headers = await key_headers(arrange.db, outsider)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        # A private group's topic and group are not there for an outsider.
+        hidden = await http.post(
+            f"/t/{topic.topic_id}/notifications.json",
+            json={"notification_level": 3},
+            headers=headers,
+        )
+        assert hidden.status_code == 404
+        category = await http.post(
+            f"/category/{group.id}/notifications.json",
+            json={"notification_level": "watching"},
+            headers=headers,
+        )
+        assert category.status_code == 404
+        wrong = await http.post(
+            f"/t/{topic.topic_id}/notifications.json",
+            json={"notification_level": 7},
+            headers=await key_headers(arrange.db, ben),
+        )
+        assert wrong.status_code == 400 and "watching" in wrong.json()["errors"][0]
+
+
+async def test_too_many_mentions_is_refused_and_nothing_written(server, arrange) -> None:
+    ana, _, _, group = await people(arrange)
+    topic = await arrange.topic(group, ana)
+    names = " ".join(f"@name_{i}" for i in range(11))
+    with pytest.raises(BadRequest, match="at most 10"):
+        await arrange.reply(topic.topic_id, ana, names)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        posts = await http.get(f"/t/{topic.topic_id}/posts.json")
+    assert len(posts.json()["post_stream"]["posts"]) == 1
+
+
+async def test_follow_choices_are_paced(arrange) -> None:
+    ana = await arrange.user(name="ana")
+    group = await arrange.group(members=(ana,))
+    forum = arrange.forum
+    for _ in range(forum.settings.follow_changes_per_minute):
+        await following.do_set_group_level(forum, ana, group.id, Level.WATCHING)
+    with pytest.raises(RateLimited):
+        await following.do_set_group_level(forum, ana, group.id, Level.NORMAL)
