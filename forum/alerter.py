@@ -48,7 +48,7 @@ class Alerter:
         while done < limit:
             # A read first: an idle forum never takes SQLite's write lock for nothing.
             async with forum.db.reads() as conn:
-                if not await queries.alert_waiting(conn):
+                if not await queries.alert_waiting(conn, forum.now()):
                     return done
             post_id = None
             try:
@@ -66,13 +66,19 @@ class Alerter:
                     return done
                 async with forum.db.transaction() as conn:
                     await queries.alert_failed(conn, post_id, forum.now())
+                return done + 1  # the rest at the next look: a fault may be passing
             done += 1
         return done
 
     async def _run(self) -> None:
+        tidied = 0.0
         while True:
             try:
                 await self.run_due()
+                if self.forum.now() - tidied > 3600:  # done alerts kept a day, then forgotten
+                    tidied = self.forum.now()
+                    async with self.forum.db.transaction() as conn:
+                        await queries.forget_done_alerts(conn, tidied - 86400)
             except Exception:
                 log.exception("the alerter failed; trying again shortly")
             await asyncio.sleep(self.poll)

@@ -87,6 +87,13 @@ def csrf_token_for(secret: str, basis: str) -> str:
     return hmac.new(secret.encode(), f"csrf|{basis}".encode(), hashlib.sha256).hexdigest()
 
 
+def seen_signature(secret: str, csrf_token: str, topic_id: int, upto: int) -> str:
+    """Signs a topic page's no-JavaScript reading report (`/t/{id}/seen`) for the session
+    that rendered it: a link from another site, which cannot know it, reports nothing."""
+    basis = f"seen|{csrf_token}|{topic_id}|{upto}"
+    return hmac.new(secret.encode(), basis.encode(), hashlib.sha256).hexdigest()[:24]
+
+
 def check_csrf(auth: Auth, supplied: str | None) -> bool:
     if not auth.needs_csrf:
         return True

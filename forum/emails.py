@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
 from forum.queries.notifications import may_read
-from forum.queries.outbox import Outgoing
+from forum.queries.outbox import Outgoing, get_prefs
 from forum.queries.users import User
 
 EXCERPT_CHARS = 600
@@ -51,6 +51,8 @@ def unsubscribe_token(secret: str, user_id: int, what: str) -> str:
 
 
 def read_unsubscribe_token(secret: str, token: str) -> tuple[int, str] | None:
+    if not token.isascii():  # compare_digest takes ASCII only; no token of ours is other
+        return None
     parts = token.split("-")
     if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 10:
         return None
@@ -76,6 +78,12 @@ async def compose(forum: Forum, conn: Connection, outgoing: Outgoing) -> Letter 
         return "skipped: no such member"
     if is_suspended(user, forum.now()):
         return "skipped: suspended"
+    # Their choice now, not when it was queued: an unsubscribe stops what is waiting too.
+    prefs = await get_prefs(conn, user.id)
+    if outgoing.kind == "digest" and prefs.digest == "off":
+        return "skipped: unsubscribed"
+    if outgoing.kind == "notification" and not prefs.immediate:
+        return "skipped: unsubscribed"
     if outgoing.kind == "digest":
         return await _digest(forum, conn, user, outgoing)
     return await _notification(forum, conn, user, outgoing)
@@ -91,18 +99,27 @@ async def _notification(
         return "skipped: no longer readable"
     if n.read:
         return "skipped: already read"
-    quoted = ""
+    quoted, private = "", False
+    if n.topic_id is not None:
+        topic = await topic_queries.get_topic(conn, n.topic_id)
+        group = await group_queries.get_group(conn, topic.group_id) if topic else None
+        # A group that keeps its posts out of email keeps its titles and name out too:
+        # mail passes through other companies' servers.
+        private = group is None or not _quotes(group.visibility, group.email_excerpts)
     if n.post_id is not None:
         post = await post_queries.get_post(conn, n.post_id)
         if post is None or post.deleted_at is not None:
             return "skipped: post removed"
-        topic = await topic_queries.get_topic(conn, post.topic_id)
-        group = await group_queries.get_group(conn, topic.group_id) if topic else None
-        if post.visible and group and _quotes(group.visibility, group.email_excerpts):
+        if post.visible and not private:
             quoted = excerpt(post.cooked, EXCERPT_CHARS)
-    what = notification_text(n)
     url = _absolute(forum, notification_url(n, forum.renderer.url_path))
-    where = f"[{n.group_name}] {n.topic_title}" if n.topic_title and n.group_name else what
+    if private:
+        n = replace(n, topic_title=None, group_name=None)
+        what = notification_text(n).replace("a topic", "a topic in one of your groups")
+        where = "SIG Forum: " + what
+    else:
+        what = notification_text(n)
+        where = f"[{n.group_name}] {n.topic_title}" if n.topic_title and n.group_name else what
     unsubscribe = _absolute(
         forum,
         forum.renderer.url_path(

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import socket
 from email.message import EmailMessage
@@ -32,6 +33,7 @@ from forum.queries import outbox
 log = logging.getLogger("forum.mailer")
 
 BATCH = 20
+_ADDRESS_RE = re.compile(r"\S+@\S+")
 MAX_BACKOFF = 3600.0
 
 
@@ -76,26 +78,41 @@ class Mailer:
 
     async def _try(self, outgoing: outbox.Outgoing) -> int:
         forum = self.forum
-        async with forum.db.reads() as conn:
-            letter = await emails.compose(forum, conn, outgoing)
-        if isinstance(letter, str):  # nothing to send, and why
+        if outgoing.attempts > forum.settings.email_max_attempts:  # claimed once too often
             async with forum.db.transaction() as conn:
-                await outbox.finish(conn, outgoing.id, self.name, letter, forum.now())
+                await outbox.finish(conn, outgoing.id, self.name, "gave up", forum.now())
             return 1
         try:
-            await deliver(forum, emails.to_message(forum, letter))
+            async with forum.db.reads() as conn:
+                letter = await emails.compose(forum, conn, outgoing)
+            if isinstance(letter, str):  # nothing to send, and why
+                async with forum.db.transaction() as conn:
+                    await outbox.finish(conn, outgoing.id, self.name, letter, forum.now())
+                return 1
+            message = emails.to_message(forum, letter)
+            # Still ours? A row claimed in a batch may have waited behind a slow server past
+            # its lease and been taken by another sender: then it is theirs to send.
+            async with forum.db.transaction() as conn:
+                if not await outbox.renew(conn, outgoing.id, self.name, forum.now(), self.lease):
+                    return 0
+            await deliver(forum, message)
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            codes = [r.code for r in refused.recipients] or [550]
+            return await self._failed(outgoing, f"{min(codes)} recipient refused", min(codes))
         except aiosmtplib.SMTPResponseException as refused:
             return await self._failed(outgoing, f"{refused.code} {refused.message}", refused.code)
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
+        except Exception as error:  # a dropped connection, a timeout, a fault of our own
             return await self._failed(outgoing, f"{type(error).__name__}: {error}", None)
         async with forum.db.transaction() as conn:
             await outbox.finish(conn, outgoing.id, self.name, "sent", forum.now())
         return 1
 
-    async def _failed(self, outgoing: outbox.Outgoing, error: str, code: int | None) -> int:
+    async def _failed(self, outgoing: outbox.Outgoing, said: str, code: int | None) -> int:
         forum = self.forum
         settings = forum.settings
-        # Never the address or the text: only what the server said (logs hold no personal data).
+        # Never an address or any text of ours: what the server said, addresses taken out
+        # (servers often repeat the recipient; logs and the outbox hold no personal data).
+        error = _ADDRESS_RE.sub("<address>", said)
         log.warning("email %d, try %d, failed: %s", outgoing.id, outgoing.attempts, error[:200])
         async with forum.db.transaction() as conn:
             final = code is not None and code >= 500  # a refusal, not a "try later"
@@ -115,6 +132,8 @@ class Mailer:
                 if self.forum.now() >= next_digests:
                     await self.make_digests()
                     next_digests = self.forum.now() + 600  # due digests looked for every 10 min
+                    async with self.forum.db.transaction() as conn:  # kept 30 days, then gone
+                        await outbox.forget_finished(conn, self.forum.now() - 30 * 86400)
                 await self.send_due()
             except Exception:
                 log.exception("the mailer failed; trying again shortly")

@@ -10,16 +10,24 @@ from forum.errors import BadRequest
 from forum.queries.notifications import Kind, Notification
 
 MAX_MENTIONS = 10  # Discourse's default max_mentions_per_post
+# A custom notification's data["message"] that is a key, not text: its words are made when it
+# is shown, from the topic's title as it is then.
+DEBATE_STARTED = "debate_started"
 
 # The mentions cook() made (forum/content/markdown.py writes exactly this shape; HTML typed in
 # a post is escaped, so nothing else in cooked HTML can look like it).
 _MENTION_LINK_RE = re.compile(r'<a class="mention" href="/u/([A-Za-z0-9_.-]+)"')
+# A blockquote with no blockquote inside it (cook() writes these tags exactly so).
+_QUOTED_RE = re.compile(r"<blockquote>(?:(?!<blockquote>).)*?</blockquote>", re.DOTALL)
 # "Quote and reply" writes `> **name** wrote (post N):` (views/topics.quote).
 _QUOTE_RE = re.compile(r"^> \*\*[^*\n]+\*\* wrote \(post ([0-9]{1,9})\):", re.MULTILINE)
 
 
 def mentioned_names(cooked: str) -> tuple[str, ...]:
-    """The names a post mentions, lower-cased, each once, in order."""
+    """The names a post mentions, lower-cased, each once, in order; not those inside a quote
+    (quoting a post that mentions someone does not tell them again)."""
+    while (unquoted := _QUOTED_RE.sub("", cooked)) != cooked:  # innermost quotes first
+        cooked = unquoted
     return tuple(dict.fromkeys(name.lower() for name in _MENTION_LINK_RE.findall(cooked)))
 
 
@@ -53,6 +61,10 @@ def notification_text(n: Notification) -> str:
         where = f" in {n.group_name}" if n.group_name else ""
         return f"{who} started {title}{where}"
     message = n.data.get("message")
+    if message == DEBATE_STARTED:
+        if n.topic_title is None:
+            return "A debate you asked about has started"
+        return f"The debate {title} has started"
     if isinstance(message, str) and message:
         return message
     if kind == Kind.POST_APPROVED:

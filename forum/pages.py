@@ -98,6 +98,7 @@ class TopicPage(Page):
     can_see_hidden: bool = False  # site staff: a hidden post may hold what must not be read
     level: Level | None = None  # how closely the viewer follows the topic (None: signed out)
     first_unread: int | None = None  # the first post new to the viewer, when on this page
+    seen_sig: str = ""  # signs the page's no-JavaScript reading report (auth.seen_signature)
 
 
 @dataclass(frozen=True, kw_only=True)

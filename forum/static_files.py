@@ -15,9 +15,12 @@ import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from forum.errors import NotFound
 
 try:  # optional: gzip alone works everywhere
     import brotli
@@ -71,11 +74,11 @@ class CompressedStatic:
 
     def respond(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
-            return PlainTextResponse("Method not allowed", 405, headers={"Allow": "GET, HEAD"})
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
         name = request.scope.get("path", "").rsplit("/", 1)[-1]
         found = self.files.get(name)
-        if found is None:
-            return PlainTextResponse("Not found", 404)
+        if found is None:  # answered as every other missing page is
+            raise NotFound("There is no such file.")
         headers = {"ETag": found.etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
         if request.headers.get("if-none-match") == found.etag:
             return Response(status_code=304, headers=headers)

@@ -57,6 +57,7 @@ CREATE TABLE post_alerts (
     new_topic BOOLEAN NOT NULL DEFAULT FALSE,
     created_at DOUBLE PRECISION NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
+    next_try_at DOUBLE PRECISION,
     done_at DOUBLE PRECISION
 );
 CREATE INDEX post_alerts_due ON post_alerts (attempts, created_at) WHERE done_at IS NULL;

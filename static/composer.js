@@ -27,14 +27,15 @@
     const show = (data) => {
       found = [...(data.title_warnings || []).map((w) => ({...w, el: title, text: sent.title})),
         ...(data.warnings || []).map((w) => ({...w, el: box, text: sent.raw}))];
-      const lines = (data.errors || []).concat(found.map((w) => (w.el === title ? 'Title: '
+      const first = (data.errors || []).concat(data.notes || []); // notes: mentions nobody will get
+      const lines = first.concat(found.map((w) => (w.el === title ? 'Title: '
         : `Line ${w.text.slice(0, units(w.text, w.start)).split('\n').length}: `) + w.message.replace(/^T/, 't')));
       if (lines.join() !== said) { // the same warnings are not announced twice
         said = lines.join();
         const ul = make('ul');
         lines.forEach((line, i) => {
           const li = ul.appendChild(make('li')), note = li.appendChild(make('span', `${line} `));
-          const w = found[i - (data.errors || []).length];
+          const w = found[i - first.length];
           if (!w) return;
           const button = li.appendChild(make('button', 'Show me', 'secondary'));
           note.id = `privacy-warning-${k + 1}-${i + 1}`;
@@ -42,7 +43,7 @@
           button.setAttribute('aria-describedby', note.id);
           button.onclick = async () => {
             if (box.value !== sent.raw || (title && title.value !== sent.title)) await check(); // typed since
-            const now = found[i - (data.errors || []).length] || w;
+            const now = found[i - first.length] || w;
             now.el.focus();
             now.el.setSelectionRange(units(now.text, now.start), units(now.text, now.end));
           };
@@ -58,6 +59,8 @@
     const check = async () => {
       clearTimeout(timer);
       const body = {raw: box.value}, n = ++asked;
+      if (out.dataset.topic) body.topic_id = out.dataset.topic; // where it will be read: for mentions
+      if (out.dataset.group) body.group_id = out.dataset.group;
       if (title) body.title = title.value;
       if (!body.raw.trim() && !(body.title || '').trim()) { sent = body; return show({}); }
       try {

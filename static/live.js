@@ -364,6 +364,9 @@
       e.preventDefault();
       bellOpen(bellMenu.hidden);
     });
+    bell.addEventListener('keydown', (e) => { // a button opens with Space too
+      if (e.key === ' ') e.preventDefault(), bellOpen(bellMenu.hidden);
+    });
     document.addEventListener('keydown', (e) => {
       if (e.key === 'Escape' && !bellMenu.hidden) bellOpen(false), bell.focus();
     });

@@ -218,7 +218,7 @@ async def alerted(forum: Forum) -> None:
     while True:
         await alerter.run_due()
         async with forum.db.reads() as conn:
-            if not await alert_waiting(conn):
+            if not await alert_waiting(conn, forum.now() + 3600):
                 return
         assert time.monotonic() < deadline, "the alerts were never done"
         await asyncio.sleep(0.01)

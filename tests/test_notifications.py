@@ -279,3 +279,43 @@ async def test_follow_choices_are_paced(arrange) -> None:
         await following.do_set_group_level(forum, ana, group.id, Level.WATCHING)
     with pytest.raises(RateLimited):
         await following.do_set_group_level(forum, ana, group.id, Level.NORMAL)
+
+
+async def test_the_composer_says_who_will_not_be_told(server, arrange, client) -> None:
+    ana, _, _, group = await people(arrange, "private")
+    outsider = await arrange.user(name="out")
+    topic = await arrange.topic(group, ana)
+    c = await logged_in(client, ana)
+    raw = f"@{outsider.username} and @nobody_xyz and @{ana.username}"
+    headers = {"X-CSRF-Token": c.csrf}
+    said = await c.http.post(
+        "/preview", json={"raw": raw, "topic_id": topic.topic_id}, headers=headers
+    )
+    assert said.json()["notes"] == [
+        f"@{outsider.username.lower()} cannot read this group, so they will not be told.",
+        "@nobody_xyz: there is no member of that name, so nobody will be told.",
+    ]
+    # An outsider naming a private topic learns nothing of who may read it.
+    o = await logged_in(client, outsider)
+    asked = await o.http.post(
+        "/preview",
+        json={"raw": f"@{ana.username}", "topic_id": topic.topic_id},
+        headers={"X-CSRF-Token": o.csrf},
+    )
+    assert asked.status_code == 200 and "notes" not in asked.json()
+
+
+async def test_one_notification_is_marked_read_from_the_page(server, arrange, client) -> None:
+    ana, ben, cat, group = await people(arrange)
+    topic = await arrange.topic(group, ana)
+    for who in (ben, cat):
+        await arrange.reply(topic.topic_id, who, f"@{ana.username} hello")
+    body = await told(server, arrange, ana)
+    newest = body["notifications"][0]["id"]
+    c = await logged_in(client, ana)
+    page = await c.get("/notifications")
+    assert page.text.count("Mark as read<span") == 2
+    done = await c.post_form("/notifications/mark-read", {"id": newest, "back": "//evil.example"})
+    assert done.status_code == 303 and done.headers["location"] == "/notifications"
+    after = await told(server, arrange, ana)
+    assert [n["read"] for n in after["notifications"]] == [True, False]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from forum.actions import following
+from forum.auth import seen_signature
 from forum.errors import RateLimited
 from forum.queries import reading as reading_queries
 from forum.queries.notifications import Level
@@ -22,6 +23,12 @@ from tests.test_live import key_headers
 async def place(arrange: Arrange, user: Any, topic_id: int) -> int:
     found = await reading_queries.get_reading(arrange.db, user.id, topic_id)
     return found.last_read if found else 0
+
+
+def seen(arrange: Arrange, c: Any, topic_id: int, upto: int) -> str:
+    """The no-JavaScript reading report a topic page of this session would carry."""
+    sig = seen_signature(arrange.settings.secret_key, c.csrf, topic_id, upto)
+    return f"/t/{topic_id}/seen?upto={upto}&sig={sig}"
 
 
 async def thread(arrange: Arrange, replies: int) -> tuple[Any, Any, Any, int]:
@@ -97,15 +104,19 @@ async def test_opening_a_topic_lands_on_the_first_unread_post(server, arrange, c
     # The page without JavaScript reports what it showed through its <noscript> image.
     beacon = re.search(r'<noscript><img class="beacon" src="([^"]+)"', page.text)
     assert beacon is not None
-    seen = await c.get(beacon.group(1).replace("&amp;", "&"))
-    assert seen.status_code == 200 and seen.headers["content-type"] == "image/gif"
+    reported = await c.get(beacon.group(1).replace("&amp;", "&"))
+    assert reported.status_code == 200 and reported.headers["content-type"] == "image/gif"
+    assert await place(arrange, ana, tid) == 20
+    # Another site's link (no signature, or another's) moves nothing.
+    for forged in ("", "&sig=abc", "&sig=%C3%A9"):
+        assert (await c.get(f"/t/{tid}/seen?upto=25{forged}")).status_code == 200
     assert await place(arrange, ana, tid) == 20
     # Next time she opens it, she lands on page two, at post 21.
     page = await c.get(f"/t/sleep-and-shifts/{tid}")
     assert 'id="post-21"' in page.text and 'id="post-1"' not in page.text
     assert re.search(r'id="new".*?id="post-21"', page.text, re.S)
     # Read to the end: no divider.
-    await c.get(f"/t/{tid}/seen?upto=25")
+    await c.get(seen(arrange, c, tid, 25))
     page = await c.get(f"/t/sleep-and-shifts/{tid}")
     assert 'id="new"' not in page.text and 'id="post-1"' in page.text
     # A reader who never opened it starts at the top, with no divider.
@@ -132,7 +143,8 @@ async def test_lists_show_unread_counts_and_new_topics(server, arrange, client) 
     mine = await arrange.topic(group, ana, title="My own new topic")
     quiet = await arrange.topic(group, bob, title="Read but not followed")
     c = await logged_in(client, ana)
-    await c.get(f"/t/{quiet.topic_id}/seen?upto=1")  # opened: not new; not tracked: no count
+    await c.get("/")
+    await c.get(seen(arrange, c, quiet.topic_id, 1))  # opened: not new; not tracked: no count
     await arrange.reply(quiet.topic_id, bob, "More here.")
     for path in (f"/g/{group.slug}", "/"):
         page = (await c.get(path)).text

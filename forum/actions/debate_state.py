@@ -14,6 +14,7 @@ from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, NotFound
 from forum.events import DebateReminder, DebateStateChanged, Event
+from forum.notices import DEBATE_STARTED
 from forum.permissions import can_read_group
 from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
@@ -53,18 +54,21 @@ async def went_live(forum: Forum, conn: Connection, debate: Debate, *, remind: b
     message = f"The debate “{debate.title}” is live now. Questions appear as the hosts reveal them."
     events: list[Event] = [state_event(debate, "live", debate.ends_at, message)]
     url = forum.renderer.url_path("debate", debate_id=debate.id)
+    topic = await topic_queries.get_topic(conn, debate.topic_id)
     for user_id in await _still_readers(conn, debate) if remind else []:
         started = f"“{debate.title}” has started."
         events.append(DebateReminder(user_id, debate.id, debate.title, url, started))
-        # Kept as a notification too, for a reminded member who has no page open.
+        # Kept as a notification too, for a reminded member who has no page open. It names
+        # the debate's topic and keeps no title: a member who loses access stops seeing it,
+        # and it reads the title as it is when shown (forum/notices.py).
         events += await notify_user(
             forum,
             conn,
             user_id,
             Kind.CUSTOM,
             forum.now(),
-            message=f"The debate {started}",
-            url=url,
+            message=DEBATE_STARTED,
+            topic=topic,
             email_at=forum.now(),
         )
     await forum.publish(conn, *events)

@@ -118,13 +118,16 @@ async def do_record_reading(forum: Forum, user: User | None, topic_id: int, upto
 
 async def mark_seen(
     forum: Forum, conn: Connection, user: User, topic_id: int, first: int, last: int
-) -> None:
+) -> int | None:
     """The member has seen posts `first`..`last` of a topic (its page showed them): what they
-    were told of those is read. Called by the topic page, in its own transaction, only when
-    there is something to mark (a page view is otherwise a pure read)."""
-    if await queries.mark_topic_read(conn, user.id, topic_id, first, last):
-        unread = await queries.count_unread(conn, user.id)
-        await forum.publish(conn, NotificationsRead(user.id, unread, ()))
+    were told of those is read; their unread count after, if it changed. Called by the topic
+    page, in its own transaction, only when there is something to mark (a page view is
+    otherwise a pure read)."""
+    if not await queries.mark_topic_read(conn, user.id, topic_id, first, last):
+        return None
+    unread = await queries.count_unread(conn, user.id)
+    await forum.publish(conn, NotificationsRead(user.id, unread, ()))
+    return unread
 
 
 # --- email -----------------------------------------------------------------------------------

@@ -106,7 +106,7 @@ async def users(request: Request) -> Response:
     if len(term) > 20:
         raise BadRequest("A member's name is at most 20 characters.")
     search_actions.pace_search(
-        forum, viewer_of(request), request.client.host if request.client else "unknown"
+        forum, viewer_of(request), request.client.host if request.client else "unknown", names=True
     )
     found = await search_queries.search_users(forum.db, term, limit=USERS_LIMIT)
     return ForumJSON(

@@ -355,12 +355,21 @@ async def insert_notification(
     )
 
 
-async def mentionable(conn: Connection, names: tuple[str, ...], group_id: int) -> dict[str, bool]:
+async def mentionable(
+    conn: Connection, names: tuple[str, ...], group_id: int | None
+) -> dict[str, bool]:
     """Of these lower-cased names, the members that exist, each with whether they may read
-    group `group_id`."""
+    group `group_id` (None: true for all; no group to check)."""
     if not names:
         return {}
     listed, params = in_list("m", names)
+    if group_id is None:
+        rows = await conn.fetch_all(
+            f"SELECT lower(u.username) AS name, TRUE AS may_read FROM users u"
+            f" WHERE lower(u.username) IN {listed}",
+            params,
+        )
+        return {row["name"]: True for row in rows}
     rows = await conn.fetch_all(
         f"SELECT lower(u.username) AS name, {may_read('u', 'g')} AS may_read"
         f" FROM users u JOIN groups g ON g.id = :g WHERE lower(u.username) IN {listed}",
@@ -465,7 +474,7 @@ class Alert:
     attempts: int
 
 
-MAX_ALERT_ATTEMPTS = 5
+MAX_ALERT_ATTEMPTS = 8  # tried again after 2, 4, 8 ... seconds: about four minutes in all
 
 
 async def add_alert(conn: Connection, post_id: int, *, new_topic: bool, now: float) -> None:
@@ -476,8 +485,11 @@ async def add_alert(conn: Connection, post_id: int, *, new_topic: bool, now: flo
     )
 
 
-async def alert_waiting(conn: Connection) -> bool:
-    row = await conn.fetch_one("SELECT 1 FROM post_alerts WHERE done_at IS NULL LIMIT 1")
+_WAITING = "done_at IS NULL AND (next_try_at IS NULL OR next_try_at <= :now)"
+
+
+async def alert_waiting(conn: Connection, now: float) -> bool:
+    row = await conn.fetch_one(f"SELECT 1 FROM post_alerts WHERE {_WAITING} LIMIT 1", {"now": now})
     return row is not None
 
 
@@ -487,7 +499,7 @@ async def take_alert(conn: Connection, now: float) -> Alert | None:
     another node's transaction skips the row this one holds."""
     if conn.dialect == "postgresql":
         sql = (
-            "WITH picked AS (SELECT post_id FROM post_alerts WHERE done_at IS NULL"
+            f"WITH picked AS (SELECT post_id FROM post_alerts WHERE {_WAITING}"
             " ORDER BY attempts, created_at, post_id LIMIT 1 FOR UPDATE SKIP LOCKED)"
             " UPDATE post_alerts SET done_at = :now FROM picked"
             " WHERE post_alerts.post_id = picked.post_id"
@@ -496,7 +508,7 @@ async def take_alert(conn: Connection, now: float) -> Alert | None:
     else:
         sql = (
             "UPDATE post_alerts SET done_at = :now WHERE post_id = (SELECT post_id FROM"
-            " post_alerts WHERE done_at IS NULL ORDER BY attempts, created_at, post_id LIMIT 1)"
+            f" post_alerts WHERE {_WAITING} ORDER BY attempts, created_at, post_id LIMIT 1)"
             " RETURNING post_id, new_topic, attempts"
         )
     row = await conn.fetch_one(sql, {"now": now})
@@ -506,10 +518,27 @@ async def take_alert(conn: Connection, now: float) -> Alert | None:
 
 
 async def alert_failed(conn: Connection, post_id: int, now: float) -> None:
-    """One more failed try; after MAX_ALERT_ATTEMPTS it is given up (marked done)."""
+    """One more failed try, tried again after a wait that doubles (a passing fault, such as a
+    database restart, must not use up the tries); after MAX_ALERT_ATTEMPTS, given up."""
+    row = await conn.fetch_one(
+        "SELECT attempts FROM post_alerts WHERE post_id = :p AND done_at IS NULL", {"p": post_id}
+    )
+    if row is None:
+        return
+    attempts = int(row["attempts"]) + 1
     await conn.execute(
-        "UPDATE post_alerts SET attempts = attempts + 1,"
-        " done_at = CASE WHEN attempts + 1 >= :most THEN :now ELSE NULL END"
+        "UPDATE post_alerts SET attempts = :a, next_try_at = :next, done_at = :done"
         " WHERE post_id = :p AND done_at IS NULL",
-        {"p": post_id, "most": MAX_ALERT_ATTEMPTS, "now": now},
+        {
+            "p": post_id,
+            "a": attempts,
+            "next": now + 2.0**attempts,
+            "done": now if attempts >= MAX_ALERT_ATTEMPTS else None,
+        },
+    )
+
+
+async def forget_done_alerts(conn: Connection, before: float) -> None:
+    await conn.execute(
+        "DELETE FROM post_alerts WHERE done_at IS NOT NULL AND done_at < :t", {"t": before}
     )

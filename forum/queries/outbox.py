@@ -158,6 +158,17 @@ async def finish(conn: Connection, outgoing_id: int, sender: str, outcome: str, 
     return row is not None
 
 
+async def renew(conn: Connection, outgoing_id: int, sender: str, now: float, lease: float) -> bool:
+    """Extend `sender`'s claim on a row right before sending it; False if the claim has
+    lapsed (another sender may hold the row now) or the row is finished."""
+    row = await conn.fetch_one(
+        "UPDATE outbox SET claimed_until = :until WHERE id = :id AND claimed_by = :me"
+        " AND finished_at IS NULL AND claimed_until >= :now RETURNING id",
+        {"until": now + lease, "id": outgoing_id, "me": sender, "now": now},
+    )
+    return row is not None
+
+
 async def retry_later(
     conn: Connection, outgoing_id: int, sender: str, due_at: float, error: str
 ) -> None:
@@ -165,6 +176,12 @@ async def retry_later(
         "UPDATE outbox SET due_at = :due, claimed_until = NULL, last_error = :error"
         " WHERE id = :id AND claimed_by = :me AND finished_at IS NULL",
         {"due": due_at, "error": error[:500], "id": outgoing_id, "me": sender},
+    )
+
+
+async def forget_finished(conn: Connection, before: float) -> None:
+    await conn.execute(
+        "DELETE FROM outbox WHERE finished_at IS NOT NULL AND finished_at < :t", {"t": before}
     )
 
 

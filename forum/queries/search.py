@@ -153,6 +153,7 @@ def _filters(search: Search, viewer: User | None) -> tuple[str, dict[str, object
     return " AND ".join(clauses), params
 
 
+_NEWEST = "p.created_at DESC, p.id DESC"
 _JOINS = (
     " JOIN topics t ON t.id = p.topic_id JOIN groups g ON g.id = t.group_id"
     " JOIN users u ON u.id = p.user_id"
@@ -170,7 +171,11 @@ async def search_posts(
     where, params = _filters(search, viewer)
     params |= {"limit": limit, "offset": offset}
     if conn.dialect == "postgresql":
-        order = "score DESC, p.id DESC" if search.order == "relevance" else "p.created_at DESC"
+        order = (
+            "score DESC, p.id DESC"
+            if search.order == "relevance"
+            else "p.created_at DESC, p.id DESC"
+        )
         # The blurb is made for the rows returned only (ts_headline reads the whole text).
         sql = (
             "WITH q AS (SELECT websearch_to_tsquery('english', :terms) AS query),"
@@ -187,7 +192,9 @@ async def search_posts(
         query = fts5_query(search.terms)
         if query is None:
             return []
-        order = "score, p.id DESC" if search.order == "relevance" else "p.created_at DESC"
+        order = (
+            "score, p.id DESC" if search.order == "relevance" else "p.created_at DESC, p.id DESC"
+        )
         sql = (
             f"SELECT {_COLUMNS}, bm25(search_posts) AS score,"
             " snippet(search_posts, 0, char(2), char(3), ' … ', 24) AS blurb"

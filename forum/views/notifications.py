@@ -3,20 +3,23 @@ what a member is told of (following a topic or group, muting a member, marking r
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from forum import emails
 from forum.access import access_group, access_topic
 from forum.actions import following
+from forum.auth import seen_signature
 from forum.errors import NotFound
-from forum.forms import query_input, read_input
+from forum.forms import query_input, read_body, read_input
 from forum.pages import EmailPrefsPage, NotificationsPage, UnsubscribePage
 from forum.queries import notifications as queries
 from forum.queries import outbox
 from forum.views.common import base
 from forum.views.topics import redirect_to_debate, topic_url
-from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
+from forum.web import auth_of, forum_of, path_int, redirect, render, require_viewer, viewer_of
 
 PAGE_SIZE = 30
 MENU_SIZE = 8
@@ -107,15 +110,17 @@ _PIXEL = bytes.fromhex(
 
 
 async def topic_seen(request: Request) -> Response:
-    """/t/{id}/seen?upto=N, loaded by a page without JavaScript: the reader has read the posts
-    it showed. The session cookie is SameSite=Lax, so another site's page cannot make a
-    member's browser report for them."""
-    viewer = viewer_of(request)
-    upto = query_input(request).get_int("upto")
-    if viewer is not None and upto:
-        await following.do_record_reading(
-            forum_of(request), viewer, path_int(request, "topic_id"), upto
-        )
+    """/t/{id}/seen?upto=N&sig=S, loaded by a page without JavaScript: the reader has read
+    the posts it showed. Signed for the session that rendered the page (auth.seen_signature):
+    a link from another site reports nothing."""
+    forum, viewer = forum_of(request), viewer_of(request)
+    query = query_input(request)
+    upto, topic_id = query.get_int("upto"), path_int(request, "topic_id")
+    csrf = auth_of(request).csrf_token
+    expected = seen_signature(forum.settings.secret_key, csrf, topic_id, upto or 0)
+    sig = query.get("sig") or ""
+    if viewer is not None and upto and sig.isascii() and hmac.compare_digest(sig, expected):
+        await following.do_record_reading(forum, viewer, topic_id, upto)
     return Response(_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
 
 
@@ -155,7 +160,9 @@ async def unsubscribe(request: Request) -> Response:
         raise NotFound("That unsubscribe link is not valid.")
     done = False
     if request.method == "POST":
-        await read_input(request, csrf=False)
+        # The body is not read as a form: mail clients send `List-Unsubscribe=One-Click` as
+        # urlencoded or as multipart (RFC 8058 allows both); its size is still bounded.
+        await read_body(request, forum.settings.max_body_bytes)
         await following.do_unsubscribe(forum, token)
         done = True
     page = UnsubscribePage(**base(request, "Unsubscribe"), token=token, what=found[1], done=done)

@@ -15,6 +15,7 @@ from forum.actions import posts as post_actions
 from forum.actions.drafts import Draft, PostEdit
 from forum.actions.following import mark_seen
 from forum.actions.holds import Held, PrivacyWarning
+from forum.auth import seen_signature
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pace import SLOW_MODE_CHOICES
@@ -75,16 +76,19 @@ async def topic_page(request: Request) -> Response:
     if not posts and (before or after):
         raise NotFound("There are no posts on that page.")
     first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
-    level = None
+    level, fields = None, base(request, topic.title)
     if viewer is not None:
         level = reading.level if reading else Level.NORMAL
-        # What they were told of on this page, they have now seen: a write only then.
+        # What they were told of on this page, they have now seen: a write only then, and
+        # the header's count is the one after it.
         if await notification_queries.has_unread_in_topic(db, viewer.id, topic.id, first, last):
             forum = forum_of(request)
             async with forum.db.transaction() as conn:
-                await mark_seen(forum, conn, viewer, topic.id, first, last)
+                unread = await mark_seen(forum, conn, viewer, topic.id, first, last)
+            if unread is not None:
+                fields["unread_notifications"] = unread
     page = TopicPage(
-        **base(request, topic.title),
+        **fields,
         live_since=await live_since(request, f"topic:{topic.id}"),
         topic=topic,
         group=access.group,
@@ -97,6 +101,13 @@ async def topic_page(request: Request) -> Response:
         can_see_hidden=is_staff(viewer),
         level=level,
         first_unread=first_unread if first_unread and first <= first_unread <= last else None,
+        seen_sig=(
+            seen_signature(
+                forum_of(request).settings.secret_key, fields["csrf_token"], topic.id, last
+            )
+            if viewer is not None and posts
+            else ""
+        ),
     )
     return render(request, page)
 
