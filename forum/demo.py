@@ -52,7 +52,11 @@ THREADS = [
         "Reviews suggest multimodal programmes may reduce complications; the evidence is still"
         " growing. See https://www.cochranelibrary.com for the reviews.",
         [
-            ("sam", "Thanks, this is a useful summary to point new members to."),
+            (
+                "sam",
+                "Thanks, this is a useful summary to point new members to. @ana, this"
+                " answers what you asked about the evidence.",
+            ),
         ],
     ),
     (

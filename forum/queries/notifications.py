@@ -46,16 +46,16 @@ LEVEL_NAMES = {
 # What each level means, as the follow forms say it (topic, group).
 FOLLOW_HINTS = {
     "topic": {
-        Level.WATCHING: "told of every reply",
-        Level.TRACKING: "unread count, told of replies to you",
-        Level.NORMAL: "told of mentions and replies to you",
-        Level.MUTED: "told of nothing here",
+        Level.WATCHING: "every reply",
+        Level.TRACKING: "unread count too",
+        Level.NORMAL: "replies to you, mentions",
+        Level.MUTED: "nothing",
     },
     "group": {
-        Level.WATCHING: "told of every new topic",
-        Level.TRACKING: "told of mentions and replies to you",
-        Level.NORMAL: "told of mentions and replies to you",
-        Level.MUTED: "told of nothing here unless you watch a topic",
+        Level.WATCHING: "every new topic",
+        Level.TRACKING: "replies to you, mentions",
+        Level.NORMAL: "replies to you, mentions",
+        Level.MUTED: "nothing, unless you watch a topic",
     },
 }
 
