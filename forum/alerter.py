@@ -15,31 +15,20 @@ small statements whatever its topic, and the bell rings a poll interval later.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from forum.actions.notify import alert_post
+from forum.background import Background
 from forum.context import Forum
 from forum.queries import notifications as queries
 
 log = logging.getLogger("forum.alerter")
 
 
-class Alerter:
+class Alerter(Background):
     def __init__(self, forum: Forum, poll: float) -> None:
         self.forum = forum
         self.poll = poll
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def run_due(self, limit: int = 100) -> int:
         """Do waiting alerts, up to `limit`; how many were taken."""

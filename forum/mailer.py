@@ -27,6 +27,7 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from forum import emails
+from forum.background import Background
 from forum.context import Forum
 from forum.queries import outbox
 
@@ -37,11 +38,10 @@ _ADDRESS_RE = re.compile(r"\S+@\S+")
 MAX_BACKOFF = 3600.0
 
 
-class Mailer:
+class Mailer(Background):
     def __init__(self, forum: Forum) -> None:
         self.forum = forum
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     @property
@@ -49,18 +49,8 @@ class Mailer:
         # Longer than one try can take (connect, TLS, login, send), with room to finish it.
         return 3.0 * self.forum.settings.smtp_timeout_seconds + 30
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
     def wake(self) -> None:
         self._wake.set()
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def make_digests(self) -> int:
         async with self.forum.db.transaction() as conn:

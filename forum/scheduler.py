@@ -11,31 +11,20 @@ transaction (forum/actions/debate_state.py), so with several nodes each fires on
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from forum.actions.debate_state import bring_up_to_date
+from forum.background import Background
 from forum.context import Forum
 from forum.queries import debates as debate_queries
 
 log = logging.getLogger("forum.scheduler")
 
 
-class DebateScheduler:
+class DebateScheduler(Background):
     def __init__(self, forum: Forum, tick: float) -> None:
         self.forum = forum
         self.tick = tick
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def fire_due(self) -> bool:
         """Bring every debate whose times have passed up to date; False if one failed."""

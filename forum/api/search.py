@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from forum.actions import search as search_actions
-from forum.api.serialize import avatar_template
+from forum.api.serialize import avatar_template, topic_list_item
 from forum.errors import BadRequest
 from forum.forms import query_input
 from forum.queries import search as search_queries
@@ -38,22 +38,7 @@ async def search(request: Request) -> Response:
             topic = await topic_queries.get_topic(forum.db, hit.topic_id)
             if topic is None:
                 continue
-            topics[hit.topic_id] = {
-                "id": topic.id,
-                "title": topic.title,
-                "fancy_title": topic.title,
-                "slug": topic.slug,
-                "posts_count": topic.posts_count,
-                "reply_count": topic.reply_count,
-                "highest_post_number": topic.highest_post_number,
-                "created_at": iso_time(topic.created_at),
-                "last_posted_at": iso_time(topic.bumped_at),
-                "bumped_at": iso_time(topic.bumped_at),
-                "closed": topic.closed,
-                "pinned": topic.pinned,
-                "category_id": topic.group_id,
-                "archetype": "regular",
-            }
+            topics[hit.topic_id] = topic_list_item(topic) | {"archetype": "regular"}
     posts = [
         {
             "id": hit.post_id,
