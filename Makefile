@@ -17,8 +17,9 @@ run: $(STAMP)
 	$(BIN)/forum demo
 	$(BIN)/forum serve
 
+# Two workers, one per core: each has its own databases, servers, ports and browser.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -353,7 +354,8 @@ async def test_a_post_on_one_node_reaches_a_reader_on_another(server, arrange, d
             from tests.conftest import unavailable
 
             unavailable(f"Redis at {REDIS_URL} ({error})")
-    bus_url = REDIS_URL if bus == "redis" else ""
+    # Channels of its own on Redis: runs in parallel (pytest -n 2) share one Redis.
+    bus_url = f"{REDIS_URL}?prefix=t{secrets.token_hex(4)}" if bus == "redis" else ""
     ana, ben = await arrange.user(), await arrange.user()
     group = await arrange.group()
     written = await arrange.topic(group, ana, "Across nodes", "x")

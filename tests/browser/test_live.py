@@ -262,7 +262,9 @@ async def test_a_dropped_connection_resumes_without_loss_or_duplicates(
     await expect(b.locator("article.post")).to_have_count(count)  # nothing can arrive yet
 
     await b.evaluate("window.__liveHeld = false")
-    await expect(status).to_have_text("Live updates are back.")
+    # The next try comes after the backoff the held tries built up (up to ~12 s: live.js
+    # doubles it from 0.5 s, with jitter), the longer the busier the machine.
+    await expect(status).to_have_text("Live updates are back.", timeout=30000)
     await expect(b.locator(".live-bar button")).to_have_count(2)
     for button in await b.locator(".live-bar button").all():
         await expect(button).to_be_hidden()  # no reload needed, no reply out of view
