@@ -176,6 +176,11 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def client_address(request: Request) -> str:
+    """The caller's network address, for limits kept per address."""
+    return request.client.host if request.client else "unknown"
+
+
 def safe_next(path: str | None, default: str = "/") -> str:
     """Only same-site paths: `//evil.example` and `https://...` would send people elsewhere."""
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:

@@ -72,6 +72,16 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
+def email_on(port: int) -> dict[str, Any]:
+    """Settings that send a test server's email to the local SMTP server on `port`, at once."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_security": "none",
+        "email_delay_seconds": 0,
+    }
+
+
 @dataclass
 class Mail:
     inbox: Inbox
@@ -99,10 +109,7 @@ async def mail(fresh: Any) -> AsyncIterator[Mail]:
     mailer looks only once, at start: the test sends, so it can count tries."""
     with smtp_server() as (inbox, port):
         made = await fresh(
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_security="none",
-            email_delay_seconds=0,
+            **email_on(port),
             email_retry_seconds=1,
             smtp_timeout_seconds=1,
             email_poll_ms=10**9,
@@ -335,13 +342,7 @@ def test_unsubscribe_links_are_signed() -> None:
 async def test_forum_serve_sends_from_its_outbox(fresh) -> None:
     """The mailer runs in the server's lifespan: a reply posted over HTTP is emailed."""
     with smtp_server() as (inbox, port):
-        made = await fresh(
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_security="none",
-            email_delay_seconds=0,
-            email_poll_ms=50,
-        )
+        made = await fresh(**email_on(port), email_poll_ms=50)
         ana, cat = await made.arrange.user(name="ana"), await made.arrange.user(name="cat")
         group = await made.arrange.group(members=(ana, cat))
         topic = await made.arrange.topic(group, cat, title="Hydrotherapy")

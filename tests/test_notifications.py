@@ -319,3 +319,25 @@ async def test_one_notification_is_marked_read_from_the_page(server, arrange, cl
     assert done.status_code == 303 and done.headers["location"] == "/notifications"
     after = await told(server, arrange, ana)
     assert [n["read"] for n in after["notifications"]] == [True, False]
+
+
+async def test_the_new_pages_keep_to_who_may_see_them(server, arrange, client) -> None:
+    ana, outsider = await arrange.user(name="ana"), await arrange.user(name="out")
+    private = await arrange.group("private", members=(ana,))
+    topic = await arrange.topic(private, ana)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        for path in ("/notifications", "/notifications/menu", "/my/email"):
+            signed_out = await http.get(path)
+            assert signed_out.status_code == 303 and "/login" in signed_out.headers["location"]
+        # A private topic's post link is a 404 to others, as its page is.
+        assert (await http.get(f"/t/x/{topic.topic_id}/1")).status_code == 404
+    o = await logged_in(client, outsider)
+    assert (await o.get(f"/t/x/{topic.topic_id}/1")).status_code == 404
+    follow = {"level": "watching"}
+    assert (await o.post_form(f"/t/{topic.topic_id}/notifications", follow)).status_code == 404
+    assert (await o.post_form(f"/g/{private.slug}/notifications", follow)).status_code == 404
+    assert (await o.post_form("/u/no_such_member/mute", {})).status_code == 404
+    assert (await o.post_form(f"/u/{ana.username}/mute", {}, csrf=False)).status_code == 403
+    member = await logged_in(client, ana)
+    landed = await member.get(f"/t/x/{topic.topic_id}/1")
+    assert landed.status_code == 303 and landed.headers["location"].endswith("#post-1")

@@ -4,6 +4,7 @@ notification level of a topic or a category (group)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -47,20 +48,18 @@ async def mark_read(request: Request) -> Response:
 
 
 async def topic_level(request: Request) -> Response:
-    form = await read_input(request)
-    level = following.parse_level(form.get("notification_level"))
-    await following.do_set_topic_level(
-        forum_of(request), require_viewer(request), path_int(request, "topic_id"), level
-    )
-    return ForumJSON({"success": "OK", "notification_level": int(level)})
+    return await _set_level(request, following.do_set_topic_level, "topic_id")
 
 
 async def category_level(request: Request) -> Response:
+    return await _set_level(request, following.do_set_group_level, "group_id")
+
+
+async def _set_level(request: Request, act: Any, id_name: str) -> Response:
+    """Discourse's notification level form (`notification_level`) for a topic or category."""
     form = await read_input(request)
     level = following.parse_level(form.get("notification_level"))
-    await following.do_set_group_level(
-        forum_of(request), require_viewer(request), path_int(request, "group_id"), level
-    )
+    await act(forum_of(request), require_viewer(request), path_int(request, id_name), level)
     return ForumJSON({"success": "OK", "notification_level": int(level)})
 
 

@@ -13,7 +13,7 @@ from forum.forms import query_input
 from forum.queries import search as search_queries
 from forum.queries import topics as topic_queries
 from forum.rendering import iso_time
-from forum.web import ForumJSON, forum_of, viewer_of
+from forum.web import ForumJSON, client_address, forum_of, viewer_of
 
 USERS_LIMIT = 8
 
@@ -29,16 +29,14 @@ async def search(request: Request) -> Response:
     asked = await search_actions.check_search(forum, viewer, form)
     if asked is None:
         raise BadRequest("Please type something to search for (q).")
-    address = request.client.host if request.client else "unknown"
-    search_actions.pace_search(forum, viewer, address)
+    search_actions.pace_search(forum, viewer, client_address(request))
     found = await search_actions.do_search(forum, viewer, asked, form.get_int("page") or 1)
-    topics: dict[int, dict[str, object]] = {}
-    for hit in found.posts:
-        if hit.topic_id not in topics:
-            topic = await topic_queries.get_topic(forum.db, hit.topic_id)
-            if topic is None:
-                continue
-            topics[hit.topic_id] = topic_list_item(topic) | {"archetype": "regular"}
+    read = await topic_queries.get_topics(forum.db, list({h.topic_id for h in found.posts}))
+    topics = {
+        hit.topic_id: topic_list_item(read[hit.topic_id]) | {"archetype": "regular"}
+        for hit in found.posts
+        if hit.topic_id in read
+    }
     posts = [
         {
             "id": hit.post_id,
@@ -90,9 +88,7 @@ async def users(request: Request) -> Response:
         return ForumJSON({"users": []})
     if len(term) > 20:
         raise BadRequest("A member's name is at most 20 characters.")
-    search_actions.pace_search(
-        forum, viewer_of(request), request.client.host if request.client else "unknown", names=True
-    )
+    search_actions.pace_search(forum, viewer_of(request), client_address(request), names=True)
     found = await search_queries.search_users(forum.db, term, limit=USERS_LIMIT)
     return ForumJSON(
         {

@@ -154,6 +154,11 @@ def _filters(search: Search, viewer: User | None) -> tuple[str, dict[str, object
 
 
 _NEWEST = "p.created_at DESC, p.id DESC"
+# A topic through its opening post, so every filter applies to titles as to posts.
+_OPENING = (
+    " JOIN posts p ON p.topic_id = t.id AND p.post_number = 1"
+    " JOIN groups g ON g.id = t.group_id JOIN users u ON u.id = p.user_id"
+)
 _JOINS = (
     " JOIN topics t ON t.id = p.topic_id JOIN groups g ON g.id = t.group_id"
     " JOIN users u ON u.id = p.user_id"
@@ -216,8 +221,7 @@ async def search_titles(
     # The title's topic is read through its first post, so every filter applies as to posts.
     if conn.dialect == "postgresql":
         sql = (
-            "SELECT t.id FROM topics t JOIN posts p ON p.topic_id = t.id AND p.post_number = 1"
-            " JOIN groups g ON g.id = t.group_id JOIN users u ON u.id = p.user_id"
+            f"SELECT t.id FROM topics t{_OPENING}"
             " WHERE to_tsvector('english', t.title) @@ websearch_to_tsquery('english', :terms)"
             f" AND {where} ORDER BY t.bumped_at DESC LIMIT :limit"
         )
@@ -228,9 +232,7 @@ async def search_titles(
             return []
         sql = (
             "SELECT t.id FROM search_topics JOIN topics t ON t.id = search_topics.rowid"
-            " JOIN posts p ON p.topic_id = t.id AND p.post_number = 1"
-            " JOIN groups g ON g.id = t.group_id JOIN users u ON u.id = p.user_id"
-            f" WHERE search_topics MATCH :match AND {where}"
+            f"{_OPENING} WHERE search_topics MATCH :match AND {where}"
             " ORDER BY bm25(search_topics), t.bumped_at DESC LIMIT :limit"
         )
         params["match"] = query

@@ -133,6 +133,13 @@ async def get_topic(conn: Connection, topic_id: int) -> Topic | None:
     return Topic.from_row(row) if row else None
 
 
+async def get_topics(conn: Connection, topic_ids: list[int]) -> dict[int, Topic]:
+    """Several topics by id, in one statement."""
+    ids_sql, params = in_list("t", topic_ids)
+    rows = await conn.fetch_all(f"{TOPIC_SELECT} WHERE t.id IN {ids_sql}", params)
+    return {topic.id: topic for topic in map(Topic.from_row, rows)}
+
+
 async def list_topics(
     conn: Connection, group_ids: list[int], before: TopicCursor | None, limit: int
 ) -> list[Topic]:

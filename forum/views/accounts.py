@@ -40,6 +40,7 @@ from forum.rendering import BADGE_LABELS
 from forum.views.common import base
 from forum.web import (
     auth_of,
+    client_address,
     forum_of,
     redirect,
     render,
@@ -68,10 +69,6 @@ def _logged_in(request: Request, user: User, token: str, next_path: str) -> Resp
     return response
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def login(request: Request) -> Response:
     next_path = safe_next(query_input(request).get("next"))
     login_value, errors, status, wait = "", [], 200, None
@@ -83,7 +80,7 @@ async def login(request: Request) -> Response:
         attempt = account_actions.LoginAttempt(
             login_value,
             form.get("password") or "",
-            _address(request),
+            client_address(request),
             device_of(secret, request.cookies.get(DEVICE_COOKIE)),
         )
         try:
@@ -125,7 +122,7 @@ async def signup(request: Request) -> Response:
                 form.get("badge"),
                 guest=guest,
             )
-            await account_actions.take_signup_turn(forum, _address(request))
+            await account_actions.take_signup_turn(forum, client_address(request))
             user = await account_actions.do_create_user(forum, details)
             _, token = await account_actions.do_login(
                 forum,
@@ -133,7 +130,7 @@ async def signup(request: Request) -> Response:
                 account_actions.LoginAttempt(
                     details.username,
                     details.password,
-                    _address(request),
+                    client_address(request),
                     Device(user.id, new_token()),
                 ),
             )

@@ -19,7 +19,16 @@ from forum.queries import notifications as queries
 from forum.queries import outbox
 from forum.views.common import base
 from forum.views.topics import redirect_to_debate, topic_url
-from forum.web import auth_of, forum_of, path_int, redirect, render, require_viewer, viewer_of
+from forum.web import (
+    auth_of,
+    forum_of,
+    path_int,
+    redirect,
+    render,
+    require_viewer,
+    safe_next,
+    viewer_of,
+)
 
 PAGE_SIZE = 30
 MENU_SIZE = 8
@@ -53,11 +62,7 @@ async def mark_read(request: Request) -> Response:
     forum, viewer = forum_of(request), require_viewer(request)
     form = await read_input(request)
     await following.do_mark_read(forum, viewer, form.get_int("id"))
-    back = form.get("back") or ""
-    # Only a path of this site: never an open redirect.
-    if back.startswith("/") and not back.startswith("//") and "\\" not in back:
-        return redirect(back)
-    return redirect(request.url_for("notifications").path)
+    return redirect(safe_next(form.get("back"), request.url_for("notifications").path))
 
 
 async def post_link(request: Request) -> Response:

@@ -11,11 +11,7 @@ from forum.errors import BadRequest
 from forum.forms import query_input
 from forum.pages import SearchPage
 from forum.views.common import base
-from forum.web import forum_of, render, viewer_of
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+from forum.web import client_address, forum_of, render, viewer_of
 
 
 async def search_page(request: Request) -> Response:
