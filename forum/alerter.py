@@ -46,7 +46,9 @@ class Alerter(Background):
                     if alert is None:
                         return done
                     post_id = alert.post_id
-                    events = await alert_post(forum, conn, alert.post_id, alert.new_topic)
+                    events = await alert_post(
+                        forum, conn, alert.post_id, alert.new_topic, alert.mentions_only
+                    )
                     await forum.publish(conn, *events)
             except Exception:
                 # Logged by id only (no text, no names); tried again, after the others.

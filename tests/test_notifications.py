@@ -11,14 +11,16 @@ import httpx
 import pytest
 
 from forum.actions import following
-from forum.actions.drafts import Draft
+from forum.actions.drafts import Draft, PostEdit
+from forum.actions.edits import do_edit_post
 from forum.actions.groups import do_leave_group
 from forum.actions.idempotent import Written
 from forum.actions.posts import do_reply
 from forum.errors import BadRequest, RateLimited
 from forum.queries.notifications import Kind, Level
-from tests.conftest import Arrange, alerted, logged_in
+from tests.conftest import Arrange, alerted, logged_in, unique
 from tests.test_live import key_headers, live
+from tests.test_moderation import act, pending_items
 
 
 async def told(server: Any, arrange: Arrange, user: Any) -> dict[str, Any]:
@@ -269,6 +271,53 @@ async def test_too_many_mentions_is_refused_and_nothing_written(server, arrange)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
         posts = await http.get(f"/t/{topic.topic_id}/posts.json")
     assert len(posts.json()["post_stream"]["posts"]) == 1
+
+
+async def test_mentions_added_by_an_edit_tell_only_those_added(server, arrange) -> None:
+    ana, ben, cat, group = await people(arrange)
+    dan = await arrange.user(name="dan")  # not a member: the group is public
+    topic = await arrange.topic(group, ana)  # ana watches it
+    reply = await arrange.reply(topic.topic_id, ben, f"Hello @{dan.username}.")
+    assert kinds(await told(server, arrange, ana)) == [(Kind.POSTED, reply.post_number)]
+    edit = PostEdit(f"Hello @{dan.username} and @{cat.username}.", 1)
+    await do_edit_post(arrange.forum, ben, reply.post_id, edit)
+    # cat, added, is told; dan was told already and ana (watching) is not told again.
+    assert kinds(await told(server, arrange, cat)) == [(Kind.MENTIONED, reply.post_number)]
+    assert kinds(await told(server, arrange, dan)) == [(Kind.MENTIONED, reply.post_number)]
+    assert kinds(await told(server, arrange, ana)) == [(Kind.POSTED, reply.post_number)]
+    # An edit that mentions nobody new, and one that mentions too many, tell nobody.
+    await do_edit_post(arrange.forum, ben, reply.post_id, PostEdit(f"Hi @{cat.username}.", 2))
+    names = " ".join(f"@name_{i}" for i in range(11))
+    with pytest.raises(BadRequest, match="at most 10"):
+        await do_edit_post(arrange.forum, ben, reply.post_id, PostEdit(names, 3))
+    assert len((await told(server, arrange, cat))["notifications"]) == 1
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        posts = await http.get(f"/t/{topic.topic_id}/posts.json")
+    assert f"@{cat.username}" in posts.json()["post_stream"]["posts"][1]["cooked"]
+    assert "name_1" not in posts.json()["post_stream"]["posts"][1]["cooked"]
+
+
+async def test_mentions_in_an_edit_held_for_review_tell_once_approved(
+    server, arrange, client
+) -> None:
+    ana, ben, cat, group = await people(arrange)
+    moderator, admin = await arrange.user(role="moderator"), await arrange.user(role="admin")
+    word = unique("Watchword").lower()
+    adm = await logged_in(client, admin)
+    await adm.post_form("/review/watched-words", {"word": word, "change": "add"})
+    topic = await arrange.topic(group, ana)
+    reply = await arrange.reply(topic.topic_id, ben, "Hello all.")
+    b = await logged_in(client, ben)
+    edited = await b.post_form(
+        f"/p/{reply.post_id}/edit", {"raw": f"Hello @{cat.username}, {word}.", "version": 1}
+    )
+    assert edited.status_code == 303
+    # Held: hidden until a moderator looks, and cat is not told of text she cannot see.
+    assert kinds(await told(server, arrange, cat)) == []
+    [item] = await pending_items(arrange.db, target_id=reply.post_id, kind="post")
+    assert (await act(await logged_in(client, moderator), item, "approve")).status_code == 303
+    assert kinds(await told(server, arrange, cat)) == [(Kind.MENTIONED, reply.post_number)]
+    await adm.post_form("/review/watched-words", {"word": word, "change": "remove"})
 
 
 async def test_follow_choices_are_paced(arrange) -> None:

@@ -21,6 +21,7 @@ from forum.actions.holds import (
     removed_quote_hold,
 )
 from forum.actions.idempotent import Written
+from forum.actions.notify import queue_mention_alert
 from forum.actions.posts import prepare, require_author
 from forum.actions.redaction import redact_history
 from forum.actions.validation import clean_text, clean_title, slugify
@@ -30,6 +31,7 @@ from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden
 from forum.events import replace_topic_rows
+from forum.notices import check_mentions
 from forum.pace import check_pace
 from forum.permissions import can_edit_post, is_staff
 from forum.queries import posts as post_queries
@@ -74,6 +76,7 @@ async def do_edit_post(forum: Forum, user: User | None, post_id: int, edit: Post
         return Written(post.topic_id, post.id, post.post_number)
     await check_pace(forum.db, forum.settings, editor, "edit", forum.now(), record=False)
     prepared = await prepare(forum.settings, None, clean_raw)
+    check_mentions(prepared.cooked)
     # An author taking identifiable data back out of their post: the versions that held it
     # leave the history too.
     had_identifiers = await off_the_loop(len(post.raw), lambda: bool(find_identifiers(post.raw)))
@@ -129,6 +132,8 @@ async def do_edit_post(forum: Forum, user: User | None, post_id: int, edit: Post
             if holds:
                 await queue_edited_post(forum, conn, edited, access.group.id, holds, now)
                 edited = shown
+            else:
+                await queue_mention_alert(conn, post, edited, now=now)
             await _after_edit(
                 forum,
                 conn,

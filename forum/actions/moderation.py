@@ -19,7 +19,7 @@ from forum.actions.holds import (
     publish_review_change,
     removed_quote_hold,
 )
-from forum.actions.notify import notify_user
+from forum.actions.notify import notify_user, queue_mentions_on_approval
 from forum.actions.posts import prepare, publish_reply, publish_topic, require_author
 from forum.actions.redaction import (
     PRIVACY_REASONS,
@@ -380,6 +380,7 @@ async def _apply(
             if post.hidden_at is not None:
                 await _set_hidden(forum, conn, post, access.topic, None)
                 post = replace(post, hidden_at=None)
+                await queue_mentions_on_approval(conn, post, now=now)
                 message = "A moderator looked at your post and it is visible again."
             # A moderator's edit removed something; an approved patient-data item may have
             # had it in an earlier version: either way, the history keeps only what is

@@ -27,6 +27,7 @@ from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
 from forum.queries import users as user_queries
 from forum.queries.notifications import Kind, Notification, Notified, PostNotice
+from forum.queries.posts import Post
 from forum.queries.topics import Topic
 from forum.queries.users import User
 
@@ -42,9 +43,26 @@ async def queue_alert(
     await queries.add_alert(conn, post_id, new_topic=post_number == 1, now=now)
 
 
-async def alert_post(forum: Forum, conn: Connection, post_id: int, new_topic: bool) -> list[Event]:
+async def queue_mention_alert(conn: Connection, before: Post, after: Post, *, now: float) -> None:
+    """In an edit's transaction: if it mentions someone the post did not mention before, the
+    alerter tells them (and only them) as it would have had they been there from the start."""
+    if set(mentioned_names(after.cooked)) - set(mentioned_names(before.cooked)):
+        await queries.add_mentions_alert(conn, after.id, now=now)
+
+
+async def queue_mentions_on_approval(conn: Connection, post: Post, *, now: float) -> None:
+    """A moderator made a post visible again (an edit held for review, a flag dismissed):
+    those it mentions and who were not told of it (the edit added them) are told now."""
+    if mentioned_names(post.cooked):
+        await queries.add_mentions_alert(conn, post.id, now=now)
+
+
+async def alert_post(
+    forum: Forum, conn: Connection, post_id: int, new_topic: bool, mentions_only: bool = False
+) -> list[Event]:
     """Tell whoever a published post concerns (the alerter's work, in its own transaction);
-    the live events to publish in it. A post hidden or removed since tells nobody."""
+    the live events to publish in it. A post hidden or removed since tells nobody.
+    `mentions_only`: an edit added mentions, and only those mentioned are told."""
     post = await post_queries.get_post(conn, post_id)
     if post is None or not post.visible:
         return []
@@ -54,6 +72,7 @@ async def alert_post(forum: Forum, conn: Connection, post_id: int, new_topic: bo
         return []
     now = forum.now()
     in_debate = topic.is_debate
+    only_mentions = in_debate or mentions_only
     notice = PostNotice(
         post_id=post.id,
         post_number=post.post_number,
@@ -61,10 +80,10 @@ async def alert_post(forum: Forum, conn: Connection, post_id: int, new_topic: bo
         group_id=topic.group_id,
         author_id=author.id,
         mentioned=mentioned_names(post.cooked),
-        replied_to=None if in_debate else post.reply_to_post_number,
-        quoted=() if in_debate else quoted_numbers(post.raw),
-        new_topic=new_topic and not in_debate,
-        watchers=not in_debate,
+        replied_to=None if only_mentions else post.reply_to_post_number,
+        quoted=() if only_mentions else quoted_numbers(post.raw),
+        new_topic=new_topic and not only_mentions,
+        watchers=not only_mentions,
         # No title and no text: a title can be edited (or redacted) later, and a
         # notification shows its topic's title as it is when read.
         data=json.dumps(

@@ -472,6 +472,7 @@ class Alert:
     post_id: int
     new_topic: bool
     attempts: int
+    mentions_only: bool = False  # an edit added mentions: only those it mentions are told
 
 
 MAX_ALERT_ATTEMPTS = 8  # tried again after 2, 4, 8 ... seconds: about four minutes in all
@@ -482,6 +483,19 @@ async def add_alert(conn: Connection, post_id: int, *, new_topic: bool, now: flo
         "INSERT INTO post_alerts (post_id, new_topic, created_at) VALUES (:p, :n, :now)"
         " ON CONFLICT (post_id) DO NOTHING",
         {"p": post_id, "n": new_topic, "now": now},
+    )
+
+
+async def add_mentions_alert(conn: Connection, post_id: int, *, now: float) -> None:
+    """An edit added mentions to a published post: its alert waits again, to tell only those
+    mentioned (notify_post tells nobody twice of one post). An alert still waiting from the
+    post's publishing stays whole: it reads the post as it is now, mentions and all."""
+    await conn.execute(
+        "INSERT INTO post_alerts (post_id, created_at, mentions_only) VALUES (:p, :now, TRUE)"
+        " ON CONFLICT (post_id) DO UPDATE SET"
+        " mentions_only = post_alerts.mentions_only OR post_alerts.done_at IS NOT NULL,"
+        " created_at = :now, done_at = NULL, next_try_at = NULL, attempts = 0",
+        {"p": post_id, "now": now},
     )
 
 
@@ -503,18 +517,23 @@ async def take_alert(conn: Connection, now: float) -> Alert | None:
             " ORDER BY attempts, created_at, post_id LIMIT 1 FOR UPDATE SKIP LOCKED)"
             " UPDATE post_alerts SET done_at = :now FROM picked"
             " WHERE post_alerts.post_id = picked.post_id"
-            " RETURNING post_alerts.post_id, new_topic, attempts"
+            " RETURNING post_alerts.post_id, new_topic, attempts, mentions_only"
         )
     else:
         sql = (
             "UPDATE post_alerts SET done_at = :now WHERE post_id = (SELECT post_id FROM"
             f" post_alerts WHERE {_WAITING} ORDER BY attempts, created_at, post_id LIMIT 1)"
-            " RETURNING post_id, new_topic, attempts"
+            " RETURNING post_id, new_topic, attempts, mentions_only"
         )
     row = await conn.fetch_one(sql, {"now": now})
     if row is None:
         return None
-    return Alert(int(row["post_id"]), bool(row["new_topic"]), int(row["attempts"]))
+    return Alert(
+        int(row["post_id"]),
+        bool(row["new_topic"]),
+        int(row["attempts"]),
+        bool(row["mentions_only"]),
+    )
 
 
 async def alert_failed(conn: Connection, post_id: int, now: float) -> None:
