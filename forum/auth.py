@@ -76,6 +76,12 @@ class Auth:
     key_hash: str | None = None  # the API key's, for checking it again (forum/live.py)
     key_owner_id: int | None = None  # whose key it is: an admin's may act as someone else
     unread_notifications: int = 0  # the header's bell, read with the session
+    bell_head: int = 0  # the last event of the member's channel when the bell was counted
+
+    @property
+    def bell_since(self) -> str:
+        """Where a page's live updates of the bell resume ("user:<id>=<event id>")."""
+        return f"user:{self.user.id}={self.bell_head}" if self.user and self.bell_head else ""
 
     @property
     def needs_csrf(self) -> bool:
@@ -183,10 +189,17 @@ async def _cookie_auth(
         found = await user_queries.get_session(forum.db, token_hash(token), forum.now())
         # A suspension deletes sessions; one set another way (the database, a script)
         # still admits nobody.
-        if found is not None and not is_suspended(found[0], forum.now()):
-            user, unread = found
+        if found is not None and not is_suspended(found.user, forum.now()):
             csrf = csrf_token_for(secret, token)
-            return Auth(user, "session", csrf, token, unread_notifications=unread), None
+            auth = Auth(
+                found.user,
+                "session",
+                csrf,
+                token,
+                unread_notifications=found.unread,
+                bell_head=found.bell_head,
+            )
+            return auth, None
     # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.
     anon = cookies.get(ANON_COOKIE)
     new_anon = None

@@ -27,6 +27,7 @@ class Page:
     csrf_token: str
     live_since: str = ""  # "channel=id ..." heads at render time, so live.js resumes exactly
     unread_notifications: int = 0  # the header's bell (signed-in viewers)
+    bell_since: str = ""  # "user:<id>=id": where the bell's live updates resume
 
 
 @dataclass(frozen=True, kw_only=True)

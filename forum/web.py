@@ -157,6 +157,7 @@ def error_response(
         viewer=auth.user if auth else None,
         csrf_token=auth.csrf_token if auth else "",
         unread_notifications=auth.unread_notifications if auth else 0,
+        bell_since=auth.bell_since if auth else "",
         status_code=status,
         messages=messages,
     )

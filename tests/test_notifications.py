@@ -5,6 +5,7 @@ JSON API in Discourse's shapes, visiting the post), losing access, and bad input
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -188,6 +189,28 @@ async def test_the_bell_rings_live_and_reading_clears_it(server, arrange, client
         read = await socket.until(lambda f: f.get("kind") == "notification.read")
         assert read["data"]["unread"] == 0
         assert (await told(server, arrange, ana))["notifications"][0]["read"] is True
+
+
+async def test_a_notification_made_while_a_page_loads_still_reaches_its_bell(
+    server, arrange, client
+) -> None:
+    ana, ben, _, group = await people(arrange)
+    topic = await arrange.topic(group, ana)
+    await answer(arrange, ben, topic.topic_id, "First.", 1)
+    await alerted(arrange.forum)
+    c = await logged_in(client, ana)
+    home = await c.get("/")
+    since = re.search(rf'data-live-since="[^"]*user:{ana.id}=(\d+)', home.text)
+    assert since is not None and "data-bell-n>1<" in home.text
+    # Told of a second reply after the page was made, before its socket subscribed: the
+    # page resumes its channel where its count was read, and the bell gets it.
+    await answer(arrange, ben, topic.topic_id, "Second.", 1)
+    await alerted(arrange.forum)
+    async with live(server.base_url, await key_headers(arrange.db, ana)) as socket:
+        subscribe = {"type": "subscribe", "channel": f"user:{ana.id}"}
+        await socket.send(subscribe | {"since": int(since.group(1))})  # replayed, then "subscribed"
+        event = await socket.until(lambda f: f.get("kind") == "notification.created")
+        assert event["data"]["unread"] == 2
 
 
 async def test_marking_read_over_the_api_and_the_page(server, arrange, client) -> None:

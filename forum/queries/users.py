@@ -163,19 +163,31 @@ async def insert_session(
 
 async def get_session_user(conn: Connection, token_hash: str, now: float) -> User | None:
     found = await get_session(conn, token_hash, now)
-    return found[0] if found else None
+    return found.user if found else None
 
 
-async def get_session(conn: Connection, token_hash: str, now: float) -> tuple[User, int] | None:
+@dataclass(frozen=True, slots=True)
+class SessionRead:
+    user: User
+    unread: int  # unread notifications, the header's bell
+    bell_head: int  # the last event id of the member's own channel, user:<id>
+
+
+async def get_session(conn: Connection, token_hash: str, now: float) -> SessionRead | None:
     """A live session's user, with their unread notifications (the header's bell) counted
-    in the same statement, as queries/notifications.count_unread counts them."""
+    in the same statement, as queries/notifications.count_unread counts them, and the head
+    of their channel as of that count: the page's live updates resume after it, so a
+    notification made while the page loads still reaches its bell."""
     row = await conn.fetch_one(
-        f"SELECT {U_COLUMNS}, ({UNREAD_OF_U}) AS unread"
+        f"SELECT {U_COLUMNS}, ({UNREAD_OF_U}) AS unread, (SELECT h.last_id FROM channel_heads h"
+        " WHERE h.channel = 'user:' || CAST(u.id AS TEXT)) AS bell_head"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = :t AND s.expires_at > :now",
         {"t": token_hash, "now": now},
     )
-    return (User.from_row(row), int(row["unread"])) if row else None
+    if row is None:
+        return None
+    return SessionRead(User.from_row(row), int(row["unread"]), int(row["bell_head"] or 0))
 
 
 async def delete_session(conn: Connection, token_hash: str) -> int | None:

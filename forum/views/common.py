@@ -20,6 +20,7 @@ def base(request: Request, title: str) -> dict[str, Any]:
         "viewer": auth.user,
         "csrf_token": auth.csrf_token,
         "unread_notifications": auth.unread_notifications,
+        "bell_since": auth.bell_since,
     }
 
 
