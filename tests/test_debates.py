@@ -559,6 +559,14 @@ async def test_remind_me(arrange, api, forum, db) -> None:
     assert len(reminders) == 1 and f"/debates/{debate.id}" in reminders[0]["payload"]
     r = await reader.post(f"/debates/{debate.id}/remind.json")
     assert r.status_code == 409 and "already started" in r.json()["errors"][0]
+    # Kept as a notification, read once the member has been to the debate's page.
+    told = (await reader.get("/notifications.json")).json()
+    assert told["unread_notifications"] == 1
+    assert told["notifications"][0]["data"]["message"] == "The debate “Prehab: what works?” has started"
+    page = await reader.get(f"/debates/{debate.id}")
+    assert page.status_code == 200 and "data-bell-count hidden" in page.text
+    told = (await reader.get("/notifications.json")).json()
+    assert told["unread_notifications"] == 0 and told["notifications"][0]["read"] is True
 
 
 # --- what a moderator takes away stays away -----------------------------------------------

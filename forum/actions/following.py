@@ -113,17 +113,17 @@ async def do_record_reading(forum: Forum, user: User | None, topic_id: int, upto
         if upto < 1:
             return
         if await reading_queries.record_read(conn, user.id, topic_id, upto, forum.now()):
-            await mark_seen(forum, conn, user, topic_id, 1, upto)
+            await mark_seen(forum, conn, user, topic_id, range(1, upto + 1))
 
 
 async def mark_seen(
-    forum: Forum, conn: Connection, user: User, topic_id: int, first: int, last: int
+    forum: Forum, conn: Connection, user: User, topic_id: int, posts: range | None
 ) -> int | None:
-    """The member has seen posts `first`..`last` of a topic (its page showed them): what they
-    were told of those is read; their unread count after, if it changed. Called by the topic
-    page, in its own transaction, only when there is something to mark (a page view is
-    otherwise a pure read)."""
-    if not await queries.mark_topic_read(conn, user.id, topic_id, first, last):
+    """The member has seen `posts` of a topic (None: all of a debate's page): what they were
+    told of those is read; their unread count after, if it changed. Called by the topic and
+    debate pages, in their own transaction, only when there is something to mark (a page
+    view is otherwise a pure read)."""
+    if not await queries.mark_topic_read(conn, user.id, topic_id, posts):
         return None
     unread = await queries.count_unread(conn, user.id)
     await forum.publish(conn, NotificationsRead(user.id, unread, ()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from forum.actions.holds import Held
+from forum.notices import notification_text
 from forum.permissions import VERIFIABLE_BADGES
 from forum.queries.groups import Group
 from forum.queries.notifications import Notification
@@ -147,6 +148,8 @@ def notification_json(n: Notification, user_id: int) -> dict[str, Any]:
         data["topic_title"] = n.topic_title
     if n.actor is not None:
         data.setdefault("display_username", n.actor)
+    if "message" in data:  # in words, as the bell says it: a client cannot know our keys
+        data["message"] = notification_text(n)
     return {
         "id": n.id,
         "user_id": user_id,

@@ -178,26 +178,39 @@ async def mark_read(conn: Connection, user_id: int, notification_id: int | None)
     return len(rows)
 
 
+def _seen(posts: range | None) -> tuple[str, dict[str, object]]:
+    """Which of a topic's notifications a page showed: those about its posts in `posts`, or
+    with None every one (a debate's page shows all of it, and its start, which names no post)."""
+    if posts is None:
+        return "", {}
+    return " AND post_number BETWEEN :first AND :last", {
+        "first": posts.start,
+        "last": posts.stop - 1,
+    }
+
+
 async def mark_topic_read(
-    conn: Connection, user_id: int, topic_id: int, first: int, last: int
+    conn: Connection, user_id: int, topic_id: int, posts: range | None
 ) -> int:
-    """The member's notifications about posts `first`..`last` of a topic, read (they have
-    seen those posts); how many changed."""
+    """The member's notifications about what a page of a topic showed them (`posts`; None:
+    all of it), read; how many changed."""
+    which, params = _seen(posts)
     rows = await conn.fetch_all(
         "UPDATE notifications SET read = TRUE WHERE user_id = :u AND NOT read"
-        " AND topic_id = :t AND post_number BETWEEN :first AND :last RETURNING id",
-        {"u": user_id, "t": topic_id, "first": first, "last": last},
+        f" AND topic_id = :t{which} RETURNING id",
+        params | {"u": user_id, "t": topic_id},
     )
     return len(rows)
 
 
 async def has_unread_in_topic(
-    conn: Connection, user_id: int, topic_id: int, first: int, last: int
+    conn: Connection, user_id: int, topic_id: int, posts: range | None
 ) -> bool:
+    which, params = _seen(posts)
     row = await conn.fetch_one(
         "SELECT 1 FROM notifications WHERE user_id = :u AND NOT read AND topic_id = :t"
-        " AND post_number BETWEEN :first AND :last LIMIT 1",
-        {"u": user_id, "t": topic_id, "first": first, "last": last},
+        f"{which} LIMIT 1",
+        params | {"u": user_id, "t": topic_id},
     )
     return row is not None
 

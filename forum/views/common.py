@@ -7,8 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from forum.actions.following import mark_seen
+from forum.queries import notifications as notification_queries
 from forum.queries.reading import NEW_TOPIC_SECONDS, readings
 from forum.queries.topics import Topic
+from forum.queries.users import User
 from forum.web import auth_of, forum_of
 
 
@@ -22,6 +25,20 @@ def base(request: Request, title: str) -> dict[str, Any]:
         "unread_notifications": auth.unread_notifications,
         "bell_since": auth.bell_since,
     }
+
+
+async def seen_on_page(
+    request: Request, viewer: User, topic_id: int, posts: range | None
+) -> dict[str, Any]:
+    """What the viewer was told of on this page (`posts` of a topic; None: all of it), they
+    have now seen: marked read, a write only when there is something to mark, and the
+    header's count the one after it."""
+    forum = forum_of(request)
+    if not await notification_queries.has_unread_in_topic(forum.db, viewer.id, topic_id, posts):
+        return {}
+    async with forum.db.transaction() as conn:
+        unread = await mark_seen(forum, conn, viewer, topic_id, posts)
+    return {} if unread is None else {"unread_notifications": unread}
 
 
 async def list_reading(request: Request, topics: list[Topic]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from forum.pages import AnswerItem, DebateFormPage, DebatePage, QuestionItem
 from forum.permissions import can_reply, is_staff, post_controls, post_facts
 from forum.queries import debates as debate_queries
 from forum.queries import posts as post_queries
-from forum.views.common import base, live_since
+from forum.views.common import base, live_since, seen_on_page
 from forum.views.topics import held_url, new_idempotency_key
 from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
 
@@ -135,8 +135,11 @@ async def _debate_page(
         and viewer is not None
         and can_reply(viewer, access.group, access.membership, access.topic)
     )
+    fields = base(request, debate.title)
+    if viewer is not None:  # the page shows all of the debate, and that it has started
+        fields |= await seen_on_page(request, viewer, debate.topic_id, None)
     page = DebatePage(
-        **base(request, debate.title),
+        **fields,
         live_since=await live_since(request, f"debate:{debate.id}"),
         debate=debate,
         topic=access.topic,

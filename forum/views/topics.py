@@ -13,7 +13,6 @@ from forum.access import access_group, access_post, access_topic
 from forum.actions import edits as edit_actions
 from forum.actions import posts as post_actions
 from forum.actions.drafts import Draft, PostEdit
-from forum.actions.following import mark_seen
 from forum.actions.holds import Held, PrivacyWarning
 from forum.auth import seen_signature
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
@@ -30,7 +29,6 @@ from forum.permissions import (
     post_facts,
 )
 from forum.queries import debates as debate_queries
-from forum.queries import notifications as notification_queries
 from forum.queries import posts as post_queries
 from forum.queries import reading as reading_queries
 from forum.queries import topics as topic_queries
@@ -38,7 +36,7 @@ from forum.queries.groups import Group
 from forum.queries.notifications import Level
 from forum.queries.posts import Post, Revision
 from forum.queries.topics import Topic
-from forum.views.common import base, live_since
+from forum.views.common import base, live_since, seen_on_page
 from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
 
 
@@ -79,14 +77,7 @@ async def topic_page(request: Request) -> Response:
     level, fields = None, base(request, topic.title)
     if viewer is not None:
         level = reading.level if reading else Level.NORMAL
-        # What they were told of on this page, they have now seen: a write only then, and
-        # the header's count is the one after it.
-        if await notification_queries.has_unread_in_topic(db, viewer.id, topic.id, first, last):
-            forum = forum_of(request)
-            async with forum.db.transaction() as conn:
-                unread = await mark_seen(forum, conn, viewer, topic.id, first, last)
-            if unread is not None:
-                fields["unread_notifications"] = unread
+        fields |= await seen_on_page(request, viewer, topic.id, range(first, last + 1))
     page = TopicPage(
         **fields,
         live_since=await live_since(request, f"topic:{topic.id}"),
