@@ -448,8 +448,7 @@ async def sign_in_reader(url: str) -> tuple[str, asyncpg.Record]:
             time.time() + 30 * DAY,
         )
         big = await conn.fetchrow(
-            "SELECT id, slug, highest_post_number FROM topics"
-            " ORDER BY highest_post_number DESC LIMIT 1"
+            "SELECT id, slug, highest_post_number FROM topics ORDER BY id LIMIT 1"
         )
     finally:
         await conn.close()

@@ -17,6 +17,7 @@ from forum.actions.edits import do_edit_post
 from forum.actions.moderation import do_flag_post
 from forum.errors import RateLimited
 from forum.queries import review as review_queries
+from forum.queries import search as search_queries
 from forum.queries.search import fts5_query
 from tests.conftest import Arrange, logged_in, unique
 from tests.test_debates import live_debate
@@ -203,3 +204,40 @@ def test_typed_text_never_becomes_fts5_syntax() -> None:
     assert fts5_query("NEAR(a b) AND c*") == '"NEAR a" AND "b" AND "AND" AND "c"'
     assert fts5_query("!!! --- ***") is None
     assert fts5_query("-only") is None
+
+
+async def test_the_newest_matches_are_read_a_window_at_a_time(arrange, monkeypatch) -> None:
+    # Windows of a few post ids, so a handful of posts spans several: what a million posts
+    # do with the real sizes (forum/queries/search.py).
+    monkeypatch.setattr(search_queries, "FIRST_WINDOW", 3)
+    monkeypatch.setattr(search_queries, "RANKED", 4)
+    monkeypatch.setattr(search_queries, "INDEXED_WINDOW", 5)
+    ana = await arrange.user(name="ana")
+    group = await arrange.group(members=(ana,))
+    word = unique("win").lower()
+    topic = await arrange.topic(group, ana, raw=f"{word} opening")
+    matching = [1]
+    for i in range(12):
+        if i % 3 == 0:
+            await arrange.reply(topic.topic_id, ana, "Nothing to find in this one.")
+        # The oldest reply says the word most often: the best match, but not a new one.
+        raw = f"{word} {word} {word} {word} again" if i == 0 else f"{word} number {i}"
+        matching.append((await arrange.reply(topic.topic_id, ana, raw)).post_number)
+    newest_first = matching[::-1]
+
+    async def numbers(order: str, limit: int, offset: int = 0) -> list[int]:
+        search = search_queries.Search(word, order=order)
+        async with arrange.db.reads() as conn:
+            hits = await search_queries.search_posts(
+                conn, ana, search, limit=limit, offset=offset
+            )
+        return [hit.post_number for hit in hits]
+
+    # Newest first, exactly, page after page.
+    pages = [await numbers("latest", 3, offset) for offset in range(0, 15, 3)]
+    assert [n for page in pages for n in page] == newest_first
+    # Relevance ranks the newest matches (at least RANKED): the oldest, best match is not
+    # among them; asked for all of them, it leads.
+    assert matching[1] not in await numbers("relevance", 2)
+    everything = await numbers("relevance", 13)
+    assert everything[0] == matching[1] and sorted(everything) == sorted(matching)

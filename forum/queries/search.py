@@ -116,26 +116,51 @@ def searchable(terms: str) -> bool:
 # --- the queries -----------------------------------------------------------------------------
 
 
-def _filters(search: Search, viewer: User | None) -> tuple[str, dict[str, object]]:
-    staff = viewer is not None and viewer.role in ("admin", "moderator")
+def _staff(viewer: User | None) -> bool:
+    return viewer is not None and viewer.role in ("admin", "moderator")
+
+
+async def _readable(conn: Connection, viewer: User | None) -> list[int] | None:
+    """The groups the searcher may read, None for staff (every group)."""
+    if _staff(viewer):
+        return None
+    sql = "SELECT id FROM groups WHERE visibility = 'public'"
+    if viewer is not None:
+        sql += " UNION SELECT group_id FROM memberships WHERE user_id = :viewer"
+    rows = await conn.fetch_all(sql, {"viewer": viewer.id} if viewer else {})
+    return [int(row["id"]) for row in rows]
+
+
+def _filters(
+    search: Search, viewer: User | None, readable: list[int] | None = None
+) -> tuple[str, dict[str, object]]:
+    """The search's conditions on `p` (a post) and `t` (its topic). `readable`: the groups
+    the searcher may read, as _readable found them (a search of several statements reads
+    them once); without it a subquery finds them."""
+    staff = _staff(viewer)
     clauses = ["p.deleted_at IS NULL"]
     if not staff:
         clauses.append("p.hidden_at IS NULL")
     params: dict[str, object] = {}
-    if viewer is None:
-        clauses.append("g.visibility = 'public'")
+    # Only the topic is read for each match (its group is one of a short list, read once),
+    # so a window of matches (search_posts) joins no more than it.
+    public = "SELECT id FROM groups WHERE visibility = 'public'"
+    if readable is not None:
+        listed, listed_params = in_list("readable", readable or [0])
+        clauses.append(f"t.group_id IN {listed}")
+        params |= listed_params
+    elif viewer is None:
+        clauses.append(f"t.group_id IN ({public})")
     elif not staff:
-        clauses.append(
-            "(g.visibility = 'public' OR EXISTS (SELECT 1 FROM memberships m"
-            " WHERE m.group_id = g.id AND m.user_id = :viewer))"
-        )
+        mine = "SELECT group_id FROM memberships WHERE user_id = :viewer"
+        clauses.append(f"t.group_id IN ({public} UNION {mine})")
     if viewer is not None:
         params["viewer"] = viewer.id
     if search.group_id is not None:
         clauses.append("t.group_id = :group")
         params["group"] = search.group_id
     if search.author:
-        clauses.append("lower(u.username) = lower(:author)")
+        clauses.append("p.user_id = (SELECT id FROM users WHERE lower(username) = lower(:author))")
         params["author"] = search.author
     if search.after is not None:
         clauses.append("p.created_at >= :after")
@@ -153,7 +178,6 @@ def _filters(search: Search, viewer: User | None) -> tuple[str, dict[str, object
     return " AND ".join(clauses), params
 
 
-_NEWEST = "p.created_at DESC, p.id DESC"
 # A topic through its opening post, so every filter applies to titles as to posts.
 _OPENING = (
     " JOIN posts p ON p.topic_id = t.id AND p.post_number = 1"
@@ -169,47 +193,124 @@ _COLUMNS = (
 )
 
 
+# Relevance ranks about this many of the newest matches, not every match: a word in 2% of a
+# million posts matches 20,000, and reading and ranking them all cost 200 ms (bench/search.py).
+# The newest matches are found a window of post ids at a time, from the newest down, so a
+# search costs about the same whatever the forum's size.
+RANKED = 200
+FIRST_WINDOW = 20_000  # post ids in the first window; the next is sized by what it found
+# A window wider than this is looked up by its words alone (PostgreSQL): it is wide because
+# its matches are sparse, and reading a few matches beats walking its ids in the index.
+INDEXED_WINDOW = 100_000
+
+
 async def search_posts(
     conn: Connection, viewer: User | None, search: Search, *, limit: int, offset: int = 0
 ) -> list[PostHit]:
-    """Posts matching, best first (or newest first), `limit` from `offset`."""
-    where, params = _filters(search, viewer)
-    params |= {"limit": limit, "offset": offset}
+    """Posts matching, best first (or newest first), `limit` from `offset`. "Best" is among
+    the newest RANKED matches (or more, for a deep page): for a forum, the most relevant of
+    what was said lately, as search engines weigh freshness."""
+    if conn.dialect != "postgresql" and fts5_query(search.terms) is None:
+        return []
+    latest = search.order == "latest"
+    needed = offset + limit if latest else max(RANKED, offset + limit)
+    found: list[Row] = []
+    readable = await _readable(conn, viewer)
+    high = int(await conn.fetch_val("SELECT coalesce(max(id), 0) FROM posts"))
+    size = FIRST_WINDOW
+    while high > 0 and len(found) < needed:
+        low = max(0, high - size)
+        rows = await _window(conn, viewer, readable, search, low, high, ranked=not latest)
+        found += rows
+        size = _next_window(needed - len(found), high - low, len(rows), low)
+        high = low
+    if latest:
+        found.sort(key=lambda row: (float(row["created_at"]), int(row["id"])), reverse=True)
+    else:
+        found.sort(key=lambda row: (float(row["score"]), int(row["id"])), reverse=True)
+    page = [int(row["id"]) for row in found[offset : offset + limit]]
+    return await _hits(conn, viewer, readable, search, page)
+
+
+def _next_window(wanted: int, seen: int, matched: int, rest: int) -> int:
+    """How many post ids the next window spans: as many as should hold the matches still
+    wanted at the density this one had (and a quarter more), so a common word stops after a
+    window or two; a rare one (or none yet) reads all the rest in one statement."""
+    if not matched:
+        return rest
+    return int(wanted * seen / matched * 1.25) + 1
+
+
+async def _window(
+    conn: Connection,
+    viewer: User | None,
+    readable: list[int] | None,
+    search: Search,
+    low: int,
+    high: int,
+    *,
+    ranked: bool,
+) -> list[Row]:
+    """The matches among posts low < id <= high that the searcher may read: their ids, times
+    and (`ranked`) scores, higher better."""
+    where, params = _filters(search, viewer, readable)
+    params |= {"low": low, "high": high}
     if conn.dialect == "postgresql":
-        order = (
-            "score DESC, p.id DESC"
-            if search.order == "relevance"
-            else "p.created_at DESC, p.id DESC"
-        )
-        # The blurb is made for the rows returned only (ts_headline reads the whole text).
+        score = "ts_rank_cd(p.search, q.query)" if ranked else "0"
+        ids = "p.id" if high - low <= INDEXED_WINDOW else "(p.id + 0)"  # "+ 0": no index
         sql = (
-            "WITH q AS (SELECT websearch_to_tsquery('english', :terms) AS query),"
-            f" hits AS (SELECT {_COLUMNS}, p.raw, ts_rank_cd(p.search, q.query) AS score"
-            f" FROM q, posts p{_JOINS} WHERE p.search @@ q.query AND {where}"
-            f" ORDER BY {order} LIMIT :limit OFFSET :offset)"
-            " SELECT hits.*, ts_headline('english', hits.raw, q.query, concat('StartSel=',"
-            " chr(2), ', StopSel=', chr(3), ', MaxWords=30, MinWords=12, MaxFragments=2,"
-            ' FragmentDelimiter=" … "\')) AS blurb FROM hits, q'
-            f" ORDER BY {order.replace('p.', 'hits.')}"
+            f"SELECT p.id, p.created_at, {score} AS score FROM"
+            " (SELECT websearch_to_tsquery('english', :terms) AS query) q,"
+            # Each match's topic looked up by its key (OFFSET 0 keeps it a lookup): the
+            # planner would otherwise read every topic to hash them, for a few hundred.
+            " posts p JOIN LATERAL (SELECT id, group_id, user_id FROM topics"
+            " WHERE topics.id = p.topic_id OFFSET 0) t ON TRUE"
+            f" WHERE p.search @@ q.query AND {ids} > :low AND {ids} <= :high AND {where}"
         )
         params["terms"] = search.terms
     else:
-        query = fts5_query(search.terms)
-        if query is None:
-            return []
-        order = (
-            "score, p.id DESC" if search.order == "relevance" else "p.created_at DESC, p.id DESC"
-        )
+        score = "-bm25(search_posts)" if ranked else "0"  # bm25: lower is better
         sql = (
-            f"SELECT {_COLUMNS}, bm25(search_posts) AS score,"
-            " snippet(search_posts, 0, char(2), char(3), ' … ', 24) AS blurb"
-            f" FROM search_posts JOIN posts p ON p.id = search_posts.rowid{_JOINS}"
-            f" WHERE search_posts MATCH :match AND {where}"
-            f" ORDER BY {order} LIMIT :limit OFFSET :offset"
+            f"SELECT p.id, p.created_at, {score} AS score FROM search_posts"
+            " JOIN posts p ON p.id = search_posts.rowid JOIN topics t ON t.id = p.topic_id"
+            " WHERE search_posts MATCH :match AND search_posts.rowid > :low"
+            f" AND search_posts.rowid <= :high AND {where}"
         )
-        params["match"] = query
-    rows = await conn.fetch_all(sql, params)
-    return [PostHit.from_row(row) for row in rows]
+        params["match"] = fts5_query(search.terms)
+    return await conn.fetch_all(sql, params)
+
+
+async def _hits(
+    conn: Connection,
+    viewer: User | None,
+    readable: list[int] | None,
+    search: Search,
+    post_ids: list[int],
+) -> list[PostHit]:
+    """These posts (still under the search's filters), in this order, with a blurb of their
+    text around what matched (made for the page's posts only: it reads the whole text)."""
+    if not post_ids:
+        return []
+    where, params = _filters(search, viewer, readable)
+    listed, id_params = in_list("hit", post_ids)
+    params |= id_params
+    if conn.dialect == "postgresql":
+        sql = (
+            f"SELECT {_COLUMNS}, ts_headline('english', p.raw, websearch_to_tsquery('english',"
+            " :terms), concat('StartSel=', chr(2), ', StopSel=', chr(3), ', MaxWords=30,"
+            ' MinWords=12, MaxFragments=2, FragmentDelimiter=" … "\')) AS blurb'
+            f" FROM posts p{_JOINS} WHERE p.id IN {listed} AND {where}"
+        )
+        params["terms"] = search.terms
+    else:
+        sql = (
+            f"SELECT {_COLUMNS}, snippet(search_posts, 0, char(2), char(3), ' … ', 24) AS blurb"
+            f" FROM search_posts JOIN posts p ON p.id = search_posts.rowid{_JOINS}"
+            f" WHERE search_posts MATCH :match AND search_posts.rowid IN {listed} AND {where}"
+        )
+        params["match"] = fts5_query(search.terms)
+    hits = {int(row["id"]): PostHit.from_row(row) for row in await conn.fetch_all(sql, params)}
+    return [hits[i] for i in post_ids if i in hits]
 
 
 async def search_titles(
