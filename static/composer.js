@@ -12,9 +12,83 @@
     for (const c of text) { if (n-- <= 0) break; i += c.length; }
     return i;
   };
+  // @names as they are typed (GET /users/search.json): a list under the box, chosen with the
+  // arrow keys and Enter or Tab, or a click; Escape closes it. The box keeps the focus.
+  const mentions = (box, url, k) => {
+    const list = make('ul', '', 'mention-list'), status = make('p', '', 'visually-hidden');
+    list.id = `mention-list-${k + 1}`;
+    list.setAttribute('role', 'listbox');
+    list.setAttribute('aria-label', 'Members to mention');
+    status.setAttribute('role', 'status');
+    box.setAttribute('aria-autocomplete', 'list');
+    box.setAttribute('aria-controls', list.id);
+    box.after(list, status);
+    list.hidden = true;
+    let at = -1, active = -1, timer, asked = 0;
+    const close = () => {
+      list.hidden = true;
+      list.textContent = '';
+      active = -1;
+      box.removeAttribute('aria-activedescendant');
+    };
+    const pick = (i) => {
+      active = i;
+      [...list.children].forEach((li, j) => li.setAttribute('aria-selected', j === i));
+      box.setAttribute('aria-activedescendant', list.children[i].id);
+    };
+    const choose = (name) => {
+      const end = box.selectionStart;
+      box.value = `${box.value.slice(0, at)}@${name} ${box.value.slice(end)}`;
+      box.selectionStart = box.selectionEnd = at + name.length + 2;
+      close();
+      box.dispatchEvent(new Event('input'));
+    };
+    const lookup = async () => {
+      const before = box.value.slice(0, box.selectionStart), m = /(?:^|[^\w@])@(\w[\w.-]{0,19})$/.exec(before);
+      if (!m) return close();
+      const n = ++asked;
+      try {
+        const r = await fetch(`${url}?term=${encodeURIComponent(m[1])}`, {headers: {Accept: 'application/json'}});
+        const data = r.ok && await r.json();
+        if (!data || n !== asked) return;
+        close();
+        at = before.length - m[1].length - 1;
+        data.users.forEach((u, i) => {
+          const li = list.appendChild(make('li', `@${u.username}`));
+          li.id = `${list.id}-${i}`;
+          li.setAttribute('role', 'option');
+          li.setAttribute('aria-selected', 'false');
+          li.onmousedown = (e) => { e.preventDefault(); choose(u.username); };
+        });
+        const found = data.users.length;
+        list.hidden = !found;
+        status.textContent = found ? `${found} member${found > 1 ? 's' : ''} found: arrow keys to choose, Enter to add.` : '';
+      } catch (e) { /* offline: names can still be typed */ }
+    };
+    box.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(lookup, 200);
+    });
+    box.addEventListener('keydown', (e) => {
+      const count = list.children.length;
+      if (list.hidden || !count) return;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        pick(e.key === 'ArrowDown' ? (active + 1) % count : (active < 1 ? count : active) - 1);
+      } else if ((e.key === 'Enter' || e.key === 'Tab') && active >= 0) {
+        e.preventDefault();
+        choose(list.children[active].textContent.slice(1));
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        close();
+      }
+    });
+    box.addEventListener('blur', () => setTimeout(close, 200));
+  };
   document.querySelectorAll('[data-privacy-check]').forEach((out, k) => {
     const box = document.getElementById(out.dataset.for), title = document.getElementById(out.dataset.title || '');
     if (!box) return;
+    if (out.dataset.mentions) mentions(box, out.dataset.mentions, k);
     let details, cooked;
     if (out.dataset.preview !== 'off') {
       details = make('details');

@@ -93,3 +93,38 @@ async def test_opening_a_topic_lands_on_the_first_unread_post(
     assert (await sent.value).ok  # live.js reports at most every 3 s
     await page.goto(f"/g/{group.slug}")
     await expect(page.locator(f"#topic-row-{written.topic_id} .unread-count")).to_have_count(0)
+
+
+async def test_names_are_suggested_as_a_mention_is_typed(
+    new_page: NewPage, arrange: Arrange
+) -> None:
+    ana, bea = await arrange.user(name="ana"), await arrange.user(name="bea")
+    group = await arrange.group(members=(ana, bea))
+    written = await arrange.topic(group, ana, "Pacing", "What works for you?")
+    page = await live_page(
+        new_page, f"/t/x/{written.topic_id}", ana, viewport={"width": 360, "height": 740}
+    )
+    box = page.locator("#raw")
+    await box.click()
+    await box.press_sequentially(f"Thanks @{bea.username[:4]}")
+    choices = page.get_by_role("listbox", name="Members to mention")
+    await expect(choices.get_by_role("option", name=f"@{bea.username}")).to_be_visible()
+    await expect(page.get_by_role("status").filter(has_text="found")).to_contain_text(
+        "arrow keys to choose"
+    )
+    violations, report = await axe_violations(page)
+    assert violations == 0, report
+    # By keyboard: down to the name, Enter to add it; the box keeps the focus throughout.
+    await page.keyboard.press("ArrowDown")
+    option_id = await choices.get_by_role("option").first.get_attribute("id")
+    await expect(box).to_have_attribute("aria-activedescendant", option_id or "")
+    await page.keyboard.press("Enter")
+    await expect(box).to_have_value(f"Thanks @{bea.username} ")
+    await expect(choices).to_be_hidden()
+    await expect(box).to_be_focused()
+    # Escape closes the list and leaves what was typed.
+    await box.press_sequentially(f"and @{ana.username[:3]}")
+    await expect(choices).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(choices).to_be_hidden()
+    await expect(box).to_have_value(f"Thanks @{bea.username} and @{ana.username[:3]}")
