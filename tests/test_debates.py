@@ -562,7 +562,8 @@ async def test_remind_me(arrange, api, forum, db) -> None:
     # Kept as a notification, read once the member has been to the debate's page.
     told = (await reader.get("/notifications.json")).json()
     assert told["unread_notifications"] == 1
-    assert told["notifications"][0]["data"]["message"] == "The debate “Prehab: what works?” has started"
+    message = told["notifications"][0]["data"]["message"]
+    assert message == "The debate “Prehab: what works?” has started"
     page = await reader.get(f"/debates/{debate.id}")
     assert page.status_code == 200 and "data-bell-count hidden" in page.text
     told = (await reader.get("/notifications.json")).json()

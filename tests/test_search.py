@@ -228,9 +228,7 @@ async def test_the_newest_matches_are_read_a_window_at_a_time(arrange, monkeypat
     async def numbers(order: str, limit: int, offset: int = 0) -> list[int]:
         search = search_queries.Search(word, order=order)
         async with arrange.db.reads() as conn:
-            hits = await search_queries.search_posts(
-                conn, ana, search, limit=limit, offset=offset
-            )
+            hits = await search_queries.search_posts(conn, ana, search, limit=limit, offset=offset)
         return [hit.post_number for hit in hits]
 
     # Newest first, exactly, page after page.
