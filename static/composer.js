@@ -62,6 +62,7 @@
         });
         const found = data.users.length;
         list.hidden = !found;
+        if (found) list.scrollIntoView({block: 'nearest'}); // a tall box on a phone hides it
         status.textContent = found ? `${found} member${found > 1 ? 's' : ''} found: arrow keys to choose, Enter to add.` : '';
       } catch (e) { /* offline: names can still be typed */ }
     };
