@@ -337,7 +337,7 @@ def _topic_records(
     openers: dict[int, int] = {}
     for _at, t, author in posts:
         openers.setdefault(t, author)
-    records = []
+    records: list[tuple[object, ...]] = []
     for t, (group, start) in enumerate(zip(groups, starts, strict=True)):
         title = writer.title() if t else "Living with fatigue: the long thread"
         slug = "-".join(title.lower().replace(":", "").split()[:6])
