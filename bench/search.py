@@ -190,27 +190,30 @@ async def seed(size: str, fresh: bool) -> None:
     print(f"  seeded in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
 
-# Indexes built after the COPY (one sort each) rather than row by row during it.
-_LATE_INDEXES = {
-    "posts_search": "CREATE INDEX posts_search ON posts USING gin (search)",
-    "posts_user": "CREATE INDEX posts_user ON posts (user_id, created_at)",
-    "topics_search": (
-        "CREATE INDEX topics_search ON topics USING gin (to_tsvector('english', title))"
-    ),
-    "notifications_user": "CREATE INDEX notifications_user ON notifications (user_id, id)",
-    "notifications_unread": (
-        "CREATE INDEX notifications_unread ON notifications (user_id) WHERE NOT read"
-    ),
-    "topic_users_topic": (
-        "CREATE INDEX topic_users_topic ON topic_users (topic_id, notification_level)"
-    ),
-}
+# Indexes built after the COPY (one sort each) rather than row by row during it; their
+# definitions read from the migrated schema before they are dropped.
+_LATE_INDEXES = (
+    "posts_search",
+    "posts_user",
+    "topics_search",
+    "notifications_user",
+    "notifications_unread",
+    "topic_users_topic",
+)
 
 
 async def fill(conn: asyncpg.Connection, plan: Plan, rng: random.Random) -> None:
     now = time.time()
     writer = Writer(rng)
-    for index in _LATE_INDEXES:
+    late = {
+        str(row["indexname"]): str(row["indexdef"])
+        for row in await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname = ANY($1::text[])",
+            list(_LATE_INDEXES),
+        )
+    }
+    assert set(late) == set(_LATE_INDEXES), f"indexes missing from the schema: {late}"
+    for index in late:
         await conn.execute(f"DROP INDEX {index}")
     password_hash = await hash_password(PASSWORD)
     badges = ("patient", "carer", "clinician", "ahp", "researcher", "other")
@@ -325,7 +328,7 @@ async def fill(conn: asyncpg.Connection, plan: Plan, rng: random.Random) -> None
         conn, plan, rng, user_ids, topic_ids, topic_sizes, topic_groups, members, now
     )
     await conn.execute("SET maintenance_work_mem = '1GB'")
-    for index, sql in _LATE_INDEXES.items():
+    for index, sql in late.items():
         print(f"  index {index}", file=sys.stderr, flush=True)
         await conn.execute(sql)
     await conn.execute("VACUUM ANALYZE")

@@ -81,7 +81,8 @@ class Auth:
     @property
     def bell_since(self) -> str:
         """Where a page's live updates of the bell resume ("user:<id>=<event id>")."""
-        return f"user:{self.user.id}={self.bell_head}" if self.user and self.bell_head else ""
+        # Even from 0: a member's very first notification is on no channel yet.
+        return f"user:{self.user.id}={self.bell_head}" if self.user else ""
 
     @property
     def needs_csrf(self) -> bool:

@@ -13,8 +13,10 @@
     return i;
   };
   // @names as they are typed (GET /users/search.json): a list under the box, chosen with the
-  // arrow keys and Enter or Tab, or a click; Escape closes it. The box keeps the focus.
-  const mentions = (box, url, k) => {
+  // arrow keys and Enter or Tab, or a click; Escape closes it. The box keeps the focus, and
+  // a status line says what is found and chosen (not every screen reader follows
+  // aria-activedescendant on a textarea).
+  const mentions = (box, url, where, k) => {
     const list = make('ul', '', 'mention-list'), status = make('p', '', 'visually-hidden');
     list.id = `mention-list-${k + 1}`;
     list.setAttribute('role', 'listbox');
@@ -24,19 +26,35 @@
     box.setAttribute('aria-controls', list.id);
     box.after(list, status);
     list.hidden = true;
-    let at = -1, active = -1, timer, asked = 0;
-    const close = () => {
+    let at = -1, active = -1, timer, asked = 0, said = '';
+    // The name being typed before the caret, by the server's rule for a mention
+    // (content/markdown.py): "@" not straight after a letter, digit or "_@./\-".
+    const typed = () => {
+      const before = box.value.slice(0, box.selectionStart), m = /(?:^|[^\w@./\\-])@(\w[\w.-]{0,19})$/.exec(before);
+      return m && {name: m[1], at: before.length - m[1].length - 1};
+    };
+    const say = (text) => { if (text !== said) status.textContent = said = text; };
+    const empty = () => {
       list.hidden = true;
       list.textContent = '';
       active = -1;
       box.removeAttribute('aria-activedescendant');
     };
+    const close = () => {
+      ++asked; // a lookup still on its way opens nothing
+      clearTimeout(timer);
+      empty();
+      say('');
+    };
     const pick = (i) => {
       active = i;
       [...list.children].forEach((li, j) => li.setAttribute('aria-selected', j === i));
       box.setAttribute('aria-activedescendant', list.children[i].id);
+      say(`${list.children[i].textContent}, ${i + 1} of ${list.children.length}`);
     };
     const choose = (name) => {
+      const now = typed();
+      if (!now || now.at !== at) return close(); // the caret has moved off the name
       const end = box.selectionStart;
       box.value = `${box.value.slice(0, at)}@${name} ${box.value.slice(end)}`;
       box.selectionStart = box.selectionEnd = at + name.length + 2;
@@ -44,26 +62,26 @@
       box.dispatchEvent(new Event('input'));
     };
     const lookup = async () => {
-      const before = box.value.slice(0, box.selectionStart), m = /(?:^|[^\w@])@(\w[\w.-]{0,19})$/.exec(before);
-      if (!m) return close();
+      const now = typed();
+      if (!now || document.activeElement !== box) return close();
       const n = ++asked;
       try {
-        const r = await fetch(`${url}?term=${encodeURIComponent(m[1])}`, {headers: {Accept: 'application/json'}});
+        const r = await fetch(`${url}?term=${encodeURIComponent(now.name)}${where}`, {headers: {Accept: 'application/json'}});
         const data = r.ok && await r.json();
-        if (!data || n !== asked) return;
-        close();
-        at = before.length - m[1].length - 1;
+        if (!data || n !== asked || document.activeElement !== box) return;
+        empty();
+        at = now.at;
         data.users.forEach((u, i) => {
           const li = list.appendChild(make('li', `@${u.username}`));
           li.id = `${list.id}-${i}`;
           li.setAttribute('role', 'option');
           li.setAttribute('aria-selected', 'false');
-          li.onmousedown = (e) => { e.preventDefault(); choose(u.username); };
+          li.onmousedown = (e) => { e.preventDefault(); choose(u.username); }; // the box keeps the focus
         });
         const found = data.users.length;
         list.hidden = !found;
         if (found) list.scrollIntoView({block: 'nearest'}); // a tall box on a phone hides it
-        status.textContent = found ? `${found} member${found > 1 ? 's' : ''} found: arrow keys to choose, Enter to add.` : '';
+        say(found ? `${found} member${found > 1 ? 's' : ''} found: arrow keys to choose, Enter to add.` : '');
       } catch (e) { /* offline: names can still be typed */ }
     };
     box.addEventListener('input', () => {
@@ -72,7 +90,7 @@
     });
     box.addEventListener('keydown', (e) => {
       const count = list.children.length;
-      if (list.hidden || !count) return;
+      if (list.hidden || !count || e.isComposing) return;
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
         e.preventDefault();
         pick(e.key === 'ArrowDown' ? (active + 1) % count : (active < 1 ? count : active) - 1);
@@ -81,15 +99,20 @@
         choose(list.children[active].textContent.slice(1));
       } else if (e.key === 'Escape') {
         e.preventDefault();
+        e.stopPropagation(); // only the list closes, not the bell's menu
         close();
+      } else if (/^(ArrowLeft|ArrowRight|Home|End|PageUp|PageDown)$/.test(e.key)) {
+        close(); // the caret moves off the name
       }
     });
-    box.addEventListener('blur', () => setTimeout(close, 200));
+    box.addEventListener('click', close);
+    box.addEventListener('blur', close);
   };
   document.querySelectorAll('[data-privacy-check]').forEach((out, k) => {
     const box = document.getElementById(out.dataset.for), title = document.getElementById(out.dataset.title || '');
     if (!box) return;
-    if (out.dataset.mentions) mentions(box, out.dataset.mentions, k);
+    const where = out.dataset.topic ? `&topic_id=${out.dataset.topic}` : out.dataset.group ? `&group_id=${out.dataset.group}` : '';
+    if (out.dataset.mentions) mentions(box, out.dataset.mentions, where, k);
     let details, cooked;
     if (out.dataset.preview !== 'off') {
       details = make('details');

@@ -32,7 +32,7 @@
   const older = list && /[?&]before=/.test(location.search);
   const wanted = new Set(data.liveChannels.split(' ').filter((c) => c && !(older && /^(group|latest)/.test(c))));
   const last = new Map(); // channel -> last event id
-  for (const [c, n] of (data.liveSince || '').split(' ').map((p) => p.split('='))) if (n > 0) last.set(c, +n);
+  for (const [c, n] of (data.liveSince || '').split(' ').map((p) => p.split('='))) if (/^\d+$/.test(n)) last.set(c, +n);
   // The room whose presence this page shows: a topic, or a debate (its lobby and live page).
   const topic = [...wanted].find((c) => /^(topic|debate):/.test(c)), debate = topic && topic.startsWith('debate:');
   const questions = $('[data-questions]'), meta = $('[data-debate-state]');

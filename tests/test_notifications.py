@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from forum.actions import following
+from forum.actions import following, notify
 from forum.actions.drafts import Draft, PostEdit
 from forum.actions.edits import do_edit_post
 from forum.actions.groups import do_leave_group
@@ -196,21 +196,20 @@ async def test_a_notification_made_while_a_page_loads_still_reaches_its_bell(
 ) -> None:
     ana, ben, _, group = await people(arrange)
     topic = await arrange.topic(group, ana)
-    await answer(arrange, ben, topic.topic_id, "First.", 1)
-    await alerted(arrange.forum)
     c = await logged_in(client, ana)
-    home = await c.get("/")
-    since = re.search(rf'data-live-since="[^"]*user:{ana.id}=(\d+)', home.text)
-    assert since is not None and "data-bell-n>1<" in home.text
-    # Told of a second reply after the page was made, before its socket subscribed: the
-    # page resumes its channel where its count was read, and the bell gets it.
-    await answer(arrange, ben, topic.topic_id, "Second.", 1)
-    await alerted(arrange.forum)
-    async with live(server.base_url, await key_headers(arrange.db, ana)) as socket:
-        subscribe = {"type": "subscribe", "channel": f"user:{ana.id}"}
-        await socket.send(subscribe | {"since": int(since.group(1))})  # replayed, then "subscribed"
-        event = await socket.until(lambda f: f.get("kind") == "notification.created")
-        assert event["data"]["unread"] == 2
+    for told_before in (0, 1):  # her very first notification, and one after it
+        home = await c.get("/")
+        since = re.search(rf'data-live-since="[^"]*user:{ana.id}=(\d+)', home.text)
+        assert since is not None and f"data-bell-n>{told_before}<" in home.text
+        # Told of a reply after the page was made, before its socket subscribed: the page
+        # resumes its channel where its count was read, and the bell gets it.
+        await answer(arrange, ben, topic.topic_id, f"Reply {told_before}.", 1)
+        await alerted(arrange.forum)
+        async with live(server.base_url, await key_headers(arrange.db, ana)) as socket:
+            subscribe = {"type": "subscribe", "channel": f"user:{ana.id}"}
+            await socket.send(subscribe | {"since": int(since.group(1))})  # replayed first
+            event = await socket.until(lambda f: f.get("kind") == "notification.created")
+            assert event["data"]["unread"] == told_before + 1
 
 
 async def test_marking_read_over_the_api_and_the_page(server, arrange, client) -> None:
@@ -318,6 +317,30 @@ async def test_mentions_added_by_an_edit_tell_only_those_added(server, arrange) 
         posts = await http.get(f"/t/{topic.topic_id}/posts.json")
     assert f"@{cat.username}" in posts.json()["post_stream"]["posts"][1]["cooked"]
     assert "name_1" not in posts.json()["post_stream"]["posts"][1]["cooked"]
+
+
+async def test_edits_cannot_tell_more_than_a_post_may(server, arrange, monkeypatch) -> None:
+    monkeypatch.setattr(notify, "MAX_MENTIONS", 2)  # a post tells at most 2 by mention
+    ana, ben, cat, group = await people(arrange)
+    dan, eve = await arrange.user(name="dan"), await arrange.user(name="eve")
+    moderator = await arrange.user(role="moderator")
+    topic = await arrange.topic(group, ana)
+    reply = await arrange.reply(topic.topic_id, ben, "Hello.")
+    await do_edit_post(
+        arrange.forum, ben, reply.post_id, PostEdit(f"@{cat.username} @{dan.username}", 1)
+    )
+    await alerted(arrange.forum)
+    # Two told; swapping in two others tells nobody more.
+    await do_edit_post(
+        arrange.forum, ben, reply.post_id, PostEdit(f"@{eve.username} @{ana.username}", 2)
+    )
+    assert kinds(await told(server, arrange, cat)) == [(Kind.MENTIONED, reply.post_number)]
+    assert kinds(await told(server, arrange, dan)) == [(Kind.MENTIONED, reply.post_number)]
+    assert kinds(await told(server, arrange, eve)) == []
+    # A moderator's edit tells nobody (the notice would name the author).
+    other = await arrange.reply(topic.topic_id, ben, "Another.")
+    await do_edit_post(arrange.forum, moderator, other.post_id, PostEdit(f"@{eve.username}", 1))
+    assert kinds(await told(server, arrange, eve)) == []
 
 
 async def test_mentions_in_an_edit_held_for_review_tell_once_approved(

@@ -190,6 +190,42 @@ async def test_the_mention_autocomplete(server, arrange) -> None:
     assert long.status_code == 400
 
 
+async def test_the_autocomplete_offers_only_who_may_read_the_topic(server, arrange) -> None:
+    prefix = unique("rd").lower()
+    inside, outside = (await arrange.user(name=prefix), await arrange.user(name=prefix))
+    moderator = await arrange.user(name=prefix, role="moderator")
+    private = await arrange.group("private", members=(inside,))
+    topic = await arrange.topic(private, inside)
+    public = await arrange.group(members=(inside,))
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+
+        async def offered(user: Any, **where: Any) -> set[str]:
+            headers = await key_headers(arrange.db, user)
+            params = {"term": prefix, **where}
+            response = await http.get("/users/search.json", params=params, headers=headers)
+            assert response.status_code == 200, response.text
+            return {u["username"] for u in response.json()["users"]}
+
+        everyone = {inside.username, outside.username, moderator.username}
+        assert await offered(inside) == everyone
+        # The private topic's readers: its member and site staff, not the outsider.
+        assert await offered(inside, topic_id=topic.topic_id) == everyone - {outside.username}
+        assert await offered(inside, group_id=private.id) == everyone - {outside.username}
+        assert await offered(inside, category_id=public.id) == everyone
+        # The outsider cannot ask about a topic they cannot read: 404, as for any unknown id.
+        for where in ({"topic_id": topic.topic_id}, {"group_id": private.id}):
+            asked = await http.get(
+                "/users/search.json",
+                params={"term": prefix, **where},
+                headers=await key_headers(arrange.db, outside),
+            )
+            assert asked.status_code == 404, asked.text
+        unknown = await http.get("/users/search.json", params={"term": prefix, "topic_id": 10**9})
+        assert unknown.status_code == 404
+        bad = await http.get("/users/search.json", params={"term": prefix, "topic_id": "x"})
+        assert bad.status_code == 400 and bad.json()["errors"]
+
+
 async def test_searches_are_paced(arrange) -> None:
     ana = await arrange.user(name="ana")
     for _ in range(arrange.settings.searches_per_minute):
@@ -234,8 +270,36 @@ async def test_the_newest_matches_are_read_a_window_at_a_time(arrange, monkeypat
     # Newest first, exactly, page after page.
     pages = [await numbers("latest", 3, offset) for offset in range(0, 15, 3)]
     assert [n for page in pages for n in page] == newest_first
-    # Relevance ranks the newest matches (at least RANKED): the oldest, best match is not
-    # among them; asked for all of them, it leads.
-    assert matching[1] not in await numbers("relevance", 2)
+    # Relevance ranks the newest RANKED matches, the same set on every page: the oldest,
+    # best match is not among them, and there is nothing after them.
+    best = await numbers("relevance", 2) + await numbers("relevance", 2, 2)
+    assert sorted(best) == sorted(newest_first[:4])
+    assert await numbers("relevance", 2, 4) == []
+    # Ranking them all, it leads.
+    monkeypatch.setattr(search_queries, "RANKED", 13)
     everything = await numbers("relevance", 13)
     assert everything[0] == matching[1] and sorted(everything) == sorted(matching)
+
+
+async def test_best_matches_say_where_they_stop(server, arrange, monkeypatch) -> None:
+    monkeypatch.setattr(search_queries, "RANKED", 2)
+    monkeypatch.setattr(search_actions, "PAGE_SIZE", 1)
+    ana = await arrange.user(name="ana")
+    group = await arrange.group(members=(ana,))
+    word = unique("stop").lower()
+    topic = await arrange.topic(group, ana, raw=f"{word} one")
+    for n in ("two", "three"):
+        await arrange.reply(topic.topic_id, ana, f"{word} {n}")
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        first = await http.get("/search", params={"q": word})
+        assert "More results" in first.text and "best of the newest" not in first.text
+        second = await http.get("/search", params={"q": word, "page": 2})
+        assert "More results" not in second.text
+        assert "These are the best of the newest 2 matches." in second.text
+        assert "order=latest" in second.text
+        beyond = await http.get("/search.json", params={"q": word, "page": 3})
+        assert beyond.status_code == 400
+        assert "Show newest first" in beyond.json()["errors"][0]
+        # Newest first goes back to the oldest.
+        latest = await http.get("/search.json", params={"q": word, "order": "latest", "page": 3})
+        assert [p["post_number"] for p in latest.json()["posts"]] == [1]

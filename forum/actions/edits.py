@@ -133,7 +133,7 @@ async def do_edit_post(forum: Forum, user: User | None, post_id: int, edit: Post
                 await queue_edited_post(forum, conn, edited, access.group.id, holds, now)
                 edited = shown
             else:
-                await queue_mention_alert(conn, post, edited, now=now)
+                await queue_mention_alert(conn, editor, post, edited, now=now)
             await _after_edit(
                 forum,
                 conn,

@@ -20,7 +20,7 @@ from typing import Any
 from forum.context import Forum
 from forum.db import Connection
 from forum.events import Event, NotificationCreated
-from forum.notices import mentioned_names, notification_text, quoted_numbers
+from forum.notices import MAX_MENTIONS, mentioned_names, notification_text, quoted_numbers
 from forum.queries import notifications as queries
 from forum.queries import outbox
 from forum.queries import posts as post_queries
@@ -43,9 +43,16 @@ async def queue_alert(
     await queries.add_alert(conn, post_id, new_topic=post_number == 1, now=now)
 
 
-async def queue_mention_alert(conn: Connection, before: Post, after: Post, *, now: float) -> None:
-    """In an edit's transaction: if it mentions someone the post did not mention before, the
-    alerter tells them (and only them) as it would have had they been there from the start."""
+async def queue_mention_alert(
+    conn: Connection, editor: User, before: Post, after: Post, *, now: float
+) -> None:
+    """In an author's edit's transaction: if it mentions someone the post did not mention
+    before, the alerter tells those it mentions who were not told of the post yet (the ones
+    added; also one mentioned before but not told then, say since allowed to read it), as it
+    would have had they been there from the start. A moderator's edit tells nobody: the
+    notification would say the author mentioned them."""
+    if editor.id != before.user_id:
+        return
     if set(mentioned_names(after.cooked)) - set(mentioned_names(before.cooked)):
         await queries.add_mentions_alert(conn, after.id, now=now)
 
@@ -55,6 +62,20 @@ async def queue_mentions_on_approval(conn: Connection, post: Post, *, now: float
     those it mentions and who were not told of it (the edit added them) are told now."""
     if mentioned_names(post.cooked):
         await queries.add_mentions_alert(conn, post.id, now=now)
+
+
+async def _mentions_to_tell(
+    conn: Connection, post_id: int, cooked: str, after_edit: bool
+) -> tuple[str, ...]:
+    """The names whose owners a post's mentions may tell. After an edit: those not told of
+    it yet, and no more than MAX_MENTIONS told by mention in all its versions, so editing
+    ten new names in again and again reaches nobody past the first ten."""
+    names = mentioned_names(cooked)
+    if not after_edit:
+        return names
+    told = await queries.mentioned_by_post(conn, post_id)
+    room = max(MAX_MENTIONS - len(told), 0)
+    return tuple(name for name in names if name not in told)[:room]
 
 
 async def alert_post(
@@ -79,7 +100,7 @@ async def alert_post(
         topic_id=topic.id,
         group_id=topic.group_id,
         author_id=author.id,
-        mentioned=mentioned_names(post.cooked),
+        mentioned=await _mentions_to_tell(conn, post.id, post.cooked, mentions_only),
         replied_to=None if only_mentions else post.reply_to_post_number,
         quoted=() if only_mentions else quoted_numbers(post.raw),
         new_topic=new_topic and not only_mentions,

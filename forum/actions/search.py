@@ -75,6 +75,11 @@ def pace_search(forum: Forum, viewer: User | None, address: str, *, names: bool 
 async def do_search(forum: Forum, viewer: User | None, search: Search, page: int) -> Found:
     if not 1 <= page <= 50:
         raise BadRequest("That page of results is out of range.")
+    if search.order == "relevance" and (page - 1) * PAGE_SIZE >= queries.RANKED:
+        raise BadRequest(
+            f"Best matches stop at the newest {queries.RANKED}."
+            " Show newest first to see older ones."
+        )
     async with forum.db.reads() as conn:
         hits = await queries.search_posts(
             conn, viewer, search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
@@ -88,4 +93,7 @@ async def do_search(forum: Forum, viewer: User | None, search: Search, page: int
             if missing:
                 extra = await queries.opening_posts(conn, viewer, search, missing)
                 hits = extra + hits
-    return Found(hits, more, page)
+    # Relevance ranks the newest RANKED matches; the page that reaches them says so.
+    last_ranked = (page - 1) * PAGE_SIZE + len(hits) >= queries.RANKED and not more
+    ranked_only = queries.RANKED if search.order == "relevance" and last_ranked else 0
+    return Found(hits, more, page, ranked_only)

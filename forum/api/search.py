@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from forum.access import access_group, access_topic
 from forum.actions import search as search_actions
 from forum.api.serialize import avatar_template, topic_list_item
 from forum.errors import BadRequest
@@ -88,8 +89,20 @@ async def users(request: Request) -> Response:
         return ForumJSON({"users": []})
     if len(term) > 20:
         raise BadRequest("A member's name is at most 20 characters.")
-    search_actions.pace_search(forum, viewer_of(request), client_address(request), names=True)
-    found = await search_queries.search_users(forum.db, term, limit=USERS_LIMIT)
+    viewer, query = viewer_of(request), query_input(request)
+    search_actions.pace_search(forum, viewer, client_address(request), names=True)
+    # Where the mention will be read (Discourse's topic_id / category_id; our group_id too):
+    # only those who may read it are offered. Someone who cannot read it themselves learns
+    # nothing of it (404).
+    topic_id, group_id = query.get_int("topic_id"), query.get_int("group_id")
+    group_id = group_id if group_id is not None else query.get_int("category_id")
+    if topic_id is not None:
+        group_id = (await access_topic(forum.db, viewer, topic_id)).group.id
+    elif group_id is not None:
+        group_id = (await access_group(forum.db, viewer, group_id=group_id)).group.id
+    found = await search_queries.search_users(
+        forum.db, term, limit=USERS_LIMIT, readers_of=group_id
+    )
     return ForumJSON(
         {
             "users": [

@@ -63,11 +63,17 @@ FOLLOW_HINTS = {
 # Whether the member `user_ref` may read group `group_ref` now: a public group, a member of
 # it, or site staff (permissions.can_read_group, in SQL). Used for every read of a member's
 # notifications, so losing access hides what they were told at once.
-def may_read(user_ref: str, group_ref: str) -> str:
-    return (
-        f"({group_ref}.visibility = 'public'"
-        f" OR EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = {group_ref}.id"
+def may_read(user_ref: str, group_ref: str, user_param: str | None = None) -> str:
+    """`user_param`: the member's id is this parameter (one member, many groups): their
+    groups are then read once, not looked up group by group."""
+    member = (
+        f"{group_ref}.id IN (SELECT m.group_id FROM memberships m WHERE m.user_id = :{user_param})"
+        if user_param
+        else f"EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = {group_ref}.id"
         f" AND m.user_id = {user_ref}.id)"
+    )
+    return (
+        f"({group_ref}.visibility = 'public' OR {member}"
         f" OR {user_ref}.role IN ('admin', 'moderator'))"
     )
 
@@ -86,8 +92,7 @@ def _readable(conn: Connection, joins: str = "") -> str:
     return (
         f"FROM notifications n JOIN users me ON me.id = n.user_id {topics}"
         f" LEFT JOIN groups g ON g.id = t.group_id{joins} WHERE n.user_id = :u"
-        " AND (n.topic_id IS NULL OR g.visibility = 'public' OR me.role IN ('admin', 'moderator')"
-        " OR g.id IN (SELECT m.group_id FROM memberships m WHERE m.user_id = :u))"
+        f" AND (n.topic_id IS NULL OR {may_read('me', 'g', 'u')})"
     )
 
 
@@ -516,15 +521,31 @@ async def add_alert(conn: Connection, post_id: int, *, new_topic: bool, now: flo
     )
 
 
+async def mentioned_by_post(conn: Connection, post_id: int) -> set[str]:
+    """The names (lower-cased) of those a post's mentions have told."""
+    rows = await conn.fetch_all(
+        "SELECT lower(u.username) AS name FROM notifications n JOIN users u ON u.id = n.user_id"
+        " WHERE n.post_id = :p AND n.notification_type = :kind",
+        {"p": post_id, "kind": int(Kind.MENTIONED)},
+    )
+    return {row["name"] for row in rows}
+
+
 async def add_mentions_alert(conn: Connection, post_id: int, *, now: float) -> None:
     """An edit added mentions to a published post: its alert waits again, to tell only those
     mentioned (notify_post tells nobody twice of one post). An alert still waiting from the
     post's publishing stays whole: it reads the post as it is now, mentions and all."""
     await conn.execute(
         "INSERT INTO post_alerts (post_id, created_at, mentions_only) VALUES (:p, :now, TRUE)"
+        # An alert still waiting (perhaps backing off after a fault) keeps its place and its
+        # tries; a done one waits again, from the start.
         " ON CONFLICT (post_id) DO UPDATE SET"
         " mentions_only = post_alerts.mentions_only OR post_alerts.done_at IS NOT NULL,"
-        " created_at = :now, done_at = NULL, next_try_at = NULL, attempts = 0",
+        " created_at = CASE WHEN post_alerts.done_at IS NULL THEN post_alerts.created_at"
+        " ELSE :now END,"
+        " attempts = CASE WHEN post_alerts.done_at IS NULL THEN post_alerts.attempts ELSE 0 END,"
+        " next_try_at = CASE WHEN post_alerts.done_at IS NULL THEN post_alerts.next_try_at END,"
+        " done_at = NULL",
         {"p": post_id, "now": now},
     )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
+from forum.queries.notifications import may_read
 from forum.queries.users import U_COLUMNS, User
 
 # Marks around matched words in a blurb: control characters no post can hold (posts refuse
@@ -69,6 +70,7 @@ class Found:
     posts: list[PostHit]
     more: bool  # another page follows
     page: int
+    ranked_only: int = 0  # the last page of a relevance search that ranked only this many
 
 
 # --- SQLite's FTS5 query, from the websearch syntax PostgreSQL understands ---------------
@@ -132,7 +134,7 @@ async def _readable(conn: Connection, viewer: User | None) -> list[int] | None:
 
 
 def _filters(
-    search: Search, viewer: User | None, readable: list[int] | None = None
+    search: Search, viewer: User | None, readable: list[int] | None = None, dialect: str = ""
 ) -> tuple[str, dict[str, object]]:
     """The search's conditions on `p` (a post) and `t` (its topic). `readable`: the groups
     the searcher may read, as _readable found them (a search of several statements reads
@@ -145,7 +147,10 @@ def _filters(
     # Only the topic is read for each match (its group is one of a short list, read once),
     # so a window of matches (search_posts) joins no more than it.
     public = "SELECT id FROM groups WHERE visibility = 'public'"
-    if readable is not None:
+    if readable is not None and dialect == "postgresql":
+        clauses.append("t.group_id = ANY(:readable)")  # one statement, however many groups
+        params["readable"] = readable
+    elif readable is not None:
         listed, listed_params = in_list("readable", readable or [0])
         clauses.append(f"t.group_id IN {listed}")
         params |= listed_params
@@ -190,10 +195,11 @@ _COLUMNS = (
 )
 
 
-# Relevance ranks about this many of the newest matches, not every match: a word in 2% of a
-# million posts matches 20,000, and reading and ranking them all cost 200 ms (bench/search.py).
-# The newest matches are found a window of post ids at a time, from the newest down, so a
-# search costs about the same whatever the forum's size.
+# Relevance ranks this many of the newest matches, not every match: a word in 2% of a million
+# posts matches 20,000, and reading and ranking them all cost 200 ms (bench/search.py). It is
+# a fixed set, so its pages never shift; "latest" pages go back as far as asked. The newest
+# matches are found a window of post ids at a time, from the newest down, so a search costs
+# about the same whatever the forum's size.
 RANKED = 200
 FIRST_WINDOW = 20_000  # post ids in the first window; the next is sized by what it found
 # A window wider than this is looked up by its words alone (PostgreSQL): it is wide because
@@ -204,37 +210,38 @@ INDEXED_WINDOW = 100_000
 async def search_posts(
     conn: Connection, viewer: User | None, search: Search, *, limit: int, offset: int = 0
 ) -> list[PostHit]:
-    """Posts matching, best first (or newest first), `limit` from `offset`. "Best" is among
-    the newest RANKED matches (or more, for a deep page): for a forum, the most relevant of
-    what was said lately, as search engines weigh freshness."""
+    """Posts matching, best first (or newest first; by id, the order they were written),
+    `limit` from `offset`. "Best" is among the newest RANKED matches: for a forum, the most
+    relevant of what was said lately, as search engines weigh freshness."""
     if conn.dialect != "postgresql" and fts5_query(search.terms) is None:
         return []
     latest = search.order == "latest"
-    needed = offset + limit if latest else max(RANKED, offset + limit)
+    needed = offset + limit if latest else RANKED
     found: list[Row] = []
     readable = await _readable(conn, viewer)
     high = int(await conn.fetch_val("SELECT coalesce(max(id), 0) FROM posts"))
     size = FIRST_WINDOW
-    while high > 0 and len(found) < needed:
+    while high > 0 and len(found) < needed and offset < needed:
         low = max(0, high - size)
-        rows = await _window(conn, viewer, readable, search, low, high, ranked=not latest)
-        found += rows
-        size = _next_window(needed - len(found), high - low, len(rows), low)
+        wanted = needed - len(found)
+        rows = await _window(conn, viewer, readable, search, low, high, wanted, ranked=not latest)
+        found += rows  # newest first, window after window
+        size = _next_window(needed - len(found), high - low, len(rows))
         high = low
-    if latest:
-        found.sort(key=lambda row: (float(row["created_at"]), int(row["id"])), reverse=True)
-    else:
+    if not latest:
         found.sort(key=lambda row: (float(row["score"]), int(row["id"])), reverse=True)
     page = [int(row["id"]) for row in found[offset : offset + limit]]
     return await _hits(conn, viewer, readable, search, page)
 
 
-def _next_window(wanted: int, seen: int, matched: int, rest: int) -> int:
+def _next_window(wanted: int, seen: int, matched: int) -> int:
     """How many post ids the next window spans: as many as should hold the matches still
     wanted at the density this one had (and a quarter more), so a common word stops after a
-    window or two; a rare one (or none yet) reads all the rest in one statement."""
+    window or two and a rare one looks at the rest at once; after a window with none (a
+    filter that keeps few, no match at all), four times as many, so no one statement reads
+    every older match of a common word."""
     if not matched:
-        return rest
+        return seen * 4
     return int(wanted * seen / matched * 1.25) + 1
 
 
@@ -245,13 +252,15 @@ async def _window(
     search: Search,
     low: int,
     high: int,
+    wanted: int,
     *,
     ranked: bool,
 ) -> list[Row]:
-    """The matches among posts low < id <= high that the searcher may read: their ids, times
-    and (`ranked`) scores, higher better."""
-    where, params = _filters(search, viewer, readable)
-    params |= {"low": low, "high": high}
+    """The newest `wanted` matches among posts low < id <= high that the searcher may read,
+    newest first: their ids, times and (`ranked`) scores, higher better. Ordered by
+    `p.id + 0`: ordered by the id's index, the planner would walk it testing every post."""
+    where, params = _filters(search, viewer, readable, conn.dialect)
+    params |= {"low": low, "high": high, "wanted": wanted}
     if conn.dialect == "postgresql":
         score = "ts_rank_cd(p.search, q.query)" if ranked else "0"
         ids = "p.id" if high - low <= INDEXED_WINDOW else "(p.id + 0)"  # "+ 0": no index
@@ -263,6 +272,7 @@ async def _window(
             " posts p JOIN LATERAL (SELECT id, group_id, user_id FROM topics"
             " WHERE topics.id = p.topic_id OFFSET 0) t ON TRUE"
             f" WHERE p.search @@ q.query AND {ids} > :low AND {ids} <= :high AND {where}"
+            " ORDER BY p.id + 0 DESC LIMIT :wanted"
         )
         params["terms"] = search.terms
     else:
@@ -271,7 +281,7 @@ async def _window(
             f"SELECT p.id, p.created_at, {score} AS score FROM search_posts"
             " JOIN posts p ON p.id = search_posts.rowid JOIN topics t ON t.id = p.topic_id"
             " WHERE search_posts MATCH :match AND search_posts.rowid > :low"
-            f" AND search_posts.rowid <= :high AND {where}"
+            f" AND search_posts.rowid <= :high AND {where} ORDER BY p.id + 0 DESC LIMIT :wanted"
         )
         params["match"] = fts5_query(search.terms)
     return await conn.fetch_all(sql, params)
@@ -288,7 +298,7 @@ async def _hits(
     text around what matched (made for the page's posts only: it reads the whole text)."""
     if not post_ids:
         return []
-    where, params = _filters(search, viewer, readable)
+    where, params = _filters(search, viewer, readable, conn.dialect)
     listed, id_params = in_list("hit", post_ids)
     params |= id_params
     if conn.dialect == "postgresql":
@@ -356,12 +366,19 @@ async def opening_posts(
     return [hits[t] for t in topic_ids if t in hits]
 
 
-async def search_users(conn: Connection, term: str, *, limit: int) -> list[User]:
-    """Members whose names start with `term` (the @mention autocomplete), shortest first."""
+async def search_users(
+    conn: Connection, term: str, *, limit: int, readers_of: int | None = None
+) -> list[User]:
+    """Members whose names start with `term` (the @mention autocomplete), shortest first;
+    with `readers_of`, only those who may read that group (a mention of anyone else tells
+    nobody)."""
     prefix = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    join, readers = "", ""
+    if readers_of is not None:
+        join, readers = " JOIN groups g ON g.id = :group", f" AND {may_read('u', 'g')}"
     rows = await conn.fetch_all(
-        f"SELECT {U_COLUMNS} FROM users u WHERE lower(u.username) LIKE :p ESCAPE '\\'"
-        " ORDER BY length(u.username), lower(u.username) LIMIT :limit",
-        {"p": prefix + "%", "limit": limit},
+        f"SELECT {U_COLUMNS} FROM users u{join} WHERE lower(u.username) LIKE :p ESCAPE '\\'"
+        f"{readers} ORDER BY length(u.username), lower(u.username) LIMIT :limit",
+        {"p": prefix + "%", "limit": limit, "group": readers_of},
     )
     return [User.from_row(row) for row in rows]

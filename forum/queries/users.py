@@ -179,6 +179,7 @@ async def get_session(conn: Connection, token_hash: str, now: float) -> SessionR
     of their channel as of that count: the page's live updates resume after it, so a
     notification made while the page loads still reaches its bell."""
     row = await conn.fetch_one(
+        # channel_heads is realtime's table (realtime/log.head reads it the same way).
         f"SELECT {U_COLUMNS}, ({UNREAD_OF_U}) AS unread, (SELECT h.last_id FROM channel_heads h"
         " WHERE h.channel = 'user:' || CAST(u.id AS TEXT)) AS bell_head"
         " FROM sessions s JOIN users u ON u.id = s.user_id"

@@ -136,7 +136,7 @@ async def _debate_page(
         and can_reply(viewer, access.group, access.membership, access.topic)
     )
     fields = base(request, debate.title)
-    if viewer is not None:  # the page shows all of the debate, and that it has started
+    if viewer is not None and errors is None:  # it shows all of the debate, and its start
         fields |= await seen_on_page(request, viewer, debate.topic_id, None)
     page = DebatePage(
         **fields,
