@@ -8,10 +8,11 @@ from typing import ClassVar
 from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
 from forum.queries.debates import Debate
-from forum.queries.groups import Group
+from forum.queries.groups import Group, Invite
 from forum.queries.notifications import Level, Notification
 from forum.queries.outbox import EmailPrefs
 from forum.queries.posts import Post, Revision
+from forum.queries.proposals import Proposal
 from forum.queries.reading import Reading
 from forum.queries.review import Item
 from forum.queries.search import Found
@@ -59,6 +60,10 @@ class GroupPage(Page):
     can_start_topic: bool
     can_join: bool
     can_manage: bool
+    can_ask: bool = False  # a group whose conveners approve each member
+    asked: bool = False  # the viewer's request waits
+    request_count: int = 0  # requests waiting, for those who manage the group
+    can_see_members: bool = False
     debates: DebateLists = field(default_factory=lambda: DebateLists([], [], []))
     can_schedule: bool = False
     level: Level | None = None  # how closely the viewer follows the group (None: signed out)
@@ -227,6 +232,68 @@ class MembersPage(Page):
     members: list[dict[str, object]]
     can_manage: bool  # add members and change their role (member or convener)
     errors: list[str] = field(default_factory=list)
+    bans: list[dict[str, object]] = field(default_factory=list)  # for those who manage it
+    can_remove_conveners: bool = False  # site staff
+
+
+# --- founding and running groups (issue 12) ----------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposeGroupPage(Page):
+    template: ClassVar[str] = "propose_group.html"
+    values: dict[str, str]  # what was typed, shown again with the errors
+    questions: dict[str, str]  # the core statement's four questions, by field
+    own: list[Proposal]  # the viewer's earlier proposals and what became of them
+    errors: list[str] = field(default_factory=list)
+    sent: bool = False  # just proposed
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProposalsPage(Page):
+    template: ClassVar[str] = "proposals.html"
+    pending: list[Proposal]
+    decided: list[Proposal]
+    questions: dict[str, str]
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSettingsPage(Page):
+    template: ClassVar[str] = "group_settings.html"
+    group: Group
+    values: dict[str, str]
+    questions: dict[str, str]
+    errors: list[str] = field(default_factory=list)
+    saved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinRequestsPage(Page):
+    template: ClassVar[str] = "join_requests.html"
+    group: Group
+    requests: list[dict[str, object]]
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitesPage(Page):
+    template: ClassVar[str] = "invites.html"
+    group: Group
+    invites: list[Invite]
+    days_left: dict[int, int]  # by invite id
+    new_link: str = ""  # a link just made: shown this once (only its hash is kept)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InvitePage(Page):
+    template: ClassVar[str] = "invite.html"
+    group: Group
+    token: str
+    usable: bool
+    why_not: str
+    membership: str | None
 
 
 # --- moderation -----------------------------------------------------------------------------

@@ -157,8 +157,24 @@ def can_moderate(user: User | None, membership: str | None) -> bool:
 
 
 def can_join_group(user: User | None, group: Group, membership: str | None) -> bool:
-    # Private groups are joined by invitation (a convener adds the member), not by asking.
-    if user is None or membership is not None or group.is_private:
+    """Join at once: a public group open to all. Private groups are joined by invitation (an
+    invite link, or a convener adds the member), not by asking (forum/actions/membership.py)."""
+    if user is None or membership is not None or group.is_private or group.joining != "open":
+        return False
+    return can_hold_group_role(user, group, "member")
+
+
+def can_see_members(user: User | None, group: Group, membership: str | None) -> bool:
+    """The member list: for its members and staff, or for all who may read the group where
+    its conveners allow it."""
+    if membership is not None or is_staff(user):
+        return True
+    return group.members_listed == "everyone" and can_read_group(user, group, membership)
+
+
+def can_ask_to_join(user: User | None, group: Group, membership: str | None) -> bool:
+    """A public group whose conveners approve each new member."""
+    if user is None or membership is not None or group.is_private or group.joining != "request":
         return False
     return can_hold_group_role(user, group, "member")
 

@@ -21,6 +21,7 @@ from forum.static_files import CompressedStatic
 from forum.views import (
     accounts,
     debates,
+    founding,
     groups,
     home,
     notifications,
@@ -148,6 +149,23 @@ routes: list[BaseRoute] = [
     Route("/g/{slug}/members", groups.members_page, methods=GET, name="group_members"),
     Route("/g/{slug}/members/add", groups.add_member, methods=POST, name="add_member"),
     Route("/g/{slug}/members/role", groups.set_member_role, methods=POST, name="set_member_role"),
+    Route("/g/{slug}/members/remove", founding.remove_member, methods=POST, name="remove_member"),
+    Route("/g/{slug}/settings", founding.group_settings, methods=FORM, name="group_settings"),
+    Route("/g/{slug}/ask", founding.ask_to_join, methods=POST, name="ask_to_join"),
+    Route("/g/{slug}/requests", founding.join_requests, methods=GET, name="join_requests"),
+    Route(
+        "/g/{slug}/requests/decide", founding.decide_request, methods=POST, name="decide_request"
+    ),
+    Route("/g/{slug}/invites", founding.invites, methods=FORM, name="invites"),
+    Route("/invite/{token}", founding.invite, methods=FORM, name="invite"),
+    Route("/groups/propose", founding.propose_group, methods=FORM, name="propose_group"),
+    Route("/proposals", founding.proposals_page, methods=GET, name="proposals"),
+    Route(
+        "/proposals/{proposal_id:id}/decide",
+        founding.decide_proposal,
+        methods=POST,
+        name="decide_proposal",
+    ),
     Route("/g/{slug}/new-debate", debates.new_debate, methods=FORM, name="new_debate"),
     Route("/debates/{debate_id:id}", debates.debate_page, methods=GET, name="debate"),
     Route("/debates/{debate_id:id}.ics", debates.calendar, methods=GET, name="debate_ics"),

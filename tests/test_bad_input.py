@@ -46,7 +46,8 @@ BAD_STRINGS = ["a%00b", "%ff%fe", "x" * 3000, "..%2F..%2Fetc", "%E2%80%AE%00", "
 
 QUERY_NAMES = [
     "before", "after", "to", "next", "status", "post_ids[]", "post_number", "account", "q",
-    "group", "author", "order", "in", "page", "limit", "term", "upto", "saved",
+    "group", "author", "order", "in", "page", "limit", "term", "upto", "saved", "sent",
+    "topic_id", "group_id", "category_id",
 ]  # fmt: skip
 BAD_QUERY_VALUES = ["%00", "9" * 5000, "-1", "1e999", "%ff", "x" * 5000, "nan_1", "inf_9"]
 
@@ -58,7 +59,8 @@ FIELDS = [
     "visibility", "next", "post_anyway", "idempotency_key", "csrf_token", "question", "minutes",
     "highlighted", "remind", "starts_at", "ends_at", "time_zone", "questions", "hosts", "number",
     "level", "notification_level", "id", "immediate", "digest", "excerpts", "muted", "back",
-    "timings[1]", "timings[99999999999]",
+    "timings[1]", "timings[99999999999]", "decision", "message", "withdraw", "revoke", "days",
+    "uses", "joining", "members_listed", "aim", "approach", "audience", "measures", "conveners",
 ]  # fmt: skip
 
 
@@ -156,6 +158,7 @@ async def world(fresh: Any) -> Any:
         "debate_id": str(debate.id),
         "number": "2",
         "token": unsubscribe_token(arrange.settings.secret_key, member.id, "digest"),
+        "proposal_id": "1",
     }
     return made, member, admin, valid
 

@@ -90,6 +90,8 @@ async def do_create_group(
 async def do_join_group(forum: Forum, actor: User, group_id: int) -> None:
     async with forum.db.transaction() as conn:
         access = await access_group(conn, actor, group_id=group_id)
+        if await group_queries.is_banned(conn, group_id, actor.id):
+            raise Forbidden("You cannot join this group: its conveners removed you from it.")
         if not can_join_group(actor, access.group, access.membership):
             raise Forbidden("You cannot join this group yourself; ask one of its conveners.")
         await group_queries.upsert_membership(
@@ -129,6 +131,8 @@ async def do_add_member(
         if group is None:
             raise NotFound("There is no such group.")
         _check_role_for(user, group, role)
+        if await group_queries.is_banned(conn, group_id, user.id):
+            raise BadRequest(f"{user.username} is banned from this group. Lift the ban first.")
         now = forum.now()
         await group_queries.upsert_membership(
             conn, group_id=group_id, user_id=user.id, role=role, now=now
@@ -167,6 +171,12 @@ async def do_set_group_role(
             raise BadRequest(f"{user.username} is not a member of this group. Add them first.")
         if current == role:
             return user
+        if current == "convener" and await group_queries.list_conveners(conn, group_id) == [
+            user.id
+        ]:
+            raise BadRequest(
+                f"{user.username} is the group's only convener. Make someone else a convener first."
+            )
         if not await group_queries.set_membership_role(conn, group_id, user.id, role):
             raise BadRequest(f"{user.username} is not a member of this group. Add them first.")
         await record_action(

@@ -8,8 +8,11 @@ from forum.db import Connection, Row
 
 GROUP_COLUMNS = (
     "id, slug, name, description, visibility, topic_count, post_count, created_at,"
-    " hold_first_posts, email_excerpts"
+    " hold_first_posts, email_excerpts, aim, approach, audience, measures, joining,"
+    " members_listed"
 )
+JOINING = ("open", "request", "invite")
+MEMBERS_LISTED = ("members", "everyone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,17 @@ class Group:
     created_at: float
     hold_first_posts: int = 1  # a new account's first N posts here wait for a moderator
     email_excerpts: bool | None = None  # emails quote its posts (None: if the group is public)
+    # Its core statement: what it is trying to do, how, who for, how it will know.
+    aim: str = ""
+    approach: str = ""
+    audience: str = ""
+    measures: str = ""
+    joining: str = "open"  # open, request (conveners approve) or invite (links, or added)
+    members_listed: str = "members"  # who sees the member list: members, or everyone
+
+    @property
+    def has_statement(self) -> bool:
+        return any((self.aim, self.approach, self.audience, self.measures))
 
     @property
     def is_private(self) -> bool:
@@ -127,3 +141,186 @@ async def set_hold_first_posts(conn: Connection, group_id: int, posts: int) -> N
     await conn.execute(
         "UPDATE groups SET hold_first_posts = :n WHERE id = :id", {"n": posts, "id": group_id}
     )
+
+
+async def update_group(conn: Connection, group_id: int, **fields: object) -> None:
+    """Change some of a group's own fields (description, statement, settings)."""
+    allowed = {
+        "name",
+        "description",
+        "aim",
+        "approach",
+        "audience",
+        "measures",
+        "joining",
+        "members_listed",
+    }
+    assert set(fields) <= allowed, fields
+    sets = ", ".join(f"{name} = :{name}" for name in fields)
+    await conn.execute(f"UPDATE groups SET {sets} WHERE id = :id", fields | {"id": group_id})
+
+
+async def list_conveners(conn: Connection, group_id: int) -> list[int]:
+    rows = await conn.fetch_all(
+        "SELECT user_id FROM memberships WHERE group_id = :g AND role = 'convener'"
+        " ORDER BY user_id",
+        {"g": group_id},
+    )
+    return [int(row["user_id"]) for row in rows]
+
+
+# --- bans, requests to join, invite links -----------------------------------------------------
+
+
+async def is_banned(conn: Connection, group_id: int, user_id: int) -> bool:
+    row = await conn.fetch_one(
+        "SELECT 1 FROM group_bans WHERE group_id = :g AND user_id = :u",
+        {"g": group_id, "u": user_id},
+    )
+    return row is not None
+
+
+async def add_ban(
+    conn: Connection, group_id: int, user_id: int, by: int, reason: str, now: float
+) -> None:
+    await conn.execute(
+        "INSERT INTO group_bans (group_id, user_id, banned_by, reason, created_at)"
+        " VALUES (:g, :u, :by, :reason, :now) ON CONFLICT (group_id, user_id) DO NOTHING",
+        {"g": group_id, "u": user_id, "by": by, "reason": reason, "now": now},
+    )
+
+
+async def remove_ban(conn: Connection, group_id: int, user_id: int) -> bool:
+    row = await conn.fetch_one(
+        "DELETE FROM group_bans WHERE group_id = :g AND user_id = :u RETURNING user_id",
+        {"g": group_id, "u": user_id},
+    )
+    return row is not None
+
+
+async def list_bans(conn: Connection, group_id: int) -> list[Row]:
+    return await conn.fetch_all(
+        "SELECT u.username, b.reason, b.created_at FROM group_bans b"
+        " JOIN users u ON u.id = b.user_id WHERE b.group_id = :g ORDER BY lower(u.username)",
+        {"g": group_id},
+    )
+
+
+async def add_join_request(
+    conn: Connection, group_id: int, user_id: int, message: str, now: float
+) -> bool:
+    """False if they have asked already."""
+    row = await conn.fetch_one(
+        "INSERT INTO join_requests (group_id, user_id, message, created_at)"
+        " VALUES (:g, :u, :m, :now) ON CONFLICT (group_id, user_id) DO NOTHING"
+        " RETURNING user_id",
+        {"g": group_id, "u": user_id, "m": message, "now": now},
+    )
+    return row is not None
+
+
+async def take_join_request(conn: Connection, group_id: int, user_id: int) -> bool:
+    """Remove a request (decided, or withdrawn); False if there was none."""
+    row = await conn.fetch_one(
+        "DELETE FROM join_requests WHERE group_id = :g AND user_id = :u RETURNING user_id",
+        {"g": group_id, "u": user_id},
+    )
+    return row is not None
+
+
+async def has_join_request(conn: Connection, group_id: int, user_id: int) -> bool:
+    row = await conn.fetch_one(
+        "SELECT 1 FROM join_requests WHERE group_id = :g AND user_id = :u",
+        {"g": group_id, "u": user_id},
+    )
+    return row is not None
+
+
+async def list_join_requests(conn: Connection, group_id: int) -> list[Row]:
+    return await conn.fetch_all(
+        "SELECT u.username, u.badge, r.message, r.created_at FROM join_requests r"
+        " JOIN users u ON u.id = r.user_id WHERE r.group_id = :g ORDER BY r.created_at",
+        {"g": group_id},
+    )
+
+
+async def count_join_requests(conn: Connection, group_id: int) -> int:
+    return int(
+        await conn.fetch_val(
+            "SELECT count(*) FROM join_requests WHERE group_id = :g", {"g": group_id}
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    id: int
+    group_id: int
+    created_at: float
+    expires_at: float
+    max_uses: int
+    uses: int
+    revoked_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Invite:
+        return cls(**{name: row[name] for name in cls.__slots__})
+
+
+_INVITE_COLUMNS = "id, group_id, created_at, expires_at, max_uses, uses, revoked_at"
+
+
+async def insert_invite(
+    conn: Connection,
+    *,
+    group_id: int,
+    token_hash: str,
+    by: int,
+    expires_at: float,
+    max_uses: int,
+    now: float,
+) -> Invite:
+    row = await conn.fetch_one(
+        "INSERT INTO group_invites (group_id, token_hash, created_by, created_at, expires_at,"
+        f" max_uses) VALUES (:g, :h, :by, :now, :exp, :max) RETURNING {_INVITE_COLUMNS}",
+        {"g": group_id, "h": token_hash, "by": by, "now": now, "exp": expires_at, "max": max_uses},
+    )
+    assert row is not None
+    return Invite.from_row(row)
+
+
+async def list_invites(conn: Connection, group_id: int, now: float) -> list[Invite]:
+    """The group's invites still usable: not revoked, not expired, not used up."""
+    rows = await conn.fetch_all(
+        f"SELECT {_INVITE_COLUMNS} FROM group_invites WHERE group_id = :g AND revoked_at IS NULL"
+        " AND expires_at > :now AND uses < max_uses ORDER BY created_at DESC",
+        {"g": group_id, "now": now},
+    )
+    return [Invite.from_row(row) for row in rows]
+
+
+async def get_invite(conn: Connection, token_hash: str) -> Invite | None:
+    row = await conn.fetch_one(
+        f"SELECT {_INVITE_COLUMNS} FROM group_invites WHERE token_hash = :h", {"h": token_hash}
+    )
+    return Invite.from_row(row) if row else None
+
+
+async def use_invite(conn: Connection, invite_id: int, now: float) -> bool:
+    """Count one use, if the invite is still usable (in one statement: two people following
+    the last use at once cannot both get in)."""
+    row = await conn.fetch_one(
+        "UPDATE group_invites SET uses = uses + 1 WHERE id = :id AND revoked_at IS NULL"
+        " AND expires_at > :now AND uses < max_uses RETURNING id",
+        {"id": invite_id, "now": now},
+    )
+    return row is not None
+
+
+async def revoke_invite(conn: Connection, group_id: int, invite_id: int, now: float) -> bool:
+    row = await conn.fetch_one(
+        "UPDATE group_invites SET revoked_at = :now WHERE id = :id AND group_id = :g"
+        " AND revoked_at IS NULL RETURNING id",
+        {"id": invite_id, "g": group_id, "now": now},
+    )
+    return row is not None

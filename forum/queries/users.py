@@ -285,3 +285,9 @@ async def lock_and_count_admins(conn: Connection) -> int:
 
 async def set_site_role(conn: Connection, user_id: int, role: str) -> None:
     await conn.execute("UPDATE users SET role = :r WHERE id = :id", {"r": role, "id": user_id})
+
+
+async def list_admin_ids(conn: Connection) -> list[int]:
+    """The site's admins (told of what waits for them, such as proposed groups)."""
+    rows = await conn.fetch_all("SELECT id FROM users WHERE role = 'admin' ORDER BY id")
+    return [int(row["id"]) for row in rows]

@@ -14,7 +14,15 @@ from forum.db import Database
 from forum.errors import BadRequest, Forbidden
 from forum.forms import read_input
 from forum.pages import DebateLists, GroupPage, MembersPage, NewGroupPage
-from forum.permissions import can_create_group, can_join_group, can_manage_members, can_start_topic
+from forum.permissions import (
+    can_ask_to_join,
+    can_create_group,
+    can_join_group,
+    can_manage_members,
+    can_see_members,
+    can_start_topic,
+    is_staff,
+)
 from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
 from forum.queries import notifications as notification_queries
@@ -36,6 +44,7 @@ async def group_page(request: Request) -> Response:
     pinned = await topic_queries.list_pinned(db, group.id) if first_page else []
     pinned_ids = {t.id for t in pinned}
     debates = await debate_lists(db, group.id, forum_of(request).now()) if first_page else None
+    can_manage = can_manage_members(viewer, access.membership)
     page = GroupPage(
         **base(request, group.name),
         live_since=await live_since(request, f"group:{group.id}"),
@@ -46,7 +55,11 @@ async def group_page(request: Request) -> Response:
         next_cursor=next_cursor,
         can_start_topic=can_start_topic(viewer, group, access.membership),
         can_join=can_join_group(viewer, group, access.membership),
-        can_manage=can_manage_members(viewer, access.membership),
+        can_ask=can_ask_to_join(viewer, group, access.membership),
+        asked=bool(viewer and await group_queries.has_join_request(db, group.id, viewer.id)),
+        can_manage=can_manage,
+        request_count=await group_queries.count_join_requests(db, group.id) if can_manage else 0,
+        can_see_members=can_see_members(viewer, group, access.membership),
         debates=debates or DebateLists([], [], []),
         can_schedule=can_schedule_debate(viewer, access.membership),
         level=await notification_queries.group_level(db, viewer.id, group.id) if viewer else None,
@@ -83,13 +96,20 @@ async def leave_group(request: Request) -> Response:
 async def members_page(request: Request, errors: list[str] | None = None) -> Response:
     db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_group(db, viewer, slug=request.path_params["slug"])
+    if not can_see_members(viewer, access.group, access.membership):
+        raise Forbidden("Only the group's members can see who else belongs to it.")
     members = await group_queries.list_members(db, access.group.id)
+    can_manage = can_manage_members(viewer, access.membership)
     page = MembersPage(
         **base(request, f"Members of {access.group.name}"),
         group=access.group,
         members=members,
-        can_manage=can_manage_members(viewer, access.membership),
+        can_manage=can_manage,
         errors=errors or [],
+        bans=[dict(row) for row in await group_queries.list_bans(db, access.group.id)]
+        if can_manage
+        else [],
+        can_remove_conveners=is_staff(viewer),
     )
     return render(request, page, 400 if errors else 200)
 

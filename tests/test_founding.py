@@ -1,0 +1,389 @@
+"""Founding and running groups (issue 12) on SQLite and PostgreSQL: proposing a group and an
+admin's decision, conveners' settings, asking to join, invite links, removing and banning,
+and who sees the member list; with the bad input and the rights each page checks."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import httpx
+
+from forum.actions.founding import PROPOSALS_PER_DAY
+from forum.queries.notifications import Kind
+from tests.conftest import Arrange, alerted, logged_in, unique
+from tests.test_live import key_headers
+
+STATEMENT = {
+    "description": "People living with long COVID sharing what helps.",
+    "aim": "Swap practical ways of pacing daily life.",
+    "approach": "Monthly hot topics and a library of tried approaches.",
+    "audience": "Patients, carers and the clinicians who support them.",
+    "measures": "Members say they found something that helped, in a yearly survey.",
+}
+
+
+def proposal(name: str, **extra: str) -> dict[str, str]:
+    return {"name": name, "visibility": "public", **STATEMENT, **extra}
+
+
+async def told(server: Any, arrange: Arrange, user: Any) -> list[dict[str, Any]]:
+    """What `user` was told (notifications.json, their own key), newest first."""
+    await alerted(arrange.forum)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=15) as http:
+        response = await http.get(
+            "/notifications.json", headers=await key_headers(arrange.db, user)
+        )
+    assert response.status_code == 200, response.text
+    return [
+        n["data"]
+        for n in response.json()["notifications"]
+        if n["notification_type"] == int(Kind.CUSTOM)
+    ]
+
+
+async def test_a_member_proposes_a_group_and_an_admin_approves_it(server, client, arrange) -> None:
+    proposer, helper = await arrange.user(name="pro"), await arrange.user(name="help")
+    admin = await arrange.user(role="admin", name="adm")
+    name = f"Long COVID {unique('n')}"
+    p = await logged_in(client, proposer)
+    sent = await p.post_form("/groups/propose", proposal(name, conveners=f"@{helper.username}"))
+    assert sent.status_code == 303 and sent.headers["location"].endswith("?sent=1")
+    page = await p.get("/groups/propose?sent=1")
+    assert "waits for an administrator" in page.text and "waiting for an administrator" in page.text
+    assert any(name in n["message"] for n in await told(server, arrange, admin))
+
+    a = await logged_in(client, admin)
+    queue = await a.get("/proposals")
+    assert queue.status_code == 200 and name in queue.text and STATEMENT["measures"] in queue.text
+    proposal_id = re.search(r"/proposals/(\d+)/decide", queue.text)
+    assert proposal_id is not None
+    approved = await a.post_form(
+        f"/proposals/{proposal_id.group(1)}/decide", {"decision": "approve"}
+    )
+    assert approved.status_code == 303
+    group_page = await p.get(approved.headers["location"])
+    assert group_page.status_code == 200 and STATEMENT["aim"] in group_page.text
+    assert "You are a convener" in group_page.text and "Settings" in group_page.text
+    slug = approved.headers["location"].rsplit("/", 1)[1]
+    roles = await arrange.db.fetch_all(
+        "SELECT u.username, m.role FROM memberships m JOIN users u ON u.id = m.user_id"
+        " JOIN groups g ON g.id = m.group_id WHERE g.slug = :s ORDER BY u.username",
+        {"s": slug},
+    )
+    assert {(r["username"], r["role"]) for r in roles} == {
+        (proposer.username, "convener"),
+        (helper.username, "convener"),
+    }
+    assert (
+        f"Your proposal “{name}” was approved"
+        in (await told(server, arrange, proposer))[0]["message"]
+    )
+    assert (await told(server, arrange, helper))[0][
+        "message"
+    ] == f"You convene the new group “{name}”"
+    # Decided once: a second decision is refused, and nothing changes.
+    again = await a.post_form(
+        f"/proposals/{proposal_id.group(1)}/decide", {"decision": "decline", "reason": "x"}
+    )
+    assert again.status_code == 400 and "approved already" in again.text
+
+
+async def test_a_declined_proposal_tells_its_proposer_why(server, client, arrange) -> None:
+    proposer, admin = await arrange.user(name="pro"), await arrange.user(role="admin")
+    name = f"Knitting {unique('n')}"
+    p = await logged_in(client, proposer)
+    await p.post_form("/groups/propose", proposal(name))
+    a = await logged_in(client, admin)
+    proposal_id = re.search(r"/proposals/(\d+)/decide", (await a.get("/proposals")).text)
+    assert proposal_id is not None
+    path = f"/proposals/{proposal_id.group(1)}/decide"
+    no_reason = await a.post_form(path, {"decision": "decline", "reason": " "})
+    assert no_reason.status_code == 400 and "The reason cannot be empty" in no_reason.text
+    declined = await a.post_form(path, {"decision": "decline", "reason": "Please join Crafts."})
+    assert declined.status_code == 303
+    message = (await told(server, arrange, proposer))[0]["message"]
+    assert message == f"Your proposal “{name}” was declined. The reason: Please join Crafts."
+    assert "declined. The reason: Please join Crafts." in (await p.get("/groups/propose")).text
+    slug = await arrange.db.fetch_val(
+        "SELECT slug FROM group_proposals WHERE name = :n", {"n": name}
+    )
+    assert (
+        await arrange.db.fetch_val("SELECT count(*) FROM groups WHERE slug = :s", {"s": slug}) == 0
+    )
+
+
+async def test_a_bad_proposal_says_every_problem_and_writes_nothing(client, arrange) -> None:
+    proposer, taken = await arrange.user(name="pro"), await arrange.group()
+    p = await logged_in(client, proposer)
+    before = await arrange.db.fetch_val("SELECT count(*) FROM group_proposals")
+    bad = await p.post_form(
+        "/groups/propose",
+        {
+            "name": "Fine name",
+            "slug": taken.slug,
+            "visibility": "secret",
+            "description": "",
+            "aim": "x" * 1001,
+            "conveners": "nobody_here_at_all, a, b, c, d, e",
+        },
+    )
+    assert bad.status_code == 400
+    for said in (
+        "already uses that web address",
+        "public or private",
+        "short description cannot be empty",
+        "1,001 characters long",
+        "at most 5 other conveners",
+        "no member called 'nobody_here_at_all'",
+    ):
+        assert said in html.unescape(bad.text), said
+    assert 'value="Fine name"' in bad.text  # what was typed comes back
+    assert await arrange.db.fetch_val("SELECT count(*) FROM group_proposals") == before
+    # Signed out: a log-in page; without the form's token: refused.
+    async with httpx.AsyncClient(base_url=str(p.http.base_url), timeout=15) as anonymous:
+        assert (await anonymous.get("/groups/propose")).status_code in (303, 401)
+    no_csrf = await p.http.post("/groups/propose", data=proposal("No token"))
+    assert no_csrf.status_code == 403
+
+
+async def test_proposals_are_paced_and_only_admins_decide(client, arrange) -> None:
+    proposer = await arrange.user(name="pro")
+    p = await logged_in(client, proposer)
+    for _ in range(PROPOSALS_PER_DAY):
+        assert (
+            await p.post_form("/groups/propose", proposal(f"G {unique('p')}"))
+        ).status_code == 303
+    paced = await p.post_form("/groups/propose", proposal(f"G {unique('p')}"))
+    assert paced.status_code == 429 and "at most 3 groups a day" in paced.text
+    assert (await p.get("/proposals")).status_code == 403
+    proposal_id = await arrange.db.fetch_val(
+        "SELECT max(id) FROM group_proposals WHERE proposer_id = :u", {"u": proposer.id}
+    )
+    decided = await p.post_form(f"/proposals/{proposal_id}/decide", {"decision": "approve"})
+    assert decided.status_code == 403
+    status = await arrange.db.fetch_val(
+        "SELECT status FROM group_proposals WHERE id = :id", {"id": proposal_id}
+    )
+    assert status == "pending"
+    a = await logged_in(client, await arrange.user(role="admin"))
+    assert (
+        await a.post_form("/proposals/999999/decide", {"decision": "approve"})
+    ).status_code == 404
+
+
+async def test_conveners_keep_the_statement_and_settings(client, arrange) -> None:
+    convener, member = await arrange.user(name="con"), await arrange.user(name="mem")
+    group = await arrange.group(members=(member,), conveners=(convener,))
+    c = await logged_in(client, convener)
+    form = STATEMENT | {"joining": "request", "members_listed": "everyone"}
+    saved = await c.post_form(f"/g/{group.slug}/settings", form)
+    assert saved.status_code == 303
+    page = await c.get(f"/g/{group.slug}")
+    assert STATEMENT["approach"] in page.text
+    m = await logged_in(client, member)
+    assert (await m.get(f"/g/{group.slug}/settings")).status_code == 403
+    refused = await m.post_form(f"/g/{group.slug}/settings", form | {"aim": "Taken over"})
+    assert refused.status_code == 403
+    assert "Taken over" not in (await c.get(f"/g/{group.slug}")).text
+    bad = await c.post_form(f"/g/{group.slug}/settings", form | {"joining": "anyhow"})
+    assert bad.status_code == 400 and "Choose how people join" in bad.text
+    private = await arrange.group("private", conveners=(convener,))
+    opened = await c.post_form(f"/g/{private.slug}/settings", form | {"joining": "open"})
+    assert opened.status_code == 400 and "joined by invitation only" in opened.text
+
+
+async def test_asking_to_join_and_the_conveners_answer(server, client, arrange) -> None:
+    convener, asker, other = [await arrange.user(name=n) for n in ("con", "ask", "oth")]
+    group = await arrange.group(conveners=(convener,))
+    await arrange.db.execute("UPDATE groups SET joining = 'request' WHERE id = :g", {"g": group.id})
+    a = await logged_in(client, asker)
+    page = await a.get(f"/g/{group.slug}")
+    assert "Ask to join" in page.text and "Join this group" not in page.text
+    assert (await a.post_form(f"/g/{group.slug}/join", {})).status_code == 403
+    asked = await a.post_form(f"/g/{group.slug}/ask", {"message": "I care for my mum."})
+    assert asked.status_code == 303
+    assert "You asked to join" in (await a.get(f"/g/{group.slug}")).text
+    assert (await a.post_form(f"/g/{group.slug}/ask", {"message": "again"})).status_code == 409
+    assert (await told(server, arrange, convener))[0][
+        "message"
+    ] == f"{asker.username} asked to join “{group.name}”"
+
+    c = await logged_in(client, convener)
+    waiting = await c.get(f"/g/{group.slug}/requests")
+    assert "I care for my mum." in waiting.text
+    assert "Requests to join (1)" in (await c.get(f"/g/{group.slug}")).text
+    o = await logged_in(client, other)
+    assert (await o.get(f"/g/{group.slug}/requests")).status_code == 403
+    assert (
+        await o.post_form(
+            f"/g/{group.slug}/requests/decide", {"username": asker.username, "decision": "approve"}
+        )
+    ).status_code == 403
+    accepted = await c.post_form(
+        f"/g/{group.slug}/requests/decide", {"username": asker.username, "decision": "approve"}
+    )
+    assert accepted.status_code == 303
+    assert "You are a member" in (await a.get(f"/g/{group.slug}")).text
+    assert (await told(server, arrange, asker))[0][
+        "message"
+    ] == f"You are now a member of “{group.name}”"
+    # Decided already: a second answer finds nothing waiting.
+    again = await c.post_form(
+        f"/g/{group.slug}/requests/decide", {"username": asker.username, "decision": "decline"}
+    )
+    assert again.status_code == 404
+    # A declined request tells the asker too.
+    await o.post_form(f"/g/{group.slug}/ask", {})
+    await c.post_form(
+        f"/g/{group.slug}/requests/decide", {"username": other.username, "decision": "decline"}
+    )
+    assert "did not accept" in (await told(server, arrange, other))[0]["message"]
+    assert "Ask to join" in (await o.get(f"/g/{group.slug}")).text
+
+
+async def test_invite_links_let_people_into_a_private_group(client, arrange) -> None:
+    convener, guest_of_honour, second, third = [
+        await arrange.user(name=n) for n in ("con", "inv", "sec", "thi")
+    ]
+    group = await arrange.group("private", conveners=(convener,))
+    c = await logged_in(client, convener)
+    made = await c.post_form(f"/g/{group.slug}/invites", {"days": "7", "uses": "2"})
+    assert made.status_code == 200 and "shown only this once" in made.text
+    link = re.search(r'value="(https?://[^"]+/invite/([^"]+))"', made.text)
+    assert link is not None
+    path = f"/invite/{link.group(2)}"
+    # The link is not kept: the list shows its uses, never the link again.
+    listed = await c.get(f"/g/{group.slug}/invites")
+    assert link.group(2) not in listed.text and "used 0 of 2 times" in listed.text
+    assert (
+        await arrange.db.fetch_val(
+            "SELECT count(*) FROM group_invites WHERE token_hash = :t", {"t": link.group(2)}
+        )
+        == 0
+    )
+
+    g = await logged_in(client, guest_of_honour)
+    assert (await g.get(f"/g/{group.slug}")).status_code == 404  # invisible before
+    landing = await g.get(path)
+    assert landing.status_code == 200 and f"Join {group.name}" in landing.text
+    joined = await g.post_form(path, {})
+    assert joined.status_code == 303
+    assert (await g.get(f"/g/{group.slug}")).status_code == 200
+    assert (await g.post_form(path, {})).status_code == 303  # again: no use counted
+    s = await logged_in(client, second)
+    assert (await s.post_form(path, {})).status_code == 303
+    t = await logged_in(client, third)
+    used_up = await t.get(path)
+    assert used_up.status_code == 410 and "used as many times as it allows" in used_up.text
+    assert (await t.post_form(path, {})).status_code == 409
+    assert (await t.get(f"/g/{group.slug}")).status_code == 404
+    # A revoked link stops at once; an unknown one says nothing of any group.
+    other = await c.post_form(f"/g/{group.slug}/invites", {"days": "1", "uses": "5"})
+    other_link = re.search(r"/invite/([^\"]+)\"", other.text)
+    assert other_link is not None
+    invite_id = await arrange.db.fetch_val(
+        "SELECT max(id) FROM group_invites WHERE group_id = :g", {"g": group.id}
+    )
+    assert (
+        await c.post_form(f"/g/{group.slug}/invites", {"revoke": str(invite_id)})
+    ).status_code == 303
+    revoked = await t.get(f"/invite/{other_link.group(1)}")
+    assert revoked.status_code == 410 and "turned off" in revoked.text
+    unknown = await t.get("/invite/not-a-real-link")
+    assert unknown.status_code == 404 and group.name not in unknown.text
+    bad = await c.post_form(f"/g/{group.slug}/invites", {"days": "3", "uses": "0"})
+    assert bad.status_code == 400 and "a day, a week or 30 days" in bad.text
+    # Only conveners make links.
+    assert (
+        await g.post_form(f"/g/{group.slug}/invites", {"days": "7", "uses": "2"})
+    ).status_code == 403
+
+
+async def test_removing_and_banning_keep_someone_out(client, arrange) -> None:
+    convener, member, moderator = (
+        await arrange.user(name="con"),
+        await arrange.user(name="mem"),
+        await arrange.user(name="mod", role="moderator"),
+    )
+    second = await arrange.user(name="sec")
+    group = await arrange.group(members=(member,), conveners=(convener, second))
+    c = await logged_in(client, convener)
+    banned = await c.post_form(
+        f"/g/{group.slug}/members/remove",
+        {"username": member.username, "action": "ban", "reason": "Spam links."},
+    )
+    assert banned.status_code == 303
+    members = await c.get(f"/g/{group.slug}/members")
+    assert "Banned" in members.text and "Spam links." in members.text
+    m = await logged_in(client, member)
+    assert (await m.post_form(f"/g/{group.slug}/join", {})).status_code == 403
+    assert "removed you" in (await m.post_form(f"/g/{group.slug}/join", {})).text
+    added = await c.post_form(f"/g/{group.slug}/members/add", {"username": member.username})
+    assert added.status_code == 400 and "banned from this group" in added.text
+    made = await c.post_form(f"/g/{group.slug}/invites", {"days": "7", "uses": "5"})
+    link = re.search(r"/invite/([^\"]+)\"", made.text)
+    assert link is not None
+    assert (await m.post_form(f"/invite/{link.group(1)}", {})).status_code == 403
+    lifted = await c.post_form(
+        f"/g/{group.slug}/members/remove", {"username": member.username, "action": "lift_ban"}
+    )
+    assert lifted.status_code == 303
+    assert (await m.post_form(f"/g/{group.slug}/join", {})).status_code == 303
+    # Remove (no ban): they can come back. A convener cannot remove another convener, nor
+    # themselves; site staff can remove a convener, not the last one.
+    removed = await c.post_form(
+        f"/g/{group.slug}/members/remove", {"username": member.username, "action": "remove"}
+    )
+    assert removed.status_code == 303
+    assert "You are a member" not in (await m.get(f"/g/{group.slug}")).text
+    other = await c.post_form(
+        f"/g/{group.slug}/members/remove", {"username": second.username, "action": "remove"}
+    )
+    assert other.status_code == 403
+    myself = await c.post_form(
+        f"/g/{group.slug}/members/remove", {"username": convener.username, "action": "remove"}
+    )
+    assert myself.status_code == 400 and "Leave" in myself.text
+    mod = await logged_in(client, moderator)
+    assert (
+        await mod.post_form(
+            f"/g/{group.slug}/members/remove", {"username": second.username, "action": "remove"}
+        )
+    ).status_code == 303
+    last = await mod.post_form(
+        f"/g/{group.slug}/members/remove", {"username": convener.username, "action": "remove"}
+    )
+    assert last.status_code == 400 and "only convener" in last.text
+    demote = await c.post_form(
+        f"/g/{group.slug}/members/role", {"username": convener.username, "role": "member"}
+    )
+    assert demote.status_code == 400 and "only convener" in demote.text
+    # A plain member cannot remove anyone.
+    await m.post_form(f"/g/{group.slug}/join", {})
+    refused = await m.post_form(
+        f"/g/{group.slug}/members/remove", {"username": convener.username, "action": "ban"}
+    )
+    assert refused.status_code == 403
+
+
+async def test_who_sees_the_member_list(client, arrange) -> None:
+    convener, outsider = await arrange.user(name="con"), await arrange.user(name="out")
+    group = await arrange.group(conveners=(convener,))
+    o = await logged_in(client, outsider)
+    assert (await o.get(f"/g/{group.slug}/members")).status_code == 403
+    assert f"/g/{group.slug}/members" not in (await o.get(f"/g/{group.slug}")).text
+    await arrange.db.execute(
+        "UPDATE groups SET members_listed = 'everyone' WHERE id = :g", {"g": group.id}
+    )
+    listed = await o.get(f"/g/{group.slug}/members")
+    assert listed.status_code == 200 and convener.username in listed.text
+    assert "Remove" not in listed.text
+    private = await arrange.group("private", conveners=(convener,))
+    await arrange.db.execute(
+        "UPDATE groups SET members_listed = 'everyone' WHERE id = :g", {"g": private.id}
+    )
+    assert (await o.get(f"/g/{private.slug}/members")).status_code == 404
+    headers = await key_headers(arrange.db, outsider)
+    assert (await o.http.get(f"/g/{private.slug}/invites", headers=headers)).status_code == 404
