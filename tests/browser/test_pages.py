@@ -13,8 +13,9 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
-from forum.actions import accounts, edits, posts
+from forum.actions import accounts, edits, founding, membership, posts
 from forum.actions.drafts import Draft, PostEdit
+from forum.forms import Input
 from forum.queries import topics as topic_queries
 from forum.queries.groups import Group
 from forum.queries.users import User
@@ -59,6 +60,8 @@ class World:
     topic_id: int
     edited_post_id: int
     admin: User  # verified the reader's clinician badge
+    asking: Group  # conveners approve each member; it has a statement and a waiting request
+    invite_token: str  # an invite link to `asking`
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -81,7 +84,28 @@ async def world(arrange: Arrange) -> World:
     # The reader's clinician badge is verified, so pages show the verified mark too.
     admin = await arrange.user(role="admin", name="admin")
     await accounts.do_verify_badge(arrange.forum, admin, reader.username)
-    return World(author, reader, convener, group, first.topic_id, edited.post_id, admin)
+    # Founding and running groups: a proposal waiting, a group taking requests, with one
+    # waiting, and an invite link.
+    statement = {
+        "description": ["Swapping ways to pace daily life."],
+        "aim": ["Share what helps with fatigue."],
+        "approach": ["Monthly hot topics."],
+        "audience": ["Patients and carers."],
+        "measures": ["Members tell us it helped."],
+    }
+    await founding.do_propose_group(
+        arrange.forum,
+        author,
+        Input({"name": [f"Fatigue {unique('p')}"], "visibility": ["public"], **statement}),
+    )
+    asking = await arrange.group(conveners=(convener,))
+    settings = {"joining": ["request"], "members_listed": ["members"]}
+    await founding.do_edit_group(arrange.forum, convener, asking.id, Input(statement | settings))
+    await membership.do_ask_to_join(arrange.forum, author, asking.id, "I would like to help.")
+    made = await membership.do_create_invite(arrange.forum, convener, asking.id, 7, 10)
+    return World(
+        author, reader, convener, group, first.topic_id, edited.post_id, admin, asking, made.token
+    )
 
 
 async def log_in(page: Page, user: User) -> None:
@@ -161,6 +185,14 @@ AXE_PAGES: dict[str, Visit] = {
     "search-anonymous": visit(lambda w: "/search?q=post"),
     "email-choices": visit(lambda w: "/my/email", as_user="reader"),
     "group-as-convener": visit(lambda w: f"/g/{w.group.slug}", as_user="convener"),
+    "propose-group": visit(lambda w: "/groups/propose", as_user="author"),
+    "proposals": visit(lambda w: "/proposals", as_user="admin"),
+    "group-asking": visit(lambda w: f"/g/{w.asking.slug}", as_user="reader"),
+    "group-settings": visit(lambda w: f"/g/{w.asking.slug}/settings", as_user="convener"),
+    "join-requests": visit(lambda w: f"/g/{w.asking.slug}/requests", as_user="convener"),
+    "invites": visit(lambda w: f"/g/{w.asking.slug}/invites", as_user="convener"),
+    "invite": visit(lambda w: f"/invite/{w.invite_token}", as_user="reader"),
+    "invite-signed-out": visit(lambda w: f"/invite/{w.invite_token}"),
 }
 
 
