@@ -77,6 +77,7 @@ class Auth:
     key_owner_id: int | None = None  # whose key it is: an admin's may act as someone else
     unread_notifications: int = 0  # the header's bell, read with the session
     bell_head: int = 0  # the last event of the member's channel when the bell was counted
+    unanswered: int = 0  # topics waiting for an answer in the groups they convene
 
     @property
     def bell_since(self) -> str:
@@ -199,6 +200,7 @@ async def _cookie_auth(
                 token,
                 unread_notifications=found.unread,
                 bell_head=found.bell_head,
+                unanswered=found.unanswered,
             )
             return auth, None
     # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.

@@ -191,6 +191,19 @@ class TopicBumped(Event):
         return [f"group:{self.group_id}", "latest"]
 
 
+@dataclass(frozen=True)
+class TopicAnswered(Event):
+    """Someone other than its author replied to a topic for the first time: it leaves the
+    conveners' list of topics waiting for an answer (views/founding.unanswered)."""
+
+    kind: ClassVar[str] = "topic.answered"
+    topic_id: int
+    group_id: int
+
+    def channels(self) -> list[str]:
+        return [f"group:{self.group_id}"]
+
+
 # Every node follows this channel itself (realtime/endpoint.py); no client may subscribe.
 ACCESS_CHANNEL = "access"
 

@@ -29,6 +29,7 @@ class Page:
     live_since: str = ""  # "channel=id ..." heads at render time, so live.js resumes exactly
     unread_notifications: int = 0  # the header's bell (signed-in viewers)
     bell_since: str = ""  # "user:<id>=id": where the bell's live updates resume
+    unanswered_count: int = 0  # a convener's topics waiting for an answer (the header)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,9 +62,12 @@ class GroupPage(Page):
     can_join: bool
     can_manage: bool
     can_ask: bool = False  # a group whose conveners approve each member
-    asked: bool = False  # the viewer's request waits
+    asked: str = ""  # the viewer's request: "waiting", "declined" (lately) or ""
+    banned: bool = False  # the viewer may not join again
+    questions: dict[str, str] = field(default_factory=dict)  # the statement's, by field
     request_count: int = 0  # requests waiting, for those who manage the group
     can_see_members: bool = False
+    unanswered: bool = False  # the list shows only topics nobody but their author answered
     debates: DebateLists = field(default_factory=lambda: DebateLists([], [], []))
     can_schedule: bool = False
     level: Level | None = None  # how closely the viewer follows the group (None: signed out)
@@ -287,6 +291,13 @@ class InvitesPage(Page):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnansweredPage(Page):
+    template: ClassVar[str] = "unanswered.html"
+    topics: list[Topic]  # oldest first
+    live_channels: str  # "group:1 group:2": each group it covers, for answers as they come
+
+
+@dataclass(frozen=True, kw_only=True)
 class InvitePage(Page):
     template: ClassVar[str] = "invite.html"
     group: Group
@@ -294,6 +305,7 @@ class InvitePage(Page):
     usable: bool
     why_not: str
     membership: str | None
+    hide_group: bool = False  # a dead link to a private group names it to nobody
 
 
 # --- moderation -----------------------------------------------------------------------------

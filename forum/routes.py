@@ -159,6 +159,7 @@ routes: list[BaseRoute] = [
     Route("/g/{slug}/invites", founding.invites, methods=FORM, name="invites"),
     Route("/invite/{token}", founding.invite, methods=FORM, name="invite"),
     Route("/groups/propose", founding.propose_group, methods=FORM, name="propose_group"),
+    Route("/unanswered", founding.unanswered, methods=GET, name="unanswered"),
     Route("/proposals", founding.proposals_page, methods=GET, name="proposals"),
     Route(
         "/proposals/{proposal_id:id}/decide",

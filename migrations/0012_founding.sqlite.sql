@@ -46,6 +46,9 @@ CREATE TABLE join_requests (
     user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     message TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL,
+    -- Declined: kept a while, so the asker cannot ask again at once (and tell every
+    -- convener again); asking after that starts a new request.
+    declined_at REAL,
     PRIMARY KEY (group_id, user_id)
 );
 

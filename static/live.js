@@ -286,6 +286,15 @@
     'topic.bumped'(d) {
       topicRow(d);
     },
+    'topic.answered'(d) { // the conveners' list of topics waiting for a first answer
+      const row = byId(`waiting-${d.topic_id}`), count = document.querySelector('[data-unanswered-count]');
+      if (!row) return;
+      announce(`${row.querySelector('a').textContent} has its first answer.`);
+      row.remove();
+      if (count) count.textContent = Math.max(0, +count.textContent - 1);
+      const left = $('[data-waiting]');
+      if (left && !left.children.length) left.replaceWith(make('p', '', 'Every topic has an answer.'));
+    },
     'review.changed'(d) { // the queue and the header's count; d.html: the card as this reviewer may act
       countNow();
       const queue = $('[data-review-queue]'), old = byId(`review-item-${d.item_id}`);

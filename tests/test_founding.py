@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 
 from forum.actions.founding import PROPOSALS_PER_DAY
+from forum.actions.membership import ASKS_PER_HOUR
 from forum.queries.notifications import Kind
 from tests.conftest import Arrange, alerted, logged_in, unique
-from tests.test_live import key_headers
+from tests.test_live import key_headers, live
 
 STATEMENT = {
     "description": "People living with long COVID sharing what helps.",
@@ -87,7 +88,8 @@ async def test_a_member_proposes_a_group_and_an_admin_approves_it(server, client
     again = await a.post_form(
         f"/proposals/{proposal_id.group(1)}/decide", {"decision": "decline", "reason": "x"}
     )
-    assert again.status_code == 400 and "approved already" in again.text
+    assert again.status_code == 409 and "approved already" in again.text
+    assert (await told(server, arrange, proposer))[0]["message"].endswith("the group is ready")
 
 
 async def test_a_declined_proposal_tells_its_proposer_why(server, client, arrange) -> None:
@@ -136,7 +138,7 @@ async def test_a_bad_proposal_says_every_problem_and_writes_nothing(client, arra
         "short description cannot be empty",
         "1,001 characters long",
         "at most 5 other conveners",
-        "no member called 'nobody_here_at_all'",
+        "no member called “nobody_here_at_all”",
     ):
         assert said in html.unescape(bad.text), said
     assert 'value="Fine name"' in bad.text  # what was typed comes back
@@ -177,7 +179,11 @@ async def test_conveners_keep_the_statement_and_settings(client, arrange) -> Non
     convener, member = await arrange.user(name="con"), await arrange.user(name="mem")
     group = await arrange.group(members=(member,), conveners=(convener,))
     c = await logged_in(client, convener)
-    form = STATEMENT | {"joining": "request", "members_listed": "everyone"}
+    form = STATEMENT | {
+        "joining": "request",
+        "members_listed": "everyone",
+        "unanswered_hours": "24",
+    }
     saved = await c.post_form(f"/g/{group.slug}/settings", form)
     assert saved.status_code == 303
     page = await c.get(f"/g/{group.slug}")
@@ -240,7 +246,17 @@ async def test_asking_to_join_and_the_conveners_answer(server, client, arrange) 
         f"/g/{group.slug}/requests/decide", {"username": other.username, "decision": "decline"}
     )
     assert "did not accept" in (await told(server, arrange, other))[0]["message"]
-    assert "Ask to join" in (await o.get(f"/g/{group.slug}")).text
+    # Asking again at once is refused (every ask tells every convener); a week later it is not.
+    page = await o.get(f"/g/{group.slug}")
+    assert "did not accept your request" in page.text and "Ask to join" not in page.text
+    soon = await o.post_form(f"/g/{group.slug}/ask", {})
+    assert soon.status_code == 409 and "You can ask again from" in soon.text
+    await arrange.db.execute(
+        "UPDATE join_requests SET declined_at = declined_at - 8 * 86400 WHERE user_id = :u",
+        {"u": other.id},
+    )
+    assert (await o.post_form(f"/g/{group.slug}/ask", {})).status_code == 303
+    assert other.username in (await c.get(f"/g/{group.slug}/requests")).text
 
 
 async def test_invite_links_let_people_into_a_private_group(client, arrange) -> None:
@@ -387,3 +403,227 @@ async def test_who_sees_the_member_list(client, arrange) -> None:
     assert (await o.get(f"/g/{private.slug}/members")).status_code == 404
     headers = await key_headers(arrange.db, outsider)
     assert (await o.http.get(f"/g/{private.slug}/invites", headers=headers)).status_code == 404
+
+
+async def age(arrange: Arrange, topic_id: int, hours: float) -> None:
+    """The topic as if started `hours` ago."""
+    await arrange.db.execute(
+        "UPDATE topics SET created_at = created_at - :s WHERE id = :t",
+        {"s": hours * 3600, "t": topic_id},
+    )
+
+
+async def test_no_topic_goes_unanswered(server, client, arrange) -> None:
+    convener, author, helper = [await arrange.user(name=n) for n in ("con", "aut", "hlp")]
+    group = await arrange.group(members=(author, helper), conveners=(convener,))
+    waiting = await arrange.topic(group, author, "Anyone else get night sweats?")
+    fresh = await arrange.topic(group, author, "Just asked")
+    await age(arrange, waiting.topic_id, 25)
+    c = await logged_in(client, convener)
+    page = await c.get("/unanswered")
+    assert page.status_code == 200 and "Anyone else get night sweats?" in page.text
+    assert "Just asked" not in page.text  # not yet 24 hours
+    assert "data-unanswered-count>1<" in page.text  # the header, on every page
+    # Everyone can filter the group's list to the unanswered ones, whatever their age.
+    listed = await (client()).get(f"/g/{group.slug}?show=unanswered")
+    assert "Anyone else get night sweats?" in listed.text and "Just asked" in listed.text
+    # The author's own reply does not answer it; someone else's does, live.
+    await arrange.reply(waiting.topic_id, author, "Bumping this.")
+    assert "Anyone else get night sweats?" in (await c.get("/unanswered")).text
+    async with live(server.base_url, await key_headers(arrange.db, convener)) as socket:
+        assert (await socket.subscribe(f"group:{group.id}"))["type"] == "subscribed"
+        await arrange.reply(waiting.topic_id, helper, "Yes, every night for a month.")
+        event = await socket.until(lambda f: f.get("kind") == "topic.answered")
+        assert event["data"]["topic_id"] == waiting.topic_id
+    after = await c.get("/unanswered")
+    assert (
+        "Anyone else get night sweats?" not in after.text
+        and "data-unanswered-count" not in after.text
+    )
+    listed = await (client()).get(f"/g/{group.slug}?show=unanswered")
+    assert "Anyone else get night sweats?" not in listed.text and "Just asked" in listed.text
+    # The hours are the group's to set.
+    saved = await c.post_form(
+        f"/g/{group.slug}/settings",
+        STATEMENT | {"joining": "open", "members_listed": "members", "unanswered_hours": "1"},
+    )
+    assert saved.status_code == 303
+    await age(arrange, fresh.topic_id, 2)
+    assert "Just asked" in (await c.get("/unanswered")).text
+    for bad in ("0", "721", "soon"):
+        refused = await c.post_form(
+            f"/g/{group.slug}/settings",
+            STATEMENT | {"joining": "open", "members_listed": "members", "unanswered_hours": bad},
+        )
+        assert refused.status_code == 400 and "after how many hours" in refused.text
+
+
+async def test_the_unanswered_list_is_for_conveners(client, arrange) -> None:
+    convener, member = await arrange.user(name="con"), await arrange.user(name="mem")
+    private = await arrange.group("private", members=(member,), conveners=(convener,))
+    other = await arrange.group(members=(member,))
+    secret = await arrange.topic(private, member, "A private worry")
+    elsewhere = await arrange.topic(other, member, "Not this convener's group")
+    closed = await arrange.topic(private, member, "Closed already")
+    for topic in (secret, elsewhere, closed):
+        await age(arrange, topic.topic_id, 48)
+    await arrange.db.execute(
+        "UPDATE topics SET closed = TRUE WHERE id = :t", {"t": closed.topic_id}
+    )
+    m = await logged_in(client, member)
+    assert (await m.get("/unanswered")).status_code == 403
+    c = await logged_in(client, convener)
+    page = await c.get("/unanswered")
+    assert "A private worry" in page.text
+    assert "Not this convener's group" not in page.text and "Closed already" not in page.text
+    # Outsiders learn nothing of a private group's topics from the filter either.
+    outsider = await logged_in(client, await arrange.user(name="out"))
+    assert (await outsider.get(f"/g/{private.slug}?show=unanswered")).status_code == 404
+
+
+async def test_asking_is_paced_and_banned_people_cannot_ask(client, arrange) -> None:
+    asker, convener = await arrange.user(name="ask"), await arrange.user(name="con")
+    groups = [await arrange.group(conveners=(convener,)) for _ in range(ASKS_PER_HOUR + 1)]
+    for group in groups:
+        await arrange.db.execute(
+            "UPDATE groups SET joining = 'request' WHERE id = :g", {"g": group.id}
+        )
+    a = await logged_in(client, asker)
+    for group in groups[:-1]:
+        assert (await a.post_form(f"/g/{group.slug}/ask", {})).status_code == 303
+    paced = await a.post_form(f"/g/{groups[-1].slug}/ask", {})
+    assert paced.status_code == 429
+    assert (
+        await arrange.db.fetch_val(
+            "SELECT count(*) FROM join_requests WHERE group_id = :g", {"g": groups[-1].id}
+        )
+        == 0
+    )
+    c = await logged_in(client, convener)
+    banned = await c.post_form(
+        f"/g/{groups[0].slug}/members/remove", {"username": asker.username, "action": "ban"}
+    )
+    assert banned.status_code == 303
+    # The ban takes the waiting request with it, and keeps them from asking again.
+    assert asker.username not in (await c.get(f"/g/{groups[0].slug}/requests")).text
+    page = await a.get(f"/g/{groups[0].slug}")
+    assert "cannot join it again" in page.text and "Ask to join" not in page.text
+
+
+async def test_conveners_act_only_on_their_own_groups(client, arrange) -> None:
+    convener, member, outsider = [await arrange.user(name=n) for n in ("con", "mem", "out")]
+    mine = await arrange.group(conveners=(convener,))
+    theirs = await arrange.group(members=(member,))
+    private = await arrange.group("private", members=(member,))
+    c = await logged_in(client, convener)
+    for path, form in (
+        (f"/g/{theirs.slug}/settings", STATEMENT | {"joining": "open"}),
+        (f"/g/{theirs.slug}/invites", {"days": "7", "uses": "5"}),
+        (f"/g/{theirs.slug}/requests/decide", {"username": member.username, "decision": "approve"}),
+        (f"/g/{theirs.slug}/members/remove", {"username": member.username, "action": "ban"}),
+    ):
+        assert (await c.post_form(path, form)).status_code == 403, path
+    assert (await c.get(f"/g/{theirs.slug}/requests")).status_code == 403
+    assert (
+        await arrange.db.fetch_val(
+            "SELECT count(*) FROM group_bans WHERE group_id = :g", {"g": theirs.id}
+        )
+        == 0
+    )
+    # A private group is not there at all for those outside it.
+    o = await logged_in(client, outsider)
+    for path in ("settings", "requests", "invites"):
+        assert (await o.get(f"/g/{private.slug}/{path}")).status_code == 404, path
+    for path in ("ask", "settings", "invites", "members/remove", "requests/decide"):
+        response = await o.post_form(f"/g/{private.slug}/{path}", {"username": member.username})
+        assert response.status_code == 404, path
+    del mine
+
+
+async def test_only_staff_take_the_convener_role_from_another(client, arrange) -> None:
+    first, second = await arrange.user(name="one"), await arrange.user(name="two")
+    moderator = await arrange.user(name="mod", role="moderator")
+    group = await arrange.group(conveners=(first, second))
+    c = await logged_in(client, first)
+    demote = await c.post_form(
+        f"/g/{group.slug}/members/role", {"username": second.username, "role": "member"}
+    )
+    assert demote.status_code == 403
+    assert (
+        'Remove convener role<span class="visually-hidden"> from ' + second.username
+        not in (await c.get(f"/g/{group.slug}/members")).text
+    )
+    # Stepping down oneself is fine while another convener remains.
+    assert (
+        await c.post_form(
+            f"/g/{group.slug}/members/role", {"username": first.username, "role": "member"}
+        )
+    ).status_code == 303
+    m = await logged_in(client, moderator)
+    assert (
+        await m.post_form(
+            f"/g/{group.slug}/members/role", {"username": second.username, "role": "member"}
+        )
+    ).status_code == 400  # the last convener
+
+
+async def test_a_private_groups_address_is_not_given_away(client, arrange) -> None:
+    proposer, admin = await arrange.user(name="pro"), await arrange.user(role="admin")
+    private = await arrange.group("private")
+    p = await logged_in(client, proposer)
+    sent = await p.post_form("/groups/propose", proposal("Anything", slug=private.slug))
+    assert sent.status_code == 303  # no hint that the address is taken
+    a = await logged_in(client, admin)
+    proposal_id = await arrange.db.fetch_val(
+        "SELECT id FROM group_proposals WHERE slug = :s", {"s": private.slug}
+    )
+    approved = await a.post_form(f"/proposals/{proposal_id}/decide", {"decision": "approve"})
+    assert approved.status_code == 409 and "already uses the web address" in approved.text
+    status = await arrange.db.fetch_val(
+        "SELECT status FROM group_proposals WHERE id = :id", {"id": proposal_id}
+    )
+    assert status == "pending"  # nothing half-done: the admin can decline it
+
+
+async def test_an_old_request_never_demotes_a_convener(client, arrange) -> None:
+    asker, convener = await arrange.user(name="ask"), await arrange.user(name="con")
+    group = await arrange.group(conveners=(convener,))
+    await arrange.db.execute("UPDATE groups SET joining = 'request' WHERE id = :g", {"g": group.id})
+    a = await logged_in(client, asker)
+    await a.post_form(f"/g/{group.slug}/ask", {})
+    c = await logged_in(client, convener)
+    added = await c.post_form(
+        f"/g/{group.slug}/members/add", {"username": asker.username, "role": "convener"}
+    )
+    assert added.status_code == 303
+    late = await c.post_form(
+        f"/g/{group.slug}/requests/decide", {"username": asker.username, "decision": "approve"}
+    )
+    assert late.status_code == 404
+    role = await arrange.db.fetch_val(
+        "SELECT role FROM memberships WHERE group_id = :g AND user_id = :u",
+        {"g": group.id, "u": asker.id},
+    )
+    assert role == "convener"
+
+
+async def test_an_expired_invite_link_says_so(client, arrange) -> None:
+    convener, guest = await arrange.user(name="con"), await arrange.user(name="gst")
+    group = await arrange.group(conveners=(convener,))
+    private = await arrange.group("private", conveners=(convener,))
+    c = await logged_in(client, convener)
+    links = []
+    for g in (group, private):
+        made = await c.post_form(f"/g/{g.slug}/invites", {"days": "1", "uses": "5"})
+        found = re.search(r"/invite/([^\"]+)\"", made.text)
+        assert found is not None
+        links.append(found.group(1))
+    await arrange.db.execute("UPDATE group_invites SET expires_at = expires_at - 2 * 86400")
+    v = await logged_in(client, guest)
+    public_link = await v.get(f"/invite/{links[0]}")
+    assert public_link.status_code == 410 and "has expired" in public_link.text
+    assert group.name in public_link.text
+    private_link = await v.get(f"/invite/{links[1]}")
+    assert private_link.status_code == 410 and "has expired" in private_link.text
+    assert private.name not in private_link.text  # a dead link names a private group to nobody
+    assert (await v.post_form(f"/invite/{links[1]}", {})).status_code == 409

@@ -13,6 +13,7 @@ from forum.actions.groups import SLUG_RE
 from forum.actions.notify import notify_user
 from forum.actions.posts import require_author
 from forum.actions.validation import clean_text, slugify
+from forum.auth import is_suspended
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
@@ -33,6 +34,7 @@ PROPOSALS_PER_DAY = 3
 STATEMENT_CHARS = 1000
 DESCRIPTION_CHARS = 300
 REASON_CHARS = 1000
+MAX_UNANSWERED_HOURS = 720  # 30 days
 # The four questions of a core statement, as the forms and the group page ask them.
 STATEMENT_QUESTIONS = {
     "aim": "What are we trying to do?",
@@ -48,7 +50,10 @@ def check_statement(form: Input, *, required: bool) -> tuple[dict[str, str], lis
     errors: list[str] = []
     try:
         fields["description"] = clean_text(
-            form.get("description"), "The short description", DESCRIPTION_CHARS
+            form.get("description"),
+            "The short description",
+            DESCRIPTION_CHARS,
+            allow_empty=not required,
         )
     except BadRequest as error:
         errors += error.messages
@@ -101,15 +106,15 @@ async def do_propose_group(forum: Forum, user: User | None, form: Input) -> int:
         for convener in names[:MAX_CONVENERS]:
             found = await user_queries.get_user_by_username(conn, convener)
             if found is None:
-                errors.append(f"There is no member called {convener!r}.")
+                errors.append(f"There is no member called “{convener}”.")
             elif found.is_guest:
                 errors.append(f"{found.username} has a guest account and cannot convene.")
             else:
                 conveners.append(found)
-        if slug and (
-            await group_queries.get_group_by_slug(conn, slug)
-            or await queries.slug_pending(conn, slug)
-        ):
+        # Public groups only: a private group's address must not be found out this way (one
+        # taken by a private group is refused when an admin approves the proposal).
+        taken = await group_queries.get_group_by_slug(conn, slug) if slug else None
+        if (taken and not taken.is_private) or (slug and await queries.slug_pending(conn, slug)):
             errors.append("A group (or a proposal waiting) already uses that web address.")
         if errors:
             raise BadRequest(*errors)
@@ -158,6 +163,12 @@ async def do_approve_proposal(forum: Forum, admin: User | None, proposal_id: int
     async with forum.db.transaction() as conn:
         proposal = await _decidable(conn, admin, proposal_id)
         assert admin is not None
+        # Decided first, in one statement: of two admins deciding at once, one finds it
+        # decided (PostgreSQL's second UPDATE waits for the first, then matches nothing).
+        if not await queries.decide(
+            conn, proposal_id, status="approved", reason="", by=admin.id, group_id=None, now=now
+        ):
+            raise Conflict("This proposal was decided a moment ago by another administrator.")
         if await group_queries.get_group_by_slug(conn, proposal.slug):
             raise Conflict(
                 f"A group already uses the web address {proposal.slug!r}. Decline this"
@@ -174,25 +185,26 @@ async def do_approve_proposal(forum: Forum, admin: User | None, proposal_id: int
         statement = {name: getattr(proposal, name) for name in STATEMENT_FIELDS}
         joining = "invite" if proposal.visibility == "private" else "open"
         await group_queries.update_group(conn, group.id, **statement, joining=joining)
+        await queries.set_group(conn, proposal_id, group.id)
         conveners = [proposal.proposer_id, *await queries.convener_ids(conn, proposal_id)]
         events: list[Event] = []
         url = forum.renderer.url_path("group", slug=group.slug)
         for user_id in dict.fromkeys(conveners):
+            convener = await user_queries.get_user(conn, user_id)
+            if convener is None or convener.is_guest or is_suspended(convener, now):
+                continue  # suspended since they were named: not made a convener now
             await group_queries.upsert_membership(
                 conn, group_id=group.id, user_id=user_id, role="convener", now=now
             )
             events.append(AccessChanged(user_id))  # conveners follow the review channel
             message = (
-                f"Your proposal “{proposal.name}” was approved: the group is open"
+                f"Your proposal “{proposal.name}” was approved: the group is ready"
                 if user_id == proposal.proposer_id
                 else f"You convene the new group “{proposal.name}”"
             )
             events += await notify_user(
                 forum, conn, user_id, Kind.CUSTOM, now, message=message, url=url
             )
-        await queries.decide(
-            conn, proposal_id, status="approved", reason="", by=admin.id, group_id=group.id, now=now
-        )
         await record_action(
             conn, actor_id=admin.id, action="approve_group", group_id=group.id, now=now
         )
@@ -206,12 +218,14 @@ async def do_decline_proposal(
     forum: Forum, admin: User | None, proposal_id: int, reason: str | None
 ) -> None:
     """Decline with a reason, which the proposer is told."""
+    if not is_admin(admin):
+        raise Forbidden("Only administrators decide on proposed groups.")
     clean_reason = clean_text(reason, "The reason", REASON_CHARS)
     now = forum.now()
     async with forum.db.transaction() as conn:
         proposal = await _decidable(conn, admin, proposal_id)
         assert admin is not None
-        await queries.decide(
+        if not await queries.decide(
             conn,
             proposal_id,
             status="declined",
@@ -219,7 +233,8 @@ async def do_decline_proposal(
             by=admin.id,
             group_id=None,
             now=now,
-        )
+        ):
+            raise Conflict("This proposal was decided a moment ago by another administrator.")
         await record_action(
             conn, actor_id=admin.id, action="decline_group", note=clean_reason, now=now
         )
@@ -246,6 +261,15 @@ async def do_edit_group(forum: Forum, user: User | None, group_id: int, form: In
         errors.append("Choose how people join: anyone, by asking, or by invitation.")
     if listed not in MEMBERS_LISTED:
         errors.append("Choose who sees the member list.")
+    try:
+        hours = form.get_int("unanswered_hours")
+    except BadRequest:
+        hours = None
+    if hours is None or not 1 <= hours <= MAX_UNANSWERED_HOURS:
+        errors.append(
+            f"Say after how many hours (1 to {MAX_UNANSWERED_HOURS}) a topic nobody has"
+            " answered shows in the conveners' list."
+        )
     async with forum.db.transaction() as conn:
         access = await access_group(conn, editor, group_id=group_id)
         if not can_manage_members(editor, access.membership):
@@ -257,7 +281,7 @@ async def do_edit_group(forum: Forum, user: User | None, group_id: int, form: In
         if errors:
             raise BadRequest(*errors)
         await group_queries.update_group(
-            conn, group_id, **fields, joining=joining, members_listed=listed
+            conn, group_id, **fields, joining=joining, members_listed=listed, unanswered_hours=hours
         )
         await record_action(
             conn, actor_id=editor.id, action="edit_group", group_id=group_id, now=forum.now()

@@ -14,6 +14,7 @@ from forum.permissions import (
     can_hold_group_role,
     can_join_group,
     can_manage_members,
+    is_staff,
 )
 from forum.queries import groups as group_queries
 from forum.queries import users as user_queries
@@ -97,6 +98,7 @@ async def do_join_group(forum: Forum, actor: User, group_id: int) -> None:
         await group_queries.upsert_membership(
             conn, group_id=group_id, user_id=actor.id, role="member", now=forum.now()
         )
+        await group_queries.take_join_request(conn, group_id, actor.id)  # moot now
 
 
 async def do_leave_group(forum: Forum, actor: User, group_id: int) -> None:
@@ -137,6 +139,8 @@ async def do_add_member(
         await group_queries.upsert_membership(
             conn, group_id=group_id, user_id=user.id, role=role, now=now
         )
+        # A request left waiting could later be accepted and make a convener a member again.
+        await group_queries.take_join_request(conn, group_id, user.id)
         await forum.publish(conn, AccessChanged(user.id))  # a new convener gets the review channel
         if isinstance(actor, User):
             await record_action(
@@ -171,6 +175,10 @@ async def do_set_group_role(
             raise BadRequest(f"{user.username} is not a member of this group. Add them first.")
         if current == role:
             return user
+        # Only site staff take the role from another convener (who could then be removed);
+        # a convener may step down themselves.
+        if current == "convener" and user.id != actor.id and not is_staff(actor):
+            raise Forbidden("Only site staff take the convener role from someone else.")
         if current == "convener" and await group_queries.list_conveners(conn, group_id) == [
             user.id
         ]:

@@ -16,7 +16,7 @@ from forum.actions.validation import clean_text
 from forum.auth import new_token, token_hash
 from forum.context import Forum
 from forum.db import Connection
-from forum.errors import BadRequest, Conflict, Forbidden, NotFound
+from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.events import AccessChanged, Event
 from forum.permissions import can_ask_to_join, can_hold_group_role, can_manage_members, is_staff
 from forum.queries import groups as group_queries
@@ -25,10 +25,14 @@ from forum.queries.audit import record_action
 from forum.queries.groups import Group, Invite
 from forum.queries.notifications import Kind
 from forum.queries.users import User
+from forum.rendering import long_date
 
 MESSAGE_CHARS = 500
 INVITE_DAYS = (1, 7, 30)
 MAX_INVITE_USES = 100
+MAX_WORKING_INVITES = 20  # links that still work, per group
+ASKS_PER_HOUR = 5  # one person's requests to join, in all groups (each tells the conveners)
+ASK_AGAIN_DAYS = 7  # after a decline, before the same person may ask the same group again
 
 
 async def _managed(conn: Connection, actor: User | None, group_id: int) -> GroupAccess:
@@ -59,6 +63,7 @@ async def do_ask_to_join(
     """Ask to join a group whose conveners approve each member; they are told."""
     asker = require_author(user, forum.now())
     clean_message = clean_text(message, "Your message", MESSAGE_CHARS, allow_empty=True)
+    now = forum.now()
     async with forum.db.transaction() as conn:
         access = await access_group(conn, asker, group_id=group_id)
         group = access.group
@@ -66,9 +71,20 @@ async def do_ask_to_join(
             raise Forbidden("You cannot join this group: its conveners removed you from it.")
         if not can_ask_to_join(asker, group, access.membership):
             raise Forbidden("This group is not taking requests to join.")
+        wait = forum.follow_limits.take(f"ask:{asker.id}", ASKS_PER_HOUR, 3600)
+        if wait:
+            raise RateLimited("That is a lot of requests to join. Please wait.", wait_seconds=wait)
+        retry_after = now - ASK_AGAIN_DAYS * 86400
         if not await group_queries.add_join_request(
-            conn, group_id, asker.id, clean_message, forum.now()
+            conn, group_id, asker.id, clean_message, now, retry_after=retry_after
         ):
+            state = await group_queries.join_request_state(conn, group_id, asker.id)
+            if state is not None and state["declined_at"] is not None:
+                again = float(state["declined_at"]) + ASK_AGAIN_DAYS * 86400
+                raise Conflict(
+                    "The conveners did not accept your last request. You can ask again from"
+                    f" {long_date(again)}."
+                )
             raise Conflict("You have asked already. The conveners will tell you what they decide.")
         url = forum.renderer.url_path("join_requests", slug=group.slug)
         conveners = await group_queries.list_conveners(conn, group_id)
@@ -96,17 +112,25 @@ async def do_decide_request(
         assert actor is not None
         group = access.group
         asker = await user_queries.get_user_by_username(conn, (username or "").strip())
-        if asker is None or not await group_queries.take_join_request(conn, group_id, asker.id):
-            raise NotFound("That request is not waiting any more: another convener decided it.")
+        gone = NotFound("That request is not waiting any more: another convener decided it.")
+        if asker is None:
+            raise gone
         url = forum.renderer.url_path("group", slug=group.slug)
         if approve:
+            if await group_queries.is_banned(conn, group_id, asker.id):
+                raise BadRequest(f"{asker.username} is banned from this group. Lift the ban first.")
             if not can_hold_group_role(asker, group, "member"):
                 raise BadRequest(f"{asker.username} has a guest account and cannot join.")
-            await group_queries.upsert_membership(
-                conn, group_id=group_id, user_id=asker.id, role="member", now=now
+            if not await group_queries.take_join_request(conn, group_id, asker.id):
+                raise gone
+            # Never a convener made a member again by an old request.
+            await group_queries.add_membership_if_absent(
+                conn, group_id=group_id, user_id=asker.id, now=now
             )
             message = f"You are now a member of “{group.name}”"
         else:
+            if not await group_queries.decline_join_request(conn, group_id, asker.id, now):
+                raise gone
             message = f"The conveners of “{group.name}” did not accept your request to join"
         events = await _tell(forum, conn, [asker.id], message, url)
         if approve:
@@ -143,6 +167,11 @@ async def do_create_invite(
     async with forum.db.transaction() as conn:
         await _managed(conn, actor, group_id)
         assert actor is not None
+        if await group_queries.count_invites(conn, group_id, now) >= MAX_WORKING_INVITES:
+            raise BadRequest(
+                f"The group has {MAX_WORKING_INVITES} invite links that still work."
+                " Turn one off before you make another."
+            )
         token = new_token()
         invite = await group_queries.insert_invite(
             conn,
@@ -198,7 +227,8 @@ async def do_join_by_invite(forum: Forum, user: User | None, token: str) -> Grou
     now = forum.now()
     async with forum.db.transaction() as conn:
         invite = await group_queries.get_invite(conn, token_hash(token))
-        assert invite is not None
+        if invite is None:
+            raise NotFound("This invite link does not work. Ask whoever sent it for a new one.")
         group = found.group
         role = await group_queries.get_membership_role(conn, group.id, member.id)
         if role is not None:
@@ -211,10 +241,19 @@ async def do_join_by_invite(forum: Forum, user: User | None, token: str) -> Grou
             )
         if not await group_queries.use_invite(conn, invite.id, now):
             raise Conflict("This invite link was used up a moment ago.")
-        await group_queries.upsert_membership(
-            conn, group_id=group.id, user_id=member.id, role="member", now=now
+        await group_queries.add_membership_if_absent(
+            conn, group_id=group.id, user_id=member.id, now=now
         )
         await group_queries.take_join_request(conn, group.id, member.id)
+        await record_action(
+            conn,
+            actor_id=member.id,
+            action="join_by_invite",
+            group_id=group.id,
+            target_user_id=member.id,
+            note=f"invite {invite.id}",
+            now=now,
+        )
         await forum.publish(conn, AccessChanged(member.id))
     return group
 

@@ -28,7 +28,7 @@ from forum.content.offload import is_inline, off_the_loop
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
-from forum.events import PostCreated, TopicBumped, TopicCreated
+from forum.events import Event, PostCreated, TopicAnswered, TopicBumped, TopicCreated
 from forum.moderation import Hold, post_text, privacy_hold
 from forum.notices import check_mentions
 from forum.pace import check_pace, check_pace_read, pace_lock, pace_read, slow_mode_label
@@ -58,6 +58,7 @@ class WrittenPost:
     written: Written
     created: PostCreated | None  # None: a debate's description or question (see places.py)
     posts_count: int
+    answered: bool = False  # the topic's first reply from someone other than its author
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,9 @@ async def publish_reply(
     )
     row = forum.renderer.render_topic_row(bumped)
     listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
-    created = () if made.created is None else (made.created,)
+    created: tuple[Event, ...] = () if made.created is None else (made.created,)
+    if made.answered and not topic.is_debate:
+        created += (TopicAnswered(topic.id, topic.group_id),)
     await queue_alert(conn, author, topic, written.post_id, written.post_number, now=now)
     await forum.publish(conn, *created, listed)
     return written
@@ -392,7 +395,9 @@ async def _write_post(
             counted,
             participants_label(counted) if counted is not None else None,
         )
-    return WrittenPost(Written(topic.id, post_id, number), event, published.posts_count)
+    return WrittenPost(
+        Written(topic.id, post_id, number), event, published.posts_count, published.answered
+    )
 
 
 async def do_set_topic_status(

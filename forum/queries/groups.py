@@ -9,7 +9,7 @@ from forum.db import Connection, Row
 GROUP_COLUMNS = (
     "id, slug, name, description, visibility, topic_count, post_count, created_at,"
     " hold_first_posts, email_excerpts, aim, approach, audience, measures, joining,"
-    " members_listed"
+    " members_listed, unanswered_hours"
 )
 JOINING = ("open", "request", "invite")
 MEMBERS_LISTED = ("members", "everyone")
@@ -34,6 +34,7 @@ class Group:
     measures: str = ""
     joining: str = "open"  # open, request (conveners approve) or invite (links, or added)
     members_listed: str = "members"  # who sees the member list: members, or everyone
+    unanswered_hours: int = 24  # a topic with no reply from others this long is waiting
 
     @property
     def has_statement(self) -> bool:
@@ -154,6 +155,7 @@ async def update_group(conn: Connection, group_id: int, **fields: object) -> Non
         "measures",
         "joining",
         "members_listed",
+        "unanswered_hours",
     }
     assert set(fields) <= allowed, fields
     sets = ", ".join(f"{name} = :{name}" for name in fields)
@@ -207,39 +209,55 @@ async def list_bans(conn: Connection, group_id: int) -> list[Row]:
 
 
 async def add_join_request(
-    conn: Connection, group_id: int, user_id: int, message: str, now: float
+    conn: Connection, group_id: int, user_id: int, message: str, now: float, *, retry_after: float
 ) -> bool:
-    """False if they have asked already."""
+    """A new request; False if one waits already, or one was declined after `retry_after`.
+    A request declined before then is replaced."""
     row = await conn.fetch_one(
         "INSERT INTO join_requests (group_id, user_id, message, created_at)"
-        " VALUES (:g, :u, :m, :now) ON CONFLICT (group_id, user_id) DO NOTHING"
+        " VALUES (:g, :u, :m, :now) ON CONFLICT (group_id, user_id) DO UPDATE SET"
+        " message = excluded.message, created_at = excluded.created_at, declined_at = NULL"
+        " WHERE join_requests.declined_at IS NOT NULL AND join_requests.declined_at < :retry"
         " RETURNING user_id",
-        {"g": group_id, "u": user_id, "m": message, "now": now},
+        {"g": group_id, "u": user_id, "m": message, "now": now, "retry": retry_after},
     )
     return row is not None
 
 
 async def take_join_request(conn: Connection, group_id: int, user_id: int) -> bool:
-    """Remove a request (decided, or withdrawn); False if there was none."""
+    """Remove a waiting request (accepted, withdrawn, or made moot by joining); False if
+    none waited."""
     row = await conn.fetch_one(
-        "DELETE FROM join_requests WHERE group_id = :g AND user_id = :u RETURNING user_id",
+        "DELETE FROM join_requests WHERE group_id = :g AND user_id = :u AND declined_at IS NULL"
+        " RETURNING user_id",
         {"g": group_id, "u": user_id},
     )
     return row is not None
 
 
-async def has_join_request(conn: Connection, group_id: int, user_id: int) -> bool:
+async def decline_join_request(conn: Connection, group_id: int, user_id: int, now: float) -> bool:
+    """Mark a waiting request declined (kept, to hold back asking again); False if none waited."""
     row = await conn.fetch_one(
-        "SELECT 1 FROM join_requests WHERE group_id = :g AND user_id = :u",
-        {"g": group_id, "u": user_id},
+        "UPDATE join_requests SET declined_at = :now WHERE group_id = :g AND user_id = :u"
+        " AND declined_at IS NULL RETURNING user_id",
+        {"g": group_id, "u": user_id, "now": now},
     )
     return row is not None
+
+
+async def join_request_state(conn: Connection, group_id: int, user_id: int) -> Row | None:
+    """The member's request, waiting or declined (its `declined_at`), if any."""
+    return await conn.fetch_one(
+        "SELECT created_at, declined_at FROM join_requests WHERE group_id = :g AND user_id = :u",
+        {"g": group_id, "u": user_id},
+    )
 
 
 async def list_join_requests(conn: Connection, group_id: int) -> list[Row]:
     return await conn.fetch_all(
         "SELECT u.username, u.badge, r.message, r.created_at FROM join_requests r"
-        " JOIN users u ON u.id = r.user_id WHERE r.group_id = :g ORDER BY r.created_at",
+        " JOIN users u ON u.id = r.user_id WHERE r.group_id = :g AND r.declined_at IS NULL"
+        " ORDER BY r.created_at",
         {"g": group_id},
     )
 
@@ -247,9 +265,34 @@ async def list_join_requests(conn: Connection, group_id: int) -> list[Row]:
 async def count_join_requests(conn: Connection, group_id: int) -> int:
     return int(
         await conn.fetch_val(
-            "SELECT count(*) FROM join_requests WHERE group_id = :g", {"g": group_id}
+            "SELECT count(*) FROM join_requests WHERE group_id = :g AND declined_at IS NULL",
+            {"g": group_id},
         )
     )
+
+
+async def count_invites(conn: Connection, group_id: int, now: float) -> int:
+    """The group's invite links that still work."""
+    return int(
+        await conn.fetch_val(
+            "SELECT count(*) FROM group_invites WHERE group_id = :g AND revoked_at IS NULL"
+            " AND expires_at > :now AND uses < max_uses",
+            {"g": group_id, "now": now},
+        )
+    )
+
+
+async def add_membership_if_absent(
+    conn: Connection, *, group_id: int, user_id: int, now: float
+) -> bool:
+    """Make them a member unless they are one already (never changing a convener's role)."""
+    row = await conn.fetch_one(
+        "INSERT INTO memberships (group_id, user_id, role, created_at)"
+        " VALUES (:g, :u, 'member', :now) ON CONFLICT (group_id, user_id) DO NOTHING"
+        " RETURNING user_id",
+        {"g": group_id, "u": user_id, "now": now},
+    )
+    return row is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,3 +167,11 @@ async def decide(
         },
     )
     return row is not None
+
+
+async def set_group(conn: Connection, proposal_id: int, group_id: int) -> None:
+    """The group an approved proposal made."""
+    await conn.execute(
+        "UPDATE group_proposals SET group_id = :g WHERE id = :id",
+        {"g": group_id, "id": proposal_id},
+    )

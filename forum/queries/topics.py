@@ -216,3 +216,60 @@ async def set_title(conn: Connection, topic_id: int, title: str, slug: str) -> N
         "UPDATE topics SET title = :title, slug = :slug WHERE id = :id",
         {"title": title, "slug": slug, "id": topic_id},
     )
+
+
+# --- waiting for an answer (issue 12) ---------------------------------------------------------
+
+# A discussion (not a hosted debate) still open, its opening post visible, that nobody but its
+# author has replied to (topics.answered_at, set by the first such reply's own statement).
+_WAITING = (
+    " JOIN posts p1 ON p1.topic_id = t.id AND p1.post_number = 1"
+    " WHERE t.answered_at IS NULL AND t.kind = 'discussion' AND NOT t.closed"
+    " AND p1.deleted_at IS NULL AND p1.hidden_at IS NULL"
+)
+
+
+async def list_unanswered(
+    conn: Connection, group_ids: list[int], now: float, limit: int = 100
+) -> list[Topic]:
+    """The topics of these groups waiting longer than their group allows for a first answer,
+    oldest first."""
+    ids, params = in_list("g", group_ids)
+    rows = await conn.fetch_all(
+        f"{TOPIC_SELECT}{_WAITING} AND t.group_id IN {ids}"
+        " AND t.created_at <= :now - g.unanswered_hours * 3600"
+        " ORDER BY t.created_at, t.id LIMIT :lim",
+        params | {"now": now, "lim": limit},
+    )
+    return [Topic.from_row(row) for row in rows]
+
+
+async def count_unanswered_for(conn: Connection, user_id: int, now: float) -> int:
+    """How many topics wait for an answer in the groups the member convenes (their header)."""
+    return int(
+        await conn.fetch_val(
+            "SELECT count(*) FROM topics t JOIN groups g ON g.id = t.group_id"
+            " JOIN memberships m ON m.group_id = t.group_id AND m.user_id = :u"
+            f" AND m.role = 'convener'{_WAITING}"
+            " AND t.created_at <= :now - g.unanswered_hours * 3600",
+            {"u": user_id, "now": now},
+        )
+    )
+
+
+async def list_unanswered_page(
+    conn: Connection, group_id: int, before: TopicCursor | None, limit: int
+) -> list[Topic]:
+    """A group's topics nobody but their author has answered yet, whatever their age, most
+    recently bumped first (the group page's "Unanswered" filter)."""
+    params: dict[str, object] = {"g": group_id, "lim": limit}
+    where = ""
+    if before is not None:
+        where = " AND (t.bumped_at < :at OR (t.bumped_at = :at AND t.id < :id))"
+        params |= {"at": before.bumped_at, "id": before.id}
+    rows = await conn.fetch_all(
+        f"{TOPIC_SELECT}{_WAITING} AND t.group_id = :g{where}"
+        " ORDER BY t.bumped_at DESC, t.id DESC LIMIT :lim",
+        params,
+    )
+    return [Topic.from_row(row) for row in rows]

@@ -16,6 +16,19 @@ UNREAD_OF_U = (
 )
 
 
+# Topics waiting for a first answer in the groups `u` convenes, as
+# queries/topics.count_unanswered_for counts them: a member who convenes nothing costs one
+# look at their memberships.
+UNANSWERED_OF_U = (
+    "SELECT count(*) FROM memberships cm JOIN groups cg ON cg.id = cm.group_id"
+    " JOIN topics ct ON ct.group_id = cm.group_id AND ct.answered_at IS NULL"
+    " JOIN posts cp ON cp.topic_id = ct.id AND cp.post_number = 1"
+    " WHERE cm.user_id = u.id AND cm.role = 'convener' AND ct.kind = 'discussion'"
+    " AND NOT ct.closed AND cp.deleted_at IS NULL AND cp.hidden_at IS NULL"
+    " AND ct.created_at <= :now - cg.unanswered_hours * 3600"
+)
+
+
 def _user_columns(t: str) -> str:
     """The User columns of table alias `t`, with how many groups the user convenes."""
     names = (
@@ -171,6 +184,7 @@ class SessionRead:
     user: User
     unread: int  # unread notifications, the header's bell
     bell_head: int  # the last event id of the member's own channel, user:<id>
+    unanswered: int  # topics waiting for an answer in the groups they convene
 
 
 async def get_session(conn: Connection, token_hash: str, now: float) -> SessionRead | None:
@@ -181,14 +195,20 @@ async def get_session(conn: Connection, token_hash: str, now: float) -> SessionR
     row = await conn.fetch_one(
         # channel_heads is realtime's table (realtime/log.head reads it the same way).
         f"SELECT {U_COLUMNS}, ({UNREAD_OF_U}) AS unread, (SELECT h.last_id FROM channel_heads h"
-        " WHERE h.channel = 'user:' || CAST(u.id AS TEXT)) AS bell_head"
+        " WHERE h.channel = 'user:' || CAST(u.id AS TEXT)) AS bell_head,"
+        f" ({UNANSWERED_OF_U}) AS unanswered"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = :t AND s.expires_at > :now",
         {"t": token_hash, "now": now},
     )
     if row is None:
         return None
-    return SessionRead(User.from_row(row), int(row["unread"]), int(row["bell_head"] or 0))
+    return SessionRead(
+        User.from_row(row),
+        int(row["unread"]),
+        int(row["bell_head"] or 0),
+        int(row["unanswered"]),
+    )
 
 
 async def delete_session(conn: Connection, token_hash: str) -> int | None:

@@ -24,6 +24,7 @@ def base(request: Request, title: str) -> dict[str, Any]:
         "csrf_token": auth.csrf_token,
         "unread_notifications": auth.unread_notifications,
         "bell_since": auth.bell_since,
+        "unanswered_count": auth.unanswered,
     }
 
 

@@ -17,12 +17,14 @@ from forum.pages import (
     JoinRequestsPage,
     ProposalsPage,
     ProposeGroupPage,
+    UnansweredPage,
 )
-from forum.permissions import can_manage_members, is_admin
+from forum.permissions import can_manage_members, is_admin, is_staff
 from forum.queries import groups as group_queries
 from forum.queries import proposals as proposal_queries
+from forum.queries import topics as topic_queries
 from forum.queries.proposals import STATEMENT_FIELDS
-from forum.views.common import base
+from forum.views.common import base, live_since
 from forum.views.groups import members_page
 from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
 
@@ -61,7 +63,9 @@ async def propose_group(request: Request) -> Response:
     return render(request, page, status)
 
 
-async def proposals_page(request: Request, errors: list[str] | None = None) -> Response:
+async def proposals_page(
+    request: Request, errors: list[str] | None = None, status: int = 400
+) -> Response:
     viewer = require_viewer(request)
     if not is_admin(viewer):
         raise Forbidden("Only administrators decide on proposed groups.")
@@ -73,7 +77,7 @@ async def proposals_page(request: Request, errors: list[str] | None = None) -> R
         questions=founding.STATEMENT_QUESTIONS,
         errors=errors or [],
     )
-    return render(request, page, 400 if errors else 200)
+    return render(request, page, status if errors else 200)
 
 
 async def decide_proposal(request: Request) -> Response:
@@ -91,13 +95,19 @@ async def decide_proposal(request: Request) -> Response:
     except (BadRequest, Conflict) as error:
         if not is_admin(viewer):
             raise
-        return await proposals_page(request, error.messages)
+        return await proposals_page(request, error.messages, error.status_code)
     return redirect(request.url_for("proposals").path)
 
 
 # --- a group's settings -------------------------------------------------------------------------
 
-_SETTINGS_FIELDS = ("description", *STATEMENT_FIELDS, "joining", "members_listed")
+_SETTINGS_FIELDS = (
+    "description",
+    *STATEMENT_FIELDS,
+    "joining",
+    "members_listed",
+    "unanswered_hours",
+)
 
 
 async def _managed_group(request: Request) -> GroupAccess:
@@ -130,6 +140,30 @@ async def group_settings(request: Request) -> Response:
         saved=request.query_params.get("saved") == "1" and not errors,
     )
     return render(request, page, status)
+
+
+# --- topics waiting for an answer ---------------------------------------------------------------
+
+
+async def unanswered(request: Request) -> Response:
+    """The topics waiting for a first answer in every group the viewer convenes (site staff:
+    every group), oldest first; rows leave live as answers come."""
+    viewer = require_viewer(request)
+    forum = forum_of(request)
+    roles = await group_queries.get_memberships(forum.db, viewer.id)
+    if is_staff(viewer):
+        group_ids = [g.id for g in await group_queries.list_groups(forum.db)]
+    else:
+        group_ids = [g for g, role in roles.items() if role == "convener"]
+    if not group_ids:
+        raise Forbidden("This page is for the conveners of a group.")
+    page = UnansweredPage(
+        **base(request, "Waiting for an answer"),
+        live_since=" ".join([await live_since(request, f"group:{g}") for g in group_ids]),
+        topics=await topic_queries.list_unanswered(forum.db, group_ids, forum.now()),
+        live_channels=" ".join(f"group:{g}" for g in group_ids),
+    )
+    return render(request, page)
 
 
 # --- asking to join -----------------------------------------------------------------------------
@@ -234,8 +268,12 @@ async def invite(request: Request) -> Response:
         if viewer
         else None
     )
+    # A link that no longer works names a private group to nobody (a member removed since
+    # keeps their old link).
+    hidden = not found.usable and found.group.is_private
     page = InvitePage(
-        **base(request, f"Join {found.group.name}"),
+        **base(request, "This invite link does not work" if hidden else f"Join {found.group.name}"),
+        hide_group=hidden,
         group=found.group,
         token=token,
         usable=found.usable,

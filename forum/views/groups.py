@@ -10,6 +10,7 @@ from starlette.responses import Response
 from forum.access import access_group
 from forum.actions import groups as group_actions
 from forum.actions.debates import can_schedule_debate
+from forum.actions.founding import STATEMENT_QUESTIONS
 from forum.db import Database
 from forum.errors import BadRequest, Forbidden
 from forum.forms import read_input
@@ -35,16 +36,28 @@ async def group_page(request: Request) -> Response:
     db, viewer = forum_of(request).db, viewer_of(request)
     access = await access_group(db, viewer, slug=request.path_params["slug"])
     group = access.group
+    # "Unanswered": the topics nobody but their author has replied to yet.
+    unanswered = request.query_params.get("show") == "unanswered"
     topics, next_cursor = await topic_page_of(
         request,
-        lambda before, n: topic_queries.list_topics(db, [group.id], before, n),
+        lambda before, n: (
+            topic_queries.list_unanswered_page(db, group.id, before, n)
+            if unanswered
+            else topic_queries.list_topics(db, [group.id], before, n)
+        ),
         forum_of(request).settings.topics_per_page,
     )
-    first_page = "before" not in request.query_params
+    first_page = "before" not in request.query_params and not unanswered
     pinned = await topic_queries.list_pinned(db, group.id) if first_page else []
     pinned_ids = {t.id for t in pinned}
     debates = await debate_lists(db, group.id, forum_of(request).now()) if first_page else None
     can_manage = can_manage_members(viewer, access.membership)
+    # The viewer's request to join, waiting or declined, and whether they are banned.
+    asked, banned = "", False
+    if viewer is not None and access.membership is None:
+        state = await group_queries.join_request_state(db, group.id, viewer.id)
+        asked = "" if state is None else "declined" if state["declined_at"] else "waiting"
+        banned = await group_queries.is_banned(db, group.id, viewer.id)
     page = GroupPage(
         **base(request, group.name),
         live_since=await live_since(request, f"group:{group.id}"),
@@ -54,12 +67,15 @@ async def group_page(request: Request) -> Response:
         topics=[t for t in topics if t.id not in pinned_ids],
         next_cursor=next_cursor,
         can_start_topic=can_start_topic(viewer, group, access.membership),
-        can_join=can_join_group(viewer, group, access.membership),
-        can_ask=can_ask_to_join(viewer, group, access.membership),
-        asked=bool(viewer and await group_queries.has_join_request(db, group.id, viewer.id)),
+        can_join=can_join_group(viewer, group, access.membership) and not banned,
+        can_ask=can_ask_to_join(viewer, group, access.membership) and not banned,
+        questions=STATEMENT_QUESTIONS,
+        asked=asked,
+        banned=banned,
         can_manage=can_manage,
         request_count=await group_queries.count_join_requests(db, group.id) if can_manage else 0,
         can_see_members=can_see_members(viewer, group, access.membership),
+        unanswered=unanswered,
         debates=debates or DebateLists([], [], []),
         can_schedule=can_schedule_debate(viewer, access.membership),
         level=await notification_queries.group_level(db, viewer.id, group.id) if viewer else None,

@@ -99,7 +99,7 @@ async def world(arrange: Arrange) -> World:
         Input({"name": [f"Fatigue {unique('p')}"], "visibility": ["public"], **statement}),
     )
     asking = await arrange.group(conveners=(convener,))
-    settings = {"joining": ["request"], "members_listed": ["members"]}
+    settings = {"joining": ["request"], "members_listed": ["members"], "unanswered_hours": ["24"]}
     await founding.do_edit_group(arrange.forum, convener, asking.id, Input(statement | settings))
     await membership.do_ask_to_join(arrange.forum, author, asking.id, "I would like to help.")
     made = await membership.do_create_invite(arrange.forum, convener, asking.id, 7, 10)
@@ -193,6 +193,8 @@ AXE_PAGES: dict[str, Visit] = {
     "invites": visit(lambda w: f"/g/{w.asking.slug}/invites", as_user="convener"),
     "invite": visit(lambda w: f"/invite/{w.invite_token}", as_user="reader"),
     "invite-signed-out": visit(lambda w: f"/invite/{w.invite_token}"),
+    "unanswered": visit(lambda w: "/unanswered", as_user="convener"),
+    "group-unanswered-filter": visit(lambda w: f"/g/{w.group.slug}?show=unanswered"),
 }
 
 
