@@ -47,7 +47,7 @@ BAD_STRINGS = ["a%00b", "%ff%fe", "x" * 3000, "..%2F..%2Fetc", "%E2%80%AE%00", "
 QUERY_NAMES = [
     "before", "after", "to", "next", "status", "post_ids[]", "post_number", "account", "q",
     "group", "author", "order", "in", "page", "limit", "term", "upto", "saved", "sent",
-    "topic_id", "group_id", "category_id",
+    "topic_id", "group_id", "category_id", "show",
 ]  # fmt: skip
 BAD_QUERY_VALUES = ["%00", "9" * 5000, "-1", "1e999", "%ff", "x" * 5000, "nan_1", "inf_9"]
 
@@ -61,6 +61,7 @@ FIELDS = [
     "level", "notification_level", "id", "immediate", "digest", "excerpts", "muted", "back",
     "timings[1]", "timings[99999999999]", "decision", "message", "withdraw", "revoke", "days",
     "uses", "joining", "members_listed", "aim", "approach", "audience", "measures", "conveners",
+    "unanswered_hours",
 ]  # fmt: skip
 
 
