@@ -86,6 +86,17 @@ async def seed_demo(forum: Forum) -> bool:
         " before an operation. Patients, carers and professionals welcome.",
         visibility="public",
     )
+    await group_queries.update_group(
+        db,
+        group.id,
+        aim="Help people get fitter, better fed and calmer in the weeks before an operation.",
+        approach="Members share what worked; clinicians and physiotherapists answer questions;"
+        " hosted hot topics each month.",
+        audience="Anyone waiting for surgery, the people who care for them, and the"
+        " professionals who support them.",
+        measures="Members tell us they felt readier for their operation, in a short survey"
+        " each quarter.",
+    )
     for username in ("ana", "ben", "priya", "dr_chen"):
         role = "convener" if username == "priya" else "member"
         await groups.do_add_member(forum, users["sam"], group.id, username, role)

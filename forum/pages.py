@@ -64,6 +64,7 @@ class GroupPage(Page):
     can_ask: bool = False  # a group whose conveners approve each member
     asked: str = ""  # the viewer's request: "waiting", "declined" (lately) or ""
     banned: bool = False  # the viewer may not join again
+    welcome: bool = False  # invite the (new) member to introduce themselves
     questions: dict[str, str] = field(default_factory=dict)  # the statement's, by field
     request_count: int = 0  # requests waiting, for those who manage the group
     can_see_members: bool = False

@@ -146,6 +146,7 @@ routes: list[BaseRoute] = [
     Route("/g/{slug}/new-topic", topics.new_topic, methods=FORM, name="new_topic"),
     Route("/g/{slug}/join", groups.join_group, methods=POST, name="join_group"),
     Route("/g/{slug}/leave", groups.leave_group, methods=POST, name="leave_group"),
+    Route("/g/{slug}/welcome", groups.dismiss_welcome, methods=POST, name="dismiss_welcome"),
     Route("/g/{slug}/members", groups.members_page, methods=GET, name="group_members"),
     Route("/g/{slug}/members/add", groups.add_member, methods=POST, name="add_member"),
     Route("/g/{slug}/members/role", groups.set_member_role, methods=POST, name="set_member_role"),

@@ -627,3 +627,42 @@ async def test_an_expired_invite_link_says_so(client, arrange) -> None:
     assert private_link.status_code == 410 and "has expired" in private_link.text
     assert private.name not in private_link.text  # a dead link names a private group to nobody
     assert (await v.post_form(f"/invite/{links[1]}", {})).status_code == 409
+
+
+async def test_new_members_are_invited_to_introduce_themselves(client, arrange) -> None:
+    proposer, admin = await arrange.user(name="pro"), await arrange.user(role="admin")
+    newcomer, shy = await arrange.user(name="new"), await arrange.user(name="shy")
+    p = await logged_in(client, proposer)
+    await p.post_form("/groups/propose", proposal(f"Carers {unique('c')}"))
+    proposal_id = await arrange.db.fetch_val(
+        "SELECT max(id) FROM group_proposals WHERE proposer_id = :u", {"u": proposer.id}
+    )
+    a = await logged_in(client, admin)
+    approved = await a.post_form(f"/proposals/{proposal_id}/decide", {"decision": "approve"})
+    slug = approved.headers["location"].rsplit("/", 1)[1]
+    intro = await arrange.db.fetch_one(
+        "SELECT t.id, t.title, t.pinned, t.user_id FROM groups g"
+        " JOIN topics t ON t.id = g.introductions_topic_id WHERE g.slug = :s",
+        {"s": slug},
+    )
+    assert intro is not None and intro["title"] == "Introductions"
+    assert bool(intro["pinned"]) and intro["user_id"] == proposer.id
+    # Not for visitors, nor before joining; on joining, until they say hello.
+    assert "Introduce yourself" not in (await client().get(f"/g/{slug}")).text
+    n = await logged_in(client, newcomer)
+    assert "Introduce yourself" not in (await n.get(f"/g/{slug}")).text
+    assert (await n.post_form(f"/g/{slug}/join", {})).status_code == 303
+    page = await n.get(f"/g/{slug}")
+    assert "What drew you to join?" in page.text
+    assert f'href="/t/introductions/{intro["id"]}#reply-h"' in page.text
+    await arrange.reply(int(intro["id"]), newcomer, "Hello, I look after my dad.")
+    assert "What drew you to join?" not in (await n.get(f"/g/{slug}")).text
+    # Or they put it away.
+    s = await logged_in(client, shy)
+    await s.post_form(f"/g/{slug}/join", {})
+    assert "What drew you to join?" in (await s.get(f"/g/{slug}")).text
+    assert (await s.post_form(f"/g/{slug}/welcome", {})).status_code == 303
+    assert "What drew you to join?" not in (await s.get(f"/g/{slug}")).text
+    # Only members put it away.
+    outsider = await logged_in(client, await arrange.user(name="out"))
+    assert (await outsider.post_form(f"/g/{slug}/welcome", {})).status_code == 400

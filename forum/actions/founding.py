@@ -13,6 +13,7 @@ from forum.actions.groups import SLUG_RE
 from forum.actions.notify import notify_user
 from forum.actions.posts import require_author
 from forum.actions.validation import clean_text, slugify
+from forum.actions.welcome import make_introductions
 from forum.auth import is_suspended
 from forum.context import Forum
 from forum.db import Connection
@@ -186,6 +187,9 @@ async def do_approve_proposal(forum: Forum, admin: User | None, proposal_id: int
         joining = "invite" if proposal.visibility == "private" else "open"
         await group_queries.update_group(conn, group.id, **statement, joining=joining)
         await queries.set_group(conn, proposal_id, group.id)
+        proposer = await user_queries.get_user(conn, proposal.proposer_id)
+        if proposer is not None:
+            await make_introductions(forum, conn, group, proposer, now)
         conveners = [proposal.proposer_id, *await queries.convener_ids(conn, proposal_id)]
         events: list[Event] = []
         url = forum.renderer.url_path("group", slug=group.slug)

@@ -6,6 +6,7 @@ import re
 
 from forum.access import access_group
 from forum.actions.validation import clean_text, slugify
+from forum.actions.welcome import make_introductions
 from forum.context import Forum
 from forum.errors import BadRequest, Forbidden, NotFound
 from forum.events import AccessChanged
@@ -85,6 +86,7 @@ async def do_create_group(
             await group_queries.upsert_membership(
                 conn, group_id=group.id, user_id=actor.id, role="convener", now=forum.now()
             )
+            await make_introductions(forum, conn, group, actor, forum.now())
     return group
 
 

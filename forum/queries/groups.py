@@ -9,7 +9,7 @@ from forum.db import Connection, Row
 GROUP_COLUMNS = (
     "id, slug, name, description, visibility, topic_count, post_count, created_at,"
     " hold_first_posts, email_excerpts, aim, approach, audience, measures, joining,"
-    " members_listed, unanswered_hours"
+    " members_listed, unanswered_hours, introductions_topic_id"
 )
 JOINING = ("open", "request", "invite")
 MEMBERS_LISTED = ("members", "everyone")
@@ -35,6 +35,7 @@ class Group:
     joining: str = "open"  # open, request (conveners approve) or invite (links, or added)
     members_listed: str = "members"  # who sees the member list: members, or everyone
     unanswered_hours: int = 24  # a topic with no reply from others this long is waiting
+    introductions_topic_id: int | None = None  # where new members say hello
 
     @property
     def has_statement(self) -> bool:
@@ -156,6 +157,7 @@ async def update_group(conn: Connection, group_id: int, **fields: object) -> Non
         "joining",
         "members_listed",
         "unanswered_hours",
+        "introductions_topic_id",
     }
     assert set(fields) <= allowed, fields
     sets = ", ".join(f"{name} = :{name}" for name in fields)
@@ -365,5 +367,31 @@ async def revoke_invite(conn: Connection, group_id: int, invite_id: int, now: fl
         "UPDATE group_invites SET revoked_at = :now WHERE id = :id AND group_id = :g"
         " AND revoked_at IS NULL RETURNING id",
         {"id": invite_id, "g": group_id, "now": now},
+    )
+    return row is not None
+
+
+# --- welcoming ------------------------------------------------------------------------------
+
+
+async def needs_welcome(conn: Connection, group: Group, user_id: int) -> bool:
+    """A member who has neither said hello in the group's Introductions topic nor put the
+    prompt away."""
+    if group.introductions_topic_id is None:
+        return False
+    row = await conn.fetch_one(
+        "SELECT 1 FROM memberships m WHERE m.group_id = :g AND m.user_id = :u"
+        " AND m.role = 'member' AND m.welcomed_at IS NULL AND NOT EXISTS (SELECT 1 FROM posts p"
+        " WHERE p.topic_id = :t AND p.user_id = :u)",
+        {"g": group.id, "u": user_id, "t": group.introductions_topic_id},
+    )
+    return row is not None
+
+
+async def set_welcomed(conn: Connection, group_id: int, user_id: int, now: float) -> bool:
+    row = await conn.fetch_one(
+        "UPDATE memberships SET welcomed_at = :now WHERE group_id = :g AND user_id = :u"
+        " AND welcomed_at IS NULL RETURNING user_id",
+        {"g": group_id, "u": user_id, "now": now},
     )
     return row is not None

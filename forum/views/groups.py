@@ -11,6 +11,7 @@ from forum.access import access_group
 from forum.actions import groups as group_actions
 from forum.actions.debates import can_schedule_debate
 from forum.actions.founding import STATEMENT_QUESTIONS
+from forum.actions.welcome import do_dismiss_welcome
 from forum.db import Database
 from forum.errors import BadRequest, Forbidden
 from forum.forms import read_input
@@ -52,8 +53,10 @@ async def group_page(request: Request) -> Response:
     pinned_ids = {t.id for t in pinned}
     debates = await debate_lists(db, group.id, forum_of(request).now()) if first_page else None
     can_manage = can_manage_members(viewer, access.membership)
-    # The viewer's request to join, waiting or declined, and whether they are banned.
+    # The viewer's request to join, waiting or declined, and whether they are banned; a new
+    # member's invitation to say hello.
     asked, banned = "", False
+    welcome = viewer is not None and await group_queries.needs_welcome(db, group, viewer.id)
     if viewer is not None and access.membership is None:
         state = await group_queries.join_request_state(db, group.id, viewer.id)
         asked = "" if state is None else "declined" if state["declined_at"] else "waiting"
@@ -70,6 +73,7 @@ async def group_page(request: Request) -> Response:
         can_join=can_join_group(viewer, group, access.membership) and not banned,
         can_ask=can_ask_to_join(viewer, group, access.membership) and not banned,
         questions=STATEMENT_QUESTIONS,
+        welcome=welcome,
         asked=asked,
         banned=banned,
         can_manage=can_manage,
@@ -98,6 +102,14 @@ async def join_group(request: Request) -> Response:
     viewer = require_viewer(request)
     access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
     await group_actions.do_join_group(forum_of(request), viewer, access.group.id)
+    return redirect(request.url_for("group", slug=access.group.slug).path)
+
+
+async def dismiss_welcome(request: Request) -> Response:
+    await read_input(request)
+    viewer = require_viewer(request)
+    access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
+    await do_dismiss_welcome(forum_of(request), viewer, access.group.id)
     return redirect(request.url_for("group", slug=access.group.slug).path)
 
 
