@@ -194,14 +194,17 @@ class TopicBumped(Event):
 @dataclass(frozen=True)
 class TopicAnswered(Event):
     """Someone other than its author replied to a topic for the first time: it leaves the
-    conveners' list of topics waiting for an answer (views/founding.unanswered)."""
+    conveners' list of topics waiting for an answer (views/founding.unanswered). Ids only."""
 
     kind: ClassVar[str] = "topic.answered"
     topic_id: int
     group_id: int
+    waiting: bool  # it was on the conveners' list (their header's count goes down)
 
     def channels(self) -> list[str]:
-        return [f"group:{self.group_id}"]
+        # The review channel: its conveners (of this group only, forum/live.py) and staff
+        # follow it on every page, for the header's count.
+        return ["review"]
 
 
 # Every node follows this channel itself (realtime/endpoint.py); no client may subscribe.

@@ -102,6 +102,8 @@ class Presenter:
             # Conveners see their own groups' items only; accounts (no group) are for staff.
             if viewer.reviews is not None and data.get("group_id") not in viewer.reviews:
                 return None
+            if event.kind != "review.changed":  # a topic answered: ids, alike for all
+                return event
             return self._shaped(event, viewer.reviews is None, self._review_card)
         if event.kind in POST_EVENTS:
             # Events stored before posts carried their facts (or malformed ones) get no

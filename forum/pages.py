@@ -295,7 +295,7 @@ class InvitesPage(Page):
 class UnansweredPage(Page):
     template: ClassVar[str] = "unanswered.html"
     topics: list[Topic]  # oldest first
-    live_channels: str  # "group:1 group:2": each group it covers, for answers as they come
+    more: bool  # more wait than the page shows (the oldest are shown)
 
 
 @dataclass(frozen=True, kw_only=True)

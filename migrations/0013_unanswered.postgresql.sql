@@ -2,10 +2,15 @@
 -- replied to a topic (set by the reply's own statement, forum/queries/posts.py), and how many
 -- hours a group's conveners give a topic before it counts as waiting for an answer.
 ALTER TABLE groups ADD COLUMN unanswered_hours INTEGER NOT NULL DEFAULT 24
-    CHECK (unanswered_hours BETWEEN 1 AND 720);
+    CHECK (unanswered_hours >= 1 AND unanswered_hours <= 720);
 ALTER TABLE topics ADD COLUMN answered_at DOUBLE PRECISION;
-UPDATE topics SET answered_at = (
-    SELECT min(p.created_at) FROM posts p
-    WHERE p.topic_id = topics.id AND p.post_number > 1 AND p.user_id <> topics.user_id
-);
+-- Only the topics someone answered are written (most are, once): one pass over the replies.
+UPDATE topics SET answered_at = a.first_answer FROM (
+    SELECT p.topic_id, min(p.created_at) AS first_answer FROM posts p
+    JOIN topics t ON t.id = p.topic_id
+    WHERE p.post_number > 1 AND p.user_id <> t.user_id GROUP BY p.topic_id
+) a WHERE a.topic_id = topics.id;
+-- The conveners' list and count (by age), and the group page's filter (by bump).
 CREATE INDEX topics_unanswered ON topics (group_id, created_at) WHERE answered_at IS NULL;
+CREATE INDEX topics_unanswered_bumped ON topics (group_id, bumped_at DESC, id DESC)
+    WHERE answered_at IS NULL;

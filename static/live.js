@@ -286,12 +286,15 @@
     'topic.bumped'(d) {
       topicRow(d);
     },
-    'topic.answered'(d) { // the conveners' list of topics waiting for a first answer
+    'topic.answered'(d) { // off the conveners' list of topics waiting, and its count
       const row = byId(`waiting-${d.topic_id}`), count = document.querySelector('[data-unanswered-count]');
+      if (count && d.waiting) {
+        count.textContent = Math.max(0, +count.textContent - 1);
+        if (count.textContent === '0') count.closest('[data-unanswered]').hidden = true;
+      }
       if (!row) return;
       announce(`${row.querySelector('a').textContent} has its first answer.`);
       row.remove();
-      if (count) count.textContent = Math.max(0, +count.textContent - 1);
       const left = $('[data-waiting]');
       if (left && !left.children.length) left.replaceWith(make('p', '', 'Every topic has an answer.'));
     },

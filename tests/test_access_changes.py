@@ -176,7 +176,7 @@ async def test_a_convener_made_a_member_loses_the_review_channel(
     server, client, arrange, db
 ) -> None:
     convener, admin = await arrange.user(), await arrange.user(role="admin")
-    group = await arrange.group(conveners=(convener,))
+    group = await arrange.group(conveners=(convener, await arrange.user()))  # not the last one
     a = await logged_in(client, admin)
     async with live(server.base_url, await key_headers(db, convener)) as c:
         assert (await c.subscribe("review"))["type"] == "subscribed"

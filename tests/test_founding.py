@@ -58,7 +58,9 @@ async def test_a_member_proposes_a_group_and_an_admin_approves_it(server, client
     a = await logged_in(client, admin)
     queue = await a.get("/proposals")
     assert queue.status_code == 200 and name in queue.text and STATEMENT["measures"] in queue.text
-    proposal_id = re.search(r"/proposals/(\d+)/decide", queue.text)
+    # Its own form (others' proposals may wait too).
+    mine = await arrange.db.fetch_val("SELECT id FROM group_proposals WHERE name = :n", {"n": name})
+    proposal_id = re.search(rf"/proposals/({mine})/decide", queue.text)
     assert proposal_id is not None
     approved = await a.post_form(
         f"/proposals/{proposal_id.group(1)}/decide", {"decision": "approve"}
@@ -98,7 +100,8 @@ async def test_a_declined_proposal_tells_its_proposer_why(server, client, arrang
     p = await logged_in(client, proposer)
     await p.post_form("/groups/propose", proposal(name))
     a = await logged_in(client, admin)
-    proposal_id = re.search(r"/proposals/(\d+)/decide", (await a.get("/proposals")).text)
+    mine = await arrange.db.fetch_val("SELECT id FROM group_proposals WHERE name = :n", {"n": name})
+    proposal_id = re.search(rf"/proposals/({mine})/decide", (await a.get("/proposals")).text)
     assert proposal_id is not None
     path = f"/proposals/{proposal_id.group(1)}/decide"
     no_reason = await a.post_form(path, {"decision": "decline", "reason": " "})
@@ -431,10 +434,14 @@ async def test_no_topic_goes_unanswered(server, client, arrange) -> None:
     await arrange.reply(waiting.topic_id, author, "Bumping this.")
     assert "Anyone else get night sweats?" in (await c.get("/unanswered")).text
     async with live(server.base_url, await key_headers(arrange.db, convener)) as socket:
-        assert (await socket.subscribe(f"group:{group.id}"))["type"] == "subscribed"
+        assert (await socket.subscribe("review"))["type"] == "subscribed"
         await arrange.reply(waiting.topic_id, helper, "Yes, every night for a month.")
         event = await socket.until(lambda f: f.get("kind") == "topic.answered")
-        assert event["data"]["topic_id"] == waiting.topic_id
+        assert event["data"] == {
+            "topic_id": waiting.topic_id,
+            "group_id": group.id,
+            "waiting": True,
+        }
     after = await c.get("/unanswered")
     assert (
         "Anyone else get night sweats?" not in after.text

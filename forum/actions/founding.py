@@ -187,9 +187,11 @@ async def do_approve_proposal(forum: Forum, admin: User | None, proposal_id: int
         joining = "invite" if proposal.visibility == "private" else "open"
         await group_queries.update_group(conn, group.id, **statement, joining=joining)
         await queries.set_group(conn, proposal_id, group.id)
+        # The Introductions topic is opened by its proposer, or by the admin if the
+        # proposer has been suspended since.
         proposer = await user_queries.get_user(conn, proposal.proposer_id)
-        if proposer is not None:
-            await make_introductions(forum, conn, group, proposer, now)
+        opener = proposer if proposer and not is_suspended(proposer, now) else admin
+        await make_introductions(forum, conn, group, opener, now)
         conveners = [proposal.proposer_id, *await queries.convener_ids(conn, proposal_id)]
         events: list[Event] = []
         url = forum.renderer.url_path("group", slug=group.slug)

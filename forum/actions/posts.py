@@ -329,7 +329,8 @@ async def publish_reply(
     listed = TopicBumped(topic.id, topic.group_id, written.post_number, author.username, row)
     created: tuple[Event, ...] = () if made.created is None else (made.created,)
     if made.answered and not topic.is_debate:
-        created += (TopicAnswered(topic.id, topic.group_id),)
+        waiting = await topic_queries.was_waiting(conn, topic.id, now)
+        created += (TopicAnswered(topic.id, topic.group_id, waiting),)
     await queue_alert(conn, author, topic, written.post_id, written.post_number, now=now)
     await forum.publish(conn, *created, listed)
     return written

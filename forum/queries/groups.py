@@ -379,8 +379,11 @@ async def needs_welcome(conn: Connection, group: Group, user_id: int) -> bool:
     prompt away."""
     if group.introductions_topic_id is None:
         return False
+    # Not while the topic cannot take their hello (closed, or its opening post hidden).
     row = await conn.fetch_one(
-        "SELECT 1 FROM memberships m WHERE m.group_id = :g AND m.user_id = :u"
+        "SELECT 1 FROM memberships m JOIN topics t ON t.id = :t AND NOT t.closed"
+        " JOIN posts p1 ON p1.topic_id = t.id AND p1.post_number = 1 AND p1.hidden_at IS NULL"
+        " AND p1.deleted_at IS NULL WHERE m.group_id = :g AND m.user_id = :u"
         " AND m.role = 'member' AND m.welcomed_at IS NULL AND NOT EXISTS (SELECT 1 FROM posts p"
         " WHERE p.topic_id = :t AND p.user_id = :u)",
         {"g": group.id, "u": user_id, "t": group.introductions_topic_id},

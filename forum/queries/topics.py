@@ -220,41 +220,48 @@ async def set_title(conn: Connection, topic_id: int, title: str, slug: str) -> N
 
 # --- waiting for an answer (issue 12) ---------------------------------------------------------
 
-# A discussion (not a hosted debate) still open, its opening post visible, that nobody but its
-# author has replied to (topics.answered_at, set by the first such reply's own statement).
-_WAITING = (
-    " JOIN posts p1 ON p1.topic_id = t.id AND p1.post_number = 1"
-    " WHERE t.answered_at IS NULL AND t.kind = 'discussion' AND NOT t.closed"
-    " AND p1.deleted_at IS NULL AND p1.hidden_at IS NULL"
-)
+UNANSWERED_DAYS = 30  # older topics leave the conveners' list (and its count) unanswered
+
+
+def not_answered(t: str, g: str, first: str, *, answered: bool = False) -> str:
+    """A discussion (not a hosted debate, not its group's Introductions) still open, its
+    opening post `first` visible, that nobody but its author has replied to
+    (topics.answered_at, set by the first such reply's own statement). `g`: its group.
+    `answered`: all but the last (of a topic its first answer just reached)."""
+    return (
+        ("" if answered else f"{t}.answered_at IS NULL AND ")
+        + f"{t}.kind = 'discussion' AND NOT {t}.closed"
+        f" AND {first}.deleted_at IS NULL AND {first}.hidden_at IS NULL"
+        f" AND ({g}.introductions_topic_id IS NULL OR {t}.id <> {g}.introductions_topic_id)"
+    )
+
+
+def waiting(t: str, g: str, first: str, *, answered: bool = False) -> str:
+    """Not answered for longer than its group allows, and started in the last
+    UNANSWERED_DAYS. Parameters :now and :recent (queries/topics.recent_since); written
+    with :now alone on one side, so PostgreSQL reads it as a float."""
+    return (
+        f"{not_answered(t, g, first, answered=answered)} AND {t}.created_at >= :recent"
+        f" AND {t}.created_at + {g}.unanswered_hours * 3600 <= :now"
+    )
+
+
+def recent_since(now: float) -> float:
+    return now - UNANSWERED_DAYS * 86400
 
 
 async def list_unanswered(
     conn: Connection, group_ids: list[int], now: float, limit: int = 100
 ) -> list[Topic]:
-    """The topics of these groups waiting longer than their group allows for a first answer,
-    oldest first."""
+    """The topics of these groups waiting for a first answer, oldest first."""
     ids, params = in_list("g", group_ids)
     rows = await conn.fetch_all(
-        f"{TOPIC_SELECT}{_WAITING} AND t.group_id IN {ids}"
-        " AND t.created_at <= :now - g.unanswered_hours * 3600"
+        f"{TOPIC_SELECT} JOIN posts p1 ON p1.topic_id = t.id AND p1.post_number = 1"
+        f" WHERE {waiting('t', 'g', 'p1')} AND t.group_id IN {ids}"
         " ORDER BY t.created_at, t.id LIMIT :lim",
-        params | {"now": now, "lim": limit},
+        params | {"now": now, "recent": recent_since(now), "lim": limit},
     )
     return [Topic.from_row(row) for row in rows]
-
-
-async def count_unanswered_for(conn: Connection, user_id: int, now: float) -> int:
-    """How many topics wait for an answer in the groups the member convenes (their header)."""
-    return int(
-        await conn.fetch_val(
-            "SELECT count(*) FROM topics t JOIN groups g ON g.id = t.group_id"
-            " JOIN memberships m ON m.group_id = t.group_id AND m.user_id = :u"
-            f" AND m.role = 'convener'{_WAITING}"
-            " AND t.created_at <= :now - g.unanswered_hours * 3600",
-            {"u": user_id, "now": now},
-        )
-    )
 
 
 async def list_unanswered_page(
@@ -268,8 +275,21 @@ async def list_unanswered_page(
         where = " AND (t.bumped_at < :at OR (t.bumped_at = :at AND t.id < :id))"
         params |= {"at": before.bumped_at, "id": before.id}
     rows = await conn.fetch_all(
-        f"{TOPIC_SELECT}{_WAITING} AND t.group_id = :g{where}"
+        f"{TOPIC_SELECT} JOIN posts p1 ON p1.topic_id = t.id AND p1.post_number = 1"
+        f" WHERE {not_answered('t', 'g', 'p1')} AND t.group_id = :g{where}"
         " ORDER BY t.bumped_at DESC, t.id DESC LIMIT :lim",
         params,
     )
     return [Topic.from_row(row) for row in rows]
+
+
+async def was_waiting(conn: Connection, topic_id: int, now: float) -> bool:
+    """Whether a topic just answered was on its conveners' list (read once per topic, by
+    the reply that answers it)."""
+    row = await conn.fetch_one(
+        "SELECT 1 FROM topics t JOIN groups g ON g.id = t.group_id"
+        " JOIN posts p1 ON p1.topic_id = t.id AND p1.post_number = 1"
+        f" WHERE t.id = :t AND {waiting('t', 'g', 'p1', answered=True)}",
+        {"t": topic_id, "now": now, "recent": recent_since(now)},
+    )
+    return row is not None

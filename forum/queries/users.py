@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
 from forum.queries.notifications import may_read
+from forum.queries.topics import recent_since, waiting
 
 # A member's unread notifications about what they may still read; `u` is the member.
 UNREAD_OF_U = (
@@ -23,9 +24,7 @@ UNANSWERED_OF_U = (
     "SELECT count(*) FROM memberships cm JOIN groups cg ON cg.id = cm.group_id"
     " JOIN topics ct ON ct.group_id = cm.group_id AND ct.answered_at IS NULL"
     " JOIN posts cp ON cp.topic_id = ct.id AND cp.post_number = 1"
-    " WHERE cm.user_id = u.id AND cm.role = 'convener' AND ct.kind = 'discussion'"
-    " AND NOT ct.closed AND cp.deleted_at IS NULL AND cp.hidden_at IS NULL"
-    " AND ct.created_at <= :now - cg.unanswered_hours * 3600"
+    f" WHERE cm.user_id = u.id AND cm.role = 'convener' AND {waiting('ct', 'cg', 'cp')}"
 )
 
 
@@ -199,7 +198,7 @@ async def get_session(conn: Connection, token_hash: str, now: float) -> SessionR
         f" ({UNANSWERED_OF_U}) AS unanswered"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = :t AND s.expires_at > :now",
-        {"t": token_hash, "now": now},
+        {"t": token_hash, "now": now, "recent": recent_since(now)},
     )
     if row is None:
         return None

@@ -145,23 +145,29 @@ async def group_settings(request: Request) -> Response:
 # --- topics waiting for an answer ---------------------------------------------------------------
 
 
+LIST_LIMIT = 100
+
+
 async def unanswered(request: Request) -> Response:
     """The topics waiting for a first answer in every group the viewer convenes (site staff:
     every group), oldest first; rows leave live as answers come."""
     viewer = require_viewer(request)
     forum = forum_of(request)
-    roles = await group_queries.get_memberships(forum.db, viewer.id)
     if is_staff(viewer):
         group_ids = [g.id for g in await group_queries.list_groups(forum.db)]
     else:
+        roles = await group_queries.get_memberships(forum.db, viewer.id)
         group_ids = [g for g, role in roles.items() if role == "convener"]
     if not group_ids:
         raise Forbidden("This page is for the conveners of a group.")
+    topics = await topic_queries.list_unanswered(forum.db, group_ids, forum.now(), LIST_LIMIT)
     page = UnansweredPage(
         **base(request, "Waiting for an answer"),
-        live_since=" ".join([await live_since(request, f"group:{g}") for g in group_ids]),
-        topics=await topic_queries.list_unanswered(forum.db, group_ids, forum.now()),
-        live_channels=" ".join(f"group:{g}" for g in group_ids),
+        # The review channel (every page of a convener's follows it) carries the answers,
+        # each to the conveners of its group only (forum/live.py).
+        live_since=await live_since(request, "review"),
+        topics=topics,
+        more=len(topics) == LIST_LIMIT,
     )
     return render(request, page)
 

@@ -56,7 +56,9 @@ async def group_page(request: Request) -> Response:
     # The viewer's request to join, waiting or declined, and whether they are banned; a new
     # member's invitation to say hello.
     asked, banned = "", False
-    welcome = viewer is not None and await group_queries.needs_welcome(db, group, viewer.id)
+    welcome = False
+    if viewer is not None and access.membership == "member":
+        welcome = await group_queries.needs_welcome(db, group, viewer.id)
     if viewer is not None and access.membership is None:
         state = await group_queries.join_request_state(db, group.id, viewer.id)
         asked = "" if state is None else "declined" if state["declined_at"] else "waiting"
