@@ -454,6 +454,11 @@
     mine = 'viewing';
     if (e.persisted) connect();
   });
+  // Back on the network (a phone out of a tunnel): try at once, not after the backoff.
+  addEventListener('online', () => {
+    attempt = 0;
+    connect();
+  });
 
   window.forumLive = {get _socket() { return ws; }, last};
   connect();
