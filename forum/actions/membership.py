@@ -287,7 +287,7 @@ async def do_remove_member(
         if role is None and not ban:
             raise BadRequest(f"{target.username} is not a member of this group.")
         if role == "convener" and not is_staff(actor):
-            raise Forbidden("Only site staff remove a convener. Change their role first.")
+            raise Forbidden("Only site staff remove a convener.")
         if role == "convener" and await group_queries.list_conveners(conn, group_id) == [target.id]:
             raise BadRequest(f"{target.username} is the group's only convener.")
         if is_staff(target) and ban:
