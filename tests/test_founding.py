@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from forum.actions.founding import PROPOSALS_PER_DAY
-from forum.actions.membership import ASKS_PER_HOUR
+from forum.actions.membership import ASKS_PER_HOUR, MAX_WORKING_INVITES
 from forum.queries.notifications import Kind
 from tests.conftest import Arrange, alerted, logged_in, unique
 from tests.test_live import key_headers, live
@@ -673,3 +673,24 @@ async def test_new_members_are_invited_to_introduce_themselves(client, arrange) 
     # Only members put it away.
     outsider = await logged_in(client, await arrange.user(name="out"))
     assert (await outsider.post_form(f"/g/{slug}/welcome", {})).status_code == 400
+
+
+async def test_invite_links_are_capped_and_the_welcome_is_for_members(client, arrange) -> None:
+    convener, outsider = await arrange.user(name="con"), await arrange.user(name="out")
+    private = await arrange.group("private", conveners=(convener,))
+    c = await logged_in(client, convener)
+    for _ in range(MAX_WORKING_INVITES):
+        made = await c.post_form(f"/g/{private.slug}/invites", {"days": "1", "uses": "1"})
+        assert made.status_code == 200
+    capped = await c.post_form(f"/g/{private.slug}/invites", {"days": "1", "uses": "1"})
+    assert capped.status_code == 400 and "Turn one off" in capped.text
+    assert (
+        await arrange.db.fetch_val(
+            "SELECT count(*) FROM group_invites WHERE group_id = :g", {"g": private.id}
+        )
+        == MAX_WORKING_INVITES
+    )
+    o = await logged_in(client, outsider)
+    assert (await o.post_form(f"/g/{private.slug}/welcome", {})).status_code == 404
+    no_token = await c.http.post(f"/g/{private.slug}/welcome", data={})
+    assert no_token.status_code == 403

@@ -255,6 +255,20 @@ async def join_request_state(conn: Connection, group_id: int, user_id: int) -> R
     )
 
 
+async def standing(conn: Connection, group_id: int, user_id: int) -> tuple[str, bool]:
+    """A non-member's standing in a group, in one statement: their request to join
+    ("waiting", "declined" or "") and whether they are banned (the group page)."""
+    row = await conn.fetch_one(
+        "SELECT (SELECT CASE WHEN r.declined_at IS NULL THEN 'waiting' ELSE 'declined' END"
+        " FROM join_requests r WHERE r.group_id = :g AND r.user_id = :u) AS asked,"
+        " EXISTS (SELECT 1 FROM group_bans b WHERE b.group_id = :g AND b.user_id = :u)"
+        " AS banned",
+        {"g": group_id, "u": user_id},
+    )
+    assert row is not None
+    return str(row["asked"] or ""), bool(row["banned"])
+
+
 async def list_join_requests(conn: Connection, group_id: int) -> list[Row]:
     return await conn.fetch_all(
         "SELECT u.username, u.badge, r.message, r.created_at FROM join_requests r"

@@ -121,12 +121,6 @@ async def list_own(conn: Connection, proposer_id: int, limit: int = 20) -> list[
     return await _with_conveners(conn, rows)
 
 
-async def count_pending(conn: Connection) -> int:
-    return int(
-        await conn.fetch_val("SELECT count(*) FROM group_proposals WHERE status = 'pending'")
-    )
-
-
 async def count_recent(conn: Connection, proposer_id: int, since: float) -> int:
     return int(
         await conn.fetch_val(

@@ -17,9 +17,8 @@ UNREAD_OF_U = (
 )
 
 
-# Topics waiting for a first answer in the groups `u` convenes, as
-# queries/topics.count_unanswered_for counts them: a member who convenes nothing costs one
-# look at their memberships.
+# Topics waiting for a first answer in the groups `u` convenes (queries/topics.waiting, as
+# /unanswered lists them): a member who convenes nothing costs one look at their memberships.
 UNANSWERED_OF_U = (
     "SELECT count(*) FROM memberships cm JOIN groups cg ON cg.id = cm.group_id"
     " JOIN topics ct ON ct.group_id = cm.group_id AND ct.answered_at IS NULL"

@@ -60,9 +60,7 @@ async def group_page(request: Request) -> Response:
     if viewer is not None and access.membership == "member":
         welcome = await group_queries.needs_welcome(db, group, viewer.id)
     if viewer is not None and access.membership is None:
-        state = await group_queries.join_request_state(db, group.id, viewer.id)
-        asked = "" if state is None else "declined" if state["declined_at"] else "waiting"
-        banned = await group_queries.is_banned(db, group.id, viewer.id)
+        asked, banned = await group_queries.standing(db, group.id, viewer.id)
     page = GroupPage(
         **base(request, group.name),
         live_since=await live_since(request, f"group:{group.id}"),
