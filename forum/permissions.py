@@ -55,6 +55,7 @@ class PostFacts:
     in_debate: bool = False
     hosts: tuple[int, ...] = ()
     highlighted: bool = False
+    first_in_group: bool = False  # the author's first post in the group: "say welcome"
 
     @classmethod
     def from_data(cls, data: object) -> PostFacts | None:
@@ -76,8 +77,9 @@ class PostFacts:
             facts.topic_closed,
             facts.in_debate,
             facts.highlighted,
+            facts.first_in_group,
         )
-        kinds = (int, str, bool, bool, bool, bool, bool)
+        kinds = (int, str, bool, bool, bool, bool, bool, bool)
         ok = all(isinstance(v, k) for v, k in zip(values, kinds, strict=True))
         return facts if ok else None
 
@@ -95,6 +97,7 @@ def post_facts(
         in_debate=topic.is_debate,
         hosts=hosts,
         highlighted=highlighted,
+        first_in_group=bool(post.first_in_group),
     )
 
 
@@ -107,10 +110,11 @@ class PostControls:
     edit: bool = False
     flag: bool = False
     highlight: str | None = None
+    welcome: bool = False  # the author's first post here: marked, with "Say welcome"
 
     @property
     def any(self) -> bool:
-        return self.reply or self.edit or self.flag or self.highlight is not None
+        return self.reply or self.edit or self.flag or self.highlight is not None or self.welcome
 
 
 NO_CONTROLS = PostControls()
@@ -133,21 +137,25 @@ def post_controls(viewer: User | None, facts: PostFacts) -> PostControls:
     """THE rule for a post's controls, for a viewer who can read its topic: the topic page
     and live updates both use it. Anonymous readers get none; members quote and reply (not
     to a hidden post, nor in a closed topic unless staff) and flag others' posts; authors
-    and staff edit as can_edit_post says."""
+    and staff edit as can_edit_post says; a member's first post in the group is marked for
+    the others to welcome."""
     if viewer is None or facts.deleted:
         return NO_CONTROLS
     highlight = None
     hosting = facts.in_debate and viewer.id in facts.hosts and viewer.id != facts.author_id
     if hosting and not facts.hidden and not facts.topic_closed:
         highlight = "unhighlight" if facts.highlighted else "highlight"
+    # A debate's answers are written on its page, under their question.
+    reply = (
+        not facts.in_debate and not facts.hidden and (not facts.topic_closed or is_staff(viewer))
+    )
     return PostControls(
-        # A debate's answers are written on its page, under their question.
-        reply=not facts.in_debate
-        and not facts.hidden
-        and (not facts.topic_closed or is_staff(viewer)),
+        reply=reply,
         edit=_can_edit(viewer, facts),
         flag=viewer.id != facts.author_id,
         highlight=highlight,
+        # Marked for the others, who can answer it; the author is not told they are new.
+        welcome=reply and facts.first_in_group and viewer.id != facts.author_id,
     )
 
 

@@ -15,6 +15,7 @@ from forum.actions.membership import ASKS_PER_HOUR, MAX_WORKING_INVITES
 from forum.queries.notifications import Kind
 from tests.conftest import Arrange, alerted, logged_in, unique
 from tests.test_live import key_headers, live
+from tests.test_live_controls import article, controls, next_post_event, page_as
 
 STATEMENT = {
     "description": "People living with long COVID sharing what helps.",
@@ -668,6 +669,10 @@ async def test_new_members_are_invited_to_introduce_themselves(client, arrange) 
     s = await logged_in(client, shy)
     await s.post_form(f"/g/{slug}/join", {})
     assert "What drew you to join?" in (await s.get(f"/g/{slug}")).text
+    # The newcomer's hello is marked for the others to welcome; the founder's invitation not.
+    hellos = (await s.get(f"/t/introductions/{intro['id']}")).text
+    assert hellos.count("First post in this group") == 1
+    assert 'reply?to=2">Say welcome' in hellos
     assert (await s.post_form(f"/g/{slug}/welcome", {})).status_code == 303
     assert "What drew you to join?" not in (await s.get(f"/g/{slug}")).text
     # Only members put it away.
@@ -694,3 +699,49 @@ async def test_invite_links_are_capped_and_the_welcome_is_for_members(client, ar
     assert (await o.post_form(f"/g/{private.slug}/welcome", {})).status_code == 404
     no_token = await c.http.post(f"/g/{private.slug}/welcome", data={})
     assert no_token.status_code == 403
+
+
+async def test_a_members_first_post_is_marked_for_the_others_to_welcome(
+    server, client, arrange
+) -> None:
+    convener, old_hand = await arrange.user(name="con"), await arrange.user(name="old")
+    newcomer = await arrange.user(name="new")
+    group = await arrange.group(conveners=(convener,), members=(old_hand,))
+    opened = await arrange.topic(group, old_hand, "Pacing on bad days", "What helps you?")
+    n = await logged_in(client, newcomer)
+    assert (await n.post_form(f"/g/{group.slug}/join", {})).status_code == 303
+    path = f"/t/pacing-on-bad-days/{opened.topic_id}"
+    async with live(server.base_url, await key_headers(arrange.db, convener)) as c:
+        assert (await c.subscribe(f"topic:{opened.topic_id}"))["type"] == "subscribed"
+        first = await arrange.reply(opened.topic_id, newcomer, "Lying down at noon.")
+        arrived = await next_post_event(c, "post.created", first.post_number)
+        # Live, with the same mark and link a reload shows the convener.
+        assert "First post in this group" in arrived["html"]
+        assert controls(arrived["html"]) == ["Say welcome", "Quote and reply", "Flag"]
+        page = await page_as(server, path, await key_headers(arrange.db, convener))
+        assert arrived["html"] == article(page, first.post_number)
+    second = await arrange.reply(opened.topic_id, newcomer, "And a short walk.")
+
+    def marked(html: str) -> list[int]:
+        return [
+            number
+            for number in (opened.post_number, first.post_number, second.post_number)
+            if "First post in this group" in article(html, number)
+        ]
+
+    c_page = await (await logged_in(client, convener)).get(path)
+    assert marked(c_page.text) == [1, first.post_number]
+    say = f'href="/t/{opened.topic_id}/reply?to={first.post_number}">Say welcome'
+    assert say in c_page.text
+    # The newcomer is not told they are new; readers who cannot answer get no prompt.
+    assert marked((await n.get(path)).text) == [1]
+    assert marked((await client().get(path)).text) == []
+    posts = (await client().get(f"/t/{opened.topic_id}.json")).json()["post_stream"]["posts"]
+    assert [p["first_in_group"] for p in posts] == [True, True, False]
+    # A post in another group is a first there too.
+    elsewhere = await arrange.group(members=(newcomer,))
+    other = await arrange.topic(elsewhere, newcomer, "Hello from here", "Hi all.")
+    other_page = await (await logged_in(client, convener)).get(
+        f"/t/hello-from-here/{other.topic_id}"
+    )
+    assert "First post in this group" in other_page.text

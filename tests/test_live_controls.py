@@ -90,8 +90,14 @@ async def test_a_live_post_has_the_controls_a_reload_shows_each_viewer(
         }
         assert controls(live_html["anonymous"]) == []
         assert controls(live_html["author"]) == ["Quote and reply", "Edit"]
-        assert controls(live_html["member"]) == ["Quote and reply", "Flag"]
-        assert controls(live_html["moderator"]) == ["Quote and reply", "Edit", "Flag"]
+        # The author's first post in the group: the others are asked to welcome them.
+        assert controls(live_html["member"]) == ["Say welcome", "Quote and reply", "Flag"]
+        assert controls(live_html["moderator"]) == [
+            "Say welcome",
+            "Quote and reply",
+            "Edit",
+            "Flag",
+        ]
         # Exactly what a reload shows each of them: the same article, byte for byte.
         path = f"/t/controls-live/{written.topic_id}"
         for name in sockets:

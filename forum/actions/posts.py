@@ -376,6 +376,7 @@ async def _write_post(
         1,
         badge_verified=author.badge_verified_at is not None,
         author_role=author.role,
+        first_in_group=published.first_in_group,
     )
     place, counted = PostPlace(post_facts(post, topic)), None
     event: PostCreated | None = None

@@ -29,6 +29,8 @@ async def make_introductions(
         " please welcome each newcomer."
     )
     text = Text(raw, prepare_now(forum.settings, INTRODUCTIONS_TITLE, raw).cooked)
+    # The founder's invitation is not a newcomer's first post: nobody is asked to welcome it.
+    await group_queries.set_first_posted(conn, group.id, author.id, now)
     written = await publish_topic(forum, conn, author, group.id, INTRODUCTIONS_TITLE, text, now)
     await topic_queries.set_pinned(conn, written.topic_id, True)
     await group_queries.update_group(conn, group.id, introductions_topic_id=written.topic_id)

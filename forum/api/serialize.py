@@ -104,6 +104,8 @@ def post_json(
         "user_id": post.user_id,
         "user_title": post.badge,
         "badge_verified": bool(post.badge_verified) and post.badge in VERIFIABLE_BADGES,
+        # Ours: the author's first post in this group (the page marks it for a welcome).
+        "first_in_group": bool(post.first_in_group),
     }
     if include_raw and post.visible:
         body["raw"] = post.raw

@@ -412,3 +412,13 @@ async def set_welcomed(conn: Connection, group_id: int, user_id: int, now: float
         {"g": group_id, "u": user_id, "now": now},
     )
     return row is not None
+
+
+async def set_first_posted(conn: Connection, group_id: int, user_id: int, now: float) -> None:
+    """Count the member as having posted in the group (posts.write_post marks a member's
+    first post for the others to welcome)."""
+    await conn.execute(
+        "UPDATE memberships SET first_posted_at = :now WHERE group_id = :g AND user_id = :u"
+        " AND first_posted_at IS NULL",
+        {"g": group_id, "u": user_id, "now": now},
+    )

@@ -13,7 +13,7 @@ POST_SELECT = (
     "SELECT p.id, p.topic_id, p.post_number, p.user_id, u.username, u.badge, p.raw, p.cooked,"
     " p.reply_to_post_number, p.created_at, p.edited_at, p.version,"
     " u.badge_verified_at IS NOT NULL AS badge_verified, p.hidden_at, p.deleted_at,"
-    " u.role AS author_role"
+    " u.role AS author_role, p.first_in_group"
     " FROM posts p JOIN users u ON u.id = p.user_id"
 )
 
@@ -36,6 +36,7 @@ class Post:
     hidden_at: float | None = None  # hidden by flags or a moderator until reviewed
     deleted_at: float | None = None  # deleted by a moderator: a tombstone stays in the thread
     author_role: str = "member"  # the author's site role: staff act only on posts of their rank
+    first_in_group: bool = False  # the author's first post in the group: others welcome them
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
@@ -135,6 +136,7 @@ class Published:
     post_number: int
     posts_count: int
     answered: bool = False  # this reply is the topic's first from someone else
+    first_in_group: bool = False  # the author's first post in the group
 
 
 # A reply from anyone but the topic's author answers it (the conveners' unanswered list),
@@ -155,7 +157,14 @@ _COUNT_FOR_GROUP = (
 )
 _INSERT_POST = (
     "INSERT INTO posts (topic_id, post_number, user_id, raw, cooked, reply_to_post_number,"
-    " created_at, version)"
+    " created_at, version, first_in_group)"
+)
+# A member's first post in the group is marked for the others to welcome (migrations/0015):
+# the membership row (its primary key) says whether they posted here before. Not a member
+# (staff writing in a public group): no row, no mark.
+_FIRST_IN_GROUP = (
+    "UPDATE memberships SET first_posted_at = :now"
+    " WHERE group_id = :g AND user_id = :u AND first_posted_at IS NULL RETURNING user_id"
 )
 _INSERT_REVISION = "INSERT INTO post_revisions (post_id, version, raw, cooked, user_id, created_at)"
 
@@ -165,10 +174,11 @@ async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> Publis
     bumped = await conn.fetch_one(_BUMP_TOPIC, params)
     assert bumped is not None, "the topic is checked in this transaction and cannot be gone"
     number = int(bumped["highest_post_number"])
+    first = await conn.fetch_one(_FIRST_IN_GROUP, params) is not None
     post_id = int(
         await conn.fetch_val(
-            f"{_INSERT_POST} VALUES (:t, :n, :u, :raw, :cooked, :rt, :now, 1) RETURNING id",
-            params | {"n": number},
+            f"{_INSERT_POST} VALUES (:t, :n, :u, :raw, :cooked, :rt, :now, 1, :first) RETURNING id",
+            params | {"n": number, "first": first},
         )
     )
     await conn.execute(
@@ -177,28 +187,35 @@ async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> Publis
     await conn.execute(_COUNT_FOR_AUTHOR, params)
     await conn.execute(_COUNT_FOR_GROUP, params)
     answered = bumped["answered_at"] == params["now"] and number > 1
-    return Published(post_id, number, int(bumped["reply_count"]) + 1, answered)
+    return Published(post_id, number, int(bumped["reply_count"]) + 1, answered, first)
 
 
 _WRITE_POST_POSTGRESQL = (
-    f"WITH bump AS ({_BUMP_TOPIC}),"
-    f" post AS ({_INSERT_POST} SELECT :t, highest_post_number, :u, :raw, :cooked, :rt, :now, 1"
-    " FROM bump RETURNING id, post_number),"
+    f"WITH bump AS ({_BUMP_TOPIC}), first AS ({_FIRST_IN_GROUP}),"
+    f" post AS ({_INSERT_POST} SELECT :t, highest_post_number, :u, :raw, :cooked, :rt, :now, 1,"
+    " EXISTS (SELECT 1 FROM first) FROM bump RETURNING id, post_number, first_in_group),"
     f" revision AS ({_INSERT_REVISION} SELECT id, 1, :raw, :cooked, :u, :now FROM post),"
     f" author AS ({_COUNT_FOR_AUTHOR}), grp AS ({_COUNT_FOR_GROUP})"
-    " SELECT post.id, post.post_number, bump.reply_count, bump.answered_at FROM post, bump"
+    " SELECT post.id, post.post_number, post.first_in_group, bump.reply_count, bump.answered_at"
+    " FROM post, bump"
 )
 
 
 async def _write_post_postgresql(conn: Connection, params: dict[str, Any]) -> Published:
-    # One round trip for the five changes. The post reads the topic's new number from the
+    # One round trip for the six changes. The post reads the topic's new number from the
     # bump, so the topic row is locked before the post exists; the author's and the group's
     # rows are locked within the same statement (a deadlock with another writer, should one
     # ever lock them the other way round, is answered 503 like any other).
     row = await conn.fetch_one(_WRITE_POST_POSTGRESQL, params)
     assert row is not None, "the topic is locked by this transaction and cannot be gone"
     answered = row["answered_at"] == params["now"] and int(row["post_number"]) > 1
-    return Published(int(row["id"]), int(row["post_number"]), int(row["reply_count"]) + 1, answered)
+    return Published(
+        int(row["id"]),
+        int(row["post_number"]),
+        int(row["reply_count"]) + 1,
+        answered,
+        bool(row["first_in_group"]),
+    )
 
 
 _POST_WRITERS: dict[str, Callable[[Connection, dict[str, Any]], Awaitable[Published]]] = {
