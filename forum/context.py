@@ -15,6 +15,7 @@ from forum.events import Event, EventSink
 from forum.ratelimit import RateLimiter
 from forum.rendering import Renderer
 from forum.settings import Settings
+from forum.storage import FolderStorage, Storage
 from forum.watched import WatchedWords
 
 
@@ -33,6 +34,11 @@ class Forum:
     follow_limits: RateLimiter = field(default_factory=RateLimiter)
     # The watched words as this process last read them, used only at their current version.
     watched: WatchedWords = field(default_factory=WatchedWords)
+
+    @property
+    def storage(self) -> Storage:
+        """Where uploaded documents are kept (settings.documents_dir)."""
+        return FolderStorage(self.settings.documents_dir)
 
     def now(self) -> float:
         return self.clock.now()

@@ -71,14 +71,14 @@ def refuse_nul(text: str) -> str:
     return text
 
 
-def _field(key: str, value: str) -> str:
+def field_value(key: str, value: str) -> str:
     return value if key in FREE_TEXT else refuse_nul(value)
 
 
 def _from_pairs(pairs: list[tuple[str, str]]) -> Input:
     values: dict[str, list[str]] = {}
     for key, value in pairs:
-        values.setdefault(refuse_nul(key), []).append(_field(key, value))
+        values.setdefault(refuse_nul(key), []).append(field_value(key, value))
     return Input(values)
 
 
@@ -104,7 +104,7 @@ def _from_json(data: Any) -> Input:
             continue
         key = refuse_nul(_scalar(key))
         texts = [_scalar(v) for v in value] if isinstance(value, list) else [_scalar(value)]
-        values[key] = [_field(key, text) for text in texts]
+        values[key] = [field_value(key, text) for text in texts]
     return Input(values)
 
 

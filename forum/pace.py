@@ -49,6 +49,12 @@ _ACTIONS = {
     ),
     "flag": ("You are flagging quickly.", "You can flag again in", "flag", "flags"),
     "edit": ("You are editing quickly.", "You can edit again in", "edit", "edits"),
+    "document": (
+        "You are adding documents quickly.",
+        "You can add another in",
+        "document",
+        "documents",
+    ),
 }
 
 
@@ -80,6 +86,8 @@ def pace_limits(settings: Settings, action: str, new: bool) -> list[Limit]:
             limits = [Limit(s.new_flags_per_hour if new else s.flags_per_hour, HOUR)]
         case "edit":
             limits = [Limit(1, s.edit_interval_seconds, True), Limit(s.edits_per_hour, HOUR)]
+        case "document":
+            limits = [Limit(s.new_documents_per_hour if new else s.documents_per_hour, HOUR)]
         case _:
             raise ValueError(f"no pace rules for the action {action!r}")
     return [limit for limit in limits if limit.count > 0 and limit.window > 0]

@@ -8,6 +8,7 @@ from typing import ClassVar
 from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
 from forum.queries.debates import Debate
+from forum.queries.documents import Document
 from forum.queries.groups import Group, Invite
 from forum.queries.notifications import Level, Notification
 from forum.queries.outbox import EmailPrefs
@@ -296,6 +297,33 @@ class UnansweredPage(Page):
     template: ClassVar[str] = "unanswered.html"
     topics: list[Topic]  # oldest first
     more: bool  # more wait than the page shows (the oldest are shown)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentsPage(Page):
+    template: ClassVar[str] = "documents.html"
+    group: Group
+    documents: list[Document]
+    tags: list[tuple[str, int]]  # the group's tags, most used first, with their counts
+    tag: str | None  # the list is of this tag's documents
+    sort: str  # "date" or "title"
+    page: int
+    more: bool
+    can_add: bool
+    max_upload_mb: int
+    values: dict[str, str]  # what was typed into a form refused
+    adding: str = ""  # the form refused: "file" or "link"
+    errors: list[str] = field(default_factory=list)
+    removed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class DocumentPage(Page):
+    template: ClassVar[str] = "document.html"
+    group: Group
+    document: Document
+    can_remove: bool
+    added: bool = False  # just added: say so
 
 
 @dataclass(frozen=True, kw_only=True)

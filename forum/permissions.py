@@ -159,6 +159,16 @@ def post_controls(viewer: User | None, facts: PostFacts) -> PostControls:
     )
 
 
+def can_add_document(user: User | None, membership: str | None) -> bool:
+    """Add to a group's documents: its members, and site staff."""
+    return user is not None and (membership is not None or is_staff(user))
+
+
+def can_remove_document(user: User | None, membership: str | None, added_by: int) -> bool:
+    """Remove one: whoever added it, the group's conveners, site staff."""
+    return user is not None and (user.id == added_by or can_moderate(user, membership))
+
+
 def can_moderate(user: User | None, membership: str | None) -> bool:
     """Moderate a group: site staff, or the group's conveners."""
     return is_staff(user) or membership == "convener"

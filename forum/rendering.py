@@ -11,12 +11,14 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from forum import moderation, pace
+from forum.content import filetypes
 from forum.notices import notification_text, notification_url
 from forum.pages import Page
 from forum.permissions import NO_CONTROLS, PostControls
@@ -64,6 +66,16 @@ def long_date(ts: float) -> str:
 @lru_cache(maxsize=8192)
 def _long_date(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%-d %B %Y at %H:%M UTC")
+
+
+def file_size(size: int | None) -> str:
+    """A file's size in the units people read: "820 KB", "4.2 MB"."""
+    n = size or 0
+    if n < 1024:
+        return f"{n} bytes" if n != 1 else "1 byte"
+    if n < 1024 * 1024:
+        return f"{round(n / 1024):,} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
 
 
 def time_tag(ts: float) -> Markup:
@@ -127,6 +139,9 @@ class Renderer:
             "iso_time": iso_time,
             "local_time": lambda ts: local_time(ts, zone),
             "blurb": blurb_html,
+            "file_size": file_size,
+            "file_kind": filetypes.label_of,
+            "host_of": lambda url: urlsplit(url).hostname or "",
         }
         self._post_template = self.env.get_template("_post.html")
         self._post_actions_template = self.env.get_template("_post_actions.html")

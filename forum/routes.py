@@ -13,6 +13,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from forum.api import debates as api_debates
+from forum.api import documents as api_documents
 from forum.api import handlers as api
 from forum.api import notifications as api_notifications
 from forum.api import search as api_search
@@ -21,6 +22,7 @@ from forum.static_files import CompressedStatic
 from forum.views import (
     accounts,
     debates,
+    documents,
     founding,
     groups,
     home,
@@ -158,6 +160,30 @@ routes: list[BaseRoute] = [
         "/g/{slug}/requests/decide", founding.decide_request, methods=POST, name="decide_request"
     ),
     Route("/g/{slug}/invites", founding.invites, methods=FORM, name="invites"),
+    JsonRoute(
+        "/g/{slug}/documents.json", api_documents.documents, methods=GET, name="api_documents"
+    ),
+    Route("/g/{slug}/documents", documents.documents_page, methods=GET, name="documents"),
+    Route("/g/{slug}/documents/upload", documents.upload, methods=POST, name="upload_document"),
+    Route("/g/{slug}/documents/link", documents.add_link, methods=POST, name="add_link_document"),
+    Route(
+        "/g/{slug}/documents/{document_id:id}",
+        documents.document_page,
+        methods=GET,
+        name="document",
+    ),
+    Route(
+        "/g/{slug}/documents/{document_id:id}/download",
+        documents.download,
+        methods=GET,
+        name="download_document",
+    ),
+    Route(
+        "/g/{slug}/documents/{document_id:id}/remove",
+        documents.remove,
+        methods=POST,
+        name="remove_document",
+    ),
     Route("/invite/{token}", founding.invite, methods=FORM, name="invite"),
     Route("/groups/propose", founding.propose_group, methods=FORM, name="propose_group"),
     Route("/unanswered", founding.unanswered, methods=GET, name="unanswered"),

@@ -75,6 +75,11 @@ class Settings:
     new_posts_per_hour: int = 10
     new_topics_per_day: int = 3
     new_flags_per_hour: int = 5
+    # Documents (forum/actions/documents.py): files kept in a folder on disk (forum/storage.py).
+    documents_dir: str = "documents"
+    max_upload_bytes: int = 20 * 1024 * 1024
+    documents_per_hour: int = 20
+    new_documents_per_hour: int = 5
 
 
 HELP: dict[str, str] = {
@@ -85,7 +90,11 @@ HELP: dict[str, str] = {
     "host": "address to listen on",
     "port": "port to listen on",
     "workers": "server processes",
-    "max_body_bytes": "largest request body accepted",
+    "max_body_bytes": "largest request body accepted (an upload: max_upload_bytes)",
+    "documents_dir": "folder the groups' uploaded documents are kept in (made if missing)",
+    "max_upload_bytes": "largest document a member may upload",
+    "documents_per_hour": "documents (files or links) one member may add in an hour",
+    "new_documents_per_hour": "the same while their account is new",
     "max_post_chars": "longest post, in characters",
     "max_title_chars": "longest topic title, in characters",
     "posts_per_page": "posts on one page of a topic",

@@ -14,6 +14,14 @@
     }
   };
   if (countdowns.length) tick(), setInterval(tick, 30000);
+  // A file over the upload limit is refused here, before minutes of sending it (the server checks too).
+  for (const f of document.querySelectorAll('input[type=file][data-max-bytes]')) {
+    f.onchange = () => {
+      const big = [...f.files].some((x) => x.size > +f.dataset.maxBytes);
+      f.setCustomValidity(big ? `This file is larger than ${Math.round(f.dataset.maxBytes / 1048576)} MB, the most a document may be.` : '');
+      if (big) f.reportValidity();
+    };
+  }
 
   const main = document.querySelector('main[data-live-channels]');
   if (!main) return;

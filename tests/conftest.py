@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -156,6 +157,8 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key="test-secret-key",
+        # Each server keeps its uploads in a folder of its own.
+        documents_dir=overrides.pop("documents_dir", None) or tempfile.mkdtemp(prefix="docs-"),
         **({"debate_tick_ms": 50, "alert_poll_ms": 20} | GENEROUS_PACE | overrides),
     )
 

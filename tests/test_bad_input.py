@@ -21,6 +21,8 @@ import pytest
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from forum.actions.debates import do_reveal_question, do_start_debate
+from forum.actions.documents import do_add_link
+from forum.forms import Input
 from forum.emails import unsubscribe_token
 from forum.routes import routes
 from tests.conftest import PASSWORD, Client
@@ -47,7 +49,7 @@ BAD_STRINGS = ["a%00b", "%ff%fe", "x" * 3000, "..%2F..%2Fetc", "%E2%80%AE%00", "
 QUERY_NAMES = [
     "before", "after", "to", "next", "status", "post_ids[]", "post_number", "account", "q",
     "group", "author", "order", "in", "page", "limit", "term", "upto", "saved", "sent",
-    "topic_id", "group_id", "category_id", "show",
+    "topic_id", "group_id", "category_id", "show", "tag", "sort",
 ]  # fmt: skip
 BAD_QUERY_VALUES = ["%00", "9" * 5000, "-1", "1e999", "%ff", "x" * 5000, "nan_1", "inf_9"]
 
@@ -61,7 +63,7 @@ FIELDS = [
     "level", "notification_level", "id", "immediate", "digest", "excerpts", "muted", "back",
     "timings[1]", "timings[99999999999]", "decision", "message", "withdraw", "revoke", "days",
     "uses", "joining", "members_listed", "aim", "approach", "audience", "measures", "conveners",
-    "unanswered_hours",
+    "unanswered_hours", "url", "tags",
 ]  # fmt: skip
 
 
@@ -147,6 +149,8 @@ async def world(fresh: Any) -> Any:
     debate = await schedule(arrange.forum, admin, group)
     await do_start_debate(arrange.forum, admin, debate.id)
     await do_reveal_question(arrange.forum, admin, debate.id, 1)
+    shared = Input({"title": ["Leaflet"], "url": ["https://example.org/"], "tags": ["a, b"]})
+    document_id = await do_add_link(arrange.forum, admin, group.id, shared)
     valid = {
         "slug": group.slug,
         "group_id": str(group.id),
@@ -160,6 +164,7 @@ async def world(fresh: Any) -> Any:
         "number": "2",
         "token": unsubscribe_token(arrange.settings.secret_key, member.id, "digest"),
         "proposal_id": "1",
+        "document_id": str(document_id),
     }
     return made, member, admin, valid
 

@@ -13,7 +13,7 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
-from forum.actions import accounts, edits, founding, membership, posts
+from forum.actions import accounts, documents, edits, founding, membership, posts
 from forum.actions.drafts import Draft, PostEdit
 from forum.forms import Input
 from forum.queries import topics as topic_queries
@@ -62,6 +62,8 @@ class World:
     admin: User  # verified the reader's clinician badge
     asking: Group  # conveners approve each member; it has a statement and a waiting request
     invite_token: str  # an invite link to `asking`
+    document_id: int  # a PDF in `group`, tagged, added by the author
+    link_id: int  # a link in `group`
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -103,9 +105,31 @@ async def world(arrange: Arrange) -> World:
     await founding.do_edit_group(arrange.forum, convener, asking.id, Input(statement | settings))
     await membership.do_ask_to_join(arrange.forum, author, asking.id, "I would like to help.")
     made = await membership.do_create_invite(arrange.forum, convener, asking.id, 7, 10)
-    return World(
-        author, reader, convener, group, first.topic_id, edited.post_id, admin, asking, made.token
+    # Documents: a file and a link, tagged.
+    partial = arrange.forum.storage.begin()
+    partial.write(PDF)
+    described = {"title": ["Pacing leaflet"], "description": ["Two pages."], "tags": ["pacing"]}
+    document_id = await documents.do_add_file(
+        arrange.forum, author, group.id, Input(described), partial, "leaflet.pdf", len(PDF)
     )
+    link = {"title": ["NHS pages"], "url": ["https://www.nhs.uk/"], "tags": ["pacing, nhs"]}
+    link_id = await documents.do_add_link(arrange.forum, reader, group.id, Input(link))
+    return World(
+        author,
+        reader,
+        convener,
+        group,
+        first.topic_id,
+        edited.post_id,
+        admin,
+        asking,
+        made.token,
+        document_id,
+        link_id,
+    )
+
+
+PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 async def log_in(page: Page, user: User) -> None:
@@ -162,6 +186,17 @@ async def rich_topic(page: Page, world: World) -> None:
     await expect(page.locator("#post-3").get_by_role("link", name="edited")).to_be_visible()
 
 
+async def refused_upload(page: Page, world: World) -> None:
+    """An HTML file named .pdf, refused, the form shown again with the problem."""
+    await visit(lambda w: f"/g/{w.group.slug}/documents", as_user="author")(page, world)
+    await page.get_by_label("File").set_input_files(
+        {"name": "results.pdf", "mimeType": "application/pdf", "buffer": b"<html><p>x</p>"}
+    )
+    await page.locator("#file-title").fill("Results")
+    await page.get_by_role("button", name="Upload").click()
+    await expect(page.get_by_role("alert")).to_contain_text("cannot be shared here")
+
+
 AXE_PAGES: dict[str, Visit] = {
     "home": visit(lambda w: "/"),
     "home-logged-in": visit(lambda w: "/", as_user="reader"),
@@ -195,6 +230,11 @@ AXE_PAGES: dict[str, Visit] = {
     "invite-signed-out": visit(lambda w: f"/invite/{w.invite_token}"),
     "unanswered": visit(lambda w: "/unanswered", as_user="convener"),
     "group-unanswered-filter": visit(lambda w: f"/g/{w.group.slug}?show=unanswered"),
+    "documents": visit(lambda w: f"/g/{w.group.slug}/documents", as_user="author"),
+    "documents-anonymous": visit(lambda w: f"/g/{w.group.slug}/documents?tag=pacing&sort=title"),
+    "documents-refused": refused_upload,
+    "document": visit(lambda w: f"/g/{w.group.slug}/documents/{w.document_id}", as_user="author"),
+    "document-link": visit(lambda w: f"/g/{w.group.slug}/documents/{w.link_id}"),
 }
 
 
