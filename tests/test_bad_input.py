@@ -22,8 +22,8 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from forum.actions.debates import do_reveal_question, do_start_debate
 from forum.actions.documents import do_add_link
-from forum.forms import Input
 from forum.emails import unsubscribe_token
+from forum.forms import Input
 from forum.routes import routes
 from tests.conftest import PASSWORD, Client
 from tests.test_debates import schedule
