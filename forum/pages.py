@@ -9,6 +9,7 @@ from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
 from forum.queries.debates import Debate
 from forum.queries.documents import Document
+from forum.queries.events import Answer, FeedDebate, GroupEvent
 from forum.queries.groups import Group, Invite
 from forum.queries.notifications import Level, Notification
 from forum.queries.outbox import EmailPrefs
@@ -71,6 +72,7 @@ class GroupPage(Page):
     can_see_members: bool = False
     unanswered: bool = False  # the list shows only topics nobody but their author answered
     debates: DebateLists = field(default_factory=lambda: DebateLists([], [], []))
+    events: list[GroupEvent] = field(default_factory=list)  # the next few to come
     can_schedule: bool = False
     level: Level | None = None  # how closely the viewer follows the group (None: signed out)
     reading: dict[int, Reading] = field(default_factory=dict)  # the viewer's, by topic id
@@ -324,6 +326,48 @@ class DocumentPage(Page):
     document: Document
     can_remove: bool
     added: bool = False  # just added: say so
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventsPage(Page):
+    template: ClassVar[str] = "events.html"
+    group: Group
+    upcoming: list[GroupEvent]  # soonest first
+    past: list[GroupEvent]  # latest first
+    debates: list[FeedDebate]  # hosted debates to come
+    can_schedule: bool
+    public_feed: str  # a public group's feed address for all ("" for a private group)
+    private_feed: str  # the viewer's own feed address, if a member
+    reset: bool = False  # the private address was just replaced
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventPage(Page):
+    template: ClassVar[str] = "event.html"
+    group: Group
+    event: GroupEvent
+    going: list[Answer]
+    waiting: list[Answer]  # in turn
+    maybe: list[Answer]
+    not_going: int
+    mine: str | None  # the viewer's answer
+    open: bool  # not cancelled, not over: answers taken
+    under_way: bool
+    can_answer: bool  # a member
+    can_organise: bool
+    choices: dict[str, str]
+    errors: list[str] = field(default_factory=list)
+    saved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventFormPage(Page):
+    template: ClassVar[str] = "event_form.html"
+    group: Group
+    event: GroupEvent | None  # None: a new one
+    values: dict[str, str]
+    time_zones: list[str]
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

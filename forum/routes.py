@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from forum.api import debates as api_debates
 from forum.api import documents as api_documents
+from forum.api import events as api_events
 from forum.api import handlers as api
 from forum.api import notifications as api_notifications
 from forum.api import search as api_search
@@ -23,6 +24,7 @@ from forum.views import (
     accounts,
     debates,
     documents,
+    events,
     founding,
     groups,
     home,
@@ -160,6 +162,23 @@ routes: list[BaseRoute] = [
         "/g/{slug}/requests/decide", founding.decide_request, methods=POST, name="decide_request"
     ),
     Route("/g/{slug}/invites", founding.invites, methods=FORM, name="invites"),
+    JsonRoute("/g/{slug}/events.json", api_events.events, methods=GET, name="api_events"),
+    Route("/g/{slug}/events", events.events_page, methods=GET, name="events"),
+    Route("/g/{slug}/events.ics", events.group_calendar, methods=GET, name="group_calendar"),
+    Route("/g/{slug}/events/new", events.new_event, methods=FORM, name="new_event"),
+    Route("/g/{slug}/events/{event_id:id}", events.event_page, methods=GET, name="event"),
+    Route("/g/{slug}/events/{event_id:id}.ics", events.event_ics, methods=GET, name="event_ics"),
+    Route(
+        "/g/{slug}/events/{event_id:id}/edit", events.edit_event, methods=FORM, name="edit_event"
+    ),
+    Route(
+        "/g/{slug}/events/{event_id:id}/cancel", events.cancel, methods=POST, name="cancel_event"
+    ),
+    Route(
+        "/g/{slug}/events/{event_id:id}/answer", events.answer, methods=POST, name="answer_event"
+    ),
+    Route("/g/{slug}/calendar/reset", events.reset_calendar, methods=POST, name="reset_calendar"),
+    Route("/calendar/{token}.ics", events.member_calendar, methods=GET, name="member_calendar"),
     JsonRoute(
         "/g/{slug}/documents.json", api_documents.documents, methods=GET, name="api_documents"
     ),

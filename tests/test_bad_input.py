@@ -22,11 +22,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 
 from forum.actions.debates import do_reveal_question, do_start_debate
 from forum.actions.documents import do_add_link
+from forum.actions.events import do_schedule_event
 from forum.emails import unsubscribe_token
 from forum.forms import Input
 from forum.routes import routes
 from tests.conftest import PASSWORD, Client
-from tests.test_debates import schedule
+from tests.test_debates import iso, schedule
 from tests.test_live import key_headers, live
 
 # Values a path parameter may take that reach deep code: the ids of real rows.
@@ -63,7 +64,7 @@ FIELDS = [
     "level", "notification_level", "id", "immediate", "digest", "excerpts", "muted", "back",
     "timings[1]", "timings[99999999999]", "decision", "message", "withdraw", "revoke", "days",
     "uses", "joining", "members_listed", "aim", "approach", "audience", "measures", "conveners",
-    "unanswered_hours", "url", "tags",
+    "unanswered_hours", "url", "tags", "online_url", "place", "capacity", "answer",
 ]  # fmt: skip
 
 
@@ -151,6 +152,15 @@ async def world(fresh: Any) -> Any:
     await do_reveal_question(arrange.forum, admin, debate.id, 1)
     shared = Input({"title": ["Leaflet"], "url": ["https://example.org/"], "tags": ["a, b"]})
     document_id = await do_add_link(arrange.forum, admin, group.id, shared)
+    start = arrange.forum.now() + 86400
+    meeting = {
+        "title": ["Meeting"],
+        "starts_at": [iso(start)],
+        "ends_at": [iso(start + 3600)],
+        "place": ["The hall"],
+        "capacity": ["1"],
+    }
+    event_id = await do_schedule_event(arrange.forum, admin, group.id, Input(meeting))
     valid = {
         "slug": group.slug,
         "group_id": str(group.id),
@@ -165,6 +175,7 @@ async def world(fresh: Any) -> Any:
         "token": unsubscribe_token(arrange.settings.secret_key, member.id, "digest"),
         "proposal_id": "1",
         "document_id": str(document_id),
+        "event_id": str(event_id),
     }
     return made, member, admin, valid
 

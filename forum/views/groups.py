@@ -26,6 +26,7 @@ from forum.permissions import (
     is_staff,
 )
 from forum.queries import debates as debate_queries
+from forum.queries import events as event_queries
 from forum.queries import groups as group_queries
 from forum.queries import notifications as notification_queries
 from forum.queries import topics as topic_queries
@@ -51,7 +52,9 @@ async def group_page(request: Request) -> Response:
     first_page = "before" not in request.query_params and not unanswered
     pinned = await topic_queries.list_pinned(db, group.id) if first_page else []
     pinned_ids = {t.id for t in pinned}
-    debates = await debate_lists(db, group.id, forum_of(request).now()) if first_page else None
+    now = forum_of(request).now()
+    debates = await debate_lists(db, group.id, now) if first_page else None
+    events = await event_queries.list_upcoming(db, group.id, now, 3) if first_page else []
     can_manage = can_manage_members(viewer, access.membership)
     # The viewer's request to join, waiting or declined, and whether they are banned; a new
     # member's invitation to say hello.
@@ -81,6 +84,7 @@ async def group_page(request: Request) -> Response:
         can_see_members=can_see_members(viewer, group, access.membership),
         unanswered=unanswered,
         debates=debates or DebateLists([], [], []),
+        events=events,
         can_schedule=can_schedule_debate(viewer, access.membership),
         level=await notification_queries.group_level(db, viewer.id, group.id) if viewer else None,
         **await list_reading(request, [*pinned, *topics]),

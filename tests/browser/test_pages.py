@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
-from forum.actions import accounts, documents, edits, founding, membership, posts
+from forum.actions import accounts, documents, edits, events, founding, membership, posts
 from forum.actions.drafts import Draft, PostEdit
 from forum.forms import Input
 from forum.queries import topics as topic_queries
@@ -64,6 +65,7 @@ class World:
     invite_token: str  # an invite link to `asking`
     document_id: int  # a PDF in `group`, tagged, added by the author
     link_id: int  # a link in `group`
+    event_id: int  # an event in `group`, full, the reader going and the author waiting
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -114,6 +116,20 @@ async def world(arrange: Arrange) -> World:
     )
     link = {"title": ["NHS pages"], "url": ["https://www.nhs.uk/"], "tags": ["pacing, nhs"]}
     link_id = await documents.do_add_link(arrange.forum, reader, group.id, Input(link))
+    # An event with one place: the reader has it, the author waits.
+    start = arrange.forum.now() + 3 * 86400
+    meeting = {
+        "title": ["Walk and talk"],
+        "description": ["A gentle walk, then tea."],
+        "starts_at": [iso(start)],
+        "ends_at": [iso(start + 5400)],
+        "place": ["Victoria Park gates"],
+        "online_url": ["https://meet.example.org/walk"],
+        "capacity": ["1"],
+    }
+    event_id = await events.do_schedule_event(arrange.forum, convener, group.id, Input(meeting))
+    for person in (reader, author):
+        await events.do_answer(arrange.forum, person, group.id, event_id, "going")
     return World(
         author,
         reader,
@@ -126,10 +142,15 @@ async def world(arrange: Arrange) -> World:
         made.token,
         document_id,
         link_id,
+        event_id,
     )
 
 
 PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
 
 
 async def log_in(page: Page, user: User) -> None:
@@ -235,6 +256,16 @@ AXE_PAGES: dict[str, Visit] = {
     "documents-refused": refused_upload,
     "document": visit(lambda w: f"/g/{w.group.slug}/documents/{w.document_id}", as_user="author"),
     "document-link": visit(lambda w: f"/g/{w.group.slug}/documents/{w.link_id}"),
+    "events": visit(lambda w: f"/g/{w.group.slug}/events", as_user="convener"),
+    "events-anonymous": visit(lambda w: f"/g/{w.group.slug}/events"),
+    "event-waiting": visit(lambda w: f"/g/{w.group.slug}/events/{w.event_id}", as_user="author"),
+    "event-as-convener": visit(
+        lambda w: f"/g/{w.group.slug}/events/{w.event_id}", as_user="convener"
+    ),
+    "event-new": visit(lambda w: f"/g/{w.group.slug}/events/new", as_user="convener"),
+    "event-edit": visit(
+        lambda w: f"/g/{w.group.slug}/events/{w.event_id}/edit", as_user="convener"
+    ),
 }
 
 
