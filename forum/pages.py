@@ -14,6 +14,7 @@ from forum.queries.groups import Group, Invite
 from forum.queries.notifications import Level, Notification
 from forum.queries.outbox import EmailPrefs
 from forum.queries.posts import Post, Revision
+from forum.queries.profiles import DirectoryQuery, Profile
 from forum.queries.proposals import Proposal
 from forum.queries.reading import Reading
 from forum.queries.review import Item
@@ -188,6 +189,29 @@ class UserPage(Page):
     can_set_role: bool
     errors: list[str] = field(default_factory=list)
     muted: bool | None = None  # whether the viewer has muted this member (None: they cannot)
+    profile: Profile | None = None  # what they tell others, if the viewer may see it
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProfileFormPage(Page):
+    template: ClassVar[str] = "profile_form.html"
+    profile: Profile  # one's own, always readable
+    values: dict[str, str]
+    visibilities: dict[str, str]
+    max_picture_mb: int
+    errors: list[str] = field(default_factory=list)
+    saved: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class PeoplePage(Page):
+    template: ClassVar[str] = "people.html"
+    people: list[Profile]
+    more: bool
+    page: int
+    asked: DirectoryQuery
+    badges: dict[str, str]
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

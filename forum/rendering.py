@@ -18,12 +18,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from forum import moderation, pace
+from forum.avatars import avatar
 from forum.content import filetypes
 from forum.notices import notification_text, notification_url
 from forum.pages import Page
 from forum.permissions import NO_CONTROLS, PostControls
 from forum.queries.notifications import FOLLOW_HINTS, LEVEL_NAMES, Notification
 from forum.queries.posts import Post
+from forum.queries.profiles import Profile
 from forum.queries.review import Item
 from forum.queries.search import MARK_END, MARK_START
 from forum.queries.topics import Topic
@@ -133,6 +135,7 @@ class Renderer:
             "notification_url": lambda n: notification_url(n, url_path),
             "level_names": LEVEL_NAMES,
             "follow_hints": FOLLOW_HINTS,
+            "avatar": self.avatar,
         }
         self.env.filters |= {
             "time_tag": time_tag,
@@ -149,6 +152,17 @@ class Renderer:
         self._review_item_template = self.env.get_template("_review_item.html")
         self._question_template = self.env.get_template("_debate_question.html")
         self._notification_template = self.env.get_template("_notification.html")
+
+    def avatar(self, profile: Profile, size: int = 48) -> Markup:
+        """A member's picture, or their initials (forum/avatars.py)."""
+        picture = (
+            self.url_path(
+                "profile_picture", username=profile.username, version=profile.picture_version
+            )
+            if profile.has_picture
+            else ""
+        )
+        return avatar(profile.username, profile.display_name, picture, size)
 
     def render(self, page: Page) -> str:
         context = {f.name: getattr(page, f.name) for f in fields(page)}

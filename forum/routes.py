@@ -17,6 +17,7 @@ from forum.api import documents as api_documents
 from forum.api import events as api_events
 from forum.api import handlers as api
 from forum.api import notifications as api_notifications
+from forum.api import people as api_people
 from forum.api import search as api_search
 from forum.live import live_socket
 from forum.static_files import CompressedStatic
@@ -30,6 +31,7 @@ from forum.views import (
     home,
     notifications,
     preview,
+    profiles,
     review,
     search,
     topics,
@@ -136,6 +138,22 @@ routes: list[BaseRoute] = [
     Route("/signup", accounts.signup, methods=FORM, name="signup"),
     Route("/logout", accounts.logout, methods=POST, name="logout"),
     Route("/u/{username}", accounts.user_page, methods=GET, name="user"),
+    Route(
+        "/u/{username}/picture/{version:id}",
+        profiles.picture,
+        methods=GET,
+        name="profile_picture",
+    ),
+    Route("/my/profile", profiles.my_profile, methods=FORM, name="my_profile"),
+    Route("/my/profile/picture", profiles.upload_picture, methods=POST, name="upload_picture"),
+    Route(
+        "/my/profile/picture/remove",
+        profiles.remove_picture,
+        methods=POST,
+        name="remove_picture",
+    ),
+    JsonRoute("/people.json", api_people.people, methods=GET, name="api_people"),
+    Route("/people", profiles.people, methods=GET, name="people"),
     Route("/u/{username}/badge", accounts.change_badge, methods=POST, name="change_badge"),
     Route("/u/{username}/badge/verify", accounts.verify_badge, methods=POST, name="verify_badge"),
     Route(

@@ -50,8 +50,11 @@ class Described:
     tags: tuple[str, ...]
 
 
-def clean_tags(text: str | None) -> tuple[str, ...]:
-    """Tags as typed, comma-separated: lower case, spaces as hyphens, each used once."""
+def clean_tags(
+    text: str | None, most: int = MAX_TAGS, what: str = "A document", kind: str = "tag"
+) -> tuple[str, ...]:
+    """Tags as typed, comma-separated: lower case, spaces as hyphens, each used once
+    (profiles' interests are such tags too)."""
     tags: list[str] = []
     for part in (text or "").split(","):
         tag = "-".join(part.strip().lower().split())
@@ -59,12 +62,12 @@ def clean_tags(text: str | None) -> tuple[str, ...]:
             continue
         if not TAG.fullmatch(tag):
             raise BadRequest(
-                f"The tag “{tag[:40]}” cannot be used: tags are up to 30 letters, digits and"
-                " hyphens, separated by commas."
+                f"The {kind} “{tag[:40]}” cannot be used: {kind}s are up to 30 letters,"
+                " digits and hyphens, separated by commas."
             )
         tags.append(tag)
-    if len(tags) > MAX_TAGS:
-        raise BadRequest(f"A document can have at most {MAX_TAGS} tags.")
+    if len(tags) > most:
+        raise BadRequest(f"{what} can have at most {most} {kind}s.")
     return tuple(tags)
 
 

@@ -34,6 +34,7 @@ from forum.permissions import (
 )
 from forum.queries import notifications as notification_queries
 from forum.queries import posts as post_queries
+from forum.queries import profiles as profile_queries
 from forum.queries import users as user_queries
 from forum.queries.users import User
 from forum.rendering import BADGE_LABELS
@@ -189,6 +190,7 @@ async def user_page(request: Request, errors: list[str] | None = None) -> Respon
             if viewer and viewer.id != user.id and not is_staff(user)
             else None
         ),
+        profile=await profile_queries.get_profile(db, user.id, viewer, is_staff(viewer)),
     )
     return render(request, page, 400 if errors else 200)
 

@@ -14,7 +14,16 @@ import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe, AxeResults
 from playwright.async_api import Locator, Page, Request, expect
 
-from forum.actions import accounts, documents, edits, events, founding, membership, posts
+from forum.actions import (
+    accounts,
+    documents,
+    edits,
+    events,
+    founding,
+    membership,
+    posts,
+    profiles,
+)
 from forum.actions.drafts import Draft, PostEdit
 from forum.forms import Input
 from forum.queries import topics as topic_queries
@@ -130,6 +139,16 @@ async def world(arrange: Arrange) -> World:
     event_id = await events.do_schedule_event(arrange.forum, convener, group.id, Input(meeting))
     for person in (reader, author):
         await events.do_answer(arrange.forum, person, group.id, event_id, "going")
+    # The reader's profile, for everyone to see.
+    about = {
+        "display_name": ["Dr Rea Der"],
+        "bio": ["Respiratory physio.\nI run a pacing clinic."],
+        "organisation": ["St Elsewhere NHS Trust"],
+        "region": ["North West"],
+        "interests": ["pacing, long-covid"],
+        "visibility": ["everyone"],
+    }
+    await profiles.do_save_profile(arrange.forum, reader, Input(about))
     return World(
         author,
         reader,
@@ -266,6 +285,12 @@ AXE_PAGES: dict[str, Visit] = {
     "event-edit": visit(
         lambda w: f"/g/{w.group.slug}/events/{w.event_id}/edit", as_user="convener"
     ),
+    "my-profile": visit(lambda w: "/my/profile", as_user="reader"),
+    "my-profile-empty": visit(lambda w: "/my/profile", as_user="author"),
+    "people": visit(lambda w: "/people", as_user="author"),
+    "people-search": visit(lambda w: "/people?interest=pacing&badge=clinician"),
+    "people-refused": visit(lambda w: "/people?badge=wizard", status=400),
+    "user-with-profile": visit(lambda w: f"/u/{w.reader.username}"),
 }
 
 

@@ -1,0 +1,145 @@
+"""Members' profiles (issue 12): what they tell others (a display name, a few lines about
+themselves, their organisation, region and interests), their picture, and who may see it;
+and the directory's search, which shows only what each profile allows
+(forum/queries/profiles.py)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from starlette.concurrency import run_in_threadpool
+
+from forum.actions.documents import TAG, clean_tags
+from forum.actions.posts import require_author
+from forum.actions.validation import clean_text
+from forum.content.pictures import reencode
+from forum.context import Forum
+from forum.errors import BadRequest, RateLimited
+from forum.forms import Input
+from forum.queries import profiles as queries
+from forum.queries.profiles import VISIBILITIES, DirectoryQuery, ProfileFields
+from forum.queries.users import User
+from forum.rendering import BADGE_LABELS
+
+MAX_INTERESTS = 10
+MAX_PICTURE_BYTES = 5 * 1024 * 1024
+SAVES_PER_HOUR = 30
+PICTURES_PER_HOUR = 10
+
+
+def check_profile(form: Input) -> ProfileFields:
+    """Every field's problems at once."""
+    errors: list[str] = []
+    values: dict[str, str] = {}
+    for name, label, most, multiline in (
+        ("display_name", "Your name", 60, False),
+        ("bio", "About you", 1_000, True),
+        ("organisation", "Organisation", 100, False),
+        ("region", "Region", 100, False),
+    ):
+        try:
+            text = clean_text(form.get(name), label, most, multiline=multiline, allow_empty=True)
+            values[name] = text if multiline else " ".join(text.split())
+        except BadRequest as error:
+            errors += error.messages
+    visibility = form.get("visibility") or queries.DEFAULT_VISIBILITY
+    if visibility not in VISIBILITIES:
+        errors.append("Choose who may see your profile from the list.")
+    interests: tuple[str, ...] = ()
+    try:
+        interests = clean_tags(form.get("interests"), MAX_INTERESTS, "Your profile", "interest")
+    except BadRequest as error:
+        errors += error.messages
+    if errors:
+        raise BadRequest(*errors)
+    return ProfileFields(
+        values["display_name"],
+        values["bio"],
+        values["organisation"],
+        values["region"],
+        visibility,
+        interests,
+    )
+
+
+def _paced(forum: Forum, user: User, what: str, most: int) -> None:
+    wait = forum.follow_limits.take(f"{what}:{user.id}", most, 3600)
+    if wait:
+        raise RateLimited(
+            "You have changed your profile a lot lately. Please wait.", wait_seconds=wait
+        )
+
+
+async def do_save_profile(forum: Forum, user: User | None, form: Input) -> None:
+    member = require_author(user, forum.now())
+    fields = check_profile(form)
+    _paced(forum, member, "profile", SAVES_PER_HOUR)
+    async with forum.db.transaction() as conn:
+        await queries.save_profile(conn, member.id, fields, forum.now())
+
+
+async def do_set_picture(forum: Forum, user: User | None, file: BinaryIO | None, size: int) -> None:
+    """Keep the uploaded picture, redrawn (forum/content/pictures.py); the old one goes."""
+    member = require_author(user, forum.now())
+    if file is None or size == 0:
+        raise BadRequest("Choose a picture to upload.")
+    _paced(forum, member, "picture", PICTURES_PER_HOUR)
+    file.seek(0)
+    data, _ = await run_in_threadpool(reencode, await run_in_threadpool(file.read))
+    partial = forum.storage.begin()
+    try:
+        await run_in_threadpool(partial.write, data)
+    except BaseException:
+        forum.storage.discard(partial)
+        raise
+    key = await forum.storage.commit(partial)
+    try:
+        async with forum.db.transaction() as conn:
+            old = await queries.set_picture(conn, member.id, key, forum.now())
+    except BaseException:
+        await forum.storage.delete(key)
+        raise
+    if old:
+        await forum.storage.delete(old)
+
+
+async def do_remove_picture(forum: Forum, user: User | None) -> None:
+    member = require_author(user, forum.now())
+    async with forum.db.transaction() as conn:
+        old = await queries.set_picture(conn, member.id, None, forum.now())
+    if old:
+        await forum.storage.delete(old)
+
+
+DIRECTORY_PER_PAGE = 30
+
+
+def check_directory(query: Input) -> tuple[DirectoryQuery, int]:
+    """The directory's filters from the address, and the page."""
+    errors: list[str] = []
+    values: dict[str, str] = {}
+    for name, label in (
+        ("name", "The name"),
+        ("organisation", "The organisation"),
+        ("region", "The region"),
+    ):
+        try:
+            values[name] = clean_text(
+                query.get(name), label, 100, multiline=False, allow_empty=True
+            )
+        except BadRequest as error:
+            errors += error.messages
+    interest = (query.get("interest") or "").strip().lower()
+    if interest and not TAG.fullmatch(interest):
+        errors.append("There is no such interest: interests are letters, digits and hyphens.")
+    badge = query.get("badge") or ""
+    if badge and badge not in BADGE_LABELS:
+        errors.append("Choose a role from the list.")
+    page = query.get_int("page") or 1
+    if page > 1000:
+        errors.append("There is no such page.")
+    if errors:
+        raise BadRequest(*errors)
+    return DirectoryQuery(
+        values["name"], interest, badge, values["organisation"], values["region"]
+    ), page
