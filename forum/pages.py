@@ -11,6 +11,7 @@ from forum.queries.debates import Debate
 from forum.queries.documents import Document
 from forum.queries.events import Answer, FeedDebate, GroupEvent
 from forum.queries.groups import Group, Invite
+from forum.queries.learning import LearningUpdate
 from forum.queries.notifications import Level, Notification
 from forum.queries.outbox import EmailPrefs
 from forum.queries.posts import Post, Revision
@@ -391,6 +392,32 @@ class EventFormPage(Page):
     event: GroupEvent | None  # None: a new one
     values: dict[str, str]
     time_zones: list[str]
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LearningPage(Page):
+    template: ClassVar[str] = "learning.html"
+    updates: list[LearningUpdate]
+    more: bool
+    page: int
+    group: Group | None  # the list is of this group's updates
+    removed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class LearningUpdatePage(Page):
+    template: ClassVar[str] = "learning_update.html"
+    update: LearningUpdate
+    can_remove: bool
+    posted: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class LearningFormPage(Page):
+    template: ClassVar[str] = "learning_form.html"
+    group: Group
+    values: dict[str, str]
     errors: list[str] = field(default_factory=list)
 
 

@@ -16,6 +16,7 @@ from forum.api import debates as api_debates
 from forum.api import documents as api_documents
 from forum.api import events as api_events
 from forum.api import handlers as api
+from forum.api import learning as api_learning
 from forum.api import notifications as api_notifications
 from forum.api import people as api_people
 from forum.api import search as api_search
@@ -29,6 +30,7 @@ from forum.views import (
     founding,
     groups,
     home,
+    learning,
     notifications,
     preview,
     profiles,
@@ -152,6 +154,17 @@ routes: list[BaseRoute] = [
         methods=POST,
         name="remove_picture",
     ),
+    JsonRoute("/learning.json", api_learning.learning, methods=GET, name="api_learning"),
+    Route("/learning", learning.learning_page, methods=GET, name="learning"),
+    Route("/learning.atom", learning.learning_atom, methods=GET, name="learning_atom"),
+    Route("/learning/{update_id:id}", learning.update_page, methods=GET, name="learning_update"),
+    Route(
+        "/learning/{update_id:id}/delete",
+        learning.delete_update,
+        methods=POST,
+        name="delete_learning_update",
+    ),
+    Route("/g/{slug}/learning/new", learning.new_update, methods=FORM, name="new_learning"),
     JsonRoute("/people.json", api_people.people, methods=GET, name="api_people"),
     Route("/people", profiles.people, methods=GET, name="people"),
     Route("/u/{username}/badge", accounts.change_badge, methods=POST, name="change_badge"),

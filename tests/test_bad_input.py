@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from forum.actions.debates import do_reveal_question, do_start_debate
 from forum.actions.documents import do_add_link
 from forum.actions.events import do_schedule_event
+from forum.actions.learning import do_post_update
 from forum.emails import unsubscribe_token
 from forum.forms import Input
 from forum.routes import routes
@@ -66,7 +67,7 @@ FIELDS = [
     "timings[1]", "timings[99999999999]", "decision", "message", "withdraw", "revoke", "days",
     "uses", "joining", "members_listed", "aim", "approach", "audience", "measures", "conveners",
     "unanswered_hours", "url", "tags", "online_url", "place", "capacity", "answer",
-    "display_name", "bio", "organisation", "region", "interests",
+    "display_name", "bio", "organisation", "region", "interests", "summary", "sources",
 ]  # fmt: skip
 
 
@@ -163,6 +164,8 @@ async def world(fresh: Any) -> Any:
         "capacity": ["1"],
     }
     event_id = await do_schedule_event(arrange.forum, admin, group.id, Input(meeting))
+    learned = Input({"title": ["Learned"], "summary": ["What we learned."]})
+    update_id = await do_post_update(arrange.forum, admin, group.id, learned)
     valid = {
         "slug": group.slug,
         "group_id": str(group.id),
@@ -179,6 +182,7 @@ async def world(fresh: Any) -> Any:
         "document_id": str(document_id),
         "event_id": str(event_id),
         "version": "1",
+        "update_id": str(update_id),
     }
     return made, member, admin, valid
 

@@ -20,6 +20,7 @@ from forum.actions import (
     edits,
     events,
     founding,
+    learning,
     membership,
     posts,
     profiles,
@@ -75,6 +76,7 @@ class World:
     document_id: int  # a PDF in `group`, tagged, added by the author
     link_id: int  # a link in `group`
     event_id: int  # an event in `group`, full, the reader going and the author waiting
+    update_id: int  # a learning update of `group`, with its sources
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -149,6 +151,14 @@ async def world(arrange: Arrange) -> World:
         "visibility": ["everyone"],
     }
     await profiles.do_save_profile(arrange.forum, reader, Input(about))
+    learned = {
+        "title": ["Diaries help pacing"],
+        "summary": ["Keeping a **diary** helped most."],
+        "sources": [
+            f"/t/pacing-and-fatigue/{first.topic_id}\n/g/{group.slug}/documents/{document_id}"
+        ],
+    }
+    update_id = await learning.do_post_update(arrange.forum, convener, group.id, Input(learned))
     return World(
         author,
         reader,
@@ -162,6 +172,7 @@ async def world(arrange: Arrange) -> World:
         document_id,
         link_id,
         event_id,
+        update_id,
     )
 
 
@@ -291,6 +302,9 @@ AXE_PAGES: dict[str, Visit] = {
     "people-search": visit(lambda w: "/people?interest=pacing&badge=clinician"),
     "people-refused": visit(lambda w: "/people?badge=wizard", status=400),
     "user-with-profile": visit(lambda w: f"/u/{w.reader.username}"),
+    "learning": visit(lambda w: "/learning"),
+    "learning-update": visit(lambda w: f"/learning/{w.update_id}", as_user="convener"),
+    "learning-new": visit(lambda w: f"/g/{w.group.slug}/learning/new", as_user="convener"),
 }
 
 
