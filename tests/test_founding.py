@@ -4,14 +4,19 @@ and who sees the member list; with the bad input and the rights each page checks
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from typing import Any
 
 import httpx
 
+from forum.actions import membership
+from forum.actions.drafts import Decision
 from forum.actions.founding import PROPOSALS_PER_DAY
+from forum.actions.groups import do_join_group
 from forum.actions.membership import ASKS_PER_HOUR, MAX_WORKING_INVITES
+from forum.actions.moderation import do_flag_post, do_review
 from forum.queries.notifications import Kind
 from tests.conftest import Arrange, alerted, logged_in, unique
 from tests.test_live import key_headers, live
@@ -745,3 +750,57 @@ async def test_a_members_first_post_is_marked_for_the_others_to_welcome(
         f"/t/hello-from-here/{other.topic_id}"
     )
     assert "First post in this group" in other_page.text
+
+
+async def test_a_ban_and_a_join_racing_never_leave_a_banned_member(arrange) -> None:
+    convener = await arrange.user(name="con")
+    group = await arrange.group(conveners=(convener,))
+    for _ in range(8):
+        person = await arrange.user(name="racer")
+        await asyncio.gather(
+            do_join_group(arrange.forum, person, group.id),
+            membership.do_remove_member(
+                arrange.forum, convener, group.id, person.username, ban=True
+            ),
+            return_exceptions=True,  # the join refused after the ban: as it should be
+        )
+        state = await arrange.db.fetch_one(
+            "SELECT EXISTS (SELECT 1 FROM memberships WHERE group_id = :g AND user_id = :u)"
+            " AS member, EXISTS (SELECT 1 FROM group_bans WHERE group_id = :g AND user_id = :u)"
+            " AS banned",
+            {"g": group.id, "u": person.id},
+        )
+        assert state is not None and bool(state["banned"]) and not bool(state["member"])
+
+
+async def test_an_answer_hidden_or_removed_leaves_its_topic_waiting(client, arrange) -> None:
+    author, helper = await arrange.user(name="aut"), await arrange.user(name="hlp")
+    moderator = await arrange.user(role="moderator", name="mod")
+    group = await arrange.group(members=(author, helper))
+    asked = await arrange.topic(group, author, "Does anyone nap after lunch?")
+    answer = await arrange.reply(asked.topic_id, helper, "Every day, twenty minutes.")
+    path = f"/g/{group.slug}?show=unanswered"
+
+    async def waiting() -> bool:
+        return "Does anyone nap after lunch?" in (await client().get(path)).text
+
+    assert not await waiting()
+    await do_flag_post(arrange.forum, moderator, answer.post_id, "inappropriate", "")
+    assert await waiting()  # hidden at once by a moderator's flag: nobody answered it now
+    item = await arrange.db.fetch_one(
+        "SELECT id, version FROM review_items WHERE kind = 'post' AND target_id = :p",
+        {"p": answer.post_id},
+    )
+    assert item is not None
+    await do_review(arrange.forum, moderator, item["id"], Decision("approve", item["version"]))
+    assert not await waiting()  # shown again: answered again
+    another = await arrange.user(role="moderator", name="mod")
+    await do_flag_post(arrange.forum, another, answer.post_id, "inappropriate", "")
+    item = await arrange.db.fetch_one(
+        "SELECT id, version FROM review_items WHERE kind = 'post' AND target_id = :p"
+        " ORDER BY id DESC",
+        {"p": answer.post_id},
+    )
+    assert item is not None
+    await do_review(arrange.forum, moderator, item["id"], Decision("delete", item["version"]))
+    assert await waiting()

@@ -20,7 +20,7 @@ from forum.permissions import (
 from forum.queries import groups as group_queries
 from forum.queries import users as user_queries
 from forum.queries.audit import record_action
-from forum.queries.groups import Group
+from forum.queries.groups import Group, membership_lock
 from forum.queries.users import User
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,59}$")
@@ -91,7 +91,7 @@ async def do_create_group(
 
 
 async def do_join_group(forum: Forum, actor: User, group_id: int) -> None:
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[membership_lock(group_id)]) as conn:
         access = await access_group(conn, actor, group_id=group_id)
         if await group_queries.is_banned(conn, group_id, actor.id):
             raise Forbidden("You cannot join this group: its conveners removed you from it.")
@@ -122,7 +122,7 @@ async def do_add_member(
 ) -> User:
     if role not in GROUP_ROLES:
         raise BadRequest("The role must be member or convener.")
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[membership_lock(group_id)]) as conn:
         access = None
         if not isinstance(actor, Operator):
             access = await access_group(conn, actor, group_id=group_id)

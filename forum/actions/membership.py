@@ -22,7 +22,7 @@ from forum.permissions import can_ask_to_join, can_hold_group_role, can_manage_m
 from forum.queries import groups as group_queries
 from forum.queries import users as user_queries
 from forum.queries.audit import record_action
-from forum.queries.groups import Group, Invite
+from forum.queries.groups import Group, Invite, membership_lock
 from forum.queries.notifications import Kind
 from forum.queries.users import User
 from forum.rendering import long_date
@@ -64,7 +64,7 @@ async def do_ask_to_join(
     asker = require_author(user, forum.now())
     clean_message = clean_text(message, "Your message", MESSAGE_CHARS, allow_empty=True)
     now = forum.now()
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[membership_lock(group_id)]) as conn:
         access = await access_group(conn, asker, group_id=group_id)
         group = access.group
         if await group_queries.is_banned(conn, group_id, asker.id):
@@ -107,7 +107,7 @@ async def do_decide_request(
 ) -> User:
     """Approve (they become a member) or decline a request; the asker is told either way."""
     now = forum.now()
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[membership_lock(group_id)]) as conn:
         access = await _managed(conn, actor, group_id)
         assert actor is not None
         group = access.group
@@ -230,6 +230,7 @@ async def do_join_by_invite(forum: Forum, user: User | None, token: str) -> Grou
         if invite is None:
             raise NotFound("This invite link does not work. Ask whoever sent it for a new one.")
         group = found.group
+        await group_queries.lock_memberships(conn, group.id)
         role = await group_queries.get_membership_role(conn, group.id, member.id)
         if role is not None:
             return group  # already in: the link is not used up by following it again
@@ -275,7 +276,7 @@ async def do_remove_member(
     ban a convener."""
     clean_reason = clean_text(reason, "The reason", 500, allow_empty=True)
     now = forum.now()
-    async with forum.db.transaction() as conn:
+    async with forum.db.transaction(locks=[membership_lock(group_id)]) as conn:
         await _managed(conn, actor, group_id)
         assert actor is not None
         target = await user_queries.get_user_by_username(conn, (username or "").strip())

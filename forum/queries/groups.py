@@ -422,3 +422,21 @@ async def set_first_posted(conn: Connection, group_id: int, user_id: int, now: f
         " AND first_posted_at IS NULL",
         {"g": group_id, "u": user_id, "now": now},
     )
+
+
+# Who belongs to a group changes under one lock per group, so that a ban and a join racing
+# cannot both pass their checks (the join would keep a banned person in). SQLite's writers
+# are one at a time already.
+_MEMBERSHIP_LOCK_PREFIX = 0x6D656D62 << 32
+
+
+def membership_lock(group_id: int) -> int:
+    """For `db.transaction(locks=[...])`: taken with BEGIN on PostgreSQL."""
+    return _MEMBERSHIP_LOCK_PREFIX + group_id
+
+
+async def lock_memberships(conn: Connection, group_id: int) -> None:
+    """The same lock, taken within a transaction that learns the group as it goes."""
+    key = membership_lock(group_id)
+    if conn.dialect == "postgresql" and key not in conn.locks:
+        await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": key})

@@ -362,12 +362,26 @@ async def set_post_hidden(conn: Connection, post_id: int, hidden_at: float | Non
     await conn.execute(
         "UPDATE posts SET hidden_at = :h WHERE id = :id", {"h": hidden_at, "id": post_id}
     )
+    await _recount_answered(conn, post_id)
 
 
 async def set_post_deleted(conn: Connection, post_id: int, now: float) -> None:
     await conn.execute(
         "UPDATE posts SET deleted_at = :now, hidden_at = NULL WHERE id = :id",
         {"now": now, "id": post_id},
+    )
+    await _recount_answered(conn, post_id)
+
+
+async def _recount_answered(conn: Connection, post_id: int) -> None:
+    """A topic is answered by a reply others can read (the conveners' unanswered list): when
+    the one answer is hidden or removed, it waits again; shown again, it is answered again."""
+    await conn.execute(
+        "UPDATE topics SET answered_at = (SELECT min(p.created_at) FROM posts p"
+        " WHERE p.topic_id = topics.id AND p.post_number > 1 AND p.user_id <> topics.user_id"
+        " AND p.hidden_at IS NULL AND p.deleted_at IS NULL)"
+        " WHERE id = (SELECT topic_id FROM posts WHERE id = :id)",
+        {"id": post_id},
     )
 
 
