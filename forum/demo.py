@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from forum.actions import accounts, debates, groups, posts
+from forum.actions import accounts, debates, documents, events, groups, learning, posts, profiles
 from forum.actions.drafts import DebatePlan, Text
 from forum.content import cook
 from forum.context import Forum
+from forum.forms import Input
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
 from forum.queries.users import User
@@ -146,4 +147,71 @@ async def seed_demo(forum: Forum) -> bool:
             hosts=("dr_chen",),
         ),
     )
+    await _seed_community(forum, users, group.id)
     return True
+
+
+async def _seed_community(forum: Forum, users: dict[str, User], group_id: int) -> None:
+    """Profiles, a document and a link, an event next week, and a learning update: so each
+    of the group's pages has something on it (issue 12)."""
+    about = {
+        "ana": ("Ana", "Waiting for a knee replacement. I walk every morning.", "", "Leeds"),
+        "priya": ("Priya Shah", "Physiotherapist; I convene this group.", "Leeds Teaching"
+                  " Hospitals", "Yorkshire"),
+        "dr_chen": ("Dr Wei Chen", "Anaesthetist with an interest in prehabilitation.",
+                    "St James's University Hospital", "Yorkshire"),
+    }  # fmt: skip
+    for username, (name, bio, organisation, region) in about.items():
+        profile = {
+            "display_name": [name],
+            "bio": [bio],
+            "organisation": [organisation],
+            "region": [region],
+            "interests": ["prehabilitation, exercise"],
+            "visibility": ["members"],
+        }
+        await profiles.do_save_profile(forum, users[username], Input(profile))
+    checklist = (
+        b"Prehab checklist\n\n- Walk a little further each day.\n- Eat protein at every meal.\n"
+        b"- Stop smoking: ask your GP for help.\n- Practise the breathing exercises.\n"
+    )
+    notes = forum.storage.begin()
+    notes.write(checklist)
+    described = {
+        "title": ["Prehab checklist"],
+        "description": ["A one-page list to pin on the fridge."],
+        "tags": ["checklists, exercise"],
+    }
+    await documents.do_add_file(
+        forum,
+        users["priya"],
+        group_id,
+        Input(described),
+        notes,
+        "prehab-checklist.txt",
+        len(checklist),
+    )
+    link = {
+        "title": ["Fitter Better Sooner (Centre for Perioperative Care)"],
+        "url": ["https://www.cpoc.org.uk/patients/fitter-better-sooner"],
+        "tags": ["leaflets"],
+    }
+    await documents.do_add_link(forum, users["dr_chen"], group_id, Input(link))
+    week = forum.now() + 7 * 86400
+    walk = {
+        "title": ["Walk and talk"],
+        "description": ["A gentle 30-minute walk, then tea. Go at your own pace."],
+        "starts_at": [datetime.fromtimestamp(week, UTC).isoformat()],
+        "ends_at": [datetime.fromtimestamp(week + 5400, UTC).isoformat()],
+        "place": ["Roundhay Park, main gates"],
+        "capacity": ["12"],
+    }
+    await events.do_schedule_event(forum, users["priya"], group_id, Input(walk))
+    learned = {
+        "title": ["Small daily walks beat big plans"],
+        "summary": [
+            "Members who walked a little every day felt readier than those who planned long"
+            " sessions they could not keep up. Start small and add five minutes a week."
+        ],
+    }
+    await learning.do_post_update(forum, users["priya"], group_id, Input(learned))
