@@ -182,6 +182,11 @@ async def opened_forum(
         await db.close()
 
 
+# An upload still arriving after this long is taken for one a crash left (a slow phone
+# sends 20 MB in well under an hour); another worker's upload in progress is younger.
+PARTIAL_HOURS = 6
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     """The app. `clock`: the time its actions read (the wall clock unless a test moves it)."""
     settings = settings or load_settings()
@@ -194,6 +199,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             bus = await open_bus(settings.bus_url or db.url, db)
             try:
                 app.state.forum = Forum(db, bus, renderer, settings, clock or SystemClock())
+                # Uploads cut off by a crash left their temporary files: the old ones go.
+                swept = await app.state.forum.storage.sweep(PARTIAL_HOURS * 3600)
+                if swept:
+                    log.info("Removed %d unfinished upload(s) left by an earlier run.", swept)
                 app.state.live = await open_live(app.state.forum, bus)
                 scheduler = DebateScheduler(app.state.forum, settings.debate_tick_ms / 1000)
                 scheduler.start()

@@ -175,22 +175,25 @@ async def _seed_community(forum: Forum, users: dict[str, User], group_id: int) -
         b"Prehab checklist\n\n- Walk a little further each day.\n- Eat protein at every meal.\n"
         b"- Stop smoking: ask your GP for help.\n- Practise the breathing exercises.\n"
     )
-    notes = forum.storage.begin()
-    notes.write(checklist)
     described = {
         "title": ["Prehab checklist"],
         "description": ["A one-page list to pin on the fridge."],
         "tags": ["checklists, exercise"],
     }
-    await documents.do_add_file(
-        forum,
-        users["priya"],
-        group_id,
-        Input(described),
-        notes,
-        "prehab-checklist.txt",
-        len(checklist),
-    )
+    notes = forum.storage.begin()
+    try:
+        notes.write(checklist)
+        await documents.do_add_file(
+            forum,
+            users["priya"],
+            group_id,
+            Input(described),
+            notes,
+            "prehab-checklist.txt",
+            len(checklist),
+        )
+    finally:
+        forum.storage.discard(notes)  # kept by then (moved away), or not wanted
     link = {
         "title": ["Fitter Better Sooner (Centre for Perioperative Care)"],
         "url": ["https://www.cpoc.org.uk/patients/fitter-better-sooner"],

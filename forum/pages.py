@@ -380,6 +380,7 @@ class EventPage(Page):
     under_way: bool
     can_answer: bool  # a member
     can_organise: bool
+    show_names: bool  # who answered: for members and staff; others see the counts
     choices: dict[str, str]
     errors: list[str] = field(default_factory=list)
     saved: bool = False

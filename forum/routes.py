@@ -147,6 +147,12 @@ routes: list[BaseRoute] = [
         name="profile_picture",
     ),
     Route("/my/profile", profiles.my_profile, methods=FORM, name="my_profile"),
+    Route(
+        "/u/{username}/profile/clear",
+        profiles.clear_profile,
+        methods=POST,
+        name="clear_profile",
+    ),
     Route("/my/profile/picture", profiles.upload_picture, methods=POST, name="upload_picture"),
     Route(
         "/my/profile/picture/remove",

@@ -9,9 +9,11 @@ An upload that fails or is cut off is discarded, and leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Protocol, cast
@@ -41,6 +43,11 @@ class Storage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove a stored file; harmless if already gone."""
+        ...
+
+    async def sweep(self, older_than: float) -> int:
+        """Remove temporary files older than `older_than` seconds (left by a crash); how
+        many."""
         ...
 
 
@@ -89,3 +96,17 @@ class FolderStorage:
 
     async def delete(self, key: str) -> None:
         await run_in_threadpool(self.path(key).unlink, missing_ok=True)
+
+    async def sweep(self, older_than: float) -> int:
+        def sweep_now() -> int:
+            if not self.folder.is_dir():
+                return 0
+            cutoff, removed = time.time() - older_than, 0
+            for partial in self.folder.glob(f"{_PARTIAL}*"):
+                with contextlib.suppress(FileNotFoundError):
+                    if partial.stat().st_mtime < cutoff:
+                        partial.unlink()
+                        removed += 1
+            return removed
+
+        return await run_in_threadpool(sweep_now)

@@ -28,6 +28,7 @@ from forum.storage import Storage
 
 MAX_FIELDS = 20
 MAX_FIELD_BYTES = 64 * 1024
+MAX_HEADER_BYTES = 8 * 1024
 # Room for the fields and the multipart framing beside the file itself.
 _FRAMING = 256 * 1024
 
@@ -43,9 +44,8 @@ class Upload:
 
 
 def too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"The file is larger than {limit // (1024 * 1024)} MB, the most a document may be."
-    )
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+    return PayloadTooLarge(f"The file is larger than {size}, the most that can be uploaded here.")
 
 
 class _Reader:
@@ -69,9 +69,15 @@ class _Reader:
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._name += data[start:end]
+        self._check_header()
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
         self._value += data[start:end]
+        self._check_header()
+
+    def _check_header(self) -> None:
+        if len(self._name) + len(self._value) > MAX_HEADER_BYTES:
+            raise BadRequest("The form is malformed (a part's header is too long).")
 
     def on_header_end(self) -> None:
         if self._name.lower() == b"content-disposition":
@@ -144,8 +150,8 @@ def _text(data: bytes) -> str:
 async def read_upload(
     request: Request, storage: Storage, limit: int, *, csrf: bool = True
 ) -> AsyncIterator[Upload]:
-    """The upload, its file in storage's temporary file until the block ends (discarded then,
-    unless the block committed it: then `Upload.file` is None)."""
+    """The upload, its file in storage's temporary file until the block ends: discarded
+    then (a file the block committed has moved, and its old name is gone already)."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise UnsupportedMediaType("Send the document as a form with a file (multipart).")

@@ -18,7 +18,7 @@
   for (const f of document.querySelectorAll('input[type=file][data-max-bytes]')) {
     f.onchange = () => {
       const big = [...f.files].some((x) => x.size > +f.dataset.maxBytes);
-      f.setCustomValidity(big ? `This file is larger than ${Math.round(f.dataset.maxBytes / 1048576)} MB, the most a document may be.` : '');
+      f.setCustomValidity(big ? `This file is larger than ${Math.round(f.dataset.maxBytes / 1048576)} MB, the most that can be uploaded here.` : '');
       if (big) f.reportValidity();
     };
   }

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import html
 import io
+import os
 import re
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -120,6 +122,10 @@ async def test_members_share_files_and_links_and_download_them(client, arrange) 
         {"url": "https://www.nhs.uk/conditions/", "title": "NHS conditions", "tags": "leaflets"},
     )
     link_id = document_id_of(link)
+    # A link has no file: its download address leads to its page here, never off the site.
+    not_off = await r.http.get(f"/g/{group.slug}/documents/{link_id}/download")
+    assert not_off.status_code == 303
+    assert not_off.headers["location"] == f"/g/{group.slug}/documents/{link_id}"
     shown = await r.get(f"/g/{group.slug}/documents/{link_id}")
     assert 'href="https://www.nhs.uk/conditions/"' in shown.text and "www.nhs.uk" in shown.text
 
@@ -164,6 +170,11 @@ async def test_a_file_is_judged_by_its_content_not_its_name(client, arrange) -> 
     }.items():
         refused = await upload(m, group.slug, name, content)
         assert refused.status_code == 400 and REFUSED in refused.text, name
+    # A name the browser sends with trailing dots is judged as it will be saved: "x.js".
+    for name in ("invoice.js.", "page.html.", "run.hta..", "image.svg. "):
+        sneaky = await upload(m, group.slug, name, b"WScript.Echo('hi')\n")
+        assert sneaky.status_code == 400, name
+        assert "This file is a text file, but its name ends in" in html_text(sneaky), name
     empty = await upload(m, group.slug, "empty.txt", b"")
     assert empty.status_code == 400 and "The file is empty." in empty.text
     # Every problem at once.
@@ -209,7 +220,7 @@ async def test_an_oversize_upload_is_refused_with_nothing_kept(client, arrange) 
         content=chunks(),
         headers={"content-type": f"multipart/form-data; boundary={boundary}"},
     )
-    assert chunked.status_code == 413 and "MB, the most a document may be" in chunked.text
+    assert chunked.status_code == 413 and "MB, the most that can be uploaded here" in chunked.text
     # Just under the limit is kept.
     fits = await upload(m, group.slug, "fits.txt", b"a" * limit)
     document_id_of(fits)
@@ -365,13 +376,26 @@ async def test_bad_document_input_gets_a_clear_answer(client, arrange) -> None:
     assert (await m.http.get(f"{base}?tag=%3Cb%3E")).status_code == 400
     assert (await m.http.get(f"{base}.json?page=abc")).status_code == 400
     assert "errors" in (await m.http.get(f"{base}.json?page=abc")).json()
-    for url in ("javascript:alert(1)", "ftp://example.org/x", "https://", "not a link"):
+    for url in (
+        "javascript:alert(1)",
+        "ftp://example.org/x",
+        "https://",
+        "not a link",
+        "http://[x",
+        "https://a]b/",
+    ):
         refused = await m.post_form(f"{base}/link", {"url": url, "title": "Bad"})
         assert refused.status_code == 400, url
     too_many = await m.post_form(
         f"{base}/link", {"url": "https://example.org", "title": "T", "tags": "a,b,c,d,e,f"}
     )
     assert too_many.status_code == 400 and "at most 5 tags" in too_many.text
+    # A document goes to the whole group at once: nothing that could identify a patient.
+    named = await m.post_form(
+        f"{base}/link",
+        {"url": "https://example.org", "title": "Letter for NHS number 943 476 5919"},
+    )
+    assert named.status_code == 400 and "cannot wait for a moderator" in named.text
     # A form that is not multipart, and a field that is not UTF-8.
     plain = await m.post_form(f"{base}/upload", {"title": "x"})
     assert plain.status_code == 415
@@ -388,3 +412,22 @@ async def test_bad_document_input_gets_a_clear_answer(client, arrange) -> None:
     )
     assert two.status_code == 400 and "one file" in two.text
     assert await count_documents(arrange, group.id) == 0
+
+
+def leftovers(folder: Path) -> tuple[Path, Path]:
+    """A temporary upload file a crash left seven hours ago, and one still arriving."""
+    old, young = folder / ".partial-crashed", folder / ".partial-arriving"
+    old.write_bytes(b"half an upload")
+    young.write_bytes(b"an upload on its way")
+    past = time.time() - 7 * 3600
+    os.utime(old, (past, past))
+    return old, young
+
+
+async def test_uploads_a_crash_left_are_swept_when_the_server_starts(fresh, tmp_path) -> None:
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    old, young = leftovers(folder)
+    await fresh(documents_dir=str(folder))
+    assert sorted(p.name for p in await asyncio.to_thread(list, folder.iterdir())) == [young.name]
+    assert old.name != young.name

@@ -76,7 +76,7 @@ async def test_conveners_schedule_events_and_members_answer(server, client, arra
     said = await answer(m, group.slug, event_id, "going")
     assert said.status_code == 303
     shown = await m.get(said.headers["location"])
-    assert "Saved." in shown.text and 'aria-pressed="true">Going' in shown.text
+    assert "Saved." in shown.text and "Your answer: <strong>Going</strong>" in shown.text
     assert f">{member.username}</a>" in shown.text.split('id="who-h"')[1]
     assert await stored_answer(arrange, event_id, member) == "going"
     await answer(m, group.slug, event_id, "maybe")
@@ -318,5 +318,82 @@ async def test_bad_event_input_gets_a_clear_answer(client, arrange) -> None:
     assert (await c.http.get(f"/g/{group.slug}/events/{elsewhere}")).status_code == 404
     assert (await c.http.get(f"/g/{group.slug}/events/99999999.ics")).status_code == 404
     assert (await answer(c, other.slug, elsewhere, "perhaps")).status_code == 400
-    assert (await c.http.get("/calendar/1-2-3-nothex.ics")).status_code == 404
-    assert (await c.http.get("/calendar/junk.ics")).status_code == 404
+    for token in ("1-2-3-nothex", "junk", "²-1-0-" + "0" * 32, f"{group.id}-1-0-" + "a" * 32):
+        assert (await c.http.get(f"/calendar/{token}.ics")).status_code == 404, token
+    for capacity in ("²", "9" * 5000, "-1", "1.5"):
+        refused = await c.post_form(f"/g/{group.slug}/events/new", plan(arrange, capacity=capacity))
+        assert refused.status_code == 400 and "number of places" in refused.text, capacity
+    for url in ("http://[x", "javascript:alert(1)"):
+        refused = await c.post_form(f"/g/{group.slug}/events/new", plan(arrange, online_url=url))
+        assert refused.status_code == 400 and "The online link" in html.unescape(refused.text)
+    for zone_name in ("localtime", "posixrules", "../../etc/passwd"):
+        refused = await c.post_form(f"/g/{group.slug}/events/new", plan(arrange, time_zone=zone_name))
+        assert refused.status_code == 400 and "Choose a time zone" in refused.text, zone_name
+
+
+async def test_who_leaves_or_is_banned_gives_up_their_place(server, client, arrange) -> None:
+    convener, leaver, banned = [await arrange.user(name=n) for n in ("con", "lv", "ban")]
+    waiting = await arrange.user(name="wait")
+    group = await arrange.group(members=(leaver, banned, waiting), conveners=(convener,))
+    c = await logged_in(client, convener)
+    event_id = event_id_of(
+        await c.post_form(f"/g/{group.slug}/events/new", plan(arrange, capacity="2"))
+    )
+    for person in (leaver, banned, waiting):
+        await event_actions.do_answer(arrange.forum, person, group.id, event_id, "going")
+    assert await stored_answer(arrange, event_id, waiting) == "waiting"
+    # Banned: their place goes to the first waiting, and they hear nothing more of it.
+    removed = await c.post_form(
+        f"/g/{group.slug}/members/remove",
+        {"username": banned.username, "action": "ban", "reason": "Abusive messages."},
+    )
+    assert removed.status_code == 303, removed.text
+    assert await stored_answer(arrange, event_id, banned) is None
+    assert await stored_answer(arrange, event_id, waiting) == "going"
+    await c.post_form(f"/g/{group.slug}/events/{event_id}/cancel", {})
+    assert not any("cancelled" in n["message"] for n in await told(server, arrange, banned))
+    assert any("cancelled" in n["message"] for n in await told(server, arrange, waiting))
+    # Leaving takes one's answers too.
+    later = event_id_of(await c.post_form(f"/g/{group.slug}/events/new", plan(arrange)))
+    await event_actions.do_answer(arrange.forum, leaver, group.id, later, "maybe")
+    lv = await logged_in(client, leaver)
+    await lv.post_form(f"/g/{group.slug}/leave", {})
+    assert await stored_answer(arrange, later, leaver) is None
+
+
+async def test_who_is_coming_is_for_members_and_feeds_stay_replaced(client, arrange) -> None:
+    convener, member = await arrange.user(name="con"), await arrange.user(name="mem")
+    reader = await arrange.user(name="reader")
+    group = await arrange.group(members=(member,), conveners=(convener,))
+    c = await logged_in(client, convener)
+    event_id = event_id_of(await c.post_form(f"/g/{group.slug}/events/new", plan(arrange)))
+    await event_actions.do_answer(arrange.forum, member, group.id, event_id, "going")
+    path = f"/g/{group.slug}/events/{event_id}"
+    assert f">{member.username}</a>" in (await c.get(path)).text
+    for who in (client(), await logged_in(client, reader)):
+        page = (await who.get(path)).text
+        assert "1 going" in page and member.username not in page
+        assert "Members of the group see who is coming." in page
+
+    # A replaced private address stays dead when its member leaves and comes back.
+    m = await logged_in(client, member)
+
+    async def address() -> str:
+        page = (await m.get(f"/g/{group.slug}/events")).text
+        found = re.search(r'id="private-feed" type="text" readonly value="([^"]+)"', page)
+        assert found is not None
+        return httpx.URL(html.unescape(found.group(1))).path
+
+    first = await address()
+    await m.post_form(f"/g/{group.slug}/calendar/reset", {})
+    await m.post_form(f"/g/{group.slug}/leave", {})
+    await m.post_form(f"/g/{group.slug}/join", {})
+    assert (await client().http.get(first)).status_code == 404
+    current = await address()
+    assert (await client().http.get(current)).status_code == 200
+    # A suspended member's feed stops.
+    await arrange.db.execute(
+        "UPDATE users SET suspended_until = :t WHERE id = :u",
+        {"t": arrange.forum.now() + 86400, "u": member.id},
+    )
+    assert (await client().http.get(current)).status_code == 404

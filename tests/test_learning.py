@@ -134,13 +134,14 @@ async def test_a_bad_update_says_every_problem_and_writes_nothing(client, arrang
         {
             "title": "",
             "summary": "Mrs Smith, NHS number 943 476 5919, found it helped.",
-            "sources": f"/t/elsewhere/{elsewhere.topic_id}\nhttps://example.org/\n/t/x/99999999",
+            "sources": f"/t/elsewhere/{elsewhere.topic_id}\nhttps://example.org/\n/t/x/99999999"
+            "\nhttp://[x",
         },
     )
     text = html.unescape(refused.text)
     assert refused.status_code == 400
     assert "The title cannot be empty." in text and "NHS number" in text
-    for line in (1, 2, 3):
+    for line in (1, 2, 3, 4):
         assert f"Line {line} of “Where it came from”" in text, line
     assert 'name="sources"' in refused.text and "example.org" in refused.text  # kept
     many = "\n".join(f"/debates/{n}" for n in range(11))

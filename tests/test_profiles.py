@@ -13,6 +13,7 @@ from PIL import Image, PngImagePlugin
 from forum.content.pictures import SIDE
 from tests.conftest import Client, logged_in, unique
 from tests.test_documents import stored
+from tests.test_founding import told
 
 
 async def save(c: Client, **fields: str) -> httpx.Response:
@@ -108,6 +109,12 @@ async def test_who_may_see_a_profile(client, arrange) -> None:
     await save(o, bio=bio, interests=interest, visibility="members")
     assert await sees(anonymous) == (False, False)
     assert await sees(s) == (True, True)
+    # A guest account (no email) is not a member who is signed in.
+    guest = await arrange.user(name="guest")
+    await arrange.db.execute(
+        "UPDATE users SET is_guest = :g WHERE id = :u", {"g": True, "u": guest.id}
+    )
+    assert await sees(await logged_in(client, guest)) == (False, False)
     await save(o, bio=bio, interests=interest, visibility="shared_groups")
     assert await sees(s) == (False, False)
     assert await sees(anonymous) == (False, False)
@@ -161,6 +168,12 @@ async def test_pictures_are_redrawn_with_nothing_else_kept(client, arrange) -> N
     assert again.headers["content-type"] == "image/png" and b"High Street" not in again.content
     # The old address shows the new picture, never the old one.
     assert (await m.http.get(found[0])).content == again.content
+    # Malformed metadata is no reason for a server error: kept without it, or refused.
+    broken_exif = photo(with_gps=False).replace(b"PhoneMaker", b"\xff" * 10)
+    assert (await send_picture(m, broken_exif)).status_code in (303, 400)
+    version = await arrange.db.fetch_val(
+        "SELECT picture_version FROM profiles WHERE user_id = :u", {"u": member.id}
+    )
     # Not pictures: refused, nothing kept.
     before = stored(arrange)
     for name, content in (
@@ -171,6 +184,10 @@ async def test_pictures_are_redrawn_with_nothing_else_kept(client, arrange) -> N
     ):
         refused = await send_picture(m, content, name)
         assert refused.status_code == 400 and "cannot be used" in refused.text, name
+    huge = io.BytesIO()
+    Image.new("L", (6000, 5000)).save(huge, "PNG")  # 30 megapixels in a few kilobytes
+    refused = await send_picture(m, huge.getvalue(), "huge.png")
+    assert refused.status_code == 400 and "too large to use" in refused.text
     too_big = await send_picture(m, b"\xff\xd8\xff" + bytes(5 * 1024 * 1024 + 1))
     assert too_big.status_code == 413 and "MB" in too_big.text
     assert stored(arrange) == before
@@ -211,3 +228,38 @@ async def test_bad_profile_input_is_refused_whole(client, arrange) -> None:
         assert "errors" in (await m.http.get(f"/people.json?{query}")).json(), query
     assert (await m.http.get("/u/nobody-at-all/picture/1")).status_code == 404
     assert (await m.http.get(f"/u/{member.username}/picture/1")).status_code == 404
+
+
+async def test_moderators_clear_a_profile_and_say_why(server, client, arrange) -> None:
+    member, other = await arrange.user(name="mem"), await arrange.user(name="oth")
+    moderator, admin = await arrange.user(role="moderator"), await arrange.user(role="admin")
+    m = await logged_in(client, member)
+    await save(m, bio="Call me on 07700 900123 for cheap pills", visibility="everyone")
+    await send_picture(m, photo())
+    key = await arrange.db.fetch_val(
+        "SELECT picture_key FROM profiles WHERE user_id = :u", {"u": member.id}
+    )
+    path = f"/u/{member.username}/profile/clear"
+    o = await logged_in(client, other)
+    assert "Clear this profile" not in (await o.get(f"/u/{member.username}")).text
+    assert (await o.post_form(path, {"reason": "x"})).status_code == 403
+    mod = await logged_in(client, moderator)
+    assert "Clear this profile" in (await mod.get(f"/u/{member.username}")).text
+    assert (await mod.post_form(path, {"reason": ""})).status_code == 400
+    assert (await mod.http.post(path, data={"reason": "Spam."})).status_code == 403  # no token
+    cleared = await mod.post_form(path, {"reason": "Selling medicines."})
+    assert cleared.status_code == 303
+    page = (await client().get(f"/u/{member.username}")).text
+    assert "cheap pills" not in page and key not in stored(arrange)
+    assert any("Selling medicines." in n["message"] for n in await told(server, arrange, member))
+    logged = await arrange.db.fetch_val(
+        "SELECT count(*) FROM moderator_actions WHERE action = 'clear_profile'"
+        " AND target_user_id = :u",
+        {"u": member.id},
+    )
+    assert logged == 1
+    # Not a profile of someone above them.
+    await logged_in(client, admin)
+    assert (
+        await mod.post_form(f"/u/{admin.username}/profile/clear", {"reason": "x"})
+    ).status_code == 403

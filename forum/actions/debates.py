@@ -60,15 +60,16 @@ def can_host(user: User, group_readable: bool) -> bool:
     return group_readable and not user.is_guest
 
 
-def refuse_identifiers(text: str) -> None:
+def refuse_identifiers(text: str, what: str = "A debate") -> None:
     """A debate's description, questions and summary go to everyone at once, and nothing of
     them can wait in the review queue as a post would: anything that looks like it could
-    identify someone is refused, with what was found, to be taken out first."""
+    identify someone is refused, with what was found, to be taken out first. The same for
+    a group's documents, events and learning updates (`what` names it)."""
     found = privacy_hold(text)
     if found:
         raise BadRequest(
             *found.messages,
-            "A debate is shown to everyone at once, so it cannot wait for a moderator: take"
+            f"{what} is shown to everyone at once, so it cannot wait for a moderator: take"
             " this out, then save again.",
         )
 

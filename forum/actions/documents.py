@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 
 from forum.access import GroupAccess, access_group
+from forum.actions.debates import refuse_identifiers
 from forum.actions.posts import require_author
 from forum.actions.validation import clean_text, clean_title
 from forum.content.filetypes import FileKind, check_kind
@@ -102,8 +103,12 @@ def clean_url(text: str | None) -> str:
         raise BadRequest("Give the link's address, starting https:// or http://.")
     if len(url) > MAX_URL_CHARS or any(c.isspace() or ord(c) < 32 for c in url):
         raise BadRequest("The link's address is not one we can use.")
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # "http://[x": not an address at all
+        raise BadRequest("The link's address is not one we can use.") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
         raise BadRequest("The link's address must start https:// or http:// and name a site.")
     return url
 
@@ -144,6 +149,11 @@ def check_described(fields: Input) -> Described:
         tags = clean_tags(fields.get("tags"))
     except BadRequest as error:
         errors += error.messages
+    if not errors:
+        try:
+            refuse_identifiers(f"{title}\n{description}", "A document")
+        except BadRequest as error:
+            errors += error.messages
     if errors:
         raise BadRequest(*errors)
     return Described(title, description, tags)
@@ -219,7 +229,9 @@ async def do_add_file(
         errors.append("The file is empty.")
     else:
         try:
-            kind = await run_in_threadpool(check_kind, file, filename)  # reads it all
+            # The name checked is the one it will be offered under: a browser's "x.js." is
+            # "x.js" once cleaned, and must agree with the content as such.
+            kind = await run_in_threadpool(check_kind, file, clean_filename(filename))
         except BadRequest as error:
             errors += error.messages
     if errors:

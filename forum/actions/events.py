@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from forum.access import GroupAccess, access_group
+from forum.actions.debates import refuse_identifiers
 from forum.actions.documents import clean_url
 from forum.actions.notify import notify_user
 from forum.actions.posts import require_author
-from forum.actions.validation import clean_text, clean_title, parse_when
+from forum.actions.validation import clean_text, clean_title, parse_when, time_zones
+from forum.auth import is_suspended
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotFound
@@ -31,7 +34,8 @@ from forum.forms import Input
 from forum.permissions import can_manage_members
 from forum.queries import events as queries
 from forum.queries import groups as group_queries
-from forum.queries.events import EventFields, GroupEvent
+from forum.queries import users as user_queries
+from forum.queries.events import EventFields, FeedKey, GroupEvent
 from forum.queries.notifications import Kind
 from forum.queries.users import User
 from forum.rendering import long_date
@@ -53,9 +57,7 @@ def check_event(form: Input, now: float, default_zone: str) -> EventFields:
     title = description = ""
     starts_at = ends_at = 0.0
     zone = (form.get("time_zone") or default_zone).strip()
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    if zone not in time_zones() and zone != default_zone:
         errors.append("Choose a time zone from the list.")
         zone = default_zone
     try:
@@ -103,10 +105,17 @@ def check_event(form: Input, now: float, default_zone: str) -> EventFields:
         errors += error.messages
     if url is None and place is None and not errors:
         errors.append("Give an online link, a place, or both.")
+    if not errors:
+        try:
+            refuse_identifiers(f"{title}\n{description}\n{place or ''}", "An event")
+        except BadRequest as error:
+            errors += error.messages
     capacity: int | None = None
     text = (form.get("capacity") or "").strip()
     if text:
-        if not text.isdigit() or not 1 <= int(text) <= MAX_CAPACITY:
+        if not (text.isascii() and text.isdigit() and len(text) <= 5) or not (
+            1 <= int(text) <= MAX_CAPACITY
+        ):
             errors.append(
                 f"The number of places must be a whole number from 1 to {MAX_CAPACITY:,}."
             )
@@ -216,6 +225,20 @@ async def _promote(forum: Forum, conn: Connection, event: GroupEvent) -> list[Ev
     return await _tell(forum, conn, event, promoted, message)
 
 
+async def forget_answers(
+    forum: Forum, conn: Connection, group_id: int, user_id: int
+) -> list[Event]:
+    """A member who leaves or is removed: their answers to the group's events to come go,
+    and a place they held goes to the first waiting (told). Their live events, to publish
+    with the change."""
+    told: list[Event] = []
+    for event_id, answer in await queries.forget_answers(conn, group_id, user_id, forum.now()):
+        if answer == "going":
+            await queries.lock_event(conn, event_id)
+            told += await _promote(forum, conn, await _event(conn, group_id, event_id))
+    return told
+
+
 @dataclass(frozen=True)
 class Answered:
     answer: str  # as stored: "waiting" when "going" found no place
@@ -257,30 +280,37 @@ async def do_answer(
 # --- calendar feeds ---------------------------------------------------------------------------
 
 
-def _signature(secret: str, group_id: int, user_id: int, version: int) -> str:
-    basis = f"calendar|{group_id}|{user_id}|{version}".encode()
+_TOKEN = re.compile(r"(\d{1,10})-(\d{1,10})-(\d{1,10})-([0-9a-f]{32})", re.ASCII)
+
+
+def _signature(secret: str, group_id: int, user_id: int, key: FeedKey) -> str:
+    basis = f"calendar|{group_id}|{user_id}|{key.version}|{key.joined_at!r}".encode()
     return hmac.new(secret.encode(), basis, hashlib.sha256).hexdigest()[:32]
 
 
-def calendar_token(secret: str, group_id: int, user_id: int, version: int) -> str:
+def calendar_token(secret: str, group_id: int, user_id: int, key: FeedKey) -> str:
     """A member's private feed address's last part: who, which version, signed."""
-    return f"{group_id}-{user_id}-{version}-{_signature(secret, group_id, user_id, version)}"
+    return f"{group_id}-{user_id}-{key.version}-{_signature(secret, group_id, user_id, key)}"
 
 
 async def member_of_feed(forum: Forum, token: str) -> tuple[int, int]:
     """(group id, user id) of a private feed address that still works: signed by this site,
-    at the member's current version, and they are still a member. Else a 404, which says
-    nothing of why."""
-    parts = token.split("-")
-    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 10 for p in parts[:3]):
-        raise NotFound("There is no such calendar.")
-    group_id, user_id, version = (int(p) for p in parts[:3])
-    expected = _signature(forum.settings.secret_key, group_id, user_id, version)
-    if not hmac.compare_digest(expected, parts[3]):
-        raise NotFound("There is no such calendar.")
-    current = await queries.calendar_version(forum.db, group_id, user_id)
-    if current != version:
-        raise NotFound("There is no such calendar.")
+    for the member's current membership at its current version, and not suspended. Else a
+    404, which says nothing of why."""
+    gone = NotFound("There is no such calendar.")
+    found = _TOKEN.fullmatch(token)
+    if found is None:
+        raise gone
+    group_id, user_id, version = (int(found.group(n)) for n in (1, 2, 3))
+    key = await queries.feed_key(forum.db, group_id, user_id)
+    if key is None or key.version != version:
+        raise gone
+    expected = _signature(forum.settings.secret_key, group_id, user_id, key)
+    if not hmac.compare_digest(expected, found.group(4)):
+        raise gone
+    user = await user_queries.get_user(forum.db, user_id)
+    if user is None or is_suspended(user, forum.now()):
+        raise gone
     return group_id, user_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from forum.access import access_group
+from forum.actions.events import forget_answers
 from forum.actions.validation import clean_text, slugify
 from forum.actions.welcome import make_introductions
 from forum.context import Forum
@@ -109,8 +110,9 @@ async def do_leave_group(forum: Forum, actor: User, group_id: int) -> None:
         if access.membership is None:
             raise BadRequest("You are not a member of this group.")
         await group_queries.delete_membership(conn, group_id, actor.id)
+        told = await forget_answers(forum, conn, group_id, actor.id)
         # Open live pages of a private group must stop receiving it now, not at next reload.
-        await forum.publish(conn, AccessChanged(actor.id))
+        await forum.publish(conn, AccessChanged(actor.id), *told)
 
 
 async def do_add_member(

@@ -38,7 +38,10 @@ _DOCUMENT = re.compile(r"/g/([^/]+)/documents/(\d{1,10})/?")
 
 async def _source(conn: Connection, group: Group, address: str) -> tuple[str, int] | None:
     """A topic, debate or document of `group` named by its address (whole or its path)."""
-    path = urlsplit(address).path
+    try:
+        path = urlsplit(address).path
+    except ValueError:  # "http://[x": not an address at all
+        return None
     if found := _TOPIC.fullmatch(path):
         topic = await topic_queries.get_topic(conn, int(found.group(1)))
         return ("topic", topic.id) if topic and topic.group_id == group.id else None
@@ -61,13 +64,15 @@ async def do_post_update(forum: Forum, user: User | None, group_id: int, form: I
         errors += error.messages
     try:
         raw = clean_text(form.get("summary"), "The summary", MAX_SUMMARY_CHARS)
-        refuse_identifiers(f"{title}\n{raw}")
+        refuse_identifiers(f"{title}\n{raw}", "A learning update")
     except BadRequest as error:
         errors += error.messages
     lines = [line.strip() for line in (form.get("sources") or "").splitlines() if line.strip()]
     if len(lines) > MAX_SOURCES:
         errors.append(f"Link at most {MAX_SOURCES} topics, debates or documents.")
         lines = []
+    # Cooked before the transaction (which holds SQLite's writer); a summary is short.
+    cooked = cook(raw, image_host_set(forum.settings)) if raw and not errors else ""
     async with forum.db.transaction() as conn:
         access = await access_group(conn, convener, group_id=group_id)
         if not can_manage_members(convener, access.membership):
@@ -87,7 +92,6 @@ async def do_post_update(forum: Forum, user: User | None, group_id: int, form: I
         wait = forum.follow_limits.take(f"learning:{convener.id}", UPDATES_PER_HOUR, 3600)
         if wait:
             raise RateLimited("That is a lot of updates at once. Please wait.", wait_seconds=wait)
-        cooked = cook(raw, image_host_set(forum.settings))
         return await queries.insert_update(
             conn, group_id, convener.id, title, raw, cooked, sources, forum.now()
         )

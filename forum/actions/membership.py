@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from forum.access import GroupAccess, access_group
+from forum.actions.events import forget_answers
 from forum.actions.notify import notify_user
 from forum.actions.posts import require_author
 from forum.actions.validation import clean_text
@@ -306,8 +307,9 @@ async def do_remove_member(
             note=clean_reason,
             now=now,
         )
+        told = await forget_answers(forum, conn, group_id, target.id)
         # Their open pages of a private group stop receiving it now, not at their next load.
-        await forum.publish(conn, AccessChanged(target.id))
+        await forum.publish(conn, AccessChanged(target.id), *told)
     return target
 
 

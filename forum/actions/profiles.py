@@ -10,13 +10,18 @@ from typing import BinaryIO
 from starlette.concurrency import run_in_threadpool
 
 from forum.actions.documents import TAG, clean_tags
+from forum.actions.notify import notify_user
 from forum.actions.posts import require_author
 from forum.actions.validation import clean_text
 from forum.content.pictures import reencode
 from forum.context import Forum
-from forum.errors import BadRequest, RateLimited
+from forum.errors import BadRequest, Forbidden, NotFound, RateLimited
 from forum.forms import Input
+from forum.permissions import is_staff, outranks
 from forum.queries import profiles as queries
+from forum.queries import users as user_queries
+from forum.queries.audit import record_action
+from forum.queries.notifications import Kind
 from forum.queries.profiles import VISIBILITIES, DirectoryQuery, ProfileFields
 from forum.queries.users import User
 from forum.rendering import BADGE_LABELS
@@ -83,16 +88,15 @@ async def do_set_picture(forum: Forum, user: User | None, file: BinaryIO | None,
     member = require_author(user, forum.now())
     if file is None or size == 0:
         raise BadRequest("Choose a picture to upload.")
-    _paced(forum, member, "picture", PICTURES_PER_HOUR)
     file.seek(0)
     data, _ = await run_in_threadpool(reencode, await run_in_threadpool(file.read))
     partial = forum.storage.begin()
     try:
         await run_in_threadpool(partial.write, data)
+        key = await forum.storage.commit(partial)
     except BaseException:
         forum.storage.discard(partial)
         raise
-    key = await forum.storage.commit(partial)
     try:
         async with forum.db.transaction() as conn:
             old = await queries.set_picture(conn, member.id, key, forum.now())
@@ -103,12 +107,59 @@ async def do_set_picture(forum: Forum, user: User | None, file: BinaryIO | None,
         await forum.storage.delete(old)
 
 
+def check_may_upload_picture(forum: Forum, user: User | None) -> None:
+    """Who and how often, before the upload is read (each one is decoded: CPU)."""
+    member = require_author(user, forum.now())
+    _paced(forum, member, "picture", PICTURES_PER_HOUR)
+
+
 async def do_remove_picture(forum: Forum, user: User | None) -> None:
     member = require_author(user, forum.now())
     async with forum.db.transaction() as conn:
         old = await queries.set_picture(conn, member.id, None, forum.now())
     if old:
         await forum.storage.delete(old)
+
+
+async def do_clear_profile(
+    forum: Forum, user: User | None, username: str, reason: str | None
+) -> User:
+    """A moderator takes everything out of a member's profile (words, interests, picture):
+    kept in the moderation log, and the member is told why."""
+    moderator = require_author(user, forum.now())
+    if not is_staff(moderator):
+        raise Forbidden("Only moderators clear a member's profile.")
+    why = clean_text(reason, "The reason", 500)
+    async with forum.db.transaction() as conn:
+        target = await user_queries.get_user_by_username(conn, username)
+        if target is None:
+            raise NotFound("There is no such member.")
+        if outranks(target.role, moderator.role):
+            raise Forbidden("You cannot change the profile of someone above you.")
+        empty = ProfileFields("", "", "", "", queries.DEFAULT_VISIBILITY, ())
+        await queries.save_profile(conn, target.id, empty, forum.now())
+        old = await queries.set_picture(conn, target.id, None, forum.now())
+        await record_action(
+            conn,
+            actor_id=moderator.id,
+            action="clear_profile",
+            target_user_id=target.id,
+            note=why,
+            now=forum.now(),
+        )
+        told = await notify_user(
+            forum,
+            conn,
+            target.id,
+            Kind.CUSTOM,
+            forum.now(),
+            message=f"A moderator cleared your profile: {why}",
+            url=forum.renderer.url_path("my_profile"),
+        )
+        await forum.publish(conn, *told)
+    if old:
+        await forum.storage.delete(old)
+    return target
 
 
 DIRECTORY_PER_PAGE = 30

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zoneinfo
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forum.errors import BadRequest
@@ -78,3 +80,11 @@ def _zone(name: str | None) -> ZoneInfo | None:
         raise BadRequest(
             f"{name!r} is not a time zone we know; choose one from the list."
         ) from None
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """The zones the scheduling form offers: IANA's names, regions first as people look."""
+    return sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
+    )

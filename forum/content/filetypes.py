@@ -27,7 +27,7 @@ class FileKind:
 PDF = FileKind("PDF", "application/pdf", (".pdf",))
 PNG = FileKind("PNG image", "image/png", (".png",))
 JPEG = FileKind("JPEG image", "image/jpeg", (".jpg", ".jpeg"))
-TEXT = FileKind("Text", "text/plain; charset=utf-8", (".txt", ".csv", ".md"))
+TEXT = FileKind("text file", "text/plain; charset=utf-8", (".txt", ".csv", ".md"))
 _OOXML = "application/vnd.openxmlformats-officedocument"
 DOCX = FileKind("Word document", f"{_OOXML}.wordprocessingml.document", (".docx",))
 XLSX = FileKind("Excel spreadsheet", f"{_OOXML}.spreadsheetml.sheet", (".xlsx",))
@@ -126,7 +126,7 @@ def check_kind(file: BinaryIO, filename: str) -> FileKind:
         raise BadRequest(REFUSED)
     extension = extension_of(filename)
     if extension and extension not in kind.extensions:
-        article = "an" if kind.label[0] in "AEIOU" else "a"
+        article = "an" if kind.label[0] in "AEIOUaeiou" else "a"
         raise BadRequest(
             f"This file is {article} {kind.label}, but its name ends in {extension}."
             f" Rename it to end in {kind.extensions[0]}, or choose another file."

@@ -132,9 +132,9 @@ async def get_event(conn: Connection | Database, group_id: int, event_id: int) -
 async def list_upcoming(
     conn: Connection | Database, group_id: int, now: float, limit: int
 ) -> list[GroupEvent]:
-    """Events not yet over and not cancelled, soonest first."""
+    """Events not yet over (cancelled ones too, marked so), soonest first."""
     rows = await conn.fetch_all(
-        f"{_SELECT} WHERE e.group_id = :g AND e.ends_at > :now AND e.cancelled_at IS NULL"
+        f"{_SELECT} WHERE e.group_id = :g AND e.ends_at > :now"
         " ORDER BY e.starts_at, e.id LIMIT :limit",
         {"g": group_id, "now": now, "limit": limit},
     )
@@ -205,10 +205,37 @@ async def count_going(conn: Connection, event_id: int) -> int:
     )
 
 
+# Only members are given a place or told of a change (answers of those who left are taken
+# away as they go: forget_answers; this is the second guard).
+_STILL_MEMBER = (
+    "EXISTS (SELECT 1 FROM group_events e JOIN memberships m ON m.group_id = e.group_id"
+    " WHERE e.id = a.event_id AND m.user_id = a.user_id)"
+)
+
+
+async def forget_answers(
+    conn: Connection, group_id: int, user_id: int, now: float
+) -> list[tuple[int, str]]:
+    """Take away a member's answers to the group's events to come; (event id, answer) of
+    each taken."""
+    rows = await conn.fetch_all(
+        "SELECT a.event_id, a.answer FROM group_event_answers a"
+        " JOIN group_events e ON e.id = a.event_id"
+        " WHERE e.group_id = :g AND a.user_id = :u AND e.ends_at > :now",
+        {"g": group_id, "u": user_id, "now": now},
+    )
+    for row in rows:
+        await conn.execute(
+            "DELETE FROM group_event_answers WHERE event_id = :e AND user_id = :u",
+            {"e": row["event_id"], "u": user_id},
+        )
+    return [(int(r["event_id"]), str(r["answer"])) for r in rows]
+
+
 async def first_waiting(conn: Connection, event_id: int, n: int) -> list[int]:
     rows = await conn.fetch_all(
-        "SELECT user_id FROM group_event_answers WHERE event_id = :e AND answer = 'waiting'"
-        " ORDER BY answered_at, user_id LIMIT :n",
+        f"SELECT user_id FROM group_event_answers a WHERE event_id = :e AND answer = 'waiting'"
+        f" AND {_STILL_MEMBER} ORDER BY answered_at, user_id LIMIT :n",
         {"e": event_id, "n": n},
     )
     return [int(r["user_id"]) for r in rows]
@@ -217,19 +244,29 @@ async def first_waiting(conn: Connection, event_id: int, n: int) -> list[int]:
 async def answered_by(conn: Connection, event_id: int, answers: tuple[str, ...]) -> list[int]:
     marks = ", ".join(f":a{i}" for i in range(len(answers)))
     rows = await conn.fetch_all(
-        f"SELECT user_id FROM group_event_answers WHERE event_id = :e AND answer IN ({marks})",
+        f"SELECT user_id FROM group_event_answers a WHERE event_id = :e AND answer IN ({marks})"
+        f" AND {_STILL_MEMBER}",
         {"e": event_id} | {f"a{i}": a for i, a in enumerate(answers)},
     )
     return [int(r["user_id"]) for r in rows]
 
 
-async def calendar_version(conn: Connection | Database, group_id: int, user_id: int) -> int | None:
-    """The member's feed version (None: not a member)."""
-    found = await conn.fetch_val(
-        "SELECT calendar_version FROM memberships WHERE group_id = :g AND user_id = :u",
+@dataclass(frozen=True)
+class FeedKey:
+    """What a member's private feed address is signed over: their membership (its start: a
+    member who leaves and comes back has a new one) and its version (raised to replace it)."""
+
+    version: int
+    joined_at: float
+
+
+async def feed_key(conn: Connection | Database, group_id: int, user_id: int) -> FeedKey | None:
+    """None: not a member."""
+    row = await conn.fetch_one(
+        "SELECT calendar_version, created_at FROM memberships WHERE group_id = :g AND user_id = :u",
         {"g": group_id, "u": user_id},
     )
-    return int(found) if found is not None else None
+    return FeedKey(int(row["calendar_version"]), float(row["created_at"])) if row else None
 
 
 async def bump_calendar_version(conn: Connection, group_id: int, user_id: int) -> None:

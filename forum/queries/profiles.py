@@ -14,7 +14,7 @@ from forum.queries.users import User
 
 VISIBILITIES = {
     "everyone": "Everyone, even without an account",
-    "members": "Members who are signed in",
+    "members": "Members who are signed in (not guest accounts)",
     "shared_groups": "Only people in a group with me",
 }
 DEFAULT_VISIBILITY = "members"
@@ -54,15 +54,17 @@ _COLUMNS = (
 
 def _visible(viewer: User | None, is_staff: bool) -> tuple[str, dict[str, Any]]:
     """THE rule: which profiles `viewer` may see. Staff see all; the member their own;
-    anyone those for everyone; signed-in members those for members; and those for shared
-    groups when they are in a group together."""
+    anyone those for everyone; signed-in members (not guests) those for members; and those
+    for shared groups when they are in a group together."""
     if is_staff:
         return "1 = 1", {}
     shown = f"coalesce(p.visibility, '{DEFAULT_VISIBILITY}')"
     if viewer is None:
         return f"{shown} = 'everyone'", {}
+    # A guest account (no email, made in a moment) is not a "member who is signed in".
+    open_to = "('everyone')" if viewer.is_guest else "('everyone', 'members')"
     return (
-        f"(u.id = :viewer OR {shown} IN ('everyone', 'members') OR EXISTS (SELECT 1"
+        f"(u.id = :viewer OR {shown} IN {open_to} OR EXISTS (SELECT 1"
         " FROM memberships a JOIN memberships b ON b.group_id = a.group_id"
         " WHERE a.user_id = u.id AND b.user_id = :viewer))",
         {"viewer": viewer.id},

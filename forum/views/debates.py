@@ -3,9 +3,6 @@ hosts' buttons and the answer form, which all work without JavaScript, and the e
 
 from __future__ import annotations
 
-import zoneinfo
-from functools import lru_cache
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -13,6 +10,7 @@ from forum.access import access_group
 from forum.actions import debates as debate_actions
 from forum.actions.drafts import DebatePlan, Draft
 from forum.actions.holds import Held, PrivacyWarning
+from forum.actions.validation import time_zones
 from forum.debate_reads import DebateView, debate_calendar, read_debate, transcript_markdown
 from forum.errors import BadRequest, Conflict, Forbidden, RateLimited
 from forum.forms import read_input
@@ -23,14 +21,6 @@ from forum.queries import posts as post_queries
 from forum.views.common import base, live_since, seen_on_page
 from forum.views.topics import held_url, new_idempotency_key
 from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
-
-
-@lru_cache(maxsize=1)
-def time_zones() -> list[str]:
-    """The zones the scheduling form offers: IANA's names, regions first as people look."""
-    return sorted(
-        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/")
-    )
 
 
 def debate_url(request: Request, debate_id: int) -> str:

@@ -137,12 +137,12 @@ async def download(request: Request) -> Response:
     """The file, as a download only: never shown in the browser, whatever it holds."""
     forum, viewer = forum_of(request), viewer_of(request)
     async with forum.db.reads() as reads:
-        _, document = await actions.readable_document(
+        access, document = await actions.readable_document(
             reads, viewer, request.path_params["slug"], path_int(request, "document_id")
         )
-    if document.storage_key is None:
-        assert document.url is not None
-        return redirect(document.url)
+    slug = access.group.slug
+    if document.storage_key is None:  # a link: its page says where it leads (no redirect)
+        return redirect(request.url_for("document", slug=slug, document_id=document.id).path)
     chunks = forum.storage.read(document.storage_key)
     try:
         first = await anext(chunks)

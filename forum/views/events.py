@@ -8,16 +8,16 @@ from starlette.responses import Response
 
 from forum.access import GroupAccess, access_group
 from forum.actions import events as actions
+from forum.actions.validation import time_zones
 from forum.calendar_feeds import event_file, group_feed
 from forum.errors import BadRequest, Forbidden, NotFound
 from forum.forms import Input, read_input
 from forum.pages import EventFormPage, EventPage, EventsPage
-from forum.permissions import can_manage_members
+from forum.permissions import can_manage_members, is_staff
 from forum.queries import events as queries
 from forum.queries import groups as group_queries
 from forum.queries.events import GroupEvent
 from forum.views.common import base
-from forum.views.debates import time_zones
 from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
 
 ORGANISERS_ONLY = "Only the group's conveners can schedule and change its events."
@@ -51,16 +51,20 @@ async def events_page(request: Request) -> Response:
     group, now = access.group, forum.now()
     private_feed = ""
     if viewer is not None and access.membership is not None:
-        version = await queries.calendar_version(forum.db, group.id, viewer.id)
-        if version is not None:
-            token = actions.calendar_token(forum.settings.secret_key, group.id, viewer.id, version)
+        key = await queries.feed_key(forum.db, group.id, viewer.id)
+        if key is not None:
+            token = actions.calendar_token(forum.settings.secret_key, group.id, viewer.id, key)
             private_feed = str(request.url_for("member_calendar", token=token))
     page = EventsPage(
         **base(request, f"Events of {group.name}"),
         group=group,
         upcoming=await queries.list_upcoming(forum.db, group.id, now, UPCOMING_LIMIT),
         past=await queries.list_past(forum.db, group.id, now, PAST_LIMIT),
-        debates=await queries.list_debates_for_feed(forum.db, group.id, now, UPCOMING_LIMIT),
+        debates=[
+            d
+            for d in await queries.list_debates_for_feed(forum.db, group.id, now, UPCOMING_LIMIT)
+            if not d.cancelled
+        ],
         can_schedule=can_manage_members(viewer, access.membership),
         public_feed=""
         if group.is_private
@@ -95,6 +99,7 @@ async def event_page(
         under_way=event.starts_at <= now < event.ends_at,
         can_answer=viewer is not None and access.membership is not None,
         can_organise=can_manage_members(viewer, access.membership),
+        show_names=access.membership is not None or is_staff(viewer),
         choices=actions.CHOICES,
         errors=errors or [],
         saved=request.query_params.get("saved") == "1" and not errors,

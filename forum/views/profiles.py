@@ -79,6 +79,7 @@ async def upload_picture(request: Request) -> Response:
     viewer = require_viewer(request)
     forum = forum_of(request)
     try:
+        actions.check_may_upload_picture(forum, viewer)  # before a byte of the body is read
         async with read_upload(request, forum.storage, actions.MAX_PICTURE_BYTES) as sent:
             await actions.do_set_picture(forum, viewer, sent.file, sent.size)
     except ForumError as error:
@@ -123,6 +124,14 @@ async def picture(request: Request) -> Response:
     )
 
 
+async def clear_profile(request: Request) -> Response:
+    form = await read_input(request)
+    target = await actions.do_clear_profile(
+        forum_of(request), viewer_of(request), request.path_params["username"], form.get("reason")
+    )
+    return redirect(request.url_for("user", username=target.username).path)
+
+
 async def people(request: Request) -> Response:
     forum, viewer = forum_of(request), viewer_of(request)
     query = query_input(request)
@@ -131,14 +140,18 @@ async def people(request: Request) -> Response:
         asked, page_number = actions.check_directory(query)
     except ForumError as error:
         errors, asked, page_number = error.messages, queries.DirectoryQuery(), 1
-    found = await queries.search_directory(
-        forum.db,
-        asked,
-        viewer,
-        is_staff(viewer),
-        forum.now(),
-        limit=actions.DIRECTORY_PER_PAGE + 1,
-        offset=(page_number - 1) * actions.DIRECTORY_PER_PAGE,
+    found = (
+        []
+        if errors
+        else await queries.search_directory(
+            forum.db,
+            asked,
+            viewer,
+            is_staff(viewer),
+            forum.now(),
+            limit=actions.DIRECTORY_PER_PAGE + 1,
+            offset=(page_number - 1) * actions.DIRECTORY_PER_PAGE,
+        )
     )
     page = PeoplePage(
         **base(request, "People"),
