@@ -327,7 +327,9 @@ async def test_bad_event_input_gets_a_clear_answer(client, arrange) -> None:
         refused = await c.post_form(f"/g/{group.slug}/events/new", plan(arrange, online_url=url))
         assert refused.status_code == 400 and "The online link" in html.unescape(refused.text)
     for zone_name in ("localtime", "posixrules", "../../etc/passwd"):
-        refused = await c.post_form(f"/g/{group.slug}/events/new", plan(arrange, time_zone=zone_name))
+        refused = await c.post_form(
+            f"/g/{group.slug}/events/new", plan(arrange, time_zone=zone_name)
+        )
         assert refused.status_code == 400 and "Choose a time zone" in refused.text, zone_name
 
 
