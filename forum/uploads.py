@@ -29,6 +29,7 @@ from forum.storage import Storage
 MAX_FIELDS = 20
 MAX_FIELD_BYTES = 64 * 1024
 MAX_HEADER_BYTES = 8 * 1024
+_WRITE_BATCH = 1024 * 1024
 # Room for the fields and the multipart framing beside the file itself.
 _FRAMING = 256 * 1024
 
@@ -61,6 +62,7 @@ class _Reader:
         self._part: bytearray | None = None  # a field's bytes; None while in the file
         self._field_name = ""
         self._pending: list[bytes] = []  # file bytes to write (off the loop)
+        self._pending_bytes = 0
         self._count = 0
 
     # python-multipart's callbacks (synchronous: file bytes are written after each chunk).
@@ -112,6 +114,7 @@ class _Reader:
             if self.size > self.limit:
                 raise too_large(self.limit)
             self._pending.append(data[start:end])
+            self._pending_bytes += end - start
 
     def on_part_end(self) -> None:
         if self._part is not None:
@@ -133,9 +136,11 @@ class _Reader:
             )
         }
 
-    async def flush(self) -> None:
-        if self._pending and self.file is not None:
-            chunks, self._pending = self._pending, []
+    async def flush(self, *, least: int = 0) -> None:
+        """Write what arrived, off the loop, once there is at least `least` bytes of it:
+        one hop to a thread per megabyte, not per network chunk."""
+        if self._pending and self.file is not None and self._pending_bytes >= least:
+            chunks, self._pending, self._pending_bytes = self._pending, [], 0
             await run_in_threadpool(self.file.writelines, chunks)
 
 
@@ -177,7 +182,7 @@ async def read_upload(
                     parser.write(chunk)
                     if received > body_limit:
                         raise too_large(limit)
-                    await reader.flush()
+                    await reader.flush(least=_WRITE_BATCH)
                 except PayloadTooLarge as error:
                     refusal = error  # the rest is read and dropped
         if refusal is not None:
