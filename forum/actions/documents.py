@@ -97,6 +97,16 @@ def check_listing(query: Input) -> tuple[str | None, str, int]:
     return tag, sort, page
 
 
+async def list_page(
+    forum: Forum, group_id: int, tag: str | None, sort: str, page: int
+) -> tuple[list[Document], bool]:
+    """One page of the group's documents, and whether there are more."""
+    found = await queries.list_documents(
+        forum.db, group_id, tag=tag, sort=sort, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE
+    )
+    return found[:PER_PAGE], len(found) > PER_PAGE
+
+
 def clean_url(text: str | None) -> str:
     url = (text or "").strip()
     if not url:

@@ -22,7 +22,7 @@ from forum.queries import profiles as queries
 from forum.queries import users as user_queries
 from forum.queries.audit import record_action
 from forum.queries.notifications import Kind
-from forum.queries.profiles import VISIBILITIES, DirectoryQuery, ProfileFields
+from forum.queries.profiles import VISIBILITIES, DirectoryQuery, Profile, ProfileFields
 from forum.queries.users import User
 from forum.rendering import BADGE_LABELS
 
@@ -163,6 +163,22 @@ async def do_clear_profile(
 
 
 DIRECTORY_PER_PAGE = 30
+
+
+async def find_people(
+    forum: Forum, viewer: User | None, asked: DirectoryQuery, page: int
+) -> tuple[list[Profile], bool]:
+    """One page of the directory as `viewer` may see it, and whether there are more."""
+    found = await queries.search_directory(
+        forum.db,
+        asked,
+        viewer,
+        is_staff(viewer),
+        forum.now(),
+        limit=DIRECTORY_PER_PAGE + 1,
+        offset=(page - 1) * DIRECTORY_PER_PAGE,
+    )
+    return found[:DIRECTORY_PER_PAGE], len(found) > DIRECTORY_PER_PAGE
 
 
 def check_directory(query: Input) -> tuple[DirectoryQuery, int]:

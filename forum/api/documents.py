@@ -45,22 +45,15 @@ async def documents(request: Request) -> Response:
     forum = forum_of(request)
     access = await access_group(forum.db, viewer_of(request), slug=request.path_params["slug"])
     tag, sort, page = actions.check_listing(query_input(request))
-    found = await queries.list_documents(
-        forum.db,
-        access.group.id,
-        tag=tag,
-        sort=sort,
-        limit=actions.PER_PAGE + 1,
-        offset=(page - 1) * actions.PER_PAGE,
-    )
+    found, more = await actions.list_page(forum, access.group.id, tag, sort, page)
     slug = access.group.slug
     return ForumJSON(
         {
-            "documents": [document_json(request, slug, d) for d in found[: actions.PER_PAGE]],
+            "documents": [document_json(request, slug, d) for d in found],
             "tags": [
                 {"name": name, "count": count}
                 for name, count in await queries.group_tags(forum.db, access.group.id)
             ],
-            "more": len(found) > actions.PER_PAGE,
+            "more": more,
         }
     )

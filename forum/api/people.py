@@ -9,23 +9,13 @@ from starlette.responses import Response
 from forum.actions import profiles as actions
 from forum.api.serialize import avatar_template
 from forum.forms import query_input
-from forum.permissions import is_staff
-from forum.queries import profiles as queries
 from forum.web import ForumJSON, forum_of, viewer_of
 
 
 async def people(request: Request) -> Response:
     forum, viewer = forum_of(request), viewer_of(request)
     asked, page = actions.check_directory(query_input(request))
-    found = await queries.search_directory(
-        forum.db,
-        asked,
-        viewer,
-        is_staff(viewer),
-        forum.now(),
-        limit=actions.DIRECTORY_PER_PAGE + 1,
-        offset=(page - 1) * actions.DIRECTORY_PER_PAGE,
-    )
+    found, more = await actions.find_people(forum, viewer, asked, page)
     return ForumJSON(
         {
             "directory_items": [
@@ -43,8 +33,8 @@ async def people(request: Request) -> Response:
                     "region": p.region,
                     "interests": list(p.interests),
                 }
-                for p in found[: actions.DIRECTORY_PER_PAGE]
+                for p in found
             ],
-            "meta": {"more": len(found) > actions.DIRECTORY_PER_PAGE, "page": page},
+            "meta": {"more": more, "page": page},
         }
     )

@@ -34,24 +34,17 @@ async def documents_page(
     forum, viewer = forum_of(request), viewer_of(request)
     access = await access_group(forum.db, viewer, slug=request.path_params["slug"])
     tag, sort, page = actions.check_listing(query_input(request))
-    documents = await queries.list_documents(
-        forum.db,
-        access.group.id,
-        tag=tag,
-        sort=sort,
-        limit=actions.PER_PAGE + 1,
-        offset=(page - 1) * actions.PER_PAGE,
-    )
+    documents, more = await actions.list_page(forum, access.group.id, tag, sort, page)
     values = {name: (typed.get(name) or "") if typed else "" for name in _TYPED}
     view = DocumentsPage(
         **base(request, f"Documents of {access.group.name}"),
         group=access.group,
-        documents=documents[: actions.PER_PAGE],
+        documents=documents,
         tags=await queries.group_tags(forum.db, access.group.id),
         tag=tag,
         sort=sort,
         page=page,
-        more=len(documents) > actions.PER_PAGE,
+        more=more,
         can_add=can_add_document(viewer, access.membership),
         max_upload_mb=forum.settings.max_upload_bytes // (1024 * 1024),
         values=values,

@@ -41,6 +41,15 @@ async def _group(request: Request) -> GroupAccess:
     )
 
 
+async def _event_of(request: Request, access: GroupAccess) -> GroupEvent:
+    """The address's event, of the address's group; a 404 for any other."""
+    event_id = path_int(request, "event_id")
+    event = await queries.get_event(forum_of(request).db, access.group.id, event_id)
+    if event is None:
+        raise NotFound("There is no such event.")
+    return event
+
+
 def event_path(request: Request, slug: str, event_id: int) -> str:
     return request.url_for("event", slug=slug, event_id=event_id).path
 
@@ -80,9 +89,7 @@ async def event_page(
 ) -> Response:
     forum, viewer = forum_of(request), viewer_of(request)
     access = await _group(request)
-    event = await queries.get_event(forum.db, access.group.id, path_int(request, "event_id"))
-    if event is None:
-        raise NotFound("There is no such event.")
+    event = await _event_of(request, access)
     answers = await queries.list_answers(forum.db, event.id)
     mine = next((a.answer for a in answers if viewer and a.user_id == viewer.id), None)
     now = forum.now()
@@ -182,9 +189,7 @@ async def edit_event(request: Request) -> Response:
     viewer = require_viewer(request)
     access = await _group(request)
     forum = forum_of(request)
-    event = await queries.get_event(forum.db, access.group.id, path_int(request, "event_id"))
-    if event is None:
-        raise NotFound("There is no such event.")
+    event = await _event_of(request, access)
     if not can_manage_members(viewer, access.membership):
         raise Forbidden(ORGANISERS_ONLY)
     form, errors = None, []
@@ -210,9 +215,7 @@ async def cancel(request: Request) -> Response:
 async def event_ics(request: Request) -> Response:
     forum = forum_of(request)
     access = await _group(request)
-    event = await queries.get_event(forum.db, access.group.id, path_int(request, "event_id"))
-    if event is None:
-        raise NotFound("There is no such event.")
+    event = await _event_of(request, access)
     url = str(request.url_for("event", slug=access.group.slug, event_id=event.id))
     return _calendar_response(
         event_file(event, str(request.base_url), url, forum.now()), f"event-{event.id}.ics"

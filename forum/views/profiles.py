@@ -140,23 +140,13 @@ async def people(request: Request) -> Response:
         asked, page_number = actions.check_directory(query)
     except ForumError as error:
         errors, asked, page_number = error.messages, queries.DirectoryQuery(), 1
-    found = (
-        []
-        if errors
-        else await queries.search_directory(
-            forum.db,
-            asked,
-            viewer,
-            is_staff(viewer),
-            forum.now(),
-            limit=actions.DIRECTORY_PER_PAGE + 1,
-            offset=(page_number - 1) * actions.DIRECTORY_PER_PAGE,
-        )
+    found, more = (
+        ([], False) if errors else await actions.find_people(forum, viewer, asked, page_number)
     )
     page = PeoplePage(
         **base(request, "People"),
-        people=found[: actions.DIRECTORY_PER_PAGE],
-        more=len(found) > actions.DIRECTORY_PER_PAGE,
+        people=found,
+        more=more,
         page=page_number,
         asked=asked,
         badges=BADGE_LABELS,
