@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from forum.context import Forum
-from forum.db import DatabaseReadOnly
+from forum.db import DatabaseReadOnly, open_database
 from forum.errors import ForumError
+from forum.migrate import migrate
 from forum.settings import Settings, load_settings
 
 
@@ -68,11 +69,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    async def work(forum: Forum) -> int:
-        print("database is up to date")
-        return 0
+    """Apply the migrations not yet applied, and say which (or that there were none)."""
+    settings = _settings(args)
 
-    return asyncio.run(_with_forum(_settings(args), work))
+    async def work() -> list[int]:
+        db = await open_database(settings.database_url, busy_ms=settings.sqlite_busy_ms)
+        try:
+            await db.check_writable()
+            return await migrate(db)
+        finally:
+            await db.close()
+
+    applied = asyncio.run(work())
+    if applied:
+        numbers = ", ".join(f"{version:04d}" for version in applied)
+        print(f"applied {len(applied)} migration{'s' if len(applied) != 1 else ''}: {numbers}")
+    else:
+        print("database is up to date")
+    return 0
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:

@@ -11,9 +11,11 @@ from forum.context import Forum
 from forum.forms import Input
 from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
+from forum.queries import users as user_queries
 from forum.queries.users import User
 
 DEMO_PASSWORD = "prehab-demo-2026"
+ESTABLISHED_POSTS = 25
 
 PEOPLE = [
     ("sam", "sam@example.org", "clinician", "admin"),
@@ -78,6 +80,16 @@ async def seed_demo(forum: Forum) -> bool:
     for username, email, badge, role in PEOPLE:
         signup = accounts.check_signup(username, email, DEMO_PASSWORD, badge, role)
         users[username] = await accounts.do_create_user(forum, signup)
+    # Established members, as a real SIG's would be: a visitor trying the demo as one of
+    # them is not held up by the new-account limits and first-post review.
+    await db.execute(
+        "UPDATE users SET approved_posts = :posts, created_at = :joined",
+        {"posts": ESTABLISHED_POSTS, "joined": forum.now() - 90 * 86400},
+    )
+    for username in users:
+        found = await user_queries.get_user_by_username(db, username)
+        assert found is not None
+        users[username] = found
     group = await groups.do_create_group(
         forum,
         users["sam"],
