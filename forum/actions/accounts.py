@@ -94,6 +94,29 @@ def check_signup(
     return Signup(username, email, password, badge or "other", role, guest)
 
 
+async def check_signup_fully(
+    forum: Forum,
+    username: str | None,
+    email: str | None,
+    password: str | None,
+    badge: str | None,
+    *,
+    guest: bool = False,
+) -> Signup:
+    """check_signup, and whether the username or email is taken, all in one answer: the
+    sign-up form lists every problem at once, so nobody fixes one to meet the next."""
+    try:
+        return check_signup(username, email, password, badge, guest=guest)
+    except BadRequest as error:
+        async with forum.db.reads() as reads:
+            taken = await user_queries.username_or_email_taken(
+                reads, (username or "").strip(), "" if guest else (email or "").strip()
+            )
+        raise BadRequest(
+            *error.messages, *[f"That {what} is already registered." for what in taken]
+        ) from None
+
+
 async def do_create_user(forum: Forum, signup: Signup) -> User:
     password_hash = await hash_password(signup.password)
     async with forum.db.transaction() as conn:

@@ -116,7 +116,8 @@ async def signup(request: Request) -> Response:
         }
         forum = forum_of(request)
         try:
-            details = account_actions.check_signup(
+            details = await account_actions.check_signup_fully(
+                forum,
                 form.get("username"),
                 form.get("email"),
                 form.get("password"),
