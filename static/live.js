@@ -68,7 +68,7 @@
   };
 
   // Presence: replying is announced, the reading count is not.
-  const presence = make('p', 'presence'), replying = make('span', '', '', 'status'), reading = make('span');
+  const presence = make('p', 'presence empty'), replying = make('span', '', '', 'status'), reading = make('span');
   presence.append(replying, reading);
   if (topic) $('h1').after(presence);
   const showPresence = (f) => {
@@ -76,6 +76,7 @@
     const text = names.length ? `${names.map((u) => u.username).join(', ')} ${names[1] ? 'are' : 'is'} replying…` : '';
     if (replying.textContent !== text) replying.textContent = text;
     reading.textContent = f && f.reading > 1 ? `${f.reading} ${debate ? 'people here' : 'reading'}` : '';
+    presence.classList.toggle('empty', !replying.textContent && !reading.textContent); // no gap under the title
   };
 
   let ws, attempt = 0, retryTimer, pingTimer, paused, leaving, pending = new Set(), mine = 'viewing';

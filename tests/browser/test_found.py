@@ -35,3 +35,23 @@ async def test_sign_up_lists_every_problem_at_once(new_page: NewPage, arrange: A
     await expect(alert).to_contain_text("That username is already registered.")
     await expect(alert).to_contain_text("Passwords need at least")
     assert await overflow(page) == 0
+
+
+async def test_counts_read_as_words_and_no_gap_under_a_title(
+    new_page: NewPage, arrange: Arrange
+) -> None:
+    author = await arrange.user(name="one")
+    group = await arrange.group(members=(author,))
+    written = await arrange.topic(group, author, "Just the one post", "Only this.")
+    page = await new_page(viewport={"width": 360, "height": 800})
+    await page.goto(f"/g/{group.slug}")
+    await expect(page.locator("p.meta").first).to_contain_text("1 topic · 1 post")
+    await page.goto(f"/t/{written.topic_id}")
+    await expect(page.locator("p.meta").first).to_contain_text("1 post")
+    await page.wait_for_function("() => window.forumLive && window.forumLive._socket")
+    gap = await page.evaluate(
+        "() => document.querySelector('p.meta').getBoundingClientRect().top"
+        " - document.querySelector('h1').getBoundingClientRect().bottom"
+    )
+    assert gap < 24, gap  # the title's own margin; no empty line for who is reading
+    assert await overflow(page) == 0
