@@ -55,6 +55,58 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "user": ("approve", "ignore", "silence", "suspend"),
 }
 
+# What each entry of the moderation log says, in words (forum/queries/audit.py keeps codes).
+LOG_LABELS: dict[str, str] = {
+    "approve": "Approved a post",
+    "edit_approve": "Edited, then approved a post",
+    "reject": "Rejected a post",
+    "hide": "Hid a post",
+    "delete": "Deleted a post",
+    "ignore": "Dismissed flags",
+    "silence": "Silenced a member",
+    "suspend": "Suspended a member",
+    "add_member": "Added a member",
+    "approve_group": "Approved a proposed group",
+    "decline_group": "Declined a proposed group",
+    "approve_join": "Accepted a request to join",
+    "ban_member": "Banned a member",
+    "remove_member": "Removed a member",
+    "lift_ban": "Lifted a ban",
+    "invite": "Made an invite link",
+    "join_by_invite": "Joined by an invite link",
+    "clear_profile": "Cleared a profile",
+    "remove_document": "Removed a document",
+    "edit_group": "Changed the group's settings",
+    "edit_post": "Edited a post",
+    "remove_versions": "Removed earlier versions of a post",
+    "retitle": "Changed a topic's title",
+    "set_group_role": "Changed a member's role in the group",
+    "set_role": "Changed a member's site role",
+    "slow_mode": "Set slow mode",
+    "hold_first_posts": "Changed the review of first posts by new members",
+    "set_email_excerpts": "Changed whether emails quote posts",
+    "verify_badge": "Verified a role badge",
+    "unverify_badge": "Took back a badge's verification",
+    "watch_word": "Watched a word",
+    "unwatch_word": "Stopped watching a word",
+    "schedule_debate": "Scheduled a debate",
+    "start_debate": "Started a debate",
+    "close_debate": "Closed a debate",
+    "extend_debate": "Extended a debate",
+    "summarise_debate": "Summarised a debate",
+    "highlight_answer": "Highlighted an answer",
+    "unhighlight_answer": "Took back a highlight",
+}
+
+
+def log_label(action: str) -> str:
+    """An entry's action in words; "silence (a week)" keeps its penalty; an unknown code (a
+    newer version's) still reads as words."""
+    code, _, rest = action.partition(" ")
+    label = LOG_LABELS.get(code, code.replace("_", " ").capitalize())
+    return f"{label} {rest}" if rest else label
+
+
 ACTION_LABELS: dict[str, str] = {
     "approve": "Approve",
     "edit_approve": "Edit, then approve",

@@ -130,7 +130,7 @@ async def test_a_moderators_small_correction_can_keep_the_history(client, arrang
     row = await db.fetch_one("SELECT hidden_at FROM posts WHERE id = :p", {"p": quoting.post_id})
     assert row is not None and row["hidden_at"] is None
     log = await m.get("/review/log")
-    assert "edit_post" in log.text
+    assert "Edited a post" in log.text
 
 
 async def test_a_reply_quoting_removed_text_written_before_the_removal_waits(

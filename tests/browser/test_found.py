@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from playwright.async_api import Page, expect
 
+from forum.actions import membership
 from tests.browser.conftest import NewPage
+from tests.browser.test_live import axe_violations, log_in
 from tests.conftest import Arrange, unique
 
 
@@ -13,6 +15,11 @@ async def overflow(page: Page) -> int:
     """How far the page is wider than the window, in CSS pixels (0: no sideways scroll)."""
     width: int = await page.evaluate("document.documentElement.scrollWidth - innerWidth")
     return width
+
+
+async def axe_clean(page: Page) -> None:
+    count, report = await axe_violations(page)
+    assert count == 0, report
 
 
 async def test_sign_up_lists_every_problem_at_once(new_page: NewPage, arrange: Arrange) -> None:
@@ -55,3 +62,27 @@ async def test_counts_read_as_words_and_no_gap_under_a_title(
     )
     assert gap < 24, gap  # the title's own margin; no empty line for who is reading
     assert await overflow(page) == 0
+
+
+async def test_the_moderation_log_reads_as_words_on_a_phone(
+    new_page: NewPage, arrange: Arrange
+) -> None:
+    moderator = await arrange.user(role="moderator", name="mod")
+    convener, member = await arrange.user(name="con"), await arrange.user(name="mem")
+    group = await arrange.group(members=(member,), conveners=(convener,))
+    await membership.do_remove_member(
+        arrange.forum,
+        convener,
+        group.id,
+        member.username,
+        ban=True,
+        reason="Repeated abuse after " + "several warnings, " * 8,
+    )
+    page = await new_page(viewport={"width": 360, "height": 800})
+    await log_in(page, moderator)
+    await page.goto("/review/log")
+    entry = page.locator("table.audit tbody tr").first
+    await expect(entry).to_contain_text("Banned a member")
+    assert "ban_member" not in await page.locator("main").inner_text()
+    assert await overflow(page) == 0
+    await axe_clean(page)
