@@ -475,6 +475,7 @@ class FlagPage(Page):
     action: str
     what: str  # "post 3 by ana in Walking after surgery" / "the account ana"
     back: str
+    flagged_html: str = ""  # the post being flagged, as its page shows it (cooked, safe)
     errors: list[str] = field(default_factory=list)
     reason_value: str = ""
     note_value: str = ""

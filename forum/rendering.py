@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from forum import moderation, pace
 from forum.avatars import avatar
-from forum.content import filetypes
+from forum.content import excerpt, filetypes
 from forum.notices import notification_text, notification_url
 from forum.pages import Page
 from forum.permissions import NO_CONTROLS, PostControls
@@ -143,6 +143,7 @@ class Renderer:
             "local_time": lambda ts: local_time(ts, zone),
             "blurb": blurb_html,
             "file_size": file_size,
+            "excerpt": excerpt,
             "file_kind": filetypes.label_of,
             "host_of": lambda url: urlsplit(url).hostname or "",
         }

@@ -102,7 +102,7 @@ async def list_recent_posts_by_user(
 ) -> list[Row]:
     ids_sql, params = in_list("g", group_ids)
     return await conn.fetch_all(
-        "SELECT p.id, p.post_number, p.created_at, t.id AS topic_id, t.title, t.slug"
+        "SELECT p.id, p.post_number, p.created_at, p.cooked, t.id AS topic_id, t.title, t.slug"
         " FROM posts p JOIN topics t ON t.id = p.topic_id"
         f" WHERE p.user_id = :u AND t.group_id IN {ids_sql}"
         " AND p.hidden_at IS NULL AND p.deleted_at IS NULL"

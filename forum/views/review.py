@@ -194,7 +194,8 @@ async def flag_post(request: Request) -> Response:
             note,
         )
 
-    return await _flag_form(request, action, what, back, flag)
+    shown = post.cooked if post.visible else ""
+    return await _flag_form(request, action, what, back, flag, shown)
 
 
 async def flag_user(request: Request) -> Response:
@@ -221,6 +222,7 @@ async def _flag_form(
     what: str,
     back: str,
     flag: Callable[[str | None, str | None], Awaitable[None]],
+    flagged_html: str = "",
 ) -> Response:
     errors: list[str] = []
     reason = note = ""
@@ -243,6 +245,7 @@ async def _flag_form(
         action=action,
         what=what,
         back=back,
+        flagged_html=flagged_html,
         errors=errors,
         reason_value=reason,
         note_value=note,

@@ -508,5 +508,7 @@ async def test_topic_page_is_light(new_page: NewPage, arrange: Arrange, world: W
 
     for who, totals in (("anonymous", anonymous), ("member", member)):
         print(f"\ntopic page with 20 posts, {who}: {totals} = {sum(totals.values())} bytes")
-        assert set(totals) == {"document", "stylesheet", "script"}, totals
+        # "other": the favicon (a small SVG), fetched once per site.
+        assert set(totals) <= {"document", "stylesheet", "script", "other"}, totals
+        assert totals.get("other", 0) < 1024, totals
         assert sum(totals.values()) < 30 * 1024, f"{who}: {totals}"

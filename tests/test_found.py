@@ -1,0 +1,49 @@
+"""Issue 13's "fix what was found" that need no browser, on SQLite and PostgreSQL: the flag
+page shows the post, a profile's recent posts each with their own words, the review card's
+page does not link to itself, one's own profile leads to one's posts in review, a favicon."""
+
+from __future__ import annotations
+
+from tests.conftest import logged_in
+
+
+async def test_the_flag_page_shows_the_post_being_flagged(client, arrange) -> None:
+    author, reader = await arrange.user(name="aut"), await arrange.user(name="rdr")
+    group = await arrange.group(members=(author, reader))
+    written = await arrange.topic(group, author, "Swimming", "The pool is *warm* on Tuesdays.")
+    r = await logged_in(client, reader)
+    page = await r.get(f"/p/{written.post_id}/flag")
+    assert page.status_code == 200 and "The pool is <em>warm</em> on Tuesdays." in page.text
+
+
+async def test_a_profile_lists_each_recent_post_with_its_words(client, arrange) -> None:
+    author = await arrange.user(name="aut")
+    group = await arrange.group(members=(author,))
+    written = await arrange.topic(group, author, "Knee exercises", "Straight leg raises.")
+    await arrange.reply(written.topic_id, author, "And wall sits, gently.")
+    a = await logged_in(client, author)
+    page = (await a.get(f"/u/{author.username}")).text
+    recent = page.split('class="recent"')[1].split("</ul>")[0]
+    assert "Straight leg raises." in recent and "And wall sits, gently." in recent
+    assert f'href="/t/knee-exercises/{written.topic_id}/2"' in recent
+    assert "opening post" in recent and "post 2" in recent
+    # One's own profile leads to one's posts waiting for review.
+    assert 'href="/my/review"' in page
+
+
+async def test_a_review_cards_page_does_not_link_to_itself(client, arrange) -> None:
+    moderator, newcomer = await arrange.user(role="moderator"), await arrange.user(new=True)
+    group = await arrange.group(members=(newcomer,))
+    held = await arrange.topic(group, newcomer, "My first topic", "Hello, everyone here.")
+    m = await logged_in(client, moderator)
+    queue = await m.get("/review")
+    assert f'href="/review/{held.item_id}"' in queue.text
+    detail = await m.get(f"/review/{held.item_id}")
+    assert detail.status_code == 200 and f'href="/review/{held.item_id}"' not in detail.text
+
+
+async def test_every_page_has_a_favicon(client) -> None:
+    page = await client().get("/")
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text
+    icon = await client().http.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
