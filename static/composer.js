@@ -174,6 +174,8 @@
     };
     box.addEventListener('input', later);
     if (title) title.addEventListener('input', later);
-    if (box.value.trim() || (title && title.value.trim())) check();
+    // Re-shown with the server's list of problems: that list stands until the text changes
+    // (checking again now would say each warning twice).
+    if ((box.value.trim() || (title && title.value.trim())) && !document.getElementById('form-errors')) check();
   });
 })();

@@ -86,3 +86,28 @@ async def test_the_moderation_log_reads_as_words_on_a_phone(
     assert "ban_member" not in await page.locator("main").inner_text()
     assert await overflow(page) == 0
     await axe_clean(page)
+
+
+async def test_a_warning_is_said_once_and_post_anyway_sits_by_its_box(
+    new_page: NewPage, arrange: Arrange
+) -> None:
+    author = await arrange.user(name="aut")
+    group = await arrange.group(members=(author,))
+    written = await arrange.topic(group, author, "Caring for dad", "How do you cope?")
+    page = await new_page(viewport={"width": 360, "height": 800})
+    await log_in(page, author)
+    await page.goto(f"/t/{written.topic_id}")
+    await page.get_by_label("Your reply").fill("Dad's NHS number is 943 476 5919.")
+    await page.get_by_role("button", name="Post reply").click()
+    await expect(page.get_by_role("alert")).to_contain_text("looks like an NHS number")
+    await page.wait_for_timeout(800)  # time for a check in the page to have (wrongly) run
+    said = (await page.locator("main").inner_text()).lower().count("looks like an nhs number")
+    assert said == 1
+    box = await page.locator("#post_anyway").bounding_box()
+    label = await page.locator("label[for=post_anyway]").bounding_box()
+    assert box is not None and label is not None
+    assert abs(box["y"] - label["y"]) < 12 and label["x"] - (box["x"] + box["width"]) < 16
+    # Typing again brings the checks in the page back.
+    await page.get_by_label("Your post").fill("Dad's NHS number is 943 476 5919. And more.")
+    await expect(page.locator("[data-privacy-check]")).to_contain_text("NHS number")
+    assert await overflow(page) == 0
