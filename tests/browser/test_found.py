@@ -111,3 +111,24 @@ async def test_a_warning_is_said_once_and_post_anyway_sits_by_its_box(
     await page.get_by_label("Your post").fill("Dad's NHS number is 943 476 5919. And more.")
     await expect(page.locator("[data-privacy-check]")).to_contain_text("NHS number")
     assert await overflow(page) == 0
+
+
+async def test_the_slow_mode_control_is_one_neat_row(new_page: NewPage, arrange: Arrange) -> None:
+    convener = await arrange.user(name="con")
+    group = await arrange.group(conveners=(convener,))
+    written = await arrange.topic(group, convener, "A busy topic", "Let us take turns.")
+    for width in (360, 1280):
+        page = await new_page(viewport={"width": width, "height": 800})
+        await log_in(page, convener)
+        await page.goto(f"/t/{written.topic_id}")
+        choice = await page.get_by_label("Slow mode").bounding_box()
+        button = page.get_by_role("button", name="Set slow mode")
+        pressed = await button.bounding_box()
+        assert choice is not None and pressed is not None
+        assert abs(choice["y"] - pressed["y"]) < 8, (width, choice, pressed)  # side by side
+        lines = await button.evaluate(
+            "b => Math.round(b.getBoundingClientRect().height"
+            " / parseFloat(getComputedStyle(b).lineHeight))"
+        )
+        assert lines <= 2, (width, lines)
+        assert await overflow(page) == 0
