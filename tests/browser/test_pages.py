@@ -511,4 +511,7 @@ async def test_topic_page_is_light(new_page: NewPage, arrange: Arrange, world: W
         # "other": the favicon (a small SVG), fetched once per site.
         assert set(totals) <= {"document", "stylesheet", "script", "other"}, totals
         assert totals.get("other", 0) < 1024, totals
-        assert sum(totals.values()) < 30 * 1024, f"{who}: {totals}"
+        # Issue 13 asks 60 KB for an anonymous reader; we hold to half that. A member's page
+        # carries each post's controls and the reply box: 32 KB.
+        page_bytes = sum(v for k, v in totals.items() if k != "other")
+        assert page_bytes < (30 if who == "anonymous" else 32) * 1024, f"{who}: {totals}"
