@@ -4,6 +4,8 @@ page does not link to itself, one's own profile leads to one's posts in review, 
 
 from __future__ import annotations
 
+from forum.actions.drafts import Decision
+from forum.actions.moderation import do_review
 from tests.conftest import logged_in
 
 
@@ -47,3 +49,23 @@ async def test_every_page_has_a_favicon(client) -> None:
     assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page.text
     icon = await client().http.get("/static/favicon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+async def test_a_post_a_moderator_edited_before_approving_says_so(client, arrange) -> None:
+    moderator, newcomer = await arrange.user(role="moderator"), await arrange.user(new=True)
+    group = await arrange.group(members=(newcomer,))
+    held = await arrange.topic(group, newcomer, "Help with meds", "Call me on 07700 900123.")
+    version = await arrange.db.fetch_val(
+        "SELECT version FROM review_items WHERE id = :i", {"i": held.item_id}
+    )
+    edit = Decision("edit_approve", version, raw="Please reply here rather than by phone.")
+    await do_review(arrange.forum, moderator, held.item_id, edit)
+    n = await logged_in(client, newcomer)
+    mine = (await n.get("/my/review")).text
+    assert "Approved after a moderator edited it" in mine and "07700" not in mine
+    topic_id = await arrange.db.fetch_val(
+        "SELECT topic_id FROM review_items WHERE id = :i", {"i": held.item_id}
+    )
+    page = (await client().get(f"/t/{topic_id}", follow_redirects=True)).text
+    assert "edited by a moderator" in page and "Please reply here rather than by phone." in page
+    assert "07700" not in page

@@ -444,6 +444,8 @@ async def _apply_queued(
             forum, conn, author, access.topic, text, reply_to, now, answering=answering
         )
     await review_queries.set_target(conn, item.id, written.post_id, written.topic_id)
+    if action == "edit_approve" and edit.text is not None and edit.text.raw != (item.raw or ""):
+        await post_queries.mark_edited_by_moderator(conn, written.post_id)
     edited = " after a small edit" if action == "edit_approve" else ""
     return Applied(f"A moderator approved your post{edited}. It is now published.", written.post_id)
 

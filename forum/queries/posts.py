@@ -13,7 +13,7 @@ POST_SELECT = (
     "SELECT p.id, p.topic_id, p.post_number, p.user_id, u.username, u.badge, p.raw, p.cooked,"
     " p.reply_to_post_number, p.created_at, p.edited_at, p.version,"
     " u.badge_verified_at IS NOT NULL AS badge_verified, p.hidden_at, p.deleted_at,"
-    " u.role AS author_role, p.first_in_group"
+    " u.role AS author_role, p.first_in_group, p.edited_by_moderator"
     " FROM posts p JOIN users u ON u.id = p.user_id"
 )
 
@@ -37,6 +37,7 @@ class Post:
     deleted_at: float | None = None  # deleted by a moderator: a tombstone stays in the thread
     author_role: str = "member"  # the author's site role: staff act only on posts of their rank
     first_in_group: bool = False  # the author's first post in the group: others welcome them
+    edited_by_moderator: bool = False  # held, then edited by a moderator before it was approved
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
@@ -372,3 +373,9 @@ async def list_posts_before(
         {"t": topic_id, "before": before_number, "lim": limit},
     )
     return [Post.from_row(r) for r in reversed(rows)]
+
+
+async def mark_edited_by_moderator(conn: Connection, post_id: int) -> None:
+    await conn.execute(
+        "UPDATE posts SET edited_by_moderator = TRUE WHERE id = :id", {"id": post_id}
+    )

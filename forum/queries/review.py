@@ -14,7 +14,7 @@ ITEM_SELECT = (
     " a.approved_posts AS author_approved_posts, i.title, i.raw, i.cooked,"
     " i.reply_to_post_number, i.status, i.score, i.version,"
     " c.username AS claimed_by_username, i.claimed_at, r.username AS resolved_by_username,"
-    " i.resolved_at, i.resolution_note, i.created_at, i.updated_at,"
+    " i.resolved_at, i.resolution_note, i.created_at, i.updated_at, i.edited,"
     " g.name AS group_name, g.slug AS group_slug, t.title AS topic_title, t.slug AS topic_slug"
     " FROM review_items i JOIN users a ON a.id = i.author_id"
     " LEFT JOIN users c ON c.id = i.claimed_by LEFT JOIN users r ON r.id = i.resolved_by"
@@ -62,12 +62,14 @@ class Item:
     topic_title: str | None
     topic_slug: str | None
     author_role: str = "member"
+    edited: bool = False  # a moderator changed the words before approving
     reasons: tuple[Reason, ...] = ()
 
     @classmethod
     def from_row(cls, row: Row, reasons: tuple[Reason, ...] = ()) -> Item:
         values = {name: row[name] for name in cls.__slots__ if name != "reasons"}
         values["author_is_guest"] = bool(values["author_is_guest"])
+        values["edited"] = bool(values["edited"])
         return cls(**values, reasons=reasons)
 
     @property
@@ -267,7 +269,7 @@ async def set_item_content(
 ) -> None:
     await conn.execute(
         "UPDATE review_items SET raw = :raw, cooked = :cooked, version = version + 1,"
-        " updated_at = :now WHERE id = :i AND (raw IS NULL OR raw <> :raw)",
+        " edited = TRUE, updated_at = :now WHERE id = :i AND (raw IS NULL OR raw <> :raw)",
         {"raw": raw, "cooked": cooked, "now": now, "i": item_id},
     )
 
