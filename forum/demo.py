@@ -82,9 +82,11 @@ async def seed_demo(forum: Forum) -> bool:
         users[username] = await accounts.do_create_user(forum, signup)
     # Established members, as a real SIG's would be: a visitor trying the demo as one of
     # them is not held up by the new-account limits and first-post review.
+    ids = {f"u{i}": user.id for i, user in enumerate(users.values())}
     await db.execute(
-        "UPDATE users SET approved_posts = :posts, created_at = :joined",
-        {"posts": ESTABLISHED_POSTS, "joined": forum.now() - 90 * 86400},
+        "UPDATE users SET approved_posts = :posts, created_at = :joined"
+        f" WHERE id IN ({', '.join(':' + name for name in ids)})",
+        {"posts": ESTABLISHED_POSTS, "joined": forum.now() - 90 * 86400} | ids,
     )
     for username in users:
         found = await user_queries.get_user_by_username(db, username)

@@ -174,8 +174,9 @@
     };
     box.addEventListener('input', later);
     if (title) title.addEventListener('input', later);
-    // Re-shown with the server's list of problems: that list stands until the text changes
-    // (checking again now would say each warning twice).
-    if ((box.value.trim() || (title && title.value.trim())) && !document.getElementById('form-errors')) check();
+    // Re-shown with the server's identifiable-data warnings ("Post anyway" offered): that list
+    // stands until the text changes (checking again now would say each warning twice). Any
+    // other error: check now, as the server may not have looked at the text.
+    if ((box.value.trim() || (title && title.value.trim())) && !document.getElementById('post_anyway')) check();
   });
 })();

@@ -5,7 +5,7 @@ page does not link to itself, one's own profile leads to one's posts in review, 
 from __future__ import annotations
 
 from forum.actions.drafts import Decision
-from forum.actions.moderation import do_review
+from forum.actions.moderation import do_flag_post, do_review
 from tests.conftest import logged_in
 
 
@@ -69,3 +69,27 @@ async def test_a_post_a_moderator_edited_before_approving_says_so(client, arrang
     page = (await client().get(f"/t/{topic_id}", follow_redirects=True)).text
     assert "edited by a moderator" in page and "Please reply here rather than by phone." in page
     assert "07700" not in page
+
+
+async def test_sign_up_never_says_an_email_is_registered_for_free(client, arrange) -> None:
+    member = await arrange.user(name="mem")
+    visitor = client()
+    await visitor.get("/signup")
+    refused = await visitor.post_form(
+        "/signup",
+        {"username": member.username, "email": member.email, "password": "x", "badge": "carer"},
+    )
+    assert refused.status_code == 400
+    assert "That username is already registered." in refused.text  # usernames are public
+    assert "email is already registered" not in refused.text
+
+
+async def test_the_flag_page_never_shows_a_hidden_post(client, arrange) -> None:
+    author, reader = await arrange.user(name="aut"), await arrange.user(name="rdr")
+    moderator = await arrange.user(role="moderator")
+    group = await arrange.group(members=(author, reader))
+    written = await arrange.topic(group, author, "Hidden words", "Something now hidden away.")
+    await do_flag_post(arrange.forum, moderator, written.post_id, "inappropriate", "")
+    r = await logged_in(client, reader)
+    page = await r.get(f"/p/{written.post_id}/flag")
+    assert "Something now hidden away." not in page.text

@@ -103,18 +103,17 @@ async def check_signup_fully(
     *,
     guest: bool = False,
 ) -> Signup:
-    """check_signup, and whether the username or email is taken, all in one answer: the
-    sign-up form lists every problem at once, so nobody fixes one to meet the next."""
+    """check_signup, and whether the username is taken, in one answer: the sign-up form lists
+    every problem at once, so nobody fixes one to meet the next. Usernames are public (every
+    profile shows one); whether an email is registered is said only by do_create_user, after
+    the address's sign-up turn is taken, so this cannot be used to test emails for free."""
     try:
         return check_signup(username, email, password, badge, guest=guest)
     except BadRequest as error:
         async with forum.db.reads() as reads:
-            taken = await user_queries.username_or_email_taken(
-                reads, (username or "").strip(), "" if guest else (email or "").strip()
-            )
-        raise BadRequest(
-            *error.messages, *[f"That {what} is already registered." for what in taken]
-        ) from None
+            taken = await user_queries.username_or_email_taken(reads, (username or "").strip(), "")
+        named = ["That username is already registered."] if "username" in taken else []
+        raise BadRequest(*error.messages, *named) from None
 
 
 async def do_create_user(forum: Forum, signup: Signup) -> User:

@@ -446,6 +446,7 @@ async def _apply_queued(
     await review_queries.set_target(conn, item.id, written.post_id, written.topic_id)
     if action == "edit_approve" and edit.text is not None and edit.text.raw != (item.raw or ""):
         await post_queries.mark_edited_by_moderator(conn, written.post_id)
+        await review_queries.mark_item_edited(conn, item.id)
     edited = " after a small edit" if action == "edit_approve" else ""
     return Applied(f"A moderator approved your post{edited}. It is now published.", written.post_id)
 

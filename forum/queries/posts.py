@@ -41,7 +41,9 @@ class Post:
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
-        return cls(**{name: row[name] for name in cls.__slots__})
+        values = {name: row[name] for name in cls.__slots__}
+        values["edited_by_moderator"] = bool(values["edited_by_moderator"])  # 0/1 on SQLite
+        return cls(**values)
 
     @property
     def visible(self) -> bool:

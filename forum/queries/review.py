@@ -269,9 +269,14 @@ async def set_item_content(
 ) -> None:
     await conn.execute(
         "UPDATE review_items SET raw = :raw, cooked = :cooked, version = version + 1,"
-        " edited = TRUE, updated_at = :now WHERE id = :i AND (raw IS NULL OR raw <> :raw)",
+        " updated_at = :now WHERE id = :i AND (raw IS NULL OR raw <> :raw)",
         {"raw": raw, "cooked": cooked, "now": now, "i": item_id},
     )
+
+
+async def mark_item_edited(conn: Connection, item_id: int) -> None:
+    """A moderator changed a held post's words before approving it."""
+    await conn.execute("UPDATE review_items SET edited = TRUE WHERE id = :i", {"i": item_id})
 
 
 async def clear_item_text(conn: Connection, item_id: int) -> None:

@@ -132,3 +132,20 @@ async def test_the_slow_mode_control_is_one_neat_row(new_page: NewPage, arrange:
         )
         assert lines <= 2, (width, lines)
         assert await overflow(page) == 0
+
+
+async def test_the_page_checks_the_text_when_the_server_did_not(
+    new_page: NewPage, arrange: Arrange
+) -> None:
+    """A form shown again for another reason (here an empty title): the server never looked
+    at the text, so the page's own identifiable-data check runs at once."""
+    author = await arrange.user(name="aut")
+    group = await arrange.group(members=(author,))
+    page = await new_page(viewport={"width": 360, "height": 800})
+    await log_in(page, author)
+    await page.goto(f"/g/{group.slug}/new-topic")
+    await page.get_by_label("Title").fill("   ")
+    await page.get_by_label("Your post").fill("Mum's NHS number is 943 476 5919.")
+    await page.get_by_role("button", name="Post").click()
+    await expect(page.get_by_role("alert")).to_contain_text("The title cannot be empty.")
+    await expect(page.locator("[data-privacy-check]")).to_contain_text("NHS number")
