@@ -78,6 +78,7 @@ class Auth:
     unread_notifications: int = 0  # the header's bell, read with the session
     bell_head: int = 0  # the last event of the member's channel when the bell was counted
     unanswered: int = 0  # topics waiting for an answer in the groups they convene
+    review_waiting: int = 0  # review items waiting for a moderator or convener (the header)
 
     @property
     def bell_since(self) -> str:
@@ -201,6 +202,7 @@ async def _cookie_auth(
                 unread_notifications=found.unread,
                 bell_head=found.bell_head,
                 unanswered=found.unanswered,
+                review_waiting=found.review_waiting,
             )
             return auth, None
     # Anonymous visitors get a random cookie so their login and signup forms carry a CSRF token.

@@ -34,6 +34,7 @@ class Page:
     unread_notifications: int = 0  # the header's bell (signed-in viewers)
     bell_since: str = ""  # "user:<id>=id": where the bell's live updates resume
     unanswered_count: int = 0  # a convener's topics waiting for an answer (the header)
+    review_waiting: int = 0  # items waiting in the review queue (the header, without JS too)
 
 
 @dataclass(frozen=True, kw_only=True)

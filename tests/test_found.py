@@ -93,3 +93,20 @@ async def test_the_flag_page_never_shows_a_hidden_post(client, arrange) -> None:
     r = await logged_in(client, reader)
     page = await r.get(f"/p/{written.post_id}/flag")
     assert "Something now hidden away." not in page.text
+
+
+async def test_the_header_counts_review_items_without_javascript(client, arrange) -> None:
+    convener, newcomer = await arrange.user(name="con"), await arrange.user(new=True)
+    moderator, member = await arrange.user(role="moderator"), await arrange.user(name="mem")
+    group = await arrange.group(members=(newcomer, member), conveners=(convener,))
+    c = await logged_in(client, convener)
+    assert "Review<span data-review-count></span>" in (await c.get("/")).text
+    await arrange.topic(group, newcomer, "Waiting topic", "Held for a look first.")
+    assert "Review<span data-review-count> (1 waiting)</span>" in (await c.get("/")).text
+    # Staff count every group's; members have no Review link at all.
+    pending = await arrange.db.fetch_val(
+        "SELECT count(*) FROM review_items WHERE status = 'pending'"
+    )
+    m = await logged_in(client, moderator)
+    assert f"({pending} waiting)" in (await m.get("/")).text
+    assert "data-review-count" not in (await (await logged_in(client, member)).get("/")).text

@@ -27,6 +27,19 @@ UNANSWERED_OF_U = (
 )
 
 
+# Review items waiting for `u`, as /review/count.json counts them (queries/review.count_pending):
+# staff, every one; conveners, their groups'; a member who reviews nothing costs one look at
+# their memberships. Read with the session so the header's count is there without JavaScript.
+REVIEW_OF_U = (
+    "CASE WHEN u.role IN ('admin', 'moderator') THEN"
+    " (SELECT count(*) FROM review_items ri WHERE ri.status = 'pending')"
+    " WHEN EXISTS (SELECT 1 FROM memberships rm WHERE rm.user_id = u.id AND rm.role = 'convener')"
+    " THEN (SELECT count(*) FROM review_items ri WHERE ri.status = 'pending' AND ri.group_id IN"
+    " (SELECT rm.group_id FROM memberships rm WHERE rm.user_id = u.id AND rm.role = 'convener'))"
+    " ELSE 0 END"
+)
+
+
 def _user_columns(t: str) -> str:
     """The User columns of table alias `t`, with how many groups the user convenes."""
     names = (
@@ -183,6 +196,7 @@ class SessionRead:
     unread: int  # unread notifications, the header's bell
     bell_head: int  # the last event id of the member's own channel, user:<id>
     unanswered: int  # topics waiting for an answer in the groups they convene
+    review_waiting: int = 0  # review items waiting for them (staff and conveners)
 
 
 async def get_session(conn: Connection, token_hash: str, now: float) -> SessionRead | None:
@@ -194,7 +208,7 @@ async def get_session(conn: Connection, token_hash: str, now: float) -> SessionR
         # channel_heads is realtime's table (realtime/log.head reads it the same way).
         f"SELECT {U_COLUMNS}, ({UNREAD_OF_U}) AS unread, (SELECT h.last_id FROM channel_heads h"
         " WHERE h.channel = 'user:' || CAST(u.id AS TEXT)) AS bell_head,"
-        f" ({UNANSWERED_OF_U}) AS unanswered"
+        f" ({UNANSWERED_OF_U}) AS unanswered, ({REVIEW_OF_U}) AS review_waiting"
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = :t AND s.expires_at > :now",
         {"t": token_hash, "now": now, "recent": recent_since(now)},
@@ -206,6 +220,7 @@ async def get_session(conn: Connection, token_hash: str, now: float) -> SessionR
         int(row["unread"]),
         int(row["bell_head"] or 0),
         int(row["unanswered"]),
+        int(row["review_waiting"]),
     )
 
 

@@ -25,6 +25,7 @@ def base(request: Request, title: str) -> dict[str, Any]:
         "unread_notifications": auth.unread_notifications,
         "bell_since": auth.bell_since,
         "unanswered_count": auth.unanswered,
+        "review_waiting": auth.review_waiting,
     }
 
 
