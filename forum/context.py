@@ -37,7 +37,8 @@ class Forum:
 
     @property
     def storage(self) -> Storage:
-        """Where uploaded documents are kept (settings.documents_dir)."""
+        """Where uploaded files are kept: documents and profile pictures
+        (settings.documents_dir)."""
         return FolderStorage(self.settings.documents_dir)
 
     def now(self) -> float:

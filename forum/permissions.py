@@ -97,7 +97,7 @@ def post_facts(
         in_debate=topic.is_debate,
         hosts=hosts,
         highlighted=highlighted,
-        first_in_group=bool(post.first_in_group),
+        first_in_group=post.first_in_group,
     )
 
 

@@ -110,3 +110,15 @@ class FolderStorage:
             return removed
 
         return await run_in_threadpool(sweep_now)
+
+
+async def save(storage: Storage, data: bytes) -> str:
+    """Keep bytes made here (not an upload arriving): a temporary file, then its key;
+    nothing is left behind if writing fails."""
+    partial = storage.begin()
+    try:
+        await run_in_threadpool(partial.write, data)
+        return await storage.commit(partial)
+    except BaseException:
+        storage.discard(partial)
+        raise

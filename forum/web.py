@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from forum.context import Forum
-from forum.errors import BadRequest, NotAuthenticated, NotFound
+from forum.errors import BadRequest, ForumError, NotAuthenticated, NotFound
 from forum.forms import MAX_ID
 from forum.pages import ErrorPage, Page
 from forum.queries.topics import TopicCursor
@@ -187,3 +187,10 @@ def safe_next(path: str | None, default: str = "/") -> str:
     if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
         return default
     return path
+
+
+def shown_on_form(error: ForumError) -> bool:
+    """Whether an error is one the person can fix (what they typed or sent, its size or
+    kind, or their pace): shown in the form it came from, with what they typed, rather than
+    on an error page. Rights and missing things (403, 404) are error pages."""
+    return error.status_code in (400, 413, 415, 429)

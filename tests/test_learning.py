@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import httpx
 
+from forum.actions import learning as learning_actions
 from tests.conftest import logged_in
 from tests.test_debates import schedule
 from tests.test_documents import PDF, document_id_of, upload
@@ -158,3 +159,19 @@ async def test_a_bad_update_says_every_problem_and_writes_nothing(client, arrang
     assert (await c.http.get("/learning?page=abc")).status_code == 400
     assert (await c.http.get("/learning?group=no-such-group")).status_code == 404
     assert "errors" in (await c.http.get("/learning.json?page=abc")).json()
+
+
+async def test_updates_are_paced(client, arrange) -> None:
+    convener = await arrange.user(name="con")
+    group = await arrange.group(conveners=(convener,))
+    c = await logged_in(client, convener)
+    for n in range(learning_actions.UPDATES_PER_HOUR):
+        sent = await c.post_form(
+            f"/g/{group.slug}/learning/new", {"title": f"Lesson {n}", "summary": "Short."}
+        )
+        assert sent.status_code == 303, sent.text
+    paced = await c.post_form(
+        f"/g/{group.slug}/learning/new", {"title": "One more", "summary": "Short."}
+    )
+    assert paced.status_code == 429 and "retry-after" in paced.headers
+    assert 'value="One more"' in paced.text  # what was typed comes back

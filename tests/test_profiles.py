@@ -10,6 +10,7 @@ import io
 import httpx
 from PIL import Image, PngImagePlugin
 
+from forum.actions.profiles import PICTURES_PER_HOUR
 from forum.content.pictures import SIDE
 from tests.conftest import Client, logged_in, unique
 from tests.test_documents import stored
@@ -263,3 +264,14 @@ async def test_moderators_clear_a_profile_and_say_why(server, client, arrange) -
     assert (
         await mod.post_form(f"/u/{admin.username}/profile/clear", {"reason": "x"})
     ).status_code == 403
+
+
+async def test_pictures_are_paced_before_they_are_read(client, arrange) -> None:
+    member = await arrange.user(name="pace")
+    m = await logged_in(client, member)
+    small = io.BytesIO()
+    Image.new("RGB", (40, 40), (10, 90, 160)).save(small, "JPEG")
+    for _ in range(PICTURES_PER_HOUR):
+        assert (await send_picture(m, small.getvalue())).status_code == 303
+    paced = await send_picture(m, small.getvalue())
+    assert paced.status_code == 429 and "retry-after" in paced.headers

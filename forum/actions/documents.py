@@ -177,11 +177,11 @@ def check_adder(forum: Forum, user: User | None, access: GroupAccess) -> User:
     return author
 
 
-async def check_may_add(forum: Forum, user: User | None, group_id: int) -> User:
-    """The cheap checks, on reads, before an upload's body is read: who, where, pace."""
+async def check_may_add(forum: Forum, user: User | None, access: GroupAccess) -> User:
+    """The cheap checks before an upload's body is read: who, where (`access`, as the page
+    read it), pace. The write's transaction checks all three again."""
+    author = check_adder(forum, user, access)
     async with forum.db.reads() as reads:
-        access = await access_group(reads, user, group_id=group_id)
-        author = check_adder(forum, user, access)
         await check_pace(reads, forum.settings, author, "document", forum.now(), record=False)
     return author
 

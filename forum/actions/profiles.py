@@ -25,6 +25,7 @@ from forum.queries.notifications import Kind
 from forum.queries.profiles import VISIBILITIES, DirectoryQuery, Profile, ProfileFields
 from forum.queries.users import User
 from forum.rendering import BADGE_LABELS
+from forum.storage import save
 
 MAX_INTERESTS = 10
 MAX_PICTURE_BYTES = 5 * 1024 * 1024
@@ -90,13 +91,7 @@ async def do_set_picture(forum: Forum, user: User | None, file: BinaryIO | None,
         raise BadRequest("Choose a picture to upload.")
     file.seek(0)
     data, _ = await run_in_threadpool(reencode, await run_in_threadpool(file.read))
-    partial = forum.storage.begin()
-    try:
-        await run_in_threadpool(partial.write, data)
-        key = await forum.storage.commit(partial)
-    except BaseException:
-        forum.storage.discard(partial)
-        raise
+    key = await save(forum.storage, data)
     try:
         async with forum.db.transaction() as conn:
             old = await queries.set_picture(conn, member.id, key, forum.now())

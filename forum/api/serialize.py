@@ -105,7 +105,7 @@ def post_json(
         "user_title": post.badge,
         "badge_verified": bool(post.badge_verified) and post.badge in VERIFIABLE_BADGES,
         # Ours: the author's first post in this group (the page marks it for a welcome).
-        "first_in_group": bool(post.first_in_group),
+        "first_in_group": post.first_in_group,
     }
     if include_raw and post.visible:
         body["raw"] = post.raw

@@ -42,7 +42,8 @@ class Post:
     @classmethod
     def from_row(cls, row: Row) -> Post:
         values = {name: row[name] for name in cls.__slots__}
-        values["edited_by_moderator"] = bool(values["edited_by_moderator"])  # 0/1 on SQLite
+        for flag in ("first_in_group", "edited_by_moderator"):  # 0/1 on SQLite
+            values[flag] = bool(values[flag])
         return cls(**values)
 
     @property

@@ -18,7 +18,15 @@ from forum.permissions import can_add_document, can_remove_document
 from forum.queries import documents as queries
 from forum.uploads import read_upload
 from forum.views.common import base
-from forum.web import forum_of, path_int, redirect, render, viewer_of, with_retry_after
+from forum.web import (
+    forum_of,
+    path_int,
+    redirect,
+    render,
+    shown_on_form,
+    viewer_of,
+    with_retry_after,
+)
 
 _TYPED = ("title", "description", "tags", "url")
 
@@ -55,29 +63,24 @@ async def documents_page(
     return render(request, view, status)
 
 
-def _refused(error: ForumError) -> bool:
-    """Shown on the form (what the member can fix) rather than as an error page."""
-    return error.status_code in (400, 413, 415, 429)
-
-
 async def upload(request: Request) -> Response:
     """Add a file: the cheap checks before the body is read, then the body straight to
     storage (forum/uploads.py), then the file's kind and the row."""
     forum, viewer = forum_of(request), viewer_of(request)
     access = await access_group(forum.db, viewer, slug=request.path_params["slug"])
     try:
-        author = await actions.check_may_add(forum, viewer, access.group.id)
+        author = await actions.check_may_add(forum, viewer, access)
         async with read_upload(request, forum.storage, forum.settings.max_upload_bytes) as sent:
             try:
                 document_id = await actions.do_add_file(
                     forum, author, access.group.id, sent.fields, sent.file, sent.filename, sent.size
                 )
             except ForumError as error:
-                if not _refused(error):
+                if not shown_on_form(error):
                     raise
                 return await _failed(request, error, sent.fields, "file")
     except ForumError as error:
-        if not _refused(error):
+        if not shown_on_form(error):
             raise
         return await _failed(request, error, None, "file")
     return _added(request, access, document_id)
@@ -90,7 +93,7 @@ async def add_link(request: Request) -> Response:
     try:
         document_id = await actions.do_add_link(forum, viewer, access.group.id, form)
     except ForumError as error:
-        if not _refused(error):
+        if not shown_on_form(error):
             raise
         return await _failed(request, error, form, "link")
     return _added(request, access, document_id)

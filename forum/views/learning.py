@@ -21,6 +21,7 @@ from forum.web import (
     redirect,
     render,
     require_viewer,
+    shown_on_form,
     viewer_of,
     with_retry_after,
 )
@@ -86,7 +87,7 @@ async def new_update(
         try:
             update_id = await actions.do_post_update(forum, viewer, access.group.id, form)
         except ForumError as error:
-            if error.status_code not in (400, 429):
+            if not shown_on_form(error):
                 raise
             response = await new_update(request, form=form, errors=error.messages)
             response.status_code = error.status_code

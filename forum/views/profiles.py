@@ -18,7 +18,15 @@ from forum.queries.profiles import VISIBILITIES, Profile
 from forum.rendering import BADGE_LABELS
 from forum.uploads import read_upload
 from forum.views.common import base
-from forum.web import forum_of, redirect, render, require_viewer, viewer_of, with_retry_after
+from forum.web import (
+    forum_of,
+    redirect,
+    render,
+    require_viewer,
+    shown_on_form,
+    viewer_of,
+    with_retry_after,
+)
 
 _FIELDS = ("display_name", "bio", "organisation", "region", "visibility", "interests")
 
@@ -52,7 +60,7 @@ async def my_profile(
         try:
             await actions.do_save_profile(forum, viewer, form)
         except ForumError as error:
-            if error.status_code not in (400, 429):
+            if not shown_on_form(error):
                 raise
             return with_retry_after(
                 await my_profile(
@@ -83,7 +91,7 @@ async def upload_picture(request: Request) -> Response:
         async with read_upload(request, forum.storage, actions.MAX_PICTURE_BYTES) as sent:
             await actions.do_set_picture(forum, viewer, sent.file, sent.size)
     except ForumError as error:
-        if error.status_code not in (400, 413, 415, 429):
+        if not shown_on_form(error):
             raise
         response = await my_profile(request, errors=error.messages, status=error.status_code)
         return with_retry_after(response, error.wait_seconds)
