@@ -37,9 +37,10 @@ def avatar(username: str, name: str = "", picture: str = "", size: int = 48) -> 
             ' loading="lazy">'
         )
     letters = escape(initials(name or username))
+    # The letters' font and colour come from forum.css (.avatar text): a topic page has one
+    # of these per post, so each carries only what differs.
     return Markup(
-        f'<svg class="avatar" aria-hidden="true" focusable="false" width="{size}"'
-        f' height="{size}" viewBox="0 0 48 48"><rect width="48" height="48" rx="24"'
-        f' fill="{colour(username)}"/><text x="24" y="24" dy=".35em" text-anchor="middle"'
-        f' font-size="19" font-family="system-ui, sans-serif" fill="#fff">{letters}</text></svg>'
+        f'<svg class="avatar" aria-hidden="true" width="{size}" height="{size}"'
+        f' viewBox="0 0 48 48"><circle cx="24" cy="24" r="24" fill="{colour(username)}"/>'
+        f'<text x="24" y="24" dy=".35em">{letters}</text></svg>'
     )

@@ -82,6 +82,23 @@ class PostEdited(Event):
         return [post_channel(self.topic_id, self.debate_id)]
 
 
+@dataclass(frozen=True)
+class PostLiked(Event):
+    """A post's count of thanks changed. Alike for every reader: the count and its words;
+    who gave them is read on request (a reader's own button is theirs alone)."""
+
+    kind: ClassVar[str] = "post.liked"
+    topic_id: int
+    post_id: int
+    post_number: int
+    likes: int
+    likes_label: str
+    debate_id: int | None = None
+
+    def channels(self) -> list[str]:
+        return [post_channel(self.topic_id, self.debate_id)]
+
+
 def post_channel(topic_id: int, debate_id: int | None) -> str:
     """Where a post's events go: its topic's channel, or its debate's (a debate's page follows
     that one channel: its state, questions, answers and count)."""

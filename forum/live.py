@@ -162,7 +162,7 @@ class Presenter:
             debate_id if isinstance(debate_id, int) else None,
         )
         html: str = data["html"]
-        end = html.rfind("</article>")
+        end = html.rfind("</div>")  # the end of the post's body (templates/_post.html)
         return replace(event, data=data | {"html": html[:end] + actions + html[end:]})
 
 

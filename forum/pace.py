@@ -55,6 +55,12 @@ _ACTIONS = {
         "document",
         "documents",
     ),
+    "like": (
+        "You have thanked many posts today.",
+        "You can thank another in",
+        "thank you",
+        "thanks",
+    ),
 }
 
 
@@ -88,6 +94,8 @@ def pace_limits(settings: Settings, action: str, new: bool) -> list[Limit]:
             limits = [Limit(1, s.edit_interval_seconds, True), Limit(s.edits_per_hour, HOUR)]
         case "document":
             limits = [Limit(s.new_documents_per_hour if new else s.documents_per_hour, HOUR)]
+        case "like":
+            limits = [Limit(s.new_likes_per_day if new else s.likes_per_day, DAY)]
         case _:
             raise ValueError(f"no pace rules for the action {action!r}")
     return [limit for limit in limits if limit.count > 0 and limit.window > 0]

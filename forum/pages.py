@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from forum.content.diff import Segment
 from forum.permissions import PostControls
 from forum.queries.audit import AuditEntry
 from forum.queries.debates import Debate
@@ -12,6 +13,7 @@ from forum.queries.documents import Document
 from forum.queries.events import Answer, FeedDebate, GroupEvent
 from forum.queries.groups import Group, Invite
 from forum.queries.learning import LearningUpdate
+from forum.queries.likes import Liker
 from forum.queries.notifications import Level, Notification
 from forum.queries.outbox import EmailPrefs
 from forum.queries.posts import Post, Revision
@@ -96,9 +98,18 @@ class DebateLists:
 
 
 @dataclass(frozen=True)
+class ReplyTarget:
+    """The shown post a reply answers: its author and the start of its text, opened in place."""
+
+    username: str
+    excerpt: str
+
+
+@dataclass(frozen=True)
 class PostItem:
     post: Post
     controls: PostControls  # permissions.post_controls for this page's viewer
+    reply: ReplyTarget | None = None  # the post it answers, if shown
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +155,7 @@ class ComposerPage(Page):
 class RevisionEntry:
     revision: Revision
     removed: bool  # taken out of the history for safety
-    diff: list[tuple[str, str]] | None  # against the last version shown; None: show it whole
+    diff: list[Segment] | None  # by word, against the last version shown; None: show it whole
     readable: bool  # False: only that it was removed (its text is for moderators)
 
 
@@ -546,3 +557,13 @@ class DebateFormPage(Page):
     values: dict[str, str]
     questions: list[str]
     time_zones: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostLikesPage(Page):
+    """Who thanked a post (forum/views/likes.py)."""
+
+    template: ClassVar[str] = "post_likes.html"
+    post: Post
+    topic: Topic
+    likers: list[Liker]

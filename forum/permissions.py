@@ -111,10 +111,18 @@ class PostControls:
     flag: bool = False
     highlight: str | None = None
     welcome: bool = False  # the author's first post here: marked, with "Say welcome"
+    like: str | None = None  # "like" or "unlike" (the button offered): others' shown posts
 
     @property
     def any(self) -> bool:
-        return self.reply or self.edit or self.flag or self.highlight is not None or self.welcome
+        return (
+            self.reply
+            or self.edit
+            or self.flag
+            or self.highlight is not None
+            or self.welcome
+            or self.like is not None
+        )
 
 
 NO_CONTROLS = PostControls()
@@ -133,12 +141,13 @@ def can_edit_post(user: User | None, post: Post, topic: Topic) -> bool:
     return _can_edit(user, post_facts(post, topic))
 
 
-def post_controls(viewer: User | None, facts: PostFacts) -> PostControls:
+def post_controls(viewer: User | None, facts: PostFacts, *, liked: bool = False) -> PostControls:
     """THE rule for a post's controls, for a viewer who can read its topic: the topic page
     and live updates both use it. Anonymous readers get none; members quote and reply (not
     to a hidden post, nor in a closed topic unless staff) and flag others' posts; authors
     and staff edit as can_edit_post says; a member's first post in the group is marked for
-    the others to welcome."""
+    the others to welcome. Signed-in readers thank others' shown posts (`liked`: this viewer
+    already has, so the button takes it back; a post arriving live has no thanks yet)."""
     if viewer is None or facts.deleted:
         return NO_CONTROLS
     highlight = None
@@ -156,6 +165,9 @@ def post_controls(viewer: User | None, facts: PostFacts) -> PostControls:
         highlight=highlight,
         # Marked for the others, who can answer it; the author is not told they are new.
         welcome=reply and facts.first_in_group and viewer.id != facts.author_id,
+        like=None
+        if viewer.id == facts.author_id or facts.hidden
+        else ("unlike" if liked else "like"),
     )
 
 

@@ -92,6 +92,20 @@ def posts_label(count: int) -> str:
     return f"{count} post" if count == 1 else f"{count} posts"
 
 
+def role_marks(site_role: str, group_role: str) -> list[str]:
+    """What a post's author does here, said beside their badge: the site's staff and the
+    group's conveners."""
+    marks = {"admin": ["Admin"], "moderator": ["Moderator"]}.get(site_role, [])
+    return marks + (["Convener"] if group_role == "convener" else [])
+
+
+def likes_label(count: int) -> str:
+    """ "1 thank you", "3 thanks": beside a post, on the page and live ('' for none)."""
+    if count <= 0:
+        return ""
+    return "1 thank you" if count == 1 else f"{count} thanks"
+
+
 def local_time(ts: float, zone: ZoneInfo) -> Markup:
     """A moment as a reader without JavaScript sees it, in the forum's zone, the zone named:
     "Tuesday 8 December 2026, 19:00 GMT". live.js rewrites it in the reader's own zone."""
@@ -130,12 +144,15 @@ class Renderer:
             "moderation": moderation,
             "pace": pace,
             "posts_label": posts_label,
+            "likes_label": likes_label,
             "participants_label": participants_label,
             "notification_text": notification_text,
             "notification_url": lambda n: notification_url(n, url_path),
             "level_names": LEVEL_NAMES,
             "follow_hints": FOLLOW_HINTS,
             "avatar": self.avatar,
+            "author_avatar": self.author_avatar,
+            "role_marks": role_marks,
         }
         self.env.filters |= {
             "time_tag": time_tag,
@@ -164,6 +181,16 @@ class Renderer:
             else ""
         )
         return avatar(profile.username, profile.display_name, picture, size)
+
+    def author_avatar(self, username: str, picture_version: int, size: int = 40) -> Markup:
+        """Beside a post or in a list: the author's public picture (Post.picture_version),
+        else their initials."""
+        picture = (
+            self.url_path("profile_picture", username=username, version=picture_version)
+            if picture_version
+            else ""
+        )
+        return avatar(username, "", picture, size)
 
     def render(self, page: Page) -> str:
         context = {f.name: getattr(page, f.name) for f in fields(page)}

@@ -17,6 +17,7 @@ from forum.api import documents as api_documents
 from forum.api import events as api_events
 from forum.api import handlers as api
 from forum.api import learning as api_learning
+from forum.api import likes as api_likes
 from forum.api import notifications as api_notifications
 from forum.api import people as api_people
 from forum.api import search as api_search
@@ -31,6 +32,7 @@ from forum.views import (
     groups,
     home,
     learning,
+    likes,
     notifications,
     preview,
     profiles,
@@ -76,6 +78,18 @@ routes: list[BaseRoute] = [
     JsonRoute("/t/{slug}/{topic_id:id}.json", api.topic, methods=GET, name="api_topic_slug"),
     JsonRoute("/t/{topic_id:id}/posts.json", api.topic_posts, methods=GET, name="api_topic_posts"),
     JsonRoute("/posts", api.create_post, methods=POST, name="api_create_post"),
+    JsonRoute("/post_actions", api_likes.create, methods=POST, name="api_like"),
+    JsonRoute("/post_actions.json", api_likes.create, methods=POST, name="api_like_json"),
+    JsonRoute(
+        "/post_actions/{post_id:id}", api_likes.destroy, methods=["DELETE"], name="api_unlike"
+    ),
+    JsonRoute(
+        "/post_actions/{post_id:id}.json",
+        api_likes.destroy,
+        methods=["DELETE"],
+        name="api_unlike_json",
+    ),
+    JsonRoute("/post_action_users.json", api_likes.users, methods=GET, name="api_likers"),
     JsonRoute("/posts.json", api.create_post, methods=POST, name="api_create_post_json"),
     # Before /users/{username}.json, which "search" would otherwise match.
     JsonRoute("/users/search.json", api_search.users, methods=GET, name="api_users_search"),
@@ -309,6 +323,8 @@ routes: list[BaseRoute] = [
     Route("/p/{post_id:id}/edit", topics.edit_post, methods=FORM, name="edit_post"),
     JsonRoute("/preview", preview.preview, methods=POST, name="preview"),
     Route("/p/{post_id:id}/revisions", topics.revisions, methods=GET, name="revisions"),
+    Route("/p/{post_id:id}/like", likes.like_post, methods=POST, name="like_post"),
+    Route("/p/{post_id:id}/likes", likes.post_likes, methods=GET, name="post_likes"),
     Route("/p/{post_id:id}/flag", review.flag_post, methods=FORM, name="flag_post"),
     Route("/u/{username}/flag", review.flag_user, methods=FORM, name="flag_user"),
     # --- moderation ---

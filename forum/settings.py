@@ -75,6 +75,9 @@ class Settings:
     new_posts_per_hour: int = 10
     new_topics_per_day: int = 3
     new_flags_per_hour: int = 5
+    # Thanks (likes, forum/actions/likes.py): Discourse allows 50 a day.
+    likes_per_day: int = 50
+    new_likes_per_day: int = 20
     # Documents (forum/actions/documents.py): files kept in a folder on disk (forum/storage.py).
     documents_dir: str = "documents"
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -145,6 +148,8 @@ HELP: dict[str, str] = {
     "new_posts_per_hour": "posts_per_hour for a new account",
     "new_topics_per_day": "topics_per_day for a new account",
     "new_flags_per_hour": "flags_per_hour for a new account",
+    "likes_per_day": "posts one user may thank in a day (0: no limit)",
+    "new_likes_per_day": "likes_per_day for a new account",
 }
 
 

@@ -249,10 +249,17 @@
       if (!post) return;
       for (const part of ['.post-meta', '.cooked']) old.querySelector(part).replaceWith(post.querySelector(part));
       const was = old.querySelector('.post-actions'), now = post.querySelector('.post-actions');
+      const thanked = was && was.querySelector('.like-form'), like = now && now.querySelector('.like-form');
+      if (thanked && like) like.replaceWith(thanked); // the reader's own thanks are theirs, not the event's
       if (was) was.remove();
-      if (now) old.append(withToken(now));
+      if (now) old.querySelector('.post-body').append(withToken(now));
+      if (d.facts && (d.facts.hidden || d.facts.deleted)) (byId(`likes-${d.post_id}`) || {}).textContent = ''; // no thanks shown on a hidden post
       old.className = post.className; // highlighted or not
       if (d.debate_id && d.facts && d.facts.hidden && !old.querySelector('.removed')) announce(`An answer from ${d.username} is hidden while a moderator looks at it.`);
+    },
+    'post.liked'(d) { // the count beside a post, alike for every reader
+      const at = byId(`likes-${d.post_id}`);
+      if (at) showLikes(at, d);
     },
     'debate.question'(d) { // a host revealed a question: it opens under the others
       if (!questions || byId(`q${d.number}`)) return;
@@ -399,6 +406,31 @@
     for (const t of e.querySelectorAll('[name=csrf_token]')) t.value = csrf;
     return e;
   }
+  // Thanks are given in place, and the count follows (the server's event brings it to others).
+  function showLikes(at, d) {
+    at.textContent = '';
+    if (!d.likes) return;
+    const link = at.appendChild(Object.assign(make('a', '', d.likes_label), {href: `/p/${d.post_id}/likes`}));
+    link.append(make('span', 'visually-hidden', ` for post ${d.post_number}: see who`));
+  }
+  main.addEventListener('submit', (e) => {
+    const form = e.target.closest('.like-form');
+    if (!form || e.defaultPrevented) return;
+    e.preventDefault();
+    const button = form.querySelector('button'), article = form.closest('article'), body = new FormData(form);
+    button.disabled = true;
+    fetch(form.action, {method: 'POST', body, headers: {accept: 'application/json'}})
+      .then((r) => r.json().then((j) => {
+        if (!r.ok) return announce((j.errors || ['That did not work. Please try again.'])[0]);
+        button.setAttribute('aria-pressed', j.liked);
+        form.querySelector('[name=liked]').value = j.liked ? 'no' : 'yes';
+        const n = +article.id.replace('post-', ''), at = article.querySelector('.post-likes');
+        if (at) showLikes(at, {likes: j.likes, likes_label: j.likes_label, post_id: +at.id.replace('likes-', ''), post_number: n});
+        announce(j.liked ? `You thanked post ${n}.` : `You took back your thanks for post ${n}.`);
+      }))
+      .catch(() => announce('That did not work. Please try again.'))
+      .finally(() => { button.disabled = false; });
+  });
   // Reading: the furthest post scrolled into view is reported as read (Discourse's
   // /topics/timings), at most every 3 s, and once more as the page is left.
   const readTopic = posts && posts.dataset.readTopic;

@@ -134,7 +134,9 @@ async def test_quote_reply_prefills_the_quote_and_links_back(client, arrange) ->
     )
     assert r.status_code == 303
     page = await c.get(f"/t/quotes/{written.topic_id}")
-    assert 'replying to <a href="#post-1">post 1</a>' in page.text
+    # The answered post opens in place, and links to itself.
+    assert f"<summary>In reply to #1 by {ana.username}</summary>" in page.text
+    assert f'<a href="/t/quotes/{written.topic_id}/1">Go to post #1</a>' in page.text
     assert "<blockquote>" in page.text
 
 
@@ -152,11 +154,12 @@ async def test_edit_keeps_every_revision_and_shows_edited(client, arrange, db) -
     assert r.status_code == 303
     page = await c.get(f"/t/edits/{written.topic_id}")
     assert "Walked 20 minutes today." in page.text
-    assert f'href="/p/{written.post_id}/revisions">edited</a>' in page.text
+    assert f'href="/p/{written.post_id}/revisions">edited<span' in page.text
     history = await c.get(f"/p/{written.post_id}/revisions")
     assert "Version 1" in history.text and "Version 2" in history.text
-    assert "<del>- Walked 10 minutes.</del>" in history.text
-    assert "<ins>+ Walked 20 minutes today.</ins>" in history.text
+    assert '<del><span class="visually-hidden">Removed: </span>10<' in history.text
+    assert '<ins><span class="visually-hidden">Added: </span>20<' in history.text
+    assert '<ins><span class="visually-hidden">Added: </span> today<' in history.text
     rows = await db.fetch_all(
         "SELECT version, raw FROM post_revisions WHERE post_id = :p ORDER BY version",
         {"p": written.post_id},

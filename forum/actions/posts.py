@@ -377,6 +377,8 @@ async def _write_post(
         badge_verified=author.badge_verified_at is not None,
         author_role=author.role,
         first_in_group=published.first_in_group,
+        group_role=published.group_role,
+        picture_version=published.picture_version,
     )
     place, counted = PostPlace(post_facts(post, topic)), None
     event: PostCreated | None = None

@@ -79,13 +79,23 @@ def topic_list(
     return body
 
 
+# Discourse's post action type of a like, the only one taken here (flags have their pages).
+LIKE = 2
+
 # What the API shows of a post a moderator hid or removed: never its text.
 HIDDEN_COOKED = "<p>This post is hidden or was removed by a moderator.</p>"
 
 
 def post_json(
-    post: Post, topic: Topic, *, can_edit: bool, include_raw: bool = False
+    post: Post,
+    topic: Topic,
+    *,
+    can_edit: bool,
+    include_raw: bool = False,
+    liked: bool | None = None,
 ) -> dict[str, Any]:
+    """`liked`: whether the viewer has thanked it, where that was read (Discourse's
+    actions_summary "acted")."""
     body: dict[str, Any] = {
         "id": post.id,
         "name": post.username,
@@ -106,6 +116,10 @@ def post_json(
         "badge_verified": bool(post.badge_verified) and post.badge in VERIFIABLE_BADGES,
         # Ours: the author's first post in this group (the page marks it for a welcome).
         "first_in_group": post.first_in_group,
+        # Thanks: Discourse's likes (post_action_type_id 2), counted.
+        "actions_summary": [
+            {"id": LIKE, "count": post.like_count} | ({} if liked is None else {"acted": liked})
+        ],
     }
     if include_raw and post.visible:
         body["raw"] = post.raw

@@ -382,7 +382,7 @@ async def list_answers(conn: Connection, debate_id: int) -> list[Answer]:
     """Every answer, in the order written (hidden and removed ones too: callers show them as
     a topic page does)."""
     rows = await conn.fetch_all(
-        POST_SELECT.replace(" FROM ", ", a.question, a.highlighted_at FROM ", 1)
+        POST_SELECT.replace(" FROM posts p ", ", a.question, a.highlighted_at FROM posts p ", 1)
         + " JOIN debate_answers a ON a.post_id = p.id WHERE a.debate_id = :d ORDER BY p.id",
         {"d": debate_id},
     )
@@ -391,7 +391,7 @@ async def list_answers(conn: Connection, debate_id: int) -> list[Answer]:
 
 async def get_answer(conn: Connection, post_id: int) -> Answer | None:
     row = await conn.fetch_one(
-        POST_SELECT.replace(" FROM ", ", a.question, a.highlighted_at FROM ", 1)
+        POST_SELECT.replace(" FROM posts p ", ", a.question, a.highlighted_at FROM posts p ", 1)
         + " JOIN debate_answers a ON a.post_id = p.id WHERE p.id = :p",
         {"p": post_id},
     )

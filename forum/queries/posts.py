@@ -9,12 +9,26 @@ from typing import Any
 from forum.db import Connection, Row
 from forum.queries._sql import in_list
 
+# The author's role in the post's group ("convener" is marked beside their name), read by
+# the memberships primary key.
+GROUP_ROLE = (
+    "coalesce((SELECT m.role FROM memberships m JOIN topics gt ON gt.group_id = m.group_id"
+    " WHERE gt.id = p.topic_id AND m.user_id = p.user_id), '') AS group_role"
+)
+# A picture shown beside posts only when its owner shows their profile to everyone: the
+# same post reaches every reader of the topic, live as on the page (else initials).
+PUBLIC_PICTURE = (
+    "CASE WHEN pr.visibility = 'everyone' AND pr.picture_key IS NOT NULL"
+    " THEN pr.picture_version ELSE 0 END AS picture_version"
+)
 POST_SELECT = (
     "SELECT p.id, p.topic_id, p.post_number, p.user_id, u.username, u.badge, p.raw, p.cooked,"
     " p.reply_to_post_number, p.created_at, p.edited_at, p.version,"
     " u.badge_verified_at IS NOT NULL AS badge_verified, p.hidden_at, p.deleted_at,"
-    " u.role AS author_role, p.first_in_group, p.edited_by_moderator"
+    " u.role AS author_role, p.first_in_group, p.edited_by_moderator, p.like_count,"
+    f" {GROUP_ROLE}, {PUBLIC_PICTURE}"
     " FROM posts p JOIN users u ON u.id = p.user_id"
+    " LEFT JOIN profiles pr ON pr.user_id = p.user_id"
 )
 
 
@@ -38,6 +52,9 @@ class Post:
     author_role: str = "member"  # the author's site role: staff act only on posts of their rank
     first_in_group: bool = False  # the author's first post in the group: others welcome them
     edited_by_moderator: bool = False  # held, then edited by a moderator before it was approved
+    like_count: int = 0  # thanks from other readers (forum/actions/likes.py)
+    group_role: str = ""  # the author's membership of the group: "member", "convener" or ""
+    picture_version: int = 0  # the author's picture, when everyone may see it; 0: initials
 
     @classmethod
     def from_row(cls, row: Row) -> Post:
@@ -94,6 +111,16 @@ async def list_posts_by_ids(conn: Connection, topic_id: int, post_ids: list[int]
     return [Post.from_row(r) for r in rows]
 
 
+async def list_posts_numbered(conn: Connection, topic_id: int, numbers: list[int]) -> list[Post]:
+    """These posts of a topic, by number (the earlier posts a page's replies answer)."""
+    numbers_sql, params = in_list("n", numbers[:100])
+    rows = await conn.fetch_all(
+        f"{POST_SELECT} WHERE p.topic_id = :t AND p.post_number IN {numbers_sql}",
+        params | {"t": topic_id},
+    )
+    return [Post.from_row(r) for r in rows]
+
+
 async def list_post_ids(conn: Connection, topic_id: int) -> list[int]:
     rows = await conn.fetch_all(
         "SELECT id FROM posts WHERE topic_id = :t ORDER BY post_number", {"t": topic_id}
@@ -141,6 +168,8 @@ class Published:
     posts_count: int
     answered: bool = False  # this reply is the topic's first from someone else
     first_in_group: bool = False  # the author's first post in the group
+    group_role: str = ""  # the author's membership of the group (Post.group_role)
+    picture_version: int = 0  # the author's public picture (Post.picture_version)
 
 
 # A reply from anyone but the topic's author answers it (the conveners' unanswered list),
@@ -171,6 +200,12 @@ _FIRST_IN_GROUP = (
     " WHERE group_id = :g AND user_id = :u AND first_posted_at IS NULL RETURNING user_id"
 )
 _INSERT_REVISION = "INSERT INTO post_revisions (post_id, version, raw, cooked, user_id, created_at)"
+# How the post shows its author (Post.group_role, Post.picture_version), read with the write.
+_AUTHOR_MARKS = (
+    "(SELECT role FROM memberships WHERE group_id = :g AND user_id = :u) AS group_role,"
+    " (SELECT picture_version FROM profiles WHERE user_id = :u AND visibility = 'everyone'"
+    " AND picture_key IS NOT NULL) AS picture_version"
+)
 
 
 async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> Published:
@@ -190,8 +225,18 @@ async def _write_post_sqlite(conn: Connection, params: dict[str, Any]) -> Publis
     )
     await conn.execute(_COUNT_FOR_AUTHOR, params)
     await conn.execute(_COUNT_FOR_GROUP, params)
+    marks = await conn.fetch_one(f"SELECT {_AUTHOR_MARKS}", params)
+    assert marks is not None
     answered = bumped["answered_at"] == params["now"] and number > 1
-    return Published(post_id, number, int(bumped["reply_count"]) + 1, answered, first)
+    return Published(
+        post_id,
+        number,
+        int(bumped["reply_count"]) + 1,
+        answered,
+        first,
+        marks["group_role"] or "",
+        int(marks["picture_version"] or 0),
+    )
 
 
 _WRITE_POST_POSTGRESQL = (
@@ -200,8 +245,8 @@ _WRITE_POST_POSTGRESQL = (
     " EXISTS (SELECT 1 FROM first) FROM bump RETURNING id, post_number, first_in_group),"
     f" revision AS ({_INSERT_REVISION} SELECT id, 1, :raw, :cooked, :u, :now FROM post),"
     f" author AS ({_COUNT_FOR_AUTHOR}), grp AS ({_COUNT_FOR_GROUP})"
-    " SELECT post.id, post.post_number, post.first_in_group, bump.reply_count, bump.answered_at"
-    " FROM post, bump"
+    " SELECT post.id, post.post_number, post.first_in_group, bump.reply_count, bump.answered_at,"
+    f" {_AUTHOR_MARKS} FROM post, bump"
 )
 
 
@@ -219,6 +264,8 @@ async def _write_post_postgresql(conn: Connection, params: dict[str, Any]) -> Pu
         int(row["reply_count"]) + 1,
         answered,
         bool(row["first_in_group"]),
+        row["group_role"] or "",
+        int(row["picture_version"] or 0),
     )
 
 

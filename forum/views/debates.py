@@ -17,6 +17,7 @@ from forum.forms import read_input
 from forum.pages import AnswerItem, DebateFormPage, DebatePage, QuestionItem
 from forum.permissions import can_reply, is_staff, post_controls, post_facts
 from forum.queries import debates as debate_queries
+from forum.queries import likes as like_queries
 from forum.queries import posts as post_queries
 from forum.views.common import base, live_since, seen_on_page
 from forum.views.topics import held_url, new_idempotency_key
@@ -75,7 +76,7 @@ async def new_debate(request: Request) -> Response:
 
 
 def _question_items(
-    view: DebateView, request: Request
+    view: DebateView, request: Request, liked: set[int]
 ) -> tuple[list[QuestionItem], list[QuestionItem]]:
     viewer, debate = viewer_of(request), view.debate
     topic = view.access.topic.topic
@@ -87,7 +88,9 @@ def _question_items(
             AnswerItem(
                 a.post,
                 post_controls(
-                    viewer, post_facts(a.post, topic, hosts=hosts, highlighted=a.highlighted)
+                    viewer,
+                    post_facts(a.post, topic, hosts=hosts, highlighted=a.highlighted),
+                    liked=a.post.id in liked,
                 ),
                 a.highlighted,
                 a.post.user_id in hosts,
@@ -117,7 +120,10 @@ async def _debate_page(
     view = await read_debate(db, viewer, path_int(request, "debate_id"), forum.now())
     debate, access = view.debate, view.access.topic
     opening = view.opening
-    revealed, prepared = _question_items(view, request)
+    answers = [a for q in view.questions for a in (*q.answers, *q.in_transcript)]
+    thanked = [a.post.id for a in answers if a.post.like_count]
+    liked = await like_queries.liked_among(db, viewer.id, thanked) if viewer and thanked else set()
+    revealed, prepared = _question_items(view, request, liked)
     reminded = viewer is not None and await debate_queries.has_reminder(db, debate.id, viewer.id)
     # The form is there from the start, its questions added as they are revealed (live.js).
     can_answer = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import secrets
 from typing import Any
 
@@ -15,10 +14,21 @@ from forum.actions import posts as post_actions
 from forum.actions.drafts import Draft, PostEdit
 from forum.actions.holds import Held, PrivacyWarning
 from forum.auth import seen_signature
+from forum.content.cook import excerpt
+from forum.content.diff import word_diff
+from forum.content.offload import off_the_loop
+from forum.db import Database
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pace import SLOW_MODE_CHOICES
-from forum.pages import ComposerPage, PostItem, RevisionEntry, RevisionsPage, TopicPage
+from forum.pages import (
+    ComposerPage,
+    PostItem,
+    ReplyTarget,
+    RevisionEntry,
+    RevisionsPage,
+    TopicPage,
+)
 from forum.permissions import (
     can_edit_post,
     can_moderate,
@@ -29,6 +39,7 @@ from forum.permissions import (
     post_facts,
 )
 from forum.queries import debates as debate_queries
+from forum.queries import likes as like_queries
 from forum.queries import posts as post_queries
 from forum.queries import reading as reading_queries
 from forum.queries import topics as topic_queries
@@ -36,6 +47,7 @@ from forum.queries.groups import Group
 from forum.queries.notifications import Level
 from forum.queries.posts import Post, Revision
 from forum.queries.topics import Topic
+from forum.queries.users import User
 from forum.views.common import base, live_since, seen_on_page
 from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
 
@@ -83,7 +95,7 @@ async def topic_page(request: Request) -> Response:
         live_since=await live_since(request, f"topic:{topic.id}"),
         topic=topic,
         group=access.group,
-        posts=[PostItem(p, post_controls(viewer, post_facts(p, topic))) for p in posts],
+        posts=await post_items(db, viewer, topic, posts),
         prev_before=first if first > 1 else None,
         next_after=last if last < topic.highest_post_number else None,
         can_reply=can_reply(viewer, access.group, access.membership, topic),
@@ -101,6 +113,33 @@ async def topic_page(request: Request) -> Response:
         ),
     )
     return render(request, page)
+
+
+async def post_items(
+    db: Database, viewer: User | None, topic: Topic, posts: list[Post]
+) -> list[PostItem]:
+    """A page's posts with this viewer's controls (their own thanks read only where a post
+    has any) and, for a reply, the post it answers (read only when not on this page)."""
+    thanked = [p.id for p in posts if p.like_count]
+    liked = await like_queries.liked_among(db, viewer.id, thanked) if viewer and thanked else set()
+    shown = {p.post_number: p for p in posts}
+    wanted = {p.reply_to_post_number for p in posts if p.reply_to_post_number} - shown.keys()
+    if wanted and not topic.is_debate:
+        shown |= {
+            p.post_number: p
+            for p in await post_queries.list_posts_numbered(db, topic.id, sorted(wanted))
+        }
+    items = []
+    for post in posts:
+        target = shown.get(post.reply_to_post_number or 0)
+        reply = (
+            ReplyTarget(target.username, excerpt(target.cooked, 300))
+            if target is not None and target.visible and not topic.is_debate
+            else None
+        )
+        controls = post_controls(viewer, post_facts(post, topic), liked=post.id in liked)
+        items.append(PostItem(post, controls, reply))
+    return items
 
 
 async def topic_by_id(request: Request) -> Response:
@@ -331,16 +370,6 @@ async def edit_post(request: Request) -> Response:
     )
 
 
-def line_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """(kind, line) pairs with kind 'same', 'added' or 'removed', for the revisions page."""
-    kinds = {" ": "same", "+": "added", "-": "removed"}
-    return [
-        (kinds[line[0]], line[2:])
-        for line in difflib.ndiff(old.splitlines(), new.splitlines())
-        if line[0] in kinds
-    ]
-
-
 def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionEntry]:
     """What the history page shows of each version. A redacted version is, for readers, a
     line saying it was removed, and no diff touches it: the next version readers may see is
@@ -352,7 +381,7 @@ def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionE
         if removed and not moderator:
             entries.append(RevisionEntry(revision, removed=True, diff=None, readable=False))
             continue
-        diff = line_diff(shown.raw, revision.raw) if shown is not None else None
+        diff = word_diff(shown.raw, revision.raw) if shown is not None else None
         entries.append(RevisionEntry(revision, removed=removed, diff=diff, readable=True))
         shown = revision
     return entries
@@ -369,11 +398,16 @@ async def revisions(request: Request) -> Response:
     # members like any other.
     staff = is_staff(viewer)
     history = await post_queries.list_revisions(db, post.id, with_redacted=staff)
+    # Each diff is bounded (forum/content/diff.py), but a long post edited often makes many.
+    entries = await off_the_loop(
+        sum(len(revision.raw) for revision in history),
+        lambda: revision_entries(history, staff),
+    )
     page = RevisionsPage(
         **base(request, f"Edit history of post {post.post_number}"),
         post=post,
         topic=access.topic,
-        revisions=revision_entries(history, staff),
+        revisions=entries,
     )
     return render(request, page)
 
