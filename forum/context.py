@@ -30,6 +30,8 @@ class Forum:
     clock: Clock
     # Composer previews per person in this process (bounded memory; views/preview.py).
     preview_limits: RateLimiter = field(default_factory=RateLimiter)
+    # Drafts saved as they are typed, per person in this process (forum/actions/saved_drafts.py).
+    draft_limits: RateLimiter = field(default_factory=RateLimiter)
     # Notification choices per person in this process (forum/actions/following.py).
     follow_limits: RateLimiter = field(default_factory=RateLimiter)
     # The watched words as this process last read them, used only at their current version.

@@ -37,6 +37,7 @@ class Page:
     bell_since: str = ""  # "user:<id>=id": where the bell's live updates resume
     unanswered_count: int = 0  # a convener's topics waiting for an answer (the header)
     review_waiting: int = 0  # items waiting in the review queue (the header, without JS too)
+    confirmation: str = ""  # what the last action did, said once (forum/confirmations.py)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +54,10 @@ class HomePage(Page):
     topics: list[Topic]
     next_cursor: str | None
     live_debates: list[Debate] = field(default_factory=list)
+    my_groups: list[Group] = field(default_factory=list)  # the viewer's (New topic in one)
     reading: dict[int, Reading] = field(default_factory=dict)  # the viewer's, by topic id
     new_since: float = 0.0  # topics created since, not yet opened by the viewer, are new
+    readers: dict[int, int] = field(default_factory=dict)  # members who opened each topic
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +85,7 @@ class GroupPage(Page):
     level: Level | None = None  # how closely the viewer follows the group (None: signed out)
     reading: dict[int, Reading] = field(default_factory=dict)  # the viewer's, by topic id
     new_since: float = 0.0  # topics created since, not yet opened by the viewer, are new
+    readers: dict[int, int] = field(default_factory=dict)  # members who opened each topic
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from forum.api import debates as api_debates
 from forum.api import documents as api_documents
+from forum.api import drafts as api_drafts
 from forum.api import events as api_events
 from forum.api import handlers as api
 from forum.api import learning as api_learning
@@ -322,6 +323,13 @@ routes: list[BaseRoute] = [
     Route("/t/{topic_id:id}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
     Route("/p/{post_id:id}/edit", topics.edit_post, methods=FORM, name="edit_post"),
     JsonRoute("/preview", preview.preview, methods=POST, name="preview"),
+    # --- composing (issue 13): the docked reply box's quotes, drafts saved as they are typed ---
+    JsonRoute("/t/{topic_id:id}/reply.json", topics.reply_quote, methods=GET, name="reply_quote"),
+    JsonRoute("/drafts.json", api_drafts.save, methods=POST, name="drafts"),
+    JsonRoute("/drafts/{draft_key}.json", api_drafts.show, methods=GET, name="draft"),
+    JsonRoute(
+        "/drafts/{draft_key}.json", api_drafts.delete, methods=["DELETE"], name="delete_draft"
+    ),
     Route("/p/{post_id:id}/revisions", topics.revisions, methods=GET, name="revisions"),
     Route("/p/{post_id:id}/like", likes.like_post, methods=POST, name="like_post"),
     Route("/p/{post_id:id}/likes", likes.post_likes, methods=GET, name="post_likes"),

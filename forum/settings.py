@@ -32,6 +32,8 @@ class Settings:
     login_limit_window_seconds: int = 300
     signups_per_address_per_hour: int = 10
     previews_per_minute: int = 60
+    draft_saves_per_minute: int = 60
+    drafts_per_user: int = 50
     follow_changes_per_minute: int = 60
     read_reports_per_minute: int = 120
     searches_per_minute: int = 30
@@ -109,6 +111,8 @@ HELP: dict[str, str] = {
     "login_limit_window_seconds": "length of the login rate-limit window",
     "signups_per_address_per_hour": "accounts that one network address may create in an hour",
     "previews_per_minute": "composer previews one person may ask one server for in a minute",
+    "draft_saves_per_minute": "drafts one person may save (as they type) on one server a minute",
+    "drafts_per_user": "drafts kept for one person; saving another drops their oldest",
     "read_reports_per_minute": "reports of how far one person has read, per server and minute",
     "searches_per_minute": "searches one person (or address, signed out) may make a minute",
     "follow_changes_per_minute": (

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
+from forum.confirmations import confirm, said_once
 from forum.context import Forum
 from forum.errors import BadRequest, ForumError, NotAuthenticated, NotFound
 from forum.forms import MAX_ID
@@ -137,7 +138,10 @@ async def topic_page_of(
 
 
 def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
-    return HTMLResponse(forum_of(request).renderer.render(page), status_code=status_code)
+    response = HTMLResponse(forum_of(request).renderer.render(page), status_code=status_code)
+    if page.confirmation:
+        said_once(request, response)
+    return response
 
 
 def error_response(
@@ -172,9 +176,13 @@ def with_retry_after(response: Response, wait_seconds: int | None) -> Response:
     return response
 
 
-def redirect(url: str) -> RedirectResponse:
+def redirect(url: str, said: str | None = None) -> RedirectResponse:
+    """`said`: the next page confirms what was done (forum/confirmations.py)."""
     # 303: after a POST the browser fetches the new page with GET, so reload never re-posts.
-    return RedirectResponse(url, status_code=303)
+    response = RedirectResponse(url, status_code=303)
+    if said is not None:
+        confirm(response, said)
+    return response
 
 
 def client_address(request: Request) -> str:

@@ -1,7 +1,8 @@
 /* Writing help for every box where a member writes (POST /preview): warns of text that could
    identify a patient as they type, and shows the post as it will look. Each
    [data-privacy-check] names its textarea (data-for) and, for new topics, the title
-   (data-title). Posting never depends on it: the server checks again. */
+   (data-title); data-toolbar adds the formatting buttons, data-draft-key keeps a draft on the
+   server as they type. Ctrl+Enter posts. Posting never depends on it: the server checks again. */
 (() => {
   const token = document.querySelector('meta[name="csrf-token"]');
   if (!token) return;
@@ -108,6 +109,162 @@
     box.addEventListener('click', close);
     box.addEventListener('blur', close);
   };
+  // Markdown around the selection, from a toolbar (one Tab stop; the arrow keys move along it)
+  // or Ctrl+B and Ctrl+I in the box. Typed in as the browser's own editing, so Ctrl+Z undoes it.
+  const edit = (box, from, to, text, select) => {
+    box.focus();
+    box.setSelectionRange(from, to);
+    if (!document.execCommand('insertText', false, text)) {
+      box.setRangeText(text);
+      box.dispatchEvent(new Event('input', {bubbles: true}));
+    }
+    box.setSelectionRange(from + select[0], from + select[1]);
+  };
+  const wrap = (mark, placeholder) => (box) => {
+    const {selectionStart: s, selectionEnd: e} = box, chosen = box.value.slice(s, e) || placeholder;
+    edit(box, s, e, mark + chosen + mark, [mark.length, mark.length + chosen.length]);
+  };
+  const link = (box) => { // the address is selected, to be typed over
+    const {selectionStart: s, selectionEnd: e} = box, chosen = box.value.slice(s, e) || 'link text';
+    const text = `[${chosen}](https://)`;
+    edit(box, s, e, text, [chosen.length + 3, text.length - 1]);
+  };
+  const lines = (mark) => (box) => { // each line of the selection, or the caret's line
+    const v = box.value, s = box.selectionStart && v.lastIndexOf('\n', box.selectionStart - 1) + 1;
+    const e = box.selectionEnd > s && v[box.selectionEnd - 1] === '\n' ? box.selectionEnd - 1 : box.selectionEnd;
+    const end = v.indexOf('\n', e) < 0 ? v.length : v.indexOf('\n', e);
+    const text = v.slice(s, end).split('\n').map((line) => mark + line).join('\n');
+    edit(box, s, end, text, [text.length, text.length]);
+  };
+  const tools = [ // name, shown, what it does, its keys
+    ['Bold', 'Bold', wrap('**', 'bold text'), 'Control+B'],
+    ['Italic', 'Italic', wrap('*', 'italic text'), 'Control+I'],
+    ['Link', 'Link', link],
+    ['Bulleted list', 'List', lines('- ')],
+    ['Quote', 'Quote', lines('> ')],
+  ];
+  const toolbar = (box) => {
+    const bar = make('div', '', 'toolbar');
+    bar.setAttribute('role', 'toolbar');
+    bar.setAttribute('aria-label', 'Formatting');
+    bar.setAttribute('aria-controls', box.id);
+    const buttons = tools.map(([name, shown, act, keys], i) => {
+      const b = bar.appendChild(make('button', shown, `secondary tool-${shown.toLowerCase()}`));
+      b.type = 'button';
+      b.tabIndex = i ? -1 : 0;
+      if (name !== shown) b.setAttribute('aria-label', name);
+      if (keys) b.setAttribute('aria-keyshortcuts', keys);
+      b.onclick = () => act(box);
+      return b;
+    });
+    bar.onkeydown = (e) => {
+      const i = buttons.indexOf(document.activeElement), n = buttons.length;
+      const j = {ArrowRight: i + 1, ArrowLeft: i + n - 1, Home: 0, End: n - 1}[e.key];
+      if (i < 0 || j === undefined) return;
+      e.preventDefault();
+      buttons[i].tabIndex = -1;
+      buttons[j % n].tabIndex = 0;
+      buttons[j % n].focus();
+    };
+    box.before(bar);
+    box.addEventListener('keydown', (e) => {
+      const key = (e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase();
+      if (key === 'b' || key === 'i') e.preventDefault(), tools[key === 'b' ? 0 : 1][2](box);
+    });
+  };
+  // Drafts kept on the server as they are typed (POST /drafts.json, Discourse's shape), so a
+  // reload, a crash or another device loses nothing; the post that sends one deletes it on the
+  // server. A save names the draft's sequence: one changed elsewhere since is not overwritten.
+  // "draft:<key>" in localStorage tells the topic page (dock.js) to load this at once.
+  const drafts = (out, box, title, recheck) => {
+    const form = box.form, key = out.dataset.draftKey, hint = `draft:${key}`;
+    const status = make('p', '', 'hint draft-status');
+    status.setAttribute('role', 'status'); // polite; said once, not at every save
+    (form.querySelector('[type=submit]') || box).before(status);
+    const tell = (text) => { if (status.textContent !== text) status.textContent = text; };
+    const remember = (on) => {
+      try { on ? localStorage.setItem(hint, '1') : localStorage.removeItem(hint); } catch (e) { /* storage off */ }
+    };
+    const typed = () => {
+      const to = form.elements.reply_to_post_number, data = {raw: box.value};
+      if (title) data.title = title.value;
+      if (to && to.value) data.reply_to_post_number = +to.value;
+      return JSON.stringify(data);
+    };
+    const ask = () => fetch(out.dataset.draftUrl, {headers: {Accept: 'application/json'}}).then((r) => r.ok && r.json());
+    let sequence = 0, saved, timer, busy, stuck, sent, ready;
+    const save = async (leaving) => {
+      clearTimeout(timer);
+      const data = typed();
+      if (!ready || busy) return void (timer = setTimeout(save, 500)); // one save at a time
+      if (sent || stuck || data === saved) return;
+      busy = true;
+      try {
+        const r = await fetch(out.dataset.draftsUrl, {method: 'POST', keepalive: leaving === true, headers: {Accept: 'application/json'},
+          body: new URLSearchParams({draft_key: key, data, sequence, csrf_token: token.content})});
+        const j = await r.json();
+        if (r.ok) {
+          [sequence, saved] = [j.draft_sequence, data];
+          remember(sequence);
+          tell(sequence ? 'Draft saved' : '');
+        } else if (r.status === 409) { // another window or device saved (or posted) it since
+          stuck = true;
+          status.textContent = 'This draft was changed in another window or device, so this version is not saved. ';
+          const keep = status.appendChild(make('button', 'Save this version instead', 'link'));
+          keep.type = 'button';
+          keep.onclick = () => ask().then((now) => {
+            if (!now) return;
+            [sequence, stuck, saved] = [now.draft_sequence, false, null];
+            status.textContent = '';
+            box.focus();
+            save();
+          }, () => {});
+        } else if (r.status === 429) {
+          timer = setTimeout(save, 1000 * ((j.extras || {}).wait_seconds || 10));
+        } else {
+          tell(`Draft not saved: ${(j.errors || [''])[0]}`);
+        }
+      } catch (e) {
+        tell('Draft not saved: the forum cannot be reached just now.'); // tried again at the next pause
+      } finally {
+        busy = false;
+      }
+    };
+    const later = () => {
+      clearTimeout(timer);
+      timer = setTimeout(save, 1500);
+    };
+    box.addEventListener('input', later);
+    if (title) title.addEventListener('input', later);
+    form.addEventListener('submit', () => {
+      sent = true; // the server deletes the draft with the post it became
+      clearTimeout(timer);
+      remember(false);
+    });
+    addEventListener('pagehide', () => save(true));
+    document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && save(true));
+    // Put back: into an empty box; before a quote the page started with; never over the text
+    // of a post the server sent back with its errors.
+    ask().then((j) => {
+      if (!j) return;
+      const draft = j.draft && JSON.parse(j.draft), had = box.value.trim();
+      sequence = j.draft_sequence;
+      remember(draft);
+      if (draft && !document.querySelector('.errors')) {
+        const raw = draft.raw || '';
+        if (!had) box.value = raw;
+        else if (!raw.includes(had)) box.value = `${raw.replace(/\s+$/, '')}\n\n${box.value}`;
+        if (title && draft.title && !title.value.trim()) title.value = draft.title;
+        const to = draft.reply_to_post_number;
+        if (to && !form.elements.reply_to_post_number) form.append(Object.assign(make('input'), {type: 'hidden', name: 'reply_to_post_number', value: to}));
+        tell('Draft restored');
+        box.dispatchEvent(new Event('change', {bubbles: true}));
+        recheck();
+        if (box.value !== raw) later(); // joined with the quote: keep that
+      }
+      if (saved === undefined && !timer && !document.querySelector('.errors')) saved = typed(); // else kept as shown
+    }).catch(() => {}).finally(() => { ready = true; });
+  };
   document.querySelectorAll('[data-privacy-check]').forEach((out, k) => {
     const box = document.getElementById(out.dataset.for), title = document.getElementById(out.dataset.title || '');
     if (!box) return;
@@ -174,6 +331,14 @@
     };
     box.addEventListener('input', later);
     if (title) title.addEventListener('input', later);
+    if (out.hasAttribute('data-toolbar')) toolbar(box);
+    box.addEventListener('keydown', (e) => { // Ctrl+Enter (Cmd+Enter on a Mac) posts, where one button does
+      const send = box.form && box.form.querySelectorAll('button[type=submit]');
+      if (e.key !== 'Enter' || !(e.ctrlKey || e.metaKey) || e.defaultPrevented || !send || send.length !== 1) return;
+      e.preventDefault();
+      box.form.requestSubmit(send[0]);
+    });
+    if (out.dataset.draftKey) drafts(out, box, title, check);
     // Re-shown with the server's identifiable-data warnings ("Post anyway" offered): that list
     // stands until the text changes (checking again now would say each warning twice). Any
     // other error: check now, as the server may not have looked at the text.

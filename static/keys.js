@@ -17,13 +17,14 @@
     return true;
   };
   const reply = () => {
-    const box = $('#raw');
+    const box = $('#raw'), bar = $('.dock-bar');
+    if (box && bar && !box.offsetParent) bar.click(); // docked and minimised (dock.js): open it
     if (box) box.scrollIntoView({block: 'center'}), box.focus({preventScroll: true});
     return !!box;
   };
   const search = () => { // the search page's own box, else the header's
     const box = $('main [type=search]') || $('[role=search] [name=q]');
-    if (box) box.focus(), box.select();
+    if (box && box.offsetParent) box.focus(), box.select(); // the header's box is hidden on a phone
     else location.href = '/search';
     return true;
   };

@@ -23,6 +23,20 @@
     };
   }
 
+  // What the last action did: put into its status region after load, so it is announced.
+  const said = document.querySelector('[data-said]');
+  if (said) {
+    const text = said.textContent;
+    said.textContent = '';
+    setTimeout(() => { said.textContent = text; }, 300);
+  }
+  // Menus (<details class="menu">): closed by Escape, back on their button, or a click elsewhere.
+  const menus = document.querySelectorAll('details.menu');
+  document.addEventListener('click', (e) => { for (const m of menus) if (m.open && !m.contains(e.target)) m.open = false; });
+  document.addEventListener('keydown', (e) => {
+    for (const m of menus) if (e.key === 'Escape' && m.open) m.open = false, m.querySelector('summary').focus();
+  });
+
   const main = document.querySelector('main[data-live-channels]');
   if (!main) return;
   const $ = (s) => main.querySelector(s), byId = (id) => document.getElementById(id);
@@ -214,6 +228,8 @@
     const row = list && frag(d.html), old = byId(`topic-row-${d.topic_id}`);
     if (!row) return;
     mark(row, old, d, created);
+    const carry = row.querySelector('[data-carry]'), had = old && old.querySelector('.readers:not(:empty)');
+    if (carry && had) carry.replaceWith(had.cloneNode(true)); // readers are counted on pages only
     const where = row.querySelector('.in-group'), was = old && old.querySelector('.in-group');
     if (where) where.hidden = was ? was.hidden : list.dataset.showGroup === 'no';
     if (old && !list.contains(old)) return old.replaceWith(row);
@@ -249,7 +265,7 @@
       if (!post) return;
       for (const part of ['.post-meta', '.cooked']) old.querySelector(part).replaceWith(post.querySelector(part));
       const was = old.querySelector('.post-actions'), now = post.querySelector('.post-actions');
-      const thanked = was && was.querySelector('.like-form'), like = now && now.querySelector('.like-form');
+      const thanked = was && was.querySelector('.like'), like = now && now.querySelector('.like');
       if (thanked && like) like.replaceWith(thanked); // the reader's own thanks are theirs, not the event's
       if (was) was.remove();
       if (now) old.querySelector('.post-body').append(withToken(now));
@@ -413,17 +429,18 @@
     const link = at.appendChild(Object.assign(make('a', '', d.likes_label), {href: `/p/${d.post_id}/likes`}));
     link.append(make('span', 'visually-hidden', ` for post ${d.post_number}: see who`));
   }
-  main.addEventListener('submit', (e) => {
-    const form = e.target.closest('.like-form');
-    if (!form || e.defaultPrevented) return;
+  document.addEventListener('submit', (e) => { // a post's thank-you button, in the page's #thanks form
+    const button = e.submitter;
+    if (!button || !button.classList.contains('like') || e.defaultPrevented) return;
     e.preventDefault();
-    const button = form.querySelector('button'), article = form.closest('article'), body = new FormData(form);
+    const article = button.closest('article'), body = new URLSearchParams(new FormData(e.target));
+    body.set('liked', button.value);
     button.disabled = true;
-    fetch(form.action, {method: 'POST', body, headers: {accept: 'application/json'}})
+    fetch(button.formAction, {method: 'POST', body, headers: {accept: 'application/json'}})
       .then((r) => r.json().then((j) => {
         if (!r.ok) return announce((j.errors || ['That did not work. Please try again.'])[0]);
         button.setAttribute('aria-pressed', j.liked);
-        form.querySelector('[name=liked]').value = j.liked ? 'no' : 'yes';
+        button.value = j.liked ? 'no' : 'yes';
         const n = +article.id.replace('post-', ''), at = article.querySelector('.post-likes');
         if (at) showLikes(at, {likes: j.likes, likes_label: j.likes_label, post_id: +at.id.replace('likes-', ''), post_number: n});
         announce(j.liked ? `You thanked post ${n}.` : `You took back your thanks for post ${n}.`);
@@ -457,9 +474,6 @@
     for (const a of posts.querySelectorAll('article.post')) seen.observe(a);
     addEventListener('pagehide', () => sendRead(true));
   }
-  // A topic's reply box loads its writing help (composer.js) when first used.
-  const lazy = document.querySelector('[data-composer]');
-  if (lazy) lazy.addEventListener('focusin', () => document.head.append(Object.assign(make('script'), {src: lazy.dataset.composer})), {once: true});
   const firstNew = byId('new');
   if (firstNew && !location.hash) firstNew.scrollIntoView({block: 'start'}), firstNew.focus({preventScroll: true});
   const waiting = $('[data-review-waiting]'); // the queue page's own count

@@ -25,7 +25,7 @@ async def test_sign_up_logs_you_in_with_a_safe_cookie(client, db) -> None:
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
     home = await c.get("/")
-    assert f">{name}</a>" in home.text and "Log out" in home.text
+    assert f'<span class="who">{name}</span>' in home.text and "Log out" in home.text
     user = await get_user_by_username(db, name)
     assert user is not None and user.badge == "carer" and user.role == "member"
 

@@ -52,7 +52,7 @@ QUERY_NAMES = [
     "before", "after", "to", "next", "status", "post_ids[]", "post_number", "account", "q",
     "group", "author", "order", "in", "page", "limit", "term", "upto", "saved", "sent",
     "topic_id", "group_id", "category_id", "show", "tag", "sort", "interest", "badge",
-    "organisation", "region", "name", "id", "post_action_type_id",
+    "organisation", "region", "name", "id", "post_action_type_id", "sequence",
 ]  # fmt: skip
 BAD_QUERY_VALUES = ["%00", "9" * 5000, "-1", "1e999", "%ff", "x" * 5000, "nan_1", "inf_9"]
 
@@ -68,7 +68,7 @@ FIELDS = [
     "uses", "joining", "members_listed", "aim", "approach", "audience", "measures", "conveners",
     "unanswered_hours", "url", "tags", "online_url", "place", "capacity", "answer",
     "display_name", "bio", "organisation", "region", "interests", "summary", "sources",
-    "liked", "post_action_type_id",
+    "liked", "post_action_type_id", "draft_key", "data", "sequence",
 ]  # fmt: skip
 
 
@@ -184,6 +184,7 @@ async def world(fresh: Any) -> Any:
         "event_id": str(event_id),
         "version": "1",
         "update_id": str(update_id),
+        "draft_key": f"topic_{written.topic_id}",
     }
     return made, member, admin, valid
 

@@ -40,6 +40,7 @@ from forum.permissions import (
 )
 from forum.queries import debates as debate_queries
 from forum.queries import posts as post_queries
+from forum.queries import saved_drafts as draft_queries
 from forum.queries import topics as topic_queries
 from forum.queries.audit import record_action
 from forum.queries.debates import Answering
@@ -166,6 +167,8 @@ async def do_new_topic(forum: Forum, user: User | None, group_id: int, draft: Dr
             forum, conn, author, group_id, title, writing.text, now
         )
         await idempotent.remember(conn, author, key, result)
+        # Sent, published or held: the draft it was is done with (actions/saved_drafts.py).
+        await draft_queries.delete_draft(conn, author.id, draft_queries.new_topic_key(group_id))
         return result
 
 
@@ -290,6 +293,8 @@ async def do_reply(forum: Forum, user: User | None, topic_id: int, draft: Draft)
             forum, conn, author, access.topic, writing.text, to, now, answering=answering
         )
         await idempotent.remember(conn, author, key, result)
+        # Sent, published or held: the draft it was is done with (actions/saved_drafts.py).
+        await draft_queries.delete_draft(conn, author.id, draft_queries.reply_key(topic_id))
         return result
 
 

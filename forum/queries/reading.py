@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forum.db import Connection, Row
+from forum.db import Connection, Database, Row
 from forum.queries._sql import in_list
 from forum.queries.notifications import Level
 
@@ -59,3 +59,17 @@ async def record_read(conn: Connection, user_id: int, topic_id: int, upto: int, 
         {"u": user_id, "t": topic_id, "n": upto, "now": now},
     )
     return row is not None
+
+
+async def count_readers(conn: Connection | Database, topic_ids: list[int]) -> dict[int, int]:
+    """How many members have read into each topic (a list's "readers" column; anonymous
+    readers are not counted: a view counter would cost a write per page read)."""
+    if not topic_ids:
+        return {}
+    ids_sql, params = in_list("t", topic_ids)
+    rows = await conn.fetch_all(
+        "SELECT topic_id, count(*) AS n FROM topic_users"
+        f" WHERE topic_id IN {ids_sql} AND last_read_post_number > 0 GROUP BY topic_id",
+        params,
+    )
+    return {int(r["topic_id"]): int(r["n"]) for r in rows}

@@ -54,9 +54,11 @@ from forum.web import (
 SITE_ROLES = [("member", "Member"), ("moderator", "Moderator"), ("admin", "Administrator")]
 
 
-def _logged_in(request: Request, user: User, token: str, next_path: str) -> Response:
+def _logged_in(
+    request: Request, user: User, token: str, next_path: str, said: str = "logged_in"
+) -> Response:
     settings = forum_of(request).settings
-    response = redirect(next_path)
+    response = redirect(next_path, said)
     secure = request.url.scheme == "https"
     cookie = session_cookie_header(
         sign_session(settings.secret_key, token),
@@ -139,7 +141,7 @@ async def signup(request: Request) -> Response:
         except (BadRequest, RateLimited) as error:
             errors, status, wait = error.messages, error.status_code, error.wait_seconds
         else:
-            return _logged_in(request, user, token, "/")
+            return _logged_in(request, user, token, "/", "signed_up")
     page = SignupPage(
         **base(request, "Sign up"), badges=list(BADGE_LABELS.items()), errors=errors, **values
     )
@@ -151,7 +153,7 @@ async def logout(request: Request) -> Response:
     auth = auth_of(request)
     if auth.session_token is not None:
         await account_actions.do_logout(forum_of(request), auth.session_token)
-    response = redirect("/")
+    response = redirect("/", "logged_out")
     clear_session_cookie(response, secure=request.url.scheme == "https")
     return response
 

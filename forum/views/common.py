@@ -8,8 +8,9 @@ from typing import Any
 from starlette.requests import Request
 
 from forum.actions.following import mark_seen
+from forum.confirmations import confirmation_of
 from forum.queries import notifications as notification_queries
-from forum.queries.reading import NEW_TOPIC_SECONDS, readings
+from forum.queries.reading import NEW_TOPIC_SECONDS, count_readers, readings
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.web import auth_of, forum_of
@@ -26,6 +27,7 @@ def base(request: Request, title: str) -> dict[str, Any]:
         "bell_since": auth.bell_since,
         "unanswered_count": auth.unanswered,
         "review_waiting": auth.review_waiting,
+        "confirmation": confirmation_of(request),
     }
 
 
@@ -44,16 +46,19 @@ async def seen_on_page(
 
 
 async def list_reading(request: Request, topics: list[Topic]) -> dict[str, Any]:
-    """A topic list's per-viewer fields: how far the viewer has read each listed topic, and
-    since when an unopened topic counts as new (signed-in viewers only; none of it is sent
-    live: live.js keeps each row's marker as rows move)."""
+    """A topic list's fields beyond its topics: how many members opened each; and, for a
+    signed-in viewer, how far they have read each listed topic and since when an unopened
+    topic counts as new. None of it is sent live: live.js carries each row's over as it
+    moves."""
     forum, viewer = forum_of(request), auth_of(request).user
+    topic_ids = [t.id for t in topics]
+    readers = await count_readers(forum.db, topic_ids)  # shown to everyone, unlike the rest
     if viewer is None:
-        return {}
-    reading = await readings(forum.db, viewer.id, [t.id for t in topics])
+        return {"readers": readers}
+    reading = await readings(forum.db, viewer.id, topic_ids)
     # New: created in the last two days, and after the member joined.
     since = max(forum.now() - NEW_TOPIC_SECONDS, viewer.created_at)
-    return {"reading": reading, "new_since": since}
+    return {"reading": reading, "new_since": since, "readers": readers}
 
 
 async def live_since(request: Request, channel: str) -> str:

@@ -106,7 +106,7 @@ async def join_group(request: Request) -> Response:
     viewer = require_viewer(request)
     access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
     await group_actions.do_join_group(forum_of(request), viewer, access.group.id)
-    return redirect(request.url_for("group", slug=access.group.slug).path)
+    return redirect(request.url_for("group", slug=access.group.slug).path, "joined")
 
 
 async def dismiss_welcome(request: Request) -> Response:
@@ -122,7 +122,7 @@ async def leave_group(request: Request) -> Response:
     viewer = require_viewer(request)
     access = await access_group(forum_of(request).db, viewer, slug=request.path_params["slug"])
     await group_actions.do_leave_group(forum_of(request), viewer, access.group.id)
-    return redirect(request.url_for("home").path)
+    return redirect(request.url_for("home").path, "left")
 
 
 async def members_page(request: Request, errors: list[str] | None = None) -> Response:

@@ -8,6 +8,7 @@ from starlette.responses import PlainTextResponse, Response
 from forum.access import readable_groups
 from forum.pages import HomePage
 from forum.queries import debates as debate_queries
+from forum.queries import groups as group_queries
 from forum.queries import topics as topic_queries
 from forum.views.common import base, list_reading, live_since
 from forum.web import forum_of, render, topic_page_of, viewer_of
@@ -22,6 +23,7 @@ async def home(request: Request) -> Response:
         request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
     )
     live_debates = await debate_queries.list_live(db, group_ids, forum_of(request).now())
+    mine = await group_queries.get_memberships(db, viewer.id) if viewer else {}
     page = HomePage(
         **base(request, "Home"),
         live_since=await live_since(request, "latest"),
@@ -29,6 +31,7 @@ async def home(request: Request) -> Response:
         topics=topics,
         next_cursor=next_cursor,
         live_debates=live_debates,
+        my_groups=[g for g in groups if g.id in mine],
         **await list_reading(request, topics),
     )
     return render(request, page)

@@ -30,7 +30,7 @@ async def like_post(request: Request) -> Response:
         )
     topic, number = done.topic, done.post.post_number
     link = request.url_for("post_link", slug=topic.slug, topic_id=topic.id, number=number).path
-    return redirect(f"{link}#post-{number}")
+    return redirect(f"{link}#post-{number}", "thanked" if done.liked else "unthanked")
 
 
 async def post_likes(request: Request) -> Response:

@@ -83,7 +83,7 @@ async def topic_level(request: Request) -> Response:
         forum, viewer, topic_id, following.parse_level(form.get("level"))
     )
     access = await access_topic(forum.db, viewer, topic_id)
-    return redirect(topic_url(request, access.topic) + "#follow")
+    return redirect(topic_url(request, access.topic) + "#follow", "following")
 
 
 async def group_level(request: Request) -> Response:
@@ -93,7 +93,7 @@ async def group_level(request: Request) -> Response:
     await following.do_set_group_level(
         forum, viewer, access.group.id, following.parse_level(form.get("level"))
     )
-    return redirect(request.url_for("group", slug=access.group.slug).path + "#follow")
+    return redirect(request.url_for("group", slug=access.group.slug).path + "#follow", "following")
 
 
 async def mute_user(request: Request) -> Response:

@@ -120,7 +120,7 @@ async def review_act(request: Request) -> Response:
         return response
     if speaks_json(request):
         return ForumJSON({"item": review_item_json(item)})
-    return redirect(request.url_for("review_queue").path)
+    return redirect(request.url_for("review_queue").path, "decided")
 
 
 async def review_claim(request: Request) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forum.access import access_group, access_post, access_topic
+from forum.access import TopicAccess, access_group, access_post, access_topic
 from forum.actions import edits as edit_actions
 from forum.actions import posts as post_actions
 from forum.actions.drafts import Draft, PostEdit
@@ -49,7 +49,7 @@ from forum.queries.posts import Post, Revision
 from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.views.common import base, live_since, seen_on_page
-from forum.web import forum_of, path_int, redirect, render, require_viewer, viewer_of
+from forum.web import ForumJSON, forum_of, path_int, redirect, render, require_viewer, viewer_of
 
 
 def topic_url(request: Request, topic: Topic, post_number: int | None = None) -> str:
@@ -216,7 +216,7 @@ async def new_topic(request: Request) -> Response:
                 return redirect(held_url(request, written))
             topic = await topic_queries.get_topic(db, written.topic_id)
             assert topic is not None
-            return redirect(topic_url(request, topic))
+            return redirect(topic_url(request, topic), "topic")
     return _composer(
         request,
         access.group,
@@ -246,18 +246,41 @@ def quote(post: Post) -> str:
     return f"> **{post.username}** wrote (post {post.post_number}):\n>\n{quoted}\n\n"
 
 
+def require_reply(viewer: User, access: TopicAccess) -> None:
+    if not can_reply(viewer, access.group, access.membership, access.topic):
+        raise Forbidden(
+            "This topic is closed to new replies."
+            if access.topic.closed
+            else "You cannot reply in this group."
+        )
+
+
+async def reply_quote(request: Request) -> Response:
+    """GET /t/{id}/reply.json?to=N: the quote the reply page starts with, for the reply box
+    docked on the topic page (static/dock.js), under the reply page's rules."""
+    db, viewer = forum_of(request).db, require_viewer(request)
+    access = await access_topic(db, viewer, path_int(request, "topic_id"))
+    require_reply(viewer, access)
+    to = query_input(request).get_int("to")
+    quoted = await post_queries.get_post_by_number(db, access.topic.id, to) if to else None
+    if quoted is None or not quoted.visible or access.topic.is_debate:
+        raise NotFound("There is no such post in this topic.")
+    return ForumJSON(
+        {
+            "raw": quote(quoted),
+            "reply_to_post_number": quoted.post_number,
+            "username": quoted.username,
+        }
+    )
+
+
 async def reply(request: Request) -> Response:
     db, viewer = forum_of(request).db, require_viewer(request)
     access = await access_topic(db, viewer, path_int(request, "topic_id"))
     topic = access.topic
     if topic.is_debate and request.method == "GET":
         return await redirect_to_debate(request, topic)
-    if not can_reply(viewer, access.group, access.membership, topic):
-        raise Forbidden(
-            "This topic is closed to new replies."
-            if topic.closed
-            else "You cannot reply in this group."
-        )
+    require_reply(viewer, access)
     errors: list[str] = []
     status = 400
     warned = False
@@ -285,7 +308,7 @@ async def reply(request: Request) -> Response:
         else:
             if isinstance(written, Held):
                 return redirect(held_url(request, written))
-            return redirect(topic_url(request, topic, written.post_number))
+            return redirect(topic_url(request, topic, written.post_number), "posted")
     else:
         to = query_input(request).get_int("to")
         raw = ""
@@ -351,7 +374,7 @@ async def edit_post(request: Request) -> Response:
         except RateLimited as error:
             errors, status = error.messages, error.status_code
         else:
-            return redirect(topic_url(request, access.topic, post.post_number))
+            return redirect(topic_url(request, access.topic, post.post_number), "saved")
     return _composer(
         request,
         access.group,

@@ -193,11 +193,16 @@ async def log_in(page: Page, user: User) -> None:
     await page.get_by_label("Username or email").fill(user.username)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Log in").click()
-    await expect(site_nav(page).get_by_role("link", name=user.username)).to_be_visible()
+    await expect(user_menu(page)).to_contain_text(user.username)
 
 
 def site_nav(page: Page) -> Locator:
     return page.get_by_role("navigation", name="Site")
+
+
+def user_menu(page: Page) -> Locator:
+    """The signed-in member's menu in the header (its button shows their name)."""
+    return site_nav(page).locator(".user-menu summary")
 
 
 async def focused(page: Page) -> dict[str, str]:
@@ -389,7 +394,7 @@ async def test_the_forum_works_without_javascript(new_page: NewPage, arrange: Ar
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_label("Carer").check()
     await page.get_by_role("button", name="Create account").click()
-    await expect(site_nav(page).get_by_role("link", name=name)).to_be_visible()
+    await expect(user_menu(page)).to_contain_text(name)
 
     await page.goto(f"/g/{group.slug}")
     await page.get_by_role("link", name="Start a topic").click()
@@ -432,9 +437,10 @@ async def test_the_forum_works_without_javascript(new_page: NewPage, arrange: Ar
     await expect(page.locator(".diff del")).to_have_count(0)
     await expect(page.locator(".diff ins")).to_contain_text("long")
 
+    await user_menu(page).click()
     await site_nav(page).get_by_role("button", name="Log out").click()
     await expect(site_nav(page).get_by_role("link", name="Log in")).to_be_visible()
-    await expect(site_nav(page).get_by_role("link", name=name)).to_have_count(0)
+    await expect(user_menu(page)).to_have_count(0)
 
 
 # --- phones ---------------------------------------------------------------------------------
@@ -523,8 +529,9 @@ async def test_topic_page_is_light(new_page: NewPage, arrange: Arrange, world: W
         # "other": the favicon (a small SVG), fetched once per site.
         assert set(totals) <= {"document", "stylesheet", "script", "other"}, totals
         assert totals.get("other", 0) < 1024, totals
-        # Issue 13 asks 60 KB for an anonymous reader; we hold to two thirds of that, with an
-        # avatar, marks and thanks on each post. A member's page carries each post's controls
-        # and the reply box: 44 KB.
+        # Issue 13 asks 60 KB compressed for an anonymous reader; pages are sent as they are
+        # (issue 14 compresses cached ones), and we hold to two thirds of that uncompressed,
+        # with an avatar, marks and thanks on each post. A member's page carries each post's
+        # controls and the reply box: 50 KB.
         page_bytes = sum(v for k, v in totals.items() if k != "other")
-        assert page_bytes < (40 if who == "anonymous" else 44) * 1024, f"{who}: {totals}"
+        assert page_bytes < (40 if who == "anonymous" else 50) * 1024, f"{who}: {totals}"
