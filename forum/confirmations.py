@@ -15,14 +15,12 @@ CONFIRMATIONS: dict[str, str] = {
     "signed_up": "Welcome! Your account is ready.",
     "joined": "You joined the group.",
     "left": "You left the group.",
-    "asked": "Your request to join was sent to the group's conveners.",
     "topic": "Your topic is posted.",
     "posted": "Your reply is posted.",
     "saved": "Your changes are saved.",
     "thanked": "You thanked the post.",
     "unthanked": "You took back your thanks.",
-    "flagged": "Thank you. A moderator will look at the post.",
-    "decided": "Done. The author is told.",
+    "decided": "Done.",
     "following": "Your choice of notifications is saved.",
 }
 
@@ -31,6 +29,7 @@ def confirm(response: Response, said: str) -> Response:
     """Have the next page say CONFIRMATIONS[said], once."""
     if said not in CONFIRMATIONS:
         raise ValueError(f"no confirmation called {said!r}")
+    # Not secret (a key to the forum's own words), so no Secure flag is needed over https.
     response.set_cookie(COOKIE, said, max_age=60, httponly=True, samesite="lax")
     return response
 

@@ -162,11 +162,14 @@ class Presenter:
             debate_id if isinstance(debate_id, int) else None,
         )
         html: str = data["html"]
-        end = html.rfind("</div>")  # the end of the post's body (templates/_post.html)
+        # After the mark _post.html leaves for them; events stored before it: at the end.
+        mark = html.find(ACTIONS_MARK)
+        end = mark + len(ACTIONS_MARK) if mark >= 0 else html.rfind("</article>")
         return replace(event, data=data | {"html": html[:end] + actions + html[end:]})
 
 
 POST_EVENTS = frozenset({"post.created", "post.edited"})
+ACTIONS_MARK = "<!--actions-->"
 
 
 @dataclass

@@ -169,6 +169,7 @@ class RevisionsPage(Page):
     post: Post
     topic: Topic
     revisions: list[RevisionEntry]
+    earlier: int = 0  # older versions not shown
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -269,7 +269,14 @@
       if (thanked && like) like.replaceWith(thanked); // the reader's own thanks are theirs, not the event's
       if (was) was.remove();
       if (now) old.querySelector('.post-body').append(withToken(now));
-      if (d.facts && (d.facts.hidden || d.facts.deleted)) (byId(`likes-${d.post_id}`) || {}).textContent = ''; // no thanks shown on a hidden post
+      const likes = old.querySelector('.post-likes'), counted = post.querySelector('.post-likes');
+      if (likes && counted) likes.replaceWith(counted); // none shown while it is hidden
+      // Replies that open this post in place lose its old words: edited, hidden or removed.
+      for (const quoted of document.querySelectorAll(`details.reply-to[data-reply-to="${d.post_number}"]`)) {
+        const link = quoted.querySelector('blockquote a'), p = make('p', 'reply-to', 'In reply to ');
+        p.append(Object.assign(make('a', '', `post #${d.post_number}`), {href: link ? link.href : `#post-${d.post_number}`}));
+        quoted.replaceWith(p);
+      }
       old.className = post.className; // highlighted or not
       if (d.debate_id && d.facts && d.facts.hidden && !old.querySelector('.removed')) announce(`An answer from ${d.username} is hidden while a moderator looks at it.`);
     },
@@ -435,7 +442,8 @@
     e.preventDefault();
     const article = button.closest('article'), body = new URLSearchParams(new FormData(e.target));
     body.set('liked', button.value);
-    button.disabled = true;
+    if (button.getAttribute('aria-disabled') === 'true') return; // one at a time; focus stays put
+    button.setAttribute('aria-disabled', 'true');
     fetch(button.formAction, {method: 'POST', body, headers: {accept: 'application/json'}})
       .then((r) => r.json().then((j) => {
         if (!r.ok) return announce((j.errors || ['That did not work. Please try again.'])[0]);
@@ -446,7 +454,7 @@
         announce(j.liked ? `You thanked post ${n}.` : `You took back your thanks for post ${n}.`);
       }))
       .catch(() => announce('That did not work. Please try again.'))
-      .finally(() => { button.disabled = false; });
+      .finally(() => button.removeAttribute('aria-disabled'));
   });
   // Reading: the furthest post scrolled into view is reported as read (Discourse's
   // /topics/timings), at most every 3 s, and once more as the page is left.

@@ -98,9 +98,11 @@ async def test_a_private_groups_thanks_stay_in_it(client, arrange, db) -> None:
         "/post_actions", json={"id": written.post_id, "post_action_type_id": 2}, headers=headers
     )
     failed(r, 404)
-    # Not signed in: asked to log in, nothing counted.
-    r = await client().post_form(f"/p/{written.post_id}/like", {"liked": "yes"}, csrf=False)
-    assert r.status_code in (401, 403)
+    # Not signed in (with a visitor's own CSRF token): asked to log in, nothing counted.
+    visitor = client()
+    await visitor.get("/login")  # a visitor's CSRF token
+    r = await visitor.post_form(f"/p/{written.post_id}/like", {"liked": "yes"})
+    assert r.status_code == 403 and "Please log in" in r.text  # not the CSRF refusal
     assert await like_count(db, written.post_id) == 1
 
 
@@ -123,6 +125,9 @@ async def test_thanks_are_paced(fresh) -> None:
     else:
         raise AssertionError("a third thank-you in a day went through")
     assert await like_count(site.db, ids[2]) == 0
+    # Thanking again what is already thanked is not counted, nor refused at the limit.
+    again = await do_like(forum, reader, ids[0], liked=True)
+    assert again.liked and again.likes == 1
     # Taking thanks back is never refused.
     await do_like(forum, reader, ids[0], liked=False)
     assert await like_count(site.db, ids[0]) == 0

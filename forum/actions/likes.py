@@ -43,8 +43,9 @@ async def do_like(forum: Forum, user: User | None, post_id: int, *, liked: bool)
             raise BadRequest("This post is hidden or was removed, so it cannot be thanked.")
         now = forum.now()
         if liked:
-            await check_pace(conn, forum.settings, liker, "like", now)
             count = await like_queries.add_like(conn, post.id, liker.id, now)
+            if count is not None:  # a thank-you given twice is not counted twice; a refusal
+                await check_pace(conn, forum.settings, liker, "like", now)  # rolls it back
         else:
             count = await like_queries.remove_like(conn, post.id, liker.id)
         if count is None:  # already so: nothing to tell anyone

@@ -54,7 +54,7 @@ async def users(request: Request) -> Response:
     post_id = query.get_int("id")
     if post_id is None:
         raise BadRequest("Give the id of the post.")
-    _, _, likers = await like_actions.likers_of(forum_of(request), viewer_of(request), post_id)
+    post, _, likers = await like_actions.likers_of(forum_of(request), viewer_of(request), post_id)
     return ForumJSON(
         {
             "post_action_users": [
@@ -66,6 +66,6 @@ async def users(request: Request) -> Response:
                 }
                 for liker in likers
             ],
-            "total_rows_post_action_users": len(likers),
+            "total_rows_post_action_users": post.like_count if post.visible else 0,
         }
     )

@@ -129,11 +129,18 @@ async def post_items(
             p.post_number: p
             for p in await post_queries.list_posts_numbered(db, topic.id, sorted(wanted))
         }
+    made: dict[int, str] = {}
+
+    def excerpted(target: Post) -> str:  # once per post, from its start only
+        if target.id not in made:
+            made[target.id] = excerpt(target.cooked[:4096], 300)
+        return made[target.id]
+
     items = []
     for post in posts:
         target = shown.get(post.reply_to_post_number or 0)
         reply = (
-            ReplyTarget(target.username, excerpt(target.cooked, 300))
+            ReplyTarget(target.username, excerpted(target))
             if target is not None and target.visible and not topic.is_debate
             else None
         )
@@ -410,6 +417,9 @@ def revision_entries(history: list[Revision], moderator: bool) -> list[RevisionE
     return entries
 
 
+MAX_REVISIONS_SHOWN = 20
+
+
 async def revisions(request: Request) -> Response:
     db, viewer = forum_of(request).db, viewer_of(request)
     post, access = await access_post(db, viewer, path_int(request, "post_id"))
@@ -421,6 +431,9 @@ async def revisions(request: Request) -> Response:
     # members like any other.
     staff = is_staff(viewer)
     history = await post_queries.list_revisions(db, post.id, with_redacted=staff)
+    # The latest versions only: each diff is bounded, and so is the page's sum of them.
+    earlier = max(0, len(history) - MAX_REVISIONS_SHOWN)
+    history = history[earlier:]
     # Each diff is bounded (forum/content/diff.py), but a long post edited often makes many.
     entries = await off_the_loop(
         sum(len(revision.raw) for revision in history),
@@ -431,6 +444,7 @@ async def revisions(request: Request) -> Response:
         post=post,
         topic=access.topic,
         revisions=entries,
+        earlier=earlier,
     )
     return render(request, page)
 

@@ -8,7 +8,9 @@ import re
 
 from playwright.async_api import Locator, expect
 
-from forum.actions import likes
+from forum.actions import edits, likes
+from forum.actions.drafts import PostEdit
+from forum.actions.moderation import do_flag_post
 from tests.browser.conftest import NewPage
 from tests.browser.test_found import axe_clean, overflow
 from tests.browser.test_live import log_in
@@ -222,3 +224,60 @@ async def test_without_javascript_thanks_menus_and_confirmations_still_work(
     await page.locator(".user-menu summary").click()
     await page.get_by_role("button", name="Log out").click()
     await expect(page.locator(".confirmation")).to_have_text("You are logged out.")
+
+
+async def test_live_changes_keep_a_readers_thanks_and_drop_words_a_moderator_hid(
+    new_page: NewPage, arrange: Arrange
+) -> None:
+    author, reader = await arrange.user(name="hidauthor"), await arrange.user(name="hidreader")
+    moderator = await arrange.user(role="moderator", name="hidmod")
+    group = await arrange.group(members=(author, reader))
+    written = await arrange.topic(group, author, "Live hide", "Words that will be hidden.")
+    reply = await arrange.reply(written.topic_id, reader, "Answering that.")
+    await arrange.forum.db.execute(
+        "UPDATE posts SET reply_to_post_number = 1 WHERE id = :p", {"p": reply.post_id}
+    )
+    second = await arrange.reply(written.topic_id, author, "A second post to thank.")
+    await likes.do_like(arrange.forum, reader, second.post_id, liked=True)
+    page = await new_page(viewport={"width": 360, "height": 800})
+    await log_in(page, reader)
+    await page.goto(f"/t/{written.topic_id}")
+    await page.wait_for_function("() => window.forumLive && window.forumLive._socket")
+    await page.locator("#post-2 details.reply-to summary").click()
+    await expect(page.locator("#post-2 .reply-to")).to_contain_text("Words that will be hidden.")
+    # The author edits their thanked post: the reader's pressed button stays theirs.
+    await edits.do_edit_post(
+        arrange.forum, author, second.post_id, PostEdit("A second post, edited.", 1)
+    )
+    await expect(page.locator("#post-3 .cooked")).to_contain_text("edited")
+    thank = page.get_by_role("button", name="Thank you for post 3")
+    await expect(thank).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#post-3 .post-likes")).to_contain_text("1 thank you")
+    # A moderator hides the first post: its words leave the reply that opened it too.
+    await do_flag_post(arrange.forum, moderator, written.post_id, "inappropriate", "")
+    await expect(page.locator("#post-1 .removed")).to_be_visible()
+    await expect(page.locator("#post-2 .reply-to")).to_have_text("In reply to post #1")
+    await expect(page.locator("main")).not_to_contain_text("Words that will be hidden.")
+
+
+async def test_keyboard_shortcuts_can_be_turned_off(new_page: NewPage, arrange: Arrange) -> None:
+    author = await arrange.user(name="keysoff")
+    group = await arrange.group(members=(author,))
+    written = await arrange.topic(group, author, "Keys off", "First post.")
+    page = await new_page(viewport={"width": 1280, "height": 800})
+    await page.goto(f"/t/{written.topic_id}")
+    opener = page.get_by_role("button", name="Keyboard shortcuts")
+    await opener.click()
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    await dialog.get_by_label("Use these shortcuts").uncheck()
+    await dialog.get_by_role("button", name="Close").click()
+    await page.locator("body").press("j")
+    assert await page.evaluate("() => document.activeElement.tagName") != "ARTICLE"
+    await page.reload()  # remembered
+    await page.locator("body").press("?")
+    await expect(dialog).to_be_hidden()
+    await opener.click()
+    await dialog.get_by_label("Use these shortcuts").check()
+    await dialog.get_by_role("button", name="Close").click()
+    await page.locator("body").press("j")
+    assert await page.evaluate("() => document.activeElement.id") == "post-1"

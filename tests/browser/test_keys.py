@@ -57,9 +57,8 @@ def script_errors(page: Page) -> list[str]:
 
 
 async def with_keys(page: Page) -> None:
-    """keys.js on the page as base.html loads it, or added here while base.html does not yet."""
-    if not await page.evaluate(LOADED):
-        await page.add_script_tag(url="/static/keys.js")
+    """keys.js is on every page: base.html loads it."""
+    assert await page.evaluate(LOADED), "base.html no longer loads keys.js"
 
 
 async def topic_page(new_page: NewPage, thread: Thread) -> tuple[Page, list[str]]:
