@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Router
+from starlette.routing import Mount, Route, Router
 
 from forum.alerter import Alerter
 from forum.auth import AuthMiddleware
@@ -113,11 +113,18 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def cached_url_path(router: Router) -> Callable[..., str]:
-    """url_path_for tries every route in turn; a page asks for the same few links many times."""
+    """A route's path by name. The router's url_path_for tries every route in turn (about a
+    hundred microseconds); here each name goes straight to its route, and the paths a page
+    asks for many times (a group's, a topic's) are cached. A new post's links miss the cache,
+    so the direct lookup is what keeps a live post's render cheap."""
+    by_name = {route.name: route for route in router.routes if isinstance(route, (Route, Mount))}
 
     @lru_cache(maxsize=4096)
     def build(name: str, params: tuple[tuple[str, Any], ...]) -> str:
-        return str(router.url_path_for(name, **dict(params)))
+        route = by_name.get(name)
+        if route is None:
+            return str(router.url_path_for(name, **dict(params)))  # raises NoMatchFound
+        return str(route.url_path_for(name, **dict(params)))
 
     def url_path(name: str, **params: Any) -> str:
         return build(name, tuple(sorted(params.items())))

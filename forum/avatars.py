@@ -4,6 +4,7 @@ outside service is asked (nothing about who reads what leaves the forum)."""
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -28,6 +29,7 @@ def colour(username: str) -> str:
     return PALETTE[digest[0] % len(PALETTE)]
 
 
+@lru_cache(maxsize=4096)  # one per post on a page: the same few people, drawn once
 def avatar(username: str, name: str = "", picture: str = "", size: int = 48) -> Markup:
     """The member's picture (its address, if they have one the viewer may see) or their
     initials. Hidden from screen readers: the name is always written beside it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from functools import lru_cache
 from typing import Any
 
 from starlette.requests import Request
@@ -115,6 +116,13 @@ async def topic_page(request: Request) -> Response:
     return render(request, page)
 
 
+@lru_cache(maxsize=2048)
+def reply_excerpt(cooked_start: str) -> str:
+    """The start of an answered post, as a reply opens it in place: parsing HTML costs more
+    than the rest of a post's page, and the same few posts are answered on every view."""
+    return excerpt(cooked_start, 300)
+
+
 async def post_items(
     db: Database, viewer: User | None, topic: Topic, posts: list[Post]
 ) -> list[PostItem]:
@@ -129,18 +137,11 @@ async def post_items(
             p.post_number: p
             for p in await post_queries.list_posts_numbered(db, topic.id, sorted(wanted))
         }
-    made: dict[int, str] = {}
-
-    def excerpted(target: Post) -> str:  # once per post, from its start only
-        if target.id not in made:
-            made[target.id] = excerpt(target.cooked[:4096], 300)
-        return made[target.id]
-
     items = []
     for post in posts:
         target = shown.get(post.reply_to_post_number or 0)
         reply = (
-            ReplyTarget(target.username, excerpted(target))
+            ReplyTarget(target.username, reply_excerpt(target.cooked[:4096]))
             if target is not None and target.visible and not topic.is_debate
             else None
         )
