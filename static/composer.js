@@ -236,6 +236,8 @@
     };
     box.addEventListener('input', later);
     if (title) title.addEventListener('input', later);
+    // Typed before this script arrived (it loads when the box is first used): saved too.
+    if (box.value !== box.defaultValue || (title && title.value !== title.defaultValue)) later();
     form.addEventListener('submit', () => {
       sent = true; // the server deletes the draft with the post it became
       clearTimeout(timer);
