@@ -21,8 +21,9 @@
    that, when a control socket sends a frame, sends that frame (the same size as the forum's
    event frame) to every other socket with one websockets.broadcast() call. Same figures,
    timed from sending the trigger.
-3. Targets: deliveries/s >= 0.8x the ceiling's; p50 <= 250 ms at 5,000 sockets; <= 40 KB of
-   server RSS per idle socket.
+3. Targets (issue 14): deliveries/s >= 0.9x the ceiling's; at 5,000 sockets, p50 from the POST
+   to the last reader <= 1.2x the ceiling's own p50 in the same run and p95 <= 2x the
+   ceiling's p95; <= 30 KB of server RSS per idle socket.
 4. Cross-node: two `forum serve` nodes on one PostgreSQL database, woken by LISTEN/NOTIFY,
    and separately two with FORUM_BUS_URL=redis://...; a reader on node A and one on node B;
    replies posted on A. The time a cross-node delivery adds is median(POST on A -> receive on
@@ -83,10 +84,13 @@ from forum.actions.drafts import Draft
 from forum.queries import topics as topic_queries
 
 REDIS_URL = os.environ.get("FORUM_BENCH_REDIS", "redis://127.0.0.1:6379/0")
-DELIVERY_TARGET = 0.8  # forum deliveries/s / ceiling deliveries/s
-P50_TARGET_MS = 250.0  # at P50_TARGET_N sockets
-P50_TARGET_N = 5000
-RSS_TARGET_KB = 40.0
+DELIVERY_TARGET = 0.9  # forum deliveries/s / ceiling deliveries/s
+# At LATENCY_TARGET_N sockets: the forum's p50 and p95 (POST -> last reader) over the
+# ceiling's own in the same run.
+P50_TARGET = 1.2
+P95_TARGET = 2.0
+LATENCY_TARGET_N = 5000
+RSS_TARGET_KB = 30.0
 CROSS_NODE_TARGET_MS = 5.0
 EVENT_PREFIX = '{"type":"event"'
 _EVENT_ID = re.compile(r'"id":(\d+)')
@@ -295,6 +299,8 @@ async def load_worker() -> None:
 
 
 class LoadProcess:
+    module = "bench.fanout"  # whose --load-worker this process runs
+
     def __init__(self, index: int, log: Path) -> None:
         self.index = index
         self.log = log
@@ -306,7 +312,7 @@ class LoadProcess:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "bench.fanout",
+                self.module,
                 "--load-worker",
                 cwd=ROOT,
                 env=env,
@@ -723,7 +729,8 @@ def print_report(
     print(line)
     print(
         f"{'1-2. one reply to N readers':<34}{'first':>6}{'p50':>7}{'p95':>7}{'deliv/s':>8}"
-        f"{'/ceil >= 0.8':>14}{'e2e/s':>8}{'KB/sock <= 40':>15}{'srv us':>8}{'load us':>8}"
+        f"{f'/ceil >= {DELIVERY_TARGET}':>14}{'e2e/s':>8}{f'KB/sock <= {RSS_TARGET_KB:.0f}':>15}"
+        f"{'srv us':>8}{'load us':>8}"
         f"{'lost':>5}"
     )
     print(line)
@@ -762,27 +769,30 @@ def print_report(
     ):
         print(note)
     print(line)
-    print(f"{'3. against the targets':<44}{'measured':>11}{'ceiling':>11}{'target':>11}")
+    print(f"{'3. against the targets':<50}{'measured':>11}{'ceiling':>11}{'target':>11}")
     for t in forums:
         for n in args.sockets:
             f, cf = t.figures[n], ceiling.figures[n]
             ratio = f.deliveries / cf.deliveries
             print(
-                f"{f'  {t.short}, N={n:,}: deliveries/s':<44}{f.deliveries:>11,.0f}"
+                f"{f'  {t.short}, N={n:,}: deliveries/s':<50}{f.deliveries:>11,.0f}"
                 f"{cf.deliveries:>11,.0f}{f'>= {DELIVERY_TARGET}x':>11}"
                 f"{verdict(ratio, DELIVERY_TARGET):>8}  ({ratio:.2f}x)"
             )
-        if P50_TARGET_N in t.figures:
-            f, cf = t.figures[P50_TARGET_N], ceiling.figures[P50_TARGET_N]
+        # At the largest N when the run did not reach the target's (a smoke run).
+        n = LATENCY_TARGET_N if LATENCY_TARGET_N in t.figures else max(t.figures)
+        f, cf = t.figures[n], ceiling.figures[n]
+        for q, name, aim in ((0.5, "p50", P50_TARGET), (0.95, "p95", P95_TARGET)):
+            ratio = f.p(q) / max(cf.p(q), 1e-9)
             print(
-                f"{f'  {t.short}, N={P50_TARGET_N:,}: p50 ms':<44}{f.p(0.5):>11.1f}"
-                f"{cf.p(0.5):>11.1f}{f'<= {P50_TARGET_MS:.0f}':>11}"
-                f"{verdict(-f.p(0.5), -P50_TARGET_MS):>8}"
+                f"{f'  {t.short}, N={n:,}: {name} ms, POST -> last':<50}{f.p(q):>11.1f}"
+                f"{cf.p(q):>11.1f}{f'<= {aim}x':>11}{verdict(-ratio, -aim):>8}"
+                f"  ({ratio:.2f}x)"
             )
         for n in args.sockets:
             f, cf = t.figures[n], ceiling.figures[n]
             print(
-                f"{f'  {t.short}, N={n:,}: KB of RSS per idle socket':<44}"
+                f"{f'  {t.short}, N={n:,}: KB of RSS per idle socket':<50}"
                 f"{f.rss_kb_per_socket:>11.1f}{cf.rss_kb_per_socket:>11.1f}"
                 f"{f'<= {RSS_TARGET_KB:.0f}':>11}{verdict(-f.rss_kb_per_socket, -RSS_TARGET_KB):>8}"
             )
@@ -792,8 +802,11 @@ def print_report(
             for n in args.sockets
         )
         print(f"  {t.short}: server CPU per delivery, x the ceiling's (no target): {ratios}")
-    if P50_TARGET_N not in args.sockets:
-        print(f"  (the p50 target is for N={P50_TARGET_N:,}; this run did not measure it)")
+    if LATENCY_TARGET_N not in args.sockets:
+        print(
+            f"  (the p50 and p95 targets are for N={LATENCY_TARGET_N:,}; this run did not"
+            f" measure it: shown at N={max(args.sockets):,})"
+        )
     shares = ", ".join(f"N={n:,} {share:.0%}" for n, share in load_cpu_share.items())
     print(f"  CPU of each load process while replies were on their way, share of a core: {shares}")
     print(line)

@@ -1,23 +1,35 @@
 """Bench-only server: the real forum app plus one route that renders a topic page from memory.
 
-It is the ceiling the topic-page figure is compared with: the same uvicorn settings as
+It is the ceiling the topic-page figures are compared with: the same uvicorn settings as
 `forum serve`, the same middleware (session/anonymous auth, CSRF token), the same permission
-checks and the same `Renderer.render(TopicPage(...))`, but the topic, its group and its posts
-are read from the database once at start-up instead of on every request. The gap between this
-route and `/t/{slug}/{id}` on the same kind of process is the price of the database round trips.
+checks and the same `Renderer.render(TopicPage(...))` as `views.topics.topic_page`, but
+everything the view reads from the database (the topic, its group, the viewer's membership
+and reading place, the posts and the posts they answer, the viewer's thanks, the channel's
+head) is read once, on a viewer's first request, and kept. The gap between this route and
+`/t/{slug}/{id}` on the same kind of process is the price of the database round trips.
+
+Anonymous readers and signed-in members alike: for a member the page is the one the view
+renders for them (reply form, their controls, follow level, the signed reading report). The
+member's session is read once too: `forum.queries.users.get_session` is wrapped, in this
+process only, to keep what it answered per session, so the auth middleware's session query
+is memory here as well (the rest of that middleware, the cookie's signature and the CSRF
+HMAC, runs on every request as in `forum serve`).
 
     python -m bench.inmemory_app --db URL --port P --topic-id N
 
 Nothing in forum/ is changed: the app is built by `forum.app.create_app`, its lifespan is
-wrapped to load the data after the forum's own start-up, and the route is added in front.
+wrapped to load the anonymous reader's data after the forum's own start-up, and the route is
+added in front.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,16 +37,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from forum.access import access_topic
-from forum.app import create_app
-from forum.errors import NotFound
-from forum.pages import PostItem, TopicPage
-from forum.permissions import can_moderate, can_reply, post_controls, post_facts
+from forum.app import SERVER_OPTIONS, create_app
+from forum.auth import seen_signature
+from forum.pages import PostItem, ReplyTarget, TopicPage
+from forum.permissions import can_moderate, can_reply, is_staff, post_controls, post_facts
+from forum.queries import likes as like_queries
 from forum.queries import posts as post_queries
+from forum.queries import reading as reading_queries
+from forum.queries import users as user_queries
 from forum.queries.groups import Group
+from forum.queries.notifications import Level
 from forum.queries.posts import Post
 from forum.queries.topics import Topic
+from forum.queries.users import User
 from forum.settings import load_settings
-from forum.views.common import base
+from forum.views.common import base, live_since, seen_on_page
+from forum.views.topics import new_idempotency_key, reply_excerpt
 from forum.web import render, viewer_of
 
 PATH = "/bench/inmemory-topic"
@@ -42,32 +60,115 @@ PATH = "/bench/inmemory-topic"
 
 @dataclass(frozen=True)
 class Loaded:
+    """What `views.topics.topic_page` reads for one viewer, read once."""
+
     topic: Topic
     group: Group
-    membership: str | None  # the anonymous viewer's: None
+    membership: str | None  # the viewer's role in the group (None: anonymous, or not a member)
     posts: list[Post]
+    shown: dict[int, Post]  # by post number: the page's posts and the posts they answer
+    liked: frozenset[int]  # ids of the page's posts the viewer thanked
+    level: Level | None  # how closely the viewer follows the topic (None: anonymous)
+    first_unread: int | None
+    live_since: str
+
+
+async def load(request: Request, viewer: User | None, topic_id: int) -> Loaded:
+    """The view's reads, as it makes them (the first page, no before/after in the query)."""
+    forum = request.app.state.forum
+    db, per_page = forum.db, forum.settings.posts_per_page
+    access = await access_topic(db, viewer, topic_id)
+    topic = access.topic
+    reading = await reading_queries.get_reading(db, viewer.id, topic.id) if viewer else None
+    first_unread, after = None, 0
+    if reading is not None and 0 < reading.last_read < topic.highest_post_number:
+        first_unread = reading.last_read + 1
+        after = ((first_unread - 1) // per_page) * per_page
+    posts = await post_queries.list_posts(db, topic.id, after, per_page)
+    first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
+    if viewer is not None:
+        # Marks what the viewer was told of on this page as seen, as the view's first
+        # request does; later requests find nothing to mark (the view then adds no field).
+        await seen_on_page(request, viewer, topic.id, range(first, last + 1))
+    thanked = [p.id for p in posts if p.like_count]
+    liked = await like_queries.liked_among(db, viewer.id, thanked) if viewer and thanked else set()
+    shown = {p.post_number: p for p in posts}
+    wanted = {p.reply_to_post_number for p in posts if p.reply_to_post_number} - shown.keys()
+    if wanted and not topic.is_debate:
+        shown |= {
+            p.post_number: p
+            for p in await post_queries.list_posts_numbered(db, topic.id, sorted(wanted))
+        }
+    return Loaded(
+        topic,
+        access.group,
+        access.membership,
+        posts,
+        shown,
+        frozenset(liked),
+        (reading.level if reading else Level.NORMAL) if viewer else None,
+        first_unread if first_unread and first <= first_unread <= last else None,
+        await live_since(request, f"topic:{topic.id}"),
+    )
 
 
 async def inmemory_topic(request: Request) -> Response:
-    """`views.topics.topic_page` for the first page, with every query replaced by memory."""
-    loaded: Loaded = request.app.state.bench_loaded
+    """`views.topics.topic_page` for the first page, with every read replaced by memory."""
     viewer = viewer_of(request)
+    cache: dict[int | None, Loaded] = request.app.state.bench_loaded
+    key = viewer.id if viewer else None
+    loaded = cache.get(key)
+    if loaded is None:
+        loaded = cache[key] = await load(request, viewer, request.app.state.bench_topic_id)
     topic, posts = loaded.topic, loaded.posts
-    if viewer is not None:  # the bench reads anonymously; a member's rights would need a query
-        raise NotFound("The in-memory page is for anonymous readers.")
     first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
+    fields = base(request, topic.title)
+    items = []
+    for post in posts:  # views.topics.post_items, from memory
+        target = loaded.shown.get(post.reply_to_post_number or 0)
+        reply = (
+            ReplyTarget(target.username, reply_excerpt(target.cooked[:4096]))
+            if target is not None and target.visible and not topic.is_debate
+            else None
+        )
+        controls = post_controls(viewer, post_facts(post, topic), liked=post.id in loaded.liked)
+        items.append(PostItem(post, controls, reply))
+    secret = request.app.state.forum.settings.secret_key
     page = TopicPage(
-        **base(request, topic.title),
+        **fields,
+        live_since=loaded.live_since,
         topic=topic,
         group=loaded.group,
-        posts=[PostItem(p, post_controls(viewer, post_facts(p, topic))) for p in posts],
+        posts=items,
         prev_before=first if first > 1 else None,
         next_after=last if last < topic.highest_post_number else None,
         can_reply=can_reply(viewer, loaded.group, loaded.membership, topic),
         can_moderate=can_moderate(viewer, loaded.membership),
-        idempotency_key="",  # an anonymous reader has no reply form
+        idempotency_key=new_idempotency_key() if viewer else "",
+        can_see_hidden=is_staff(viewer),
+        level=loaded.level,
+        first_unread=loaded.first_unread,
+        seen_sig=(
+            seen_signature(secret, fields["csrf_token"], topic.id, last)
+            if viewer is not None and posts
+            else ""
+        ),
     )
     return render(request, page)
+
+
+def keep_sessions() -> None:
+    """Wrap `get_session` (looked up through its module by the auth middleware) so that each
+    session is read from the database once in this process."""
+    read = user_queries.get_session
+    kept: dict[str, Any] = {}
+
+    async def get_session(conn: Any, token_hash: str, now: float) -> Any:
+        if token_hash not in kept:
+            kept[token_hash] = await read(conn, token_hash, now)
+        return kept[token_hash]
+
+    user_queries.get_session = get_session
 
 
 def build_app(database_url: str, topic_id: int) -> Starlette:
@@ -78,13 +179,12 @@ def build_app(database_url: str, topic_id: int) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with forum_lifespan(app):
-            db = app.state.forum.db
-            access = await access_topic(db, None, topic_id)
-            posts = await post_queries.list_posts(db, topic_id, 0, settings.posts_per_page)
-            app.state.bench_loaded = Loaded(access.topic, access.group, access.membership, posts)
+            app.state.bench_topic_id = topic_id
+            app.state.bench_loaded = {}  # viewer id (None: anonymous) -> Loaded
             yield
 
     app.router.lifespan_context = lifespan
+    keep_sessions()
     # Just before the topic route, so URL matching costs this route what it costs that one.
     names = [getattr(route, "name", None) for route in app.router.routes]
     app.router.routes.insert(
@@ -103,13 +203,15 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--topic-id", type=int, required=True)
     args = parser.parse_args()
-    # Exactly the options `forum serve` (forum/cli.py, one worker) gives uvicorn.
+    # Exactly what `forum serve` (forum/cli.py, one worker) does: its collector thresholds
+    # and the options it gives uvicorn.
+    gc.set_threshold(50_000, 20, 10)
     uvicorn.run(
         build_app(args.db, args.topic_id),
         host=args.host,
         port=args.port,
         log_level="info",
-        ws_per_message_deflate=False,
+        **SERVER_OPTIONS,
     )
 
 

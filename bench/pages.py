@@ -1,16 +1,27 @@
 """Page and write throughput, each figure printed beside the ceiling it is compared with.
 
-    .venv/bin/python bench/pages.py            # full run, about 2 minutes
-    .venv/bin/python bench/pages.py --quick    # smoke run, about 15 seconds
+    .venv/bin/python bench/pages.py            # full run, about 5 minutes
+    .venv/bin/python bench/pages.py --quick    # smoke run, about 40 seconds
     .venv/bin/python bench/pages.py --writes-only   # section 2 alone, about 20 seconds
 
-1. Topic page: GET of a topic page holding 20 posts of ~640 bytes of markdown, read by an
-   anonymous visitor, served by `forum serve` (one uvicorn worker) in its own process, on
-   SQLite and on PostgreSQL. Load: `wrk` (one thread, N connections) when installed, else an
-   asyncio httpx client, for a fixed time after a warm-up. Ceilings measured in the same run:
-   (a) GET /healthz on the same server process, and (b) the same TopicPage rendered from data
-   loaded once at start-up (bench/inmemory_app.py: the real app plus one route), served by the
-   same kind of process. The target is PostgreSQL topic page / in-memory render >= 0.7.
+1. Topic page: GET of a topic page holding 20 posts of ~640 bytes of markdown, served by
+   `forum serve` (one uvicorn worker) in its own process, on SQLite and on PostgreSQL. Load:
+   `wrk` (one thread, N connections) when installed, else an asyncio httpx client, for a fixed
+   time after a warm-up. Per database, two server processes: one as `forum serve` runs by
+   default (the page cache on: anonymous pages of public groups kept per node) and one with
+   FORUM_PAGE_CACHE_ENTRIES=0 (the cache off). Rows:
+   - the anonymous reader's page (a fixed `forum_anon` cookie, as a returning visitor sends)
+     with the cache on, the same with `Accept-Encoding: gzip` (the cache sends the gzip body
+     it made once), and with the cache off;
+   - a signed-in member's page (their `forum_session` cookie, from a real login through
+     forum.actions.accounts.do_login): never cached, every read made for them.
+   Ceilings measured in the same run: (a) GET /healthz on the same server process (the cost
+   of uvicorn, Starlette and the middleware, no query, no template); (b) and (c) the same
+   TopicPage rendered from data read once (bench/inmemory_app.py: the real app plus one route,
+   the cache off), for the anonymous reader (b) and for the same signed-in member (c).
+   Targets (issue 14): anonymous page with the cache on >= 0.3x its server's /healthz; the
+   signed-in page >= 0.7x the in-memory render for that member. Also printed: the cache's gain
+   (cache on / cache off) and the uncached page / (b) (issue 3's >= 0.7 on PostgreSQL).
 2. Writes: ~1 KB replies through forum.actions.posts.do_reply, sequentially, in this process,
    from 200 members in turn (--writers)
    (markdown + sanitise + one transaction), on each database; targets >= 500 posts/s per core
@@ -61,6 +72,7 @@ from forum.actions.drafts import Draft  # noqa: E402
 from forum.actions.groups import OPERATOR  # noqa: E402
 from forum.actions.idempotent import Outcome, Written  # noqa: E402
 from forum.app import opened_forum  # noqa: E402
+from forum.auth import SESSION_COOKIE, sign_session  # noqa: E402
 from forum.context import Forum  # noqa: E402
 from forum.db import Database  # noqa: E402
 from forum.queries import topics as topic_queries  # noqa: E402
@@ -78,7 +90,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 POSTS_ON_PAGE = 20
 PAGE_POST_BYTES = 600
 REPLY_BYTES = 1024
-PAGE_TARGET = 0.7
+INMEMORY_PATH = "/bench/inmemory-topic"  # bench/inmemory_app.PATH
+PAGE_TARGET = 0.7  # PostgreSQL topic page, cache off / in-memory render (issue 3)
+CACHED_TARGET = 0.3  # anonymous topic page, cache on / /healthz of the same server (issue 14)
+CACHE_OFF = "FORUM_PAGE_CACHE_ENTRIES"  # set to 0: the page cache off
+SIGNED_IN_TARGET = 0.7  # a member's topic page / in-memory render for that member (issue 14)
+# The signed-in reader: a member of the group who wrote some of the page's posts.
+MEMBER_INDEX = 1
 WRITE_TARGET = 500.0  # posts/s (issue 4)
 # Posts per CPU-second of this process (issue 9), by database.
 WRITE_CPU_TARGETS = {"SQLite": 1500.0, "PostgreSQL": 1000.0}
@@ -299,6 +317,17 @@ def published(outcome: Outcome) -> Written:
     return outcome
 
 
+async def member_cookie(seeded: Seeded) -> str:
+    """A `forum_session` cookie for a member of the page's group, from a real login
+    (forum.actions.accounts.do_login: password checked, session row written), signed with
+    the servers' secret as the login view signs it."""
+    member = seeded.authors[MEMBER_INDEX]
+    _, token = await accounts.do_login(
+        seeded.forum, accounts.LoginAttempt(member.username, PASSWORD, "127.0.0.1")
+    )
+    return f"{SESSION_COOKIE}={sign_session(SECRET, token)}"
+
+
 async def create_pg_database() -> str | None:
     name = f"forum_bench_{secrets.token_hex(4)}"
     try:
@@ -376,6 +405,7 @@ class Server:
     log: Path
     pg_url: str | None = None  # the database whose backends count as this server's DB CPU
     process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # FORUM_* settings of this server
 
     @property
     def base_url(self) -> str:
@@ -391,6 +421,7 @@ class Server:
             # The servers' pace limits far above the benches' rate, as in seed()'s settings.
             "FORUM_POST_INTERVAL_SECONDS": "0",
             "FORUM_POSTS_PER_HOUR": str(10**9),
+            **self.env,
         }
         env.pop("FORUM_DATABASE_URL", None)
         with open(self.log, "wb") as log:
@@ -424,7 +455,9 @@ class Server:
                 self.process.wait(5)
 
 
-def forum_server(name: str, url: str, tmp: Path, pg: bool) -> Server:
+def forum_server(
+    name: str, url: str, tmp: Path, pg: bool, env: dict[str, str] | None = None
+) -> Server:
     port = free_port()
     argv = [
         sys.executable,
@@ -438,7 +471,7 @@ def forum_server(name: str, url: str, tmp: Path, pg: bool) -> Server:
         "--port",
         str(port),
     ]
-    return Server(name, argv, port, tmp / f"{name}.log", url if pg else None)
+    return Server(name, argv, port, tmp / f"{name}.log", url if pg else None, env=env or {})
 
 
 def inmemory_server(url: str, topic_id: int, tmp: Path) -> Server:
@@ -454,7 +487,8 @@ def inmemory_server(url: str, topic_id: int, tmp: Path) -> Server:
         "--topic-id",
         str(topic_id),
     ]
-    return Server("inmemory", argv, port, tmp / "inmemory.log")
+    # The cache off: the ceiling renders every request (its route would not be kept anyway).
+    return Server("inmemory", argv, port, tmp / "inmemory.log", env={CACHE_OFF: "0"})
 
 
 # --- load generators ---------------------------------------------------------------------------
@@ -482,7 +516,10 @@ def _wrk_ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk_load(url: str, conns: int, seconds: float) -> Load:
+ANONYMOUS = {"Cookie": COOKIE}
+
+
+def wrk_load(url: str, conns: int, seconds: float, headers: dict[str, str] = ANONYMOUS) -> Load:
     before = children_cpu()
     out = subprocess.run(
         [
@@ -491,8 +528,7 @@ def wrk_load(url: str, conns: int, seconds: float) -> Load:
             f"-c{conns}",
             f"-d{max(1, round(seconds))}s",
             "--latency",
-            "-H",
-            f"Cookie: {COOKIE}",
+            *(arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")),
             url,
         ],
         capture_output=True,
@@ -523,11 +559,13 @@ def wrk_load(url: str, conns: int, seconds: float) -> Load:
     )
 
 
-async def _httpx_load(url: str, conns: int, seconds: float) -> Load:
+async def _httpx_load(url: str, conns: int, seconds: float, headers: dict[str, str]) -> Load:
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     latencies: list[float] = []
     errors = 0
-    async with httpx.AsyncClient(limits=limits, headers={"Cookie": COOKIE}, timeout=30) as client:
+    # httpx asks for gzip by default; without the header here, as wrk, the body is plain.
+    headers = {"Accept-Encoding": "identity", **headers}
+    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as client:
         await client.get(url)
         start = time.perf_counter()
         deadline = start + seconds
@@ -551,8 +589,8 @@ async def _httpx_load(url: str, conns: int, seconds: float) -> Load:
     return Load(len(latencies), elapsed, pct(0.50), pct(0.99), errors, cpu)
 
 
-def httpx_load(url: str, conns: int, seconds: float) -> Load:
-    load: Load = run_async(_httpx_load(url, conns, seconds))
+def httpx_load(url: str, conns: int, seconds: float, headers: dict[str, str] = ANONYMOUS) -> Load:
+    load: Load = run_async(_httpx_load(url, conns, seconds, headers))
     return load
 
 
@@ -580,7 +618,10 @@ class Target:
     label: str
     server: Server
     path: str
+    headers: dict[str, str] = field(default_factory=lambda: dict(ANONYMOUS))
     samples: list[Sample] = field(default_factory=list)
+    body_bytes: int = 0  # one response's body as sent (compressed, if it was)
+    encoding: str = "identity"  # its Content-Encoding
 
     def median(self, get: Callable[[Sample], float]) -> float:
         return statistics.median(get(s) for s in self.samples)
@@ -595,20 +636,17 @@ class Target:
         return self.median(lambda s: s.load.requests / max(s.server_cpu, 1e-9))
 
 
-def measure(
-    target: Target,
-    loader: Callable[[str, int, float], Load],
-    conns: int,
-    warmup: float,
-    seconds: float,
-) -> None:
+Loader = Callable[[str, int, float, dict[str, str]], Load]
+
+
+def measure(target: Target, loader: Loader, conns: int, warmup: float, seconds: float) -> None:
     url = target.server.base_url + target.path
-    loader(url, conns, warmup)
+    loader(url, conns, warmup, target.headers)
     assert target.server.process is not None
     pid = target.server.process.pid
     pg_pids = run_async(pg_backend_pids(target.server.pg_url))
     cpu0, db0 = cpu_seconds(pid), {p: cpu_seconds(p) for p in pg_pids}
-    load = loader(url, conns, seconds)
+    load = loader(url, conns, seconds, target.headers)
     server_cpu = cpu_seconds(pid) - cpu0
     db_cpu = sum(
         cpu_seconds(p) - db0.get(p, 0.0) for p in run_async(pg_backend_pids(target.server.pg_url))
@@ -710,13 +748,13 @@ def verdict(value: float, target: float) -> str:
     return "MET" if value >= target else "MISSED"
 
 
-LINE = "-" * 104
+LINE = "-" * 117
 
 
 def print_report(
     args: argparse.Namespace,
     loader_name: str,
-    page_bytes: dict[str, int],
+    member: str,
     targets: dict[str, Target],
     writes: list[Writes],
     elapsed: float,
@@ -726,7 +764,7 @@ def print_report(
         f"load: {loader_name}, {args.conns} connections, {args.rounds} round(s) x"
         f" {args.duration:g} s after {args.warmup:g} s warm-up; figures are medians of rounds"
     )
-    print_pages(page_bytes, targets)
+    print_pages(targets, member)
     print_writes(writes)
     print(f"  replies from {args.writers} members in turn (--writers)")
     print(LINE)
@@ -748,54 +786,89 @@ def print_header(args: argparse.Namespace) -> None:
     )
 
 
-def print_pages(page_bytes: dict[str, int], targets: dict[str, Target]) -> None:
+def page_cache_default() -> int | None:
+    """The page cache's size as `forum serve` runs by default (None: no such setting)."""
+    entries = getattr(Settings(), "page_cache_entries", None)
+    return None if entries is None else int(entries)
+
+
+def print_pages(targets: dict[str, Target], member: str) -> None:
     line = LINE
+    entries = page_cache_default()
     print(
-        "topic page: 20 posts x ~640 B markdown, anonymous reader; HTML bytes: "
-        + ", ".join(f"{k} {v:,}" for k, v in page_bytes.items())
+        "topic page: 20 posts x ~640 B markdown; anonymous: a fixed forum_anon cookie; signed in:"
+        f" member {member}'s\nforum_session cookie (a real login)\npage cache: "
+        + (
+            "not in this tree (no page_cache_entries setting): the cache-on rows are uncached"
+            if entries is None
+            else f"page_cache_entries = {entries} by default; the cache-off servers set"
+            f" {CACHE_OFF}=0"
+        )
     )
     print(line)
     print(
-        f"{'1. page throughput':<38}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'app CPU':>9}{'DB CPU':>8}{'load CPU':>10}{'req/app-CPU-s':>15}"
+        f"{'1. page throughput':<42}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'app CPU':>9}{'DB CPU':>8}{'load CPU':>10}{'req/app-CPU-s':>15}{'bytes':>9}"
     )
     print(line)
     for t in targets.values():
         db_share = t.median(lambda s: s.db_cpu / s.load.seconds)
+        size = f"{t.body_bytes:,}" + ("z" if t.encoding == "gzip" else "") if t.body_bytes else "-"
         print(
-            f"{t.label:<38}{t.rps:>8.0f}{t.median(lambda s: s.load.p50_ms):>8.2f}"
+            f"{t.label:<42}{t.rps:>8.0f}{t.median(lambda s: s.load.p50_ms):>8.2f}"
             f"{t.median(lambda s: s.load.p99_ms):>8.2f}"
             f"{t.median(lambda s: s.server_cpu / s.load.seconds):>9.0%}"
             f"{(f'{db_share:.0%}' if t.server.pg_url else '-'):>8}"
             f"{t.median(lambda s: s.load.client_cpu / s.load.seconds):>10.0%}"
-            f"{t.per_cpu:>15.0f}"
+            f"{t.per_cpu:>15.0f}{size:>9}"
         )
+    gzip_rows = [t for k, t in targets.items() if k.endswith("-gzip")]
     print(
         "app CPU, DB CPU, load CPU: share of one core used by the server process, its"
         " PostgreSQL backends and\nthe load generator over the window;"
-        " req/app-CPU-s: requests per CPU-second of the server process."
+        " req/app-CPU-s: requests per CPU-second of the server process;\nbytes: the body of"
+        " one response as sent (z: gzip-encoded), measured with the row's own request headers."
+    )
+    if any(t.encoding != "gzip" for t in gzip_rows):
+        print("(the 'gzip' rows were answered uncompressed: the server did not gzip the page)")
+    print(
+        "(b), (c): the same page rendered from data read once, by bench/inmemory_app.py (cache off,"
+        " SQLite data);\n(c) is rendered for the same member as the signed-in rows, whose session"
+        " it also reads once."
     )
     print(line)
-    inmem = targets["inmemory"]
-    print(
-        f"{'topic page vs its ceilings':<44}{'/ in-memory (b)':>17}{'target':>9}{'':>8}"
-        f"{'/ healthz (a)':>15}"
-    )
-    for db in ("sqlite", "postgresql"):
-        if f"{db}-topic" not in targets:
+    print(f"{'the page figures against their targets (this run)':<58}{'ratio':>8}{'target':>20}")
+
+    def row(label: str, ratio: float, target: float | None = None, note: str = "") -> None:
+        aim = f">= {target} {verdict(ratio, target)}" if target is not None else note
+        print(f"{'  ' + label:<58}{ratio:>7.2f}x{aim:>20}".rstrip())
+
+    for db, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        if f"{db}-cached" not in targets:
             continue
-        topic, health = targets[f"{db}-topic"], targets[f"{db}-healthz"]
-        ratio = topic.rps / inmem.rps
-        target = f">= {PAGE_TARGET}" if db == "postgresql" else "-"
-        result = verdict(ratio, PAGE_TARGET) if db == "postgresql" else ""
-        print(
-            f"{'  ' + topic.label + ' req/s':<44}{ratio:>16.2f}x{target:>9}{result:>8}"
-            f"{topic.rps / health.rps:>14.2f}x"
+        health, cached = targets[f"{db}-healthz"], targets[f"{db}-cached"]
+        gzip, uncached = targets[f"{db}-gzip"], targets[f"{db}-nocache"]
+        signed, ceiling = targets[f"{db}-member"], targets["inmemory-member"]
+        row(f"{name} anonymous, cache on / /healthz (a)", cached.rps / health.rps, CACHED_TARGET)
+        row("  same, per app-CPU-second", cached.per_cpu / health.per_cpu, note="")
+        row(f"{name} anonymous, cache on, gzip / /healthz (a)", gzip.rps / health.rps, note="-")
+        row(
+            f"{name} signed in / in-memory signed in (c)",
+            signed.rps / ceiling.rps,
+            SIGNED_IN_TARGET,
         )
-        print(
-            f"{'  same, per app-CPU-second':<44}{topic.per_cpu / inmem.per_cpu:>16.2f}x"
-            f"{'':>17}{topic.per_cpu / health.per_cpu:>14.2f}x"
+        row("  same, per app-CPU-second", signed.per_cpu / ceiling.per_cpu, note="")
+        row(
+            f"{name} anonymous, cache on / cache off (the gain)",
+            cached.rps / uncached.rps,
+            note="-",
         )
+        ratio = uncached.rps / targets["inmemory"].rps
+        if db == "postgresql":
+            row(f"{name} anonymous, cache off / in-memory (b)", ratio, PAGE_TARGET)
+        else:
+            row(f"{name} anonymous, cache off / in-memory (b)", ratio, note="-")
+    print("  the cache-off / (b) target is issue 3's (PostgreSQL); the others are issue 14's.")
 
 
 def print_writes(writes: list[Writes]) -> None:
@@ -867,6 +940,23 @@ def running(servers: list[Server]) -> Iterator[None]:
             s.stop()
 
 
+def probe(target: Target, member: str | None) -> None:
+    """Check the page each target's load will read (the right page, for the right reader)
+    and note the size of its body as sent. Twice: the page cache keeps a page on its second
+    request (the first learns which channels change it)."""
+    headers = {"Accept-Encoding": "identity", **target.headers}
+    for _ in range(2):
+        response = httpx.get(target.server.base_url + target.path, headers=headers, timeout=30)
+        response.raise_for_status()
+    text = response.text  # decoded, if it was compressed
+    assert text.count('<article class="post"') == POSTS_ON_PAGE, target.label
+    signed_in = 'action="/logout"' in text
+    assert signed_in == (member is not None), f"{target.label}: signed in: {signed_in}"
+    assert member is None or f">{member}<" in text, f"{target.label}: not {member}'s page"
+    target.body_bytes = response.num_bytes_downloaded
+    target.encoding = response.headers.get("content-encoding", "identity")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
@@ -910,12 +1000,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         databases = [("SQLite", sqlite_url)] + ([("PostgreSQL", pg_url)] if pg_url else [])
         seeded: dict[str, Seeded] = {}
+        cookies: dict[str, str] = {}  # the member's session, per database
         writes: list[Writes] = []
         for name, url in databases:
             print(f"seeding {name} and timing writes ...", file=sys.stderr)
 
             async def arrange_and_write(url: str = url, name: str = name) -> Seeded:
                 s = await seed(url, args.writers)
+                cookies[name] = await member_cookie(s)
                 writes.append(await bench_writes(s, name, args.rounds, args.write_seconds))
                 await s.close()
                 return s
@@ -932,30 +1024,38 @@ def main(argv: list[str] | None = None) -> int:
             print(f"total run time {time.perf_counter() - started:.0f} s")
             return 0
 
-        servers = [forum_server("sqlite", sqlite_url, tmp, pg=False)]
-        if pg_url:
-            servers.append(forum_server("postgresql", pg_url, tmp, pg=True))
+        servers: list[Server] = []
+        targets: dict[str, Target] = {}
+        for name, url in databases:
+            key, pg = name.lower(), name == "PostgreSQL"
+            cached = forum_server(key, url, tmp, pg=pg)
+            uncached = forum_server(f"{key}-nocache", url, tmp, pg=pg, env={CACHE_OFF: "0"})
+            servers += [cached, uncached]
+            page, member = seeded[name].page_path, {"Cookie": cookies[name]}
+            targets[f"{key}-healthz"] = Target(f"{name} /healthz (ceiling a)", cached, "/healthz")
+            targets[f"{key}-cached"] = Target(f"{name} anonymous, cache on", cached, page)
+            targets[f"{key}-gzip"] = Target(
+                f"{name} anonymous, cache on, gzip",
+                cached,
+                page,
+                {**ANONYMOUS, "Accept-Encoding": "gzip"},
+            )
+            targets[f"{key}-nocache"] = Target(f"{name} anonymous, cache off", uncached, page)
+            targets[f"{key}-member"] = Target(f"{name} signed in", cached, page, member)
         inmem = inmemory_server(sqlite_url, seeded["SQLite"].page_topic_id, tmp)
         servers.append(inmem)
-        targets: dict[str, Target] = {}
-        for server, name in zip(servers, [n for n, _ in databases], strict=False):
-            page = seeded[name].page_path
-            targets[f"{server.name}-healthz"] = Target(
-                f"{name} /healthz (ceiling a)", server, "/healthz"
-            )
-            targets[f"{server.name}-topic"] = Target(f"{name} topic page", server, page)
-        targets["inmemory"] = Target(
-            "in-memory topic render (ceiling b)", inmem, "/bench/inmemory-topic"
+        targets["inmemory"] = Target("in-memory render, anonymous (b)", inmem, INMEMORY_PATH)
+        targets["inmemory-member"] = Target(
+            "in-memory render, signed in (c)", inmem, INMEMORY_PATH, {"Cookie": cookies["SQLite"]}
         )
+        reader = seeded["SQLite"].authors[MEMBER_INDEX].username
         with running(servers):
-            page_bytes = {}
+            # In this order: a member's first request marks what they were told of on the
+            # page as seen, so the in-memory server, which keeps their session as it first
+            # reads it, sees them as the forum servers do from then on.
             for key, t in targets.items():
-                if key.endswith("healthz"):
-                    continue
-                response = httpx.get(t.server.base_url + t.path, headers={"Cookie": COOKIE})
-                response.raise_for_status()
-                assert response.text.count('<article class="post"') == POSTS_ON_PAGE, key
-                page_bytes[key.removesuffix("-topic")] = len(response.content)
+                if not key.endswith("healthz"):
+                    probe(t, reader if key.endswith("member") else None)
             print(
                 f"measuring pages: {len(targets)} figures x {args.rounds} round(s) ...",
                 file=sys.stderr,
@@ -963,7 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(args.rounds):
                 for t in targets.values():
                     measure(t, loader, args.conns, args.warmup, args.duration)
-        print_report(args, loader_name, page_bytes, targets, writes, time.perf_counter() - started)
+        print_report(args, loader_name, reader, targets, writes, time.perf_counter() - started)
     finally:
         if pg_url:
             run_async(drop_pg_database(pg_url))

@@ -30,8 +30,14 @@ from forum.db import (
 from forum.errors import ForumError, NotAuthenticated
 from forum.live import open_live
 from forum.mailer import Mailer
-from forum.middleware import AnswerDatabaseFaults, RefuseNulAddresses, SecurityHeaders
+from forum.middleware import (
+    AnswerDatabaseFaults,
+    OneConnectionPerPage,
+    RefuseNulAddresses,
+    SecurityHeaders,
+)
 from forum.migrate import migrate
+from forum.page_cache import PageCache, ServePages
 from forum.rendering import Renderer
 from forum.routes import routes
 from forum.scheduler import DebateScheduler
@@ -69,6 +75,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 SERVER_OPTIONS: dict[str, Any] = {
     "ws_max_size": MAX_FRAME_BYTES,
     "ws_per_message_deflate": False,
+    # realtime/hub.py writes a frame straight to the socket by running the send one step: this
+    # protocol writes without suspending while the transport is writable, and waits (before
+    # writing anything) while it is not. Its legacy "websockets" one writes, then waits.
+    "ws": "websockets-sansio",
 }
 
 # Seconds a client is asked to wait when the database cannot be reached or written.
@@ -211,6 +221,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 if swept:
                     log.info("Removed %d unfinished upload(s) left by an earlier run.", swept)
                 app.state.live = await open_live(app.state.forum, bus)
+                # Kept pages are checked on every hit; a hint frees the stale ones early.
+                app.state.live.endpoint.on_hint_listeners.append(app.state.page_cache.on_hint)
                 scheduler = DebateScheduler(app.state.forum, settings.debate_tick_ms / 1000)
                 scheduler.start()
                 alerter = Alerter(app.state.forum, settings.alert_poll_ms / 1000)
@@ -238,7 +250,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             # Database faults from the routes and from the session lookup alike: one place.
             Middleware(AnswerDatabaseFaults, respond=database_fault),
             Middleware(RefuseNulAddresses),
+            Middleware(OneConnectionPerPage),  # the session lookup shares it too
             Middleware(AuthMiddleware),
+            # Inside: it knows the reader, and never sees the anonymous cookie being set.
+            Middleware(ServePages),
         ],
         exception_handlers={
             ForumError: forum_error,
@@ -248,6 +263,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     renderer = build_renderer(settings.time_zone)
+    app.state.page_cache = PageCache(settings.page_cache_entries, settings.page_cache_seconds)
     return app
 
 

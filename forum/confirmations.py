@@ -15,6 +15,7 @@ CONFIRMATIONS: dict[str, str] = {
     "signed_up": "Welcome! Your account is ready.",
     "joined": "You joined the group.",
     "left": "You left the group.",
+    "moved": "The topic is in its new group now.",
     "topic": "Your topic is posted.",
     "posted": "Your reply is posted.",
     "saved": "Your changes are saved.",

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -168,6 +169,18 @@ class Database(Connection):
         before its costly steps. PostgreSQL holds one pooled connection for them all, not one
         per read; elsewhere this is the database itself."""
         return contextlib.nullcontext(self)
+
+    def one_connection(self) -> AbstractAsyncContextManager[Pin | None]:
+        """`async with db.one_connection() as pin:` the reads this task makes outside
+        transactions meanwhile share one pooled connection (a page's half-dozen reads pay
+        for one pool checkout, not six); `unpin()`, or `pin.close()` from any task, lets it
+        go early. A transaction, or `reads()`, lets it go first: a task holds one pooled
+        connection at a time. Only PostgreSQL pools connections (elsewhere: None)."""
+        return contextlib.nullcontext()
+
+    async def unpin(self) -> None:
+        """Give back this task's shared connection now (before a response streams, or a
+        wait): later reads take one from the pool each, as without `one_connection`."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -529,6 +542,31 @@ async def _rollback_only(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+class Pin:
+    """One task's shared connection (PostgresDatabase.one_connection)."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self.db = db
+        self.reads = _PgReads(db)
+        self.task = asyncio.current_task()
+        self.open = True
+
+    def serves(self, db: PostgresDatabase) -> bool:
+        # Only the task that pinned it: a task it started inherits the context, and two
+        # tasks cannot share one connection's protocol.
+        return self.open and self.db is db and self.task is asyncio.current_task()
+
+    async def close(self) -> None:
+        self.open = False
+        await self.reads.release()
+
+
+_pinned: ContextVar[Pin | None] = ContextVar("forum_pinned_connection", default=None)
+
+
+ACQUIRE_SECONDS = 10.0
+
+
 class PostgresDatabase(Database):
     dialect = "postgresql"
 
@@ -553,6 +591,9 @@ class PostgresDatabase(Database):
         return self._pool
 
     async def fetch_all(self, sql: str, params: Params = None) -> list[Row]:
+        pin = _pinned.get()
+        if pin is not None and pin.serves(self):
+            return await pin.reads.fetch_all(sql, params)
         # After a server restart every pooled connection is dead, and each fails once as it
         # is dropped. A read can safely be tried again on another connection.
         for attempt in range(self._max_size + 1):
@@ -570,6 +611,10 @@ class PostgresDatabase(Database):
         raise AssertionError("unreachable")
 
     async def execute(self, sql: str, params: Params = None) -> None:
+        pin = _pinned.get()
+        if pin is not None and pin.serves(self):
+            await pin.reads.execute(sql, params)
+            return
         conn = await self._acquire()
         try:
             await _PgConnection(conn).execute(sql, params)
@@ -577,7 +622,23 @@ class PostgresDatabase(Database):
             await self._release(conn)
 
     @asynccontextmanager
+    async def one_connection(self) -> AsyncIterator[Pin | None]:
+        pin = Pin(self)
+        token = _pinned.set(pin)
+        try:
+            yield pin
+        finally:
+            _pinned.reset(token)
+            await pin.close()
+
+    async def unpin(self) -> None:
+        pin = _pinned.get()
+        if pin is not None and pin.serves(self):
+            await pin.close()
+
+    @asynccontextmanager
     async def reads(self) -> AsyncIterator[Connection]:
+        await self.unpin()  # one connection a task at a time: no pool deadlock
         reads = _PgReads(self)
         try:
             yield reads
@@ -609,7 +670,10 @@ class PostgresDatabase(Database):
 
     async def _acquire(self) -> Any:
         try:
-            return await self.pool.acquire()
+            # Bounded: a pool that stays exhausted is a fault to answer (503), not a hang.
+            return await self.pool.acquire(timeout=ACQUIRE_SECONDS)
+        except TimeoutError as error:
+            raise DatabaseUnavailable("no pooled connection came free") from error
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as error:
             raise DatabaseUnavailable(type(error).__name__) from error
 
@@ -619,6 +683,9 @@ class PostgresDatabase(Database):
         so nothing runs twice; BEGIN is the probe, so a healthy pool pays no extra round
         trip. The locks are taken in that round trip too (a simple query may hold several
         statements; the keys are integers, so nothing is spliced but digits)."""
+        # A task holds one pooled connection at a time: ten pages each holding their shared
+        # connection while waiting for a second would wait for ever on a pool of ten.
+        await self.unpin()
         begin = "; ".join(
             ["BEGIN", *(f"SELECT pg_advisory_xact_lock({int(key)})" for key in locks)]
         )

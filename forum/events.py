@@ -224,8 +224,28 @@ class TopicAnswered(Event):
         return ["review"]
 
 
+@dataclass(frozen=True)
+class TopicChanged(Event):
+    """Something a topic's row in the lists shows changed in place (a post hidden, removed,
+    shown again or edited; the topic closed, pinned or slowed): the kept pages of its lists
+    (forum/page_cache.py) are rendered afresh. Open pages ignore it; ids only."""
+
+    kind: ClassVar[str] = "topic.changed"
+    topic_id: int
+    group_id: int
+    on_topic: bool = False  # also on the topic's own channel: its page shows the change
+
+    def channels(self) -> list[str]:
+        lists = [f"group:{self.group_id}", "latest"]
+        return [f"topic:{self.topic_id}", *lists] if self.on_topic else lists
+
+
 # Every node follows this channel itself (realtime/endpoint.py); no client may subscribe.
 ACCESS_CHANNEL = "access"
+# What every reader's pages show changed in a way no page's own channel says (who may read a
+# group, a member's marks or picture): the key of every page kept for anonymous readers
+# (forum/page_cache.py). Nobody subscribes; its hints and head are read.
+PAGES_CHANNEL = "pages"
 
 
 @dataclass(frozen=True)
@@ -235,12 +255,69 @@ class AccessChanged(Event):
 
     kind: ClassVar[str] = "access.changed"
     user_id: int
+    # Whether pages anyone reads may show the change (a role mark, a picture, a membership):
+    # then kept pages are made afresh too. A logout changes no page but the person's own.
+    pages: bool = True
 
     def channels(self) -> list[str]:
-        return [ACCESS_CHANNEL]
+        return [ACCESS_CHANNEL, PAGES_CHANNEL] if self.pages else [ACCESS_CHANNEL]
 
     def payload(self) -> dict[str, Any]:
         return {"user_id": self.user_id, "account": str(self.user_id)}
+
+
+@dataclass(frozen=True)
+class EveryoneAccessChanged(Event):
+    """What many people may read changed at once (a group made private or public, a topic
+    moved to another group): every node checks every open socket again, each channel it
+    follows and the groups its `latest` shows. `group_id`: the group whose readers changed."""
+
+    kind: ClassVar[str] = "access.changed"
+    group_id: int
+
+    def channels(self) -> list[str]:
+        return [ACCESS_CHANNEL, PAGES_CHANNEL]
+
+    def payload(self) -> dict[str, Any]:
+        return {"everyone": True, "group_id": self.group_id}
+
+
+@dataclass(frozen=True)
+class TopicMoved(Event):
+    """A topic moved to another group (forum/actions/moving.py), at the same address: its
+    readers are told, and both groups' lists (and `latest`) drop or gain its row. `group_id`
+    is the new group: the `latest` channel is shown to the readers of the group an event
+    names (forum/live.py), and only the new group's readers may read the topic now."""
+
+    kind: ClassVar[str] = "topic.moved"
+    topic_id: int
+    from_group_id: int
+    to_group_id: int
+    url: str
+
+    def channels(self) -> list[str]:
+        return [
+            f"topic:{self.topic_id}",
+            f"group:{self.from_group_id}",
+            f"group:{self.to_group_id}",
+            "latest",
+        ]
+
+    def payload(self) -> dict[str, Any]:
+        return super().payload() | {"group_id": self.to_group_id}
+
+
+@dataclass(frozen=True)
+class GroupChanged(Event):
+    """A group's settings changed (its description, statement, how people join, who can
+    read it): pages of the group kept or open elsewhere are drawn again. Ids only."""
+
+    kind: ClassVar[str] = "group.changed"
+    group_id: int
+
+    def channels(self) -> list[str]:
+        # `latest` too: the home page and the list of groups show its name and description.
+        return [f"group:{self.group_id}", "latest"]
 
 
 @dataclass(frozen=True)

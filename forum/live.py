@@ -295,6 +295,10 @@ class LiveSide:
         """The channel's last event id, where a page's live updates resume."""
         return await self.live.bus.head(channel)
 
+    async def heads(self, channels: list[str]) -> dict[str, int]:
+        """Several channels' heads in one query (forum/page_cache.py checks kept pages)."""
+        return await self.live.bus.heads(channels)
+
     async def close(self) -> None:
         await self.endpoint.close()
         await self.live.close()

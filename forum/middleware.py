@@ -124,3 +124,27 @@ class AnswerDatabaseFaults:
             if response is None:
                 raise
             await response(scope, receive, send)
+
+
+class OneConnectionPerPage:
+    """A GET's reads (the session, the page's own) share one pooled connection
+    (Database.one_connection): one pool checkout a page, not one a read. It is given back
+    as the response starts, so a streamed download never holds one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        forum = getattr(scope["app"].state, "forum", None) if "app" in scope else None
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or forum is None:
+            await self.app(scope, receive, send)
+            return
+        async with forum.db.one_connection() as pin:
+
+            async def give_back_at_start(message: Message) -> None:
+                # A streamed body is sent from a task of its own: close the pin itself.
+                if pin is not None and message["type"] == "http.response.start":
+                    await pin.close()
+                await send(message)
+
+            await self.app(scope, receive, give_back_at_start)

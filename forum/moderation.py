@@ -57,6 +57,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 
 # What each entry of the moderation log says, in words (forum/queries/audit.py keeps codes).
 LOG_LABELS: dict[str, str] = {
+    "moved_topic": "Moved a topic",
+    "made_group_private": "Made the group readable by members only",
+    "made_group_public": "Made the group readable by everyone",
     "approve": "Approved a post",
     "edit_approve": "Edited, then approved a post",
     "reject": "Rejected a post",

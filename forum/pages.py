@@ -316,6 +316,19 @@ class GroupSettingsPage(Page):
     questions: dict[str, str]
     errors: list[str] = field(default_factory=list)
     saved: bool = False
+    can_change_visibility: bool = False  # site admins choose who can read a group
+
+
+@dataclass(frozen=True, kw_only=True)
+class MoveTopicPage(Page):
+    """Moving a topic to another group: the groups this mover may move it into."""
+
+    template: ClassVar[str] = "move_topic.html"
+    topic: Topic
+    group: Group
+    targets: list[Group]
+    chosen: int | None = None
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ from forum.views import (
     home,
     learning,
     likes,
+    moving,
     notifications,
     preview,
     profiles,
@@ -321,6 +322,7 @@ routes: list[BaseRoute] = [
     ),
     Route("/t/{topic_id:id}/status", topics.topic_status, methods=POST, name="topic_status"),
     Route("/t/{topic_id:id}/slow-mode", topics.slow_mode, methods=POST, name="slow_mode"),
+    Route("/t/{topic_id:id}/move", moving.move_topic, methods=FORM, name="move_topic"),
     Route("/p/{post_id:id}/edit", topics.edit_post, methods=FORM, name="edit_post"),
     JsonRoute("/preview", preview.preview, methods=POST, name="preview"),
     # --- composing (issue 13): the docked reply box's quotes, drafts saved as they are typed ---

@@ -26,6 +26,8 @@ class Settings:
     max_title_chars: int = 255
     posts_per_page: int = 20
     topics_per_page: int = 30
+    page_cache_entries: int = 500
+    page_cache_seconds: int = 30
     session_days: int = 30
     login_limit_per_account: int = 10
     login_limit_per_address: int = 30
@@ -105,6 +107,8 @@ HELP: dict[str, str] = {
     "posts_per_page": "posts on one page of a topic",
     "flag_hide_score": "flags from different members that hide a post until it is reviewed",
     "topics_per_page": "topics on one page of a list",
+    "page_cache_entries": "pages kept per node for anonymous readers of public groups (0: off)",
+    "page_cache_seconds": "the longest a kept page is served (what changes without an event)",
     "session_days": "days a login lasts",
     "login_limit_per_account": "failed logins allowed per account in the window",
     "login_limit_per_address": "failed logins allowed per network address in the window",

@@ -8,6 +8,7 @@ not guessed from the path: a JSON route answers its errors in JSON too.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -19,6 +20,7 @@ from forum.confirmations import confirm, said_once
 from forum.context import Forum
 from forum.errors import BadRequest, ForumError, NotAuthenticated, NotFound
 from forum.forms import MAX_ID
+from forum.page_cache import is_shared
 from forum.pages import ErrorPage, Page
 from forum.queries.topics import TopicCursor
 from forum.queries.users import User
@@ -138,6 +140,10 @@ async def topic_page_of(
 
 
 def render(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
+    if is_shared(request):
+        # Every anonymous reader gets these bytes: none carries its own token (it only
+        # guards the login and signup forms, which are pages of their own).
+        page = replace(page, csrf_token="")
     response = HTMLResponse(forum_of(request).renderer.render(page), status_code=status_code)
     if page.confirmation:
         said_once(request, response)

@@ -117,6 +117,11 @@ class Bus(ABC):
     @abstractmethod
     async def head(self, channel: str) -> int: ...
 
+    async def heads(self, channels: Sequence[str]) -> dict[str, int]:
+        """The heads of several channels at once (0 for a channel with no event yet): a
+        database-backed backend reads them in one query."""
+        return {channel: await self.head(channel) for channel in channels}
+
     @abstractmethod
     async def trim(self, older_than: float) -> int:
         """Delete events created before `older_than`; return how many were deleted."""

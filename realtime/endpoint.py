@@ -10,14 +10,40 @@ Rights change while sockets are open. The app publishes `revalidate_kind` events
 names an `account`, on `revalidate_channel`, which every node serves whatever its sockets
 watch; each node then reads every open socket of that account again (`refresh`) and checks
 each of its channels (`authorize`): a socket whose principal is gone (logged out, suspended)
-is closed with 4003, a channel no longer allowed ends with a `forbidden` error frame. A sweep
-does the same for every socket once a minute, for what expires without an event.
+is closed with 4003, a channel no longer allowed ends with a `forbidden` error frame. An event
+whose data has `"everyone": true` (a group made private, a topic moved between groups: what
+anonymous readers may see changed) has every socket of the node checked again, one after
+another, yielding between them.
+
+A sweep checks the sockets of signed-in principals (those `account_of` names an account for)
+again every `revalidate_every` seconds, for what expires without an event (a session, a
+suspension that ends): one socket at a time, spread evenly over the interval, so a node with
+many sockets does a little all the time rather than a burst. A socket opened during a round
+waits for the next one (it was authorised when it subscribed), so a socket is checked at
+most about two intervals after it subscribed or was last checked. Sockets without an account
+(anonymous readers) are not swept: nothing of theirs expires, and what they may read changes
+only when the app's data does. The contract: an app MUST publish an `"everyone": true`
+event for every change of what a reader without an account may read (a group made private or
+public, a new public group, a topic moved between groups), or such sockets keep what they had
+(and what `authorize` noted on their principal, such as the groups a shared channel shows
+them) until they subscribe again.
+
+Presence frames are paced per channel: the first change of a channel quiet for
+`Limits.presence_every` seconds is sent at once (a reader arriving or starting a reply shows
+without delay), and the changes that follow within that window are folded into one frame with
+the latest summary, sent when the window ends (which opens the next one). So a channel costs
+at most one presence frame per socket per window however many readers join it, instead of one
+per reader joining (N readers joining: N^2/2 frames). One timer per busy channel, none per
+socket; changes of other nodes' sockets are paced alike.
+
+Hint listeners: `on_hint_listeners.append(cb)` has `cb(channel, event_id)` called for every
+hint the bus delivers to this node, on any channel (with or without sockets here), and
+`cb(None, 0)` when the bus reconnected and hints may have been lost; see realtime/hub.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -28,7 +54,7 @@ from typing import Any, Generic
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from realtime.bus import Bus, Event
-from realtime.hub import Hub, P, Present, RightsChanged, Socket
+from realtime.hub import HintListener, Hub, P, Present, RightsChanged, Socket
 from realtime.presence import Presence
 from realtime.protocol import (
     PONG,
@@ -75,10 +101,15 @@ class Limits:
     subscribes_per_second: float = 2.0  # ... and after that
     presence_burst: float = 10.0
     presence_per_second: float = 1.0
+    # At most one presence frame per channel per this many seconds, the latest summary (the
+    # first change of a quiet channel goes at once). 0: every change at once.
+    presence_every: float = 1.0
 
 
 class Bucket:
     """A token bucket: `burst` at once, refilled at `rate` per second."""
+
+    __slots__ = ("at", "burst", "rate", "tokens")
 
     def __init__(self, burst: float, rate: float) -> None:
         self.burst, self.rate = burst, rate
@@ -92,6 +123,20 @@ class Bucket:
             return False
         self.tokens -= 1
         return True
+
+
+Summary = tuple[list[dict[str, str]], int]  # the named users and how many are reading
+
+
+class _Window:
+    """A channel's presence frame went out less than `presence_every` ago: what changed since
+    is held (the latest summary only) until the timer ends the window."""
+
+    __slots__ = ("handle", "held")
+
+    def __init__(self, handle: asyncio.TimerHandle) -> None:
+        self.handle = handle
+        self.held: Summary | None = None
 
 
 class LiveEndpoint(Generic[P]):
@@ -139,12 +184,22 @@ class LiveEndpoint(Generic[P]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._safety_net: asyncio.Task[None] | None = None
+        self._everyone: asyncio.Task[None] | None = None  # checking every socket again
+        self._everyone_again = False  # another "everyone" event came meanwhile
+        self._presence_windows: dict[str, _Window] = {}  # channels whose frame went out lately
+
+    @property
+    def on_hint_listeners(self) -> list[HintListener]:
+        """Callables told of every hint on this node (`cb(channel, event_id)`), and of a
+        reconnect of the bus (`cb(None, 0)`): append to it. Cheap, non-blocking; one that
+        raises is logged and never stops the fan-out."""
+        return self.hub.hint_listeners
 
     # --- wiring for the app ------------------------------------------------------------
 
     async def start(self) -> None:
         """Start the bus's delivery to this node, presence, the hub's safety net, hearing
-        access changes from every node, and sweeping every socket now and then."""
+        access changes from every node, and sweeping signed-in sockets now and then."""
         await self.bus.start(self.hub.on_hint, self.presence.on_broadcast, self.hub.on_catch_up)
         await self.presence.start()
         loop = asyncio.get_running_loop()
@@ -152,23 +207,76 @@ class LiveEndpoint(Generic[P]):
         self._safety_net = loop.create_task(self.hub.safety_net())
 
     async def close(self) -> None:
-        tasks = [t for t in (self._sweeper, self._safety_net, *self._tasks) if t is not None]
+        tasks = [
+            t
+            for t in (self._sweeper, self._safety_net, self._everyone, *self._tasks)
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for window in self._presence_windows.values():
+            window.handle.cancel()
+        self._presence_windows.clear()
         await self.presence.close()
 
     def on_presence_change(self, channel: str, users: list[dict[str, str]], reading: int) -> None:
-        frame = presence_frame(channel, users, reading)
-        for sock in self.hub.sockets_on(channel):
+        """A channel's summary changed (a socket of this node or of another): told to its
+        sockets here at once if the channel was quiet, else when its window ends."""
+        window = self._presence_windows.get(channel)
+        if window is not None:
+            window.held = (users, reading)  # only the latest goes, when the window ends
+            return
+        self._send_presence(channel, (users, reading))
+
+    def _send_presence(self, channel: str, summary: Summary) -> None:
+        sockets = self.hub.sockets_on(channel)
+        if not sockets:
+            return  # nobody here to tell (and no window: the next change goes at once)
+        frame = presence_frame(channel, *summary)
+        for sock in sockets:
             sock.offer(frame)
+        every = self.limits.presence_every
+        if every > 0:
+            loop = asyncio.get_running_loop()
+            handle = loop.call_later(every, self._presence_window_ends, channel)
+            self._presence_windows[channel] = _Window(handle)
+
+    def _presence_window_ends(self, channel: str) -> None:
+        window = self._presence_windows.pop(channel, None)
+        if window is None or window.held is None:
+            return  # quiet for a whole window: the next change goes at once
+        # Sent even when it is back to what the last frame said: a socket that subscribed
+        # meanwhile was given the summary as it was then.
+        self._send_presence(channel, window.held)  # ... and opens the next window
 
     def _on_event(self, event: Event) -> None:
         if event.kind != self.revalidate_kind or event.channel != self.revalidate_channel:
             return
+        if event.data.get("everyone") is True:
+            self._revalidate_everyone()
+            return  # every socket is checked, that account's among them
         account = event.data.get("account")
         for sock in list(self._accounts.get(str(account), ())):
             self._spawn(self._revalidate(sock))
+
+    def _revalidate_everyone(self) -> None:
+        if self._everyone is not None:
+            # Sockets already checked in this round were checked before this event: go round
+            # once more when it ends (however many events came meanwhile).
+            self._everyone_again = True
+            return
+        self._everyone = asyncio.get_running_loop().create_task(self._check_everyone())
+
+    async def _check_everyone(self) -> None:
+        try:
+            again = True
+            while again:
+                self._everyone_again = False
+                await self._check_all()
+                again = self._everyone_again
+        finally:
+            self._everyone = None
 
     # --- one socket ----------------------------------------------------------------------
 
@@ -184,13 +292,10 @@ class LiveEndpoint(Generic[P]):
             await websocket.close(CLOSE_TRY_LATER, "too many live connections; close some tabs")
             return
 
-        async def close(code: int) -> None:
-            with contextlib.suppress(Exception):  # the peer may already be gone
-                await websocket.close(code)
-
-        sock: Socket[P] = Socket(principal, self.hub.queue_size, close)
+        sock: Socket[P] = Socket(
+            principal, self.hub.queue_size, websocket.send_text, websocket.close
+        )
         self._register(sock, accounts, address)
-        writer = asyncio.get_running_loop().create_task(sock.write_loop(websocket.send_text))
         try:
             await self._read_loop(websocket, sock)
         except WebSocketDisconnect:
@@ -199,9 +304,10 @@ class LiveEndpoint(Generic[P]):
             sock.closed = True
             self._unregister(sock, accounts, address)
             self.hub.remove(sock)
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-            await self.presence.leave_all(sock.id)
+            try:
+                await sock.stop()
+            finally:  # expiry is per node now: a socket's entries must not outlive it
+                await self.presence.leave_all(sock.id)
 
     def _too_many(self, account: str | None, address: str) -> bool:
         if account is not None:
@@ -232,11 +338,12 @@ class LiveEndpoint(Generic[P]):
             self._addresses.pop(address, None)
 
     async def _read_loop(self, websocket: WebSocket, sock: Socket[P]) -> None:
-        bad: deque[float] = deque()
-        buckets = {
-            Subscribe: Bucket(self.limits.subscribes_burst, self.limits.subscribes_per_second),
-            PresenceUpdate: Bucket(self.limits.presence_burst, self.limits.presence_per_second),
-        }
+        # Made on first use: most sockets subscribe a few times, never send a bad frame, and
+        # many never say they are here; thousands of idle sockets each holding them add up.
+        bad: deque[float] | None = None
+        subscribes: Bucket | None = None
+        presences: Bucket | None = None
+        limits = self.limits
         while not sock.closed:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -250,13 +357,23 @@ class LiveEndpoint(Generic[P]):
                     text = "\x00not utf-8"  # parsed below as a bad frame
             try:
                 frame = parse_frame(text)
-                bucket = buckets.get(type(frame))
+                bucket = None
+                if isinstance(frame, Subscribe):
+                    if subscribes is None:
+                        subscribes = Bucket(limits.subscribes_burst, limits.subscribes_per_second)
+                    bucket = subscribes
+                elif isinstance(frame, PresenceUpdate):
+                    if presences is None:
+                        presences = Bucket(limits.presence_burst, limits.presence_per_second)
+                    bucket = presences
                 if bucket is not None and not bucket.take():
                     raise ProtocolError("rate_limited", "too many frames of this type; slow down")
                 await self._handle(sock, frame)
             except ProtocolError as error:
                 sock.offer(error_frame(error.code, error.message))
                 now = time.monotonic()
+                if bad is None:
+                    bad = deque()
                 bad.append(now)
                 while bad and bad[0] < now - BAD_FRAME_WINDOW:
                     bad.popleft()
@@ -342,8 +459,8 @@ class LiveEndpoint(Generic[P]):
 
     async def _keep_and_sweep(self) -> None:
         """Serve the access channel on this node (again after a failed try), then re-check
-        every socket every `revalidate_every` seconds: one sweep per node, not a timer per
-        socket."""
+        every signed-in socket every `revalidate_every` seconds, spread over the interval: one
+        sweep per node, not a timer per socket."""
         delay = 1.0
         while True:
             try:
@@ -354,14 +471,36 @@ class LiveEndpoint(Generic[P]):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         while True:
+            await self._sweep()
+
+    async def _sweep(self) -> None:
+        """One round, about `revalidate_every` seconds long: each socket with an account open
+        when it began, checked again one at a time at even steps (later if checks take
+        longer). Sockets without an account are left to the "everyone" events."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        due = list({sock for socks in self._accounts.values() for sock in socks})
+        if not due:
             await asyncio.sleep(self.revalidate_every)
-            for sock in list(self.sockets):
-                try:
-                    await self._revalidate(sock)
-                except Exception:
-                    log.exception("re-checking a socket's subscriptions failed")
-                # SQLite reads answer without yielding: let the loop serve others between.
-                await asyncio.sleep(0)
+            return
+        step = self.revalidate_every / len(due)
+        for n, sock in enumerate(due, 1):
+            # Never less than a yield: SQLite reads answer without one.
+            await asyncio.sleep(max(0.0, start + n * step - loop.time()))
+            try:
+                await self._revalidate(sock)
+            except Exception:
+                log.exception("re-checking a socket's subscriptions failed")
+
+    async def _check_all(self) -> None:
+        """Check every open socket again, one at a time."""
+        for sock in list(self.sockets):
+            try:
+                await self._revalidate(sock)
+            except Exception:
+                log.exception("re-checking a socket's subscriptions failed")
+            # SQLite reads answer without yielding: let the loop serve others between.
+            await asyncio.sleep(0)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         async def isolated() -> None:

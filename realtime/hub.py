@@ -1,10 +1,22 @@
 """Live sockets by channel in this process, and fan-out from the log to them.
 
-Each channel this node serves reads the log once per wake-up and builds each frame once; each
-socket has a bounded queue and one writer task, so a slow socket never slows the others: when
-its queue overflows it is closed with 4008 and resumes from the backlog when it reconnects.
-A replay (a subscribe with `since`) is read from the log a page at a time, at the pace the
-reader takes it, so a reader that missed thousands of events still catches up.
+Each channel this node serves reads the log once per wake-up and builds each frame once; the
+fan-out is a plain loop that writes each frame straight to each socket's connection. A socket
+whose connection is not writable (a slow peer) queues its frames in a bounded queue, sent in
+order by a writer task of its own while it is behind, so a slow socket never slows the others:
+when its queue overflows it is closed with 4008 and resumes from the backlog when it
+reconnects. A replay (a subscribe with `since`) is read from the log a page at a time, at the
+pace the reader takes it, so a reader that missed thousands of events still catches up.
+
+Hint listeners (`Hub.hint_listeners`, also `LiveEndpoint.on_hint_listeners`): callables
+`(channel, event_id)` told of every hint the bus delivers to this node, on any channel,
+whether or not a socket here serves it (an app's per-node cache of pages, say), and
+`(None, 0)` when the bus reconnected and hints may have been lost meanwhile (anything may
+have changed). They run on the event loop inside the bus's delivery, so they must be cheap
+and must not block; one that raises is logged and the others, and the fan-out, go on. A
+hint may also be lost without a reconnect (a Redis message dropped): the hub re-reads the
+channels it serves every couple of seconds, but a listener that keeps things for channels
+nobody here watches needs an expiry of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +25,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections import deque
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -23,6 +36,8 @@ from realtime.protocol import event_frame, resync_frame, subscribed_frame
 log = logging.getLogger("realtime.hub")
 
 CLOSE_OVERFLOW = 4008
+CLOSE_ERROR = 1011  # writing to the connection failed
+CLOSE_WAIT_SECONDS = 1.0  # for a close frame to go out before the handler returns
 REPLAY_PAGE = 200  # events read from the log at a time while replaying
 # A replay waits while the reader has this much of its queue unsent, so live events of its
 # other channels always find room; a reader that takes nothing for this long is closed.
@@ -53,9 +68,12 @@ P = TypeVar("P")
 # per distinct object.
 Present = Callable[[P, Event], Event | None]
 OnEvent = Callable[[Event], None]
+# Told of every hint on this node: (channel, event id), or (None, 0) after a reconnect of the
+# bus (hints may have been lost: anything may have changed).
+HintListener = Callable[[str | None, int], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class Subscription:
     channel: str
     last_id: int
@@ -63,73 +81,158 @@ class Subscription:
 
 
 class Socket(Generic[P]):
-    """One connected client: its principal, its subscriptions and its outgoing queue."""
+    """One connected client: its principal, its subscriptions and its outgoing frames.
+
+    A frame is written straight to the connection (`send`) when nothing of this socket's is
+    queued or being sent: no task switch, no queue, no allocation per frame. Only a socket that
+    fell behind (its connection stopped being writable: a slow peer) queues frames, and only
+    then has a writer task, which ends once the queue is empty again. Order is always kept.
+
+    The direct write runs the send coroutine one step (`coro.send(None)`). It relies on the
+    server's send writing without suspending while the transport is writable, and suspending
+    only *before* writing anything when it is not: uvicorn's websockets-sansio and wsproto
+    protocols (the app pins websockets-sansio). A send that would suspend is abandoned (closed,
+    nothing was sent) and the frame is queued instead."""
+
+    __slots__ = (
+        "_close",
+        "_closer",
+        "_drained",
+        "_high_water",
+        "_limit",
+        "_queue",
+        "_send",
+        "_writer",
+        "closed",
+        "generation",
+        "id",
+        "principal",
+        "subs",
+    )
 
     def __init__(
-        self, principal: P, queue_size: int, close: Callable[[int], Coroutine[Any, Any, None]]
+        self,
+        principal: P,
+        queue_size: int,
+        send: Callable[[str], Coroutine[Any, Any, None]],
+        close: Callable[[int], Coroutine[Any, Any, None]],
     ) -> None:
         self.id = next(_ids)
         self.principal = principal
         self.subs: dict[str, Subscription] = {}
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(queue_size)
         self.closed = False
         # Bumped whenever the socket's rights are checked again (endpoint._revalidate): a
         # subscribe authorised before that must be authorised again before it registers.
         self.generation = 0
+        self._send = send
         self._close = close
+        self._limit = queue_size
         self._high_water = max(1, queue_size // 2)
-        self._drained = asyncio.Event()
+        # Made when the socket falls behind, dropped when it has caught up: an idle socket
+        # holds neither a queue nor a task.
+        self._queue: deque[str] | None = None  # frames waiting behind the one being sent
+        self._writer: asyncio.Task[None] | None = None  # set while anything is queued or sent
+        self._drained: asyncio.Event | None = None  # made for a replay waiting for room
+        self._closer: asyncio.Task[None] | None = None  # sending the close frame
 
     def offer(self, text: str) -> bool:
-        """Queue a frame without waiting; on overflow close the socket (4008) instead."""
+        """Send a frame without waiting: written now if the socket is not behind, queued if
+        it is; on overflow of the queue the socket is closed (4008) instead."""
         if self.closed:
             return False
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if self._writer is None:
+            coro = self._send(text)
+            try:
+                coro.send(None)
+            except StopIteration:
+                return True  # written
+            except Exception as error:
+                log.debug("writing to a live socket failed: %r", error)
+                self.shut(CLOSE_ERROR)
+                return False
+            # It would wait for the connection to become writable, before writing anything.
+            coro.close()
+            self._queue = deque((text,))
+            self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+            return True
+        queue = self._queue
+        assert queue is not None
+        if len(queue) >= self._limit:
             self.shut(CLOSE_OVERFLOW)
             return False
+        queue.append(text)
         return True
 
     def shut(self, code: int) -> None:
         if self.closed:
             return
         self.closed = True
-        task = asyncio.get_running_loop().create_task(self._close(code))
+        if self._queue is not None:
+            self._queue.clear()  # never sent now: the client resumes from its last id
+        if self._drained is not None:
+            self._drained.set()  # a replay waiting for room learns the socket is gone
+        task = self._closer = asyncio.get_running_loop().create_task(self._closing(code))
         _background.add(task)
         task.add_done_callback(_background.discard)
+
+    async def _closing(self, code: int) -> None:
+        with contextlib.suppress(Exception):  # the peer may already be gone
+            await self._close(code)
 
     async def flush(self, seconds: float) -> None:
         """Wait (at most `seconds`) until every queued frame is sent: before closing for a
         reason the client should read (the error frames that explain it)."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.queue.join(), seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (writer := self._writer) is not None:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            await asyncio.wait((writer,), timeout=left)
 
     async def room(self) -> None:
         """Wait until the reader has taken enough of its queue that more may follow (replays
         go at the reader's pace). SocketGone if it closes; TimeoutError if it takes nothing."""
-        while self.queue.qsize() >= self._high_water:
+        while self._queue is not None and len(self._queue) >= self._high_water:
             if self.closed:
                 raise SocketGone
+            if self._drained is None:
+                self._drained = asyncio.Event()
             self._drained.clear()
             await asyncio.wait_for(self._drained.wait(), REPLAY_STALL_SECONDS)
         if self.closed:
             raise SocketGone
 
-    async def write_loop(self, send_text: Callable[[str], Awaitable[None]]) -> None:
-        """The socket's one writer: sends queued frames in order until closed."""
+    async def stop(self) -> None:
+        """The connection is over (the endpoint's handler is returning): nothing more is sent,
+        but a close already begun gets a moment to go out, so the client reads its code."""
+        self.closed = True
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        closer = self._closer
+        if closer is not None and not closer.done():
+            await asyncio.wait((closer,), timeout=CLOSE_WAIT_SECONDS)
+
+    async def _write_queued(self) -> None:
+        """The writer of a socket that fell behind: sends its queue in order, then ends."""
+        queue = self._queue
+        assert queue is not None
         try:
-            while True:
-                text = await self.queue.get()
-                if text is None or self.closed:
-                    return
-                await send_text(text)
-                self.queue.task_done()
-                if self.queue.qsize() < self._high_water:
+            while queue and not self.closed:
+                await self._send(queue.popleft())
+                if self._drained is not None and len(queue) < self._high_water:
                     self._drained.set()
+        except Exception as error:
+            log.debug("writing to a live socket failed: %r", error)
+            self.shut(CLOSE_ERROR)
         finally:
-            self.closed = True
-            self._drained.set()  # a replay waiting for room learns the socket is gone
+            # No await since the queue was seen empty: the next frame is written directly.
+            self._writer = None
+            self._queue = None
+            if self._drained is not None:
+                self._drained.set()
 
 
 _background: set[asyncio.Task[None]] = set()
@@ -166,10 +269,13 @@ class Hub(Generic[P]):
         self.queue_size = queue_size
         self.channels: dict[str, ChannelState[P]] = {}
         self.on_event = on_event
+        self.hint_listeners: list[HintListener] = []
 
     # --- wake-ups from the bus ---------------------------------------------------------
 
     def on_hint(self, channel: str, event_id: int) -> None:
+        if self.hint_listeners:
+            self._tell_listeners(channel, event_id)
         state = self.channels.get(channel)
         if state is None:
             return
@@ -179,6 +285,20 @@ class Hub(Generic[P]):
         self._schedule_drain(channel, state)
 
     def on_catch_up(self) -> None:
+        """The bus reconnected: hints may have been lost. Tell the listeners, and re-read
+        every served channel's log."""
+        if self.hint_listeners:
+            self._tell_listeners(None, 0)
+        self._recheck()
+
+    def _tell_listeners(self, channel: str | None, event_id: int) -> None:
+        for listener in list(self.hint_listeners):
+            try:
+                listener(channel, event_id)
+            except Exception:
+                log.exception("a hint listener failed on %r %d", channel, event_id)
+
+    def _recheck(self) -> None:
         for channel, state in self.channels.items():
             state.dirty = True
             self._schedule_drain(channel, state)
@@ -369,7 +489,7 @@ class Hub(Generic[P]):
         an event. Cheap: a caught-up channel is one head lookup."""
         while True:
             await asyncio.sleep(interval)
-            self.on_catch_up()
+            self._recheck()  # not a catch-up: the hint listeners are not told
 
     def sockets_on(self, channel: str) -> list[Socket[P]]:
         state = self.channels.get(channel)

@@ -219,6 +219,22 @@ async def head(db: SqlConnection, channel: str) -> int:
     return int(last or 0)
 
 
+async def heads(db: SqlConnection, channels: Sequence[str]) -> dict[str, int]:
+    """The last id of each of `channels` (0 for one with no event yet), in one query."""
+    if not channels:
+        return {}
+    names = {f"c{i}": channel for i, channel in enumerate(channels)}
+    rows = await db.fetch_all(_heads_of_sql(len(names)), names)
+    found = {str(row["channel"]): int(row["last_id"]) for row in rows}
+    return {channel: found.get(channel, 0) for channel in channels}
+
+
+@lru_cache(maxsize=32)
+def _heads_of_sql(count: int) -> str:
+    wanted = ", ".join(f":c{i}" for i in range(count))
+    return f"SELECT channel, last_id FROM channel_heads WHERE channel IN ({wanted})"
+
+
 async def oldest_id(db: SqlConnection, channel: str) -> int | None:
     """The oldest id of `channel` still in the log, None if it keeps none."""
     oldest = await db.fetch_val(
@@ -375,6 +391,9 @@ class LogBus(Bus):
 
     async def head(self, channel: str) -> int:
         return await head(self.db, channel)
+
+    async def heads(self, channels: Sequence[str]) -> dict[str, int]:
+        return await heads(self.db, channels)
 
     async def trim(self, older_than: float) -> int:
         return await trim(self.db, older_than)

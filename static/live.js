@@ -325,6 +325,11 @@
     'topic.bumped'(d) {
       topicRow(d);
     },
+    'topic.moved'(d) { // its page says so (same address, new group); its old group's list drops it
+      if (topic === `topic:${d.topic_id}`) return announce(note = 'This topic was moved to another group. Reload the page to see where.'), say(note), reload.hidden = false;
+      const row = byId(`topic-row-${d.topic_id}`);
+      if (row && list && list.contains(row) && wanted.has(`group:${d.from_group_id}`)) row.remove();
+    },
     'topic.answered'(d) { // off the conveners' list of topics waiting, and its count
       const row = byId(`waiting-${d.topic_id}`), count = document.querySelector('[data-unanswered-count]');
       if (count && d.waiting) {

@@ -205,3 +205,38 @@ async def test_the_sqlite_writer_checkpoints_the_wal_off_the_loop(tmp_path: Path
     assert (path.parent / "wal.db-wal").stat().st_size < 8 * 2**20
     assert await db.fetch_val("SELECT count(*) FROM notes") == 2000
     await db.close()
+
+
+# --- one pooled connection per page (Database.one_connection) -----------------------------
+
+
+async def test_a_pages_reads_share_one_connection_and_give_it_back(db: Database) -> None:
+    """On PostgreSQL a task's reads inside one_connection() use one pooled connection, a task
+    it starts takes its own, and unpin() gives it back at once; elsewhere nothing changes."""
+    backend = "SELECT pg_backend_pid()" if db.url.startswith("postgresql") else "SELECT 1"
+    async with db.one_connection():
+        seen = {await db.fetch_val(backend) for _ in range(5)}
+        assert len(seen) == 1
+        if db.url.startswith("postgresql"):
+            pool = db.pool  # type: ignore[attr-defined]
+            other = await asyncio.create_task(db.fetch_val(backend))
+            assert other not in seen  # the pinned connection is busy being ours
+            idle = pool.get_idle_size()
+            await db.unpin()
+            assert pool.get_idle_size() == idle + 1
+            assert await db.fetch_val(backend)  # later reads take one from the pool
+    async with db.transaction() as conn:  # transactions never use the shared one
+        assert await conn.fetch_val("SELECT 1") == 1
+
+
+async def test_more_pages_at_once_than_pooled_connections_all_answer(server, client) -> None:
+    """Each GET shares one pooled connection for its reads; a search also opens `reads()`
+    of its own. Twenty at once on a pool of ten must all answer (a task never holds two
+    connections: twenty holding one and waiting for another would wait for ever)."""
+    anon = client()
+    answers = await asyncio.wait_for(
+        asyncio.gather(*(anon.get("/search", params={"q": f"pace{n}"}) for n in range(20))),
+        30,
+    )
+    assert {a.status_code for a in answers} <= {200, 429}
+    assert sum(a.status_code == 200 for a in answers) >= 10

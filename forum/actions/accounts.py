@@ -237,7 +237,7 @@ async def do_logout(forum: Forum, session_token: str) -> None:
         user_id = await user_queries.delete_session(conn, token_hash(session_token))
         if user_id is not None:
             # The session's open live sockets close now, on every node (forum/live.py).
-            await forum.publish(conn, AccessChanged(user_id))
+            await forum.publish(conn, AccessChanged(user_id, pages=False))  # sockets only
 
 
 async def do_create_api_key(forum: Forum, username: str) -> str:
@@ -276,7 +276,10 @@ async def do_change_badge(forum: Forum, actor: User, username: str, badge: str |
         target = await _target(conn, username)
         if not can_change_badge(actor, target):
             raise Forbidden("Only you can change your role badge.")
-        return await user_queries.change_badge(conn, target.id, new_badge)
+        changed = await user_queries.change_badge(conn, target.id, new_badge)
+        if changed:  # every post shows it: pages kept for readers are made afresh
+            await forum.publish(conn, AccessChanged(target.id))
+        return changed
 
 
 async def do_verify_badge(
@@ -316,6 +319,7 @@ async def do_verify_badge(
             note=BADGE_LABELS[target.badge],
             target_user_id=target.id,
         )
+        await forum.publish(conn, AccessChanged(target.id))  # the mark beside every post
         return True
 
 
@@ -337,6 +341,7 @@ async def do_unverify_badge(forum: Forum, actor: User, username: str) -> bool:
             note=BADGE_LABELS.get(target.badge, target.badge),
             target_user_id=target.id,
         )
+        await forum.publish(conn, AccessChanged(target.id))
         return True
 
 

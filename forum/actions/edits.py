@@ -30,7 +30,7 @@ from forum.content.privacy import describe, find_identifiers
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden
-from forum.events import replace_topic_rows
+from forum.events import TopicChanged, replace_topic_rows
 from forum.notices import check_mentions
 from forum.pace import check_pace
 from forum.permissions import can_edit_post, is_staff
@@ -201,6 +201,8 @@ async def _retitle(
     await replace_topic_rows(
         conn, topic.id, topic.group_id, title, forum.renderer.render_topic_row(topic)
     )
+    # Its page and lists are made afresh at once: a title may be retitled for privacy.
+    await forum.publish(conn, TopicChanged(topic.id, topic.group_id, on_topic=True))
     if editor.id != topic.user_id:
         # Never the old title in the note: it may be what had to go.
         await record_action(

@@ -29,7 +29,7 @@ from forum.auth import is_suspended
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotFound
-from forum.events import Event
+from forum.events import Event, GroupChanged
 from forum.forms import Input
 from forum.permissions import can_manage_members
 from forum.queries import events as queries
@@ -138,7 +138,9 @@ async def do_schedule_event(forum: Forum, user: User | None, group_id: int, form
     fields = check_event(form, forum.now(), forum.settings.time_zone)
     async with forum.db.transaction() as conn:
         await _organised(conn, organiser, group_id)
-        return await queries.insert_event(conn, group_id, organiser.id, fields, forum.now())
+        made = await queries.insert_event(conn, group_id, organiser.id, fields, forum.now())
+        await forum.publish(conn, GroupChanged(group_id))  # "Coming up" on its page
+        return made
 
 
 async def _event(conn: Connection, group_id: int, event_id: int) -> GroupEvent:
@@ -178,7 +180,7 @@ async def do_edit_event(
             told += await _tell(
                 forum, conn, after, [p for p in people if p != organiser.id], message
             )
-        await forum.publish(conn, *told)
+        await forum.publish(conn, *told, GroupChanged(group_id))
 
 
 async def do_cancel_event(forum: Forum, user: User | None, group_id: int, event_id: int) -> None:
@@ -193,7 +195,7 @@ async def do_cancel_event(forum: Forum, user: User | None, group_id: int, event_
         people = await queries.answered_by(conn, event_id, ("going", "waiting", "maybe"))
         message = f"“{event.title}” on {long_date(event.starts_at)} is cancelled."
         told = await _tell(forum, conn, event, [p for p in people if p != organiser.id], message)
-        await forum.publish(conn, *told)
+        await forum.publish(conn, *told, GroupChanged(group_id))
 
 
 async def _tell(

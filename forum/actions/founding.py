@@ -18,9 +18,9 @@ from forum.auth import is_suspended
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
-from forum.events import AccessChanged, Event
+from forum.events import AccessChanged, Event, EveryoneAccessChanged, GroupChanged
 from forum.forms import Input
-from forum.permissions import can_manage_members, is_admin
+from forum.permissions import can_create_group, can_manage_members, is_admin
 from forum.queries import groups as group_queries
 from forum.queries import proposals as queries
 from forum.queries import users as user_queries
@@ -214,6 +214,8 @@ async def do_approve_proposal(forum: Forum, admin: User | None, proposal_id: int
         await record_action(
             conn, actor_id=admin.id, action="approve_group", group_id=group.id, now=now
         )
+        if proposal.visibility != "private":
+            events.append(EveryoneAccessChanged(group.id))  # `latest` and home show it now
         await forum.publish(conn, *events)
     found = await group_queries.get_group(forum.db, group.id)
     assert found is not None
@@ -256,17 +258,31 @@ async def do_decline_proposal(
         await forum.publish(conn, *events)
 
 
+VISIBILITY = ("public", "private")
+
+
+def can_change_visibility(user: User | None) -> bool:
+    """Who can read a group is decided by whoever may make one: site admins."""
+    return can_create_group(user)
+
+
 async def do_edit_group(forum: Forum, user: User | None, group_id: int, form: Input) -> None:
     """Conveners (and site staff) change the description, the statement and the settings:
-    how people join, and who sees the member list. A private group is joined only by
-    invitation: nobody else can find it to join or ask."""
+    how people join, and who sees the member list; site admins also who can read the group
+    (`visibility`, left as it is when not sent). A private group is joined only by
+    invitation: nobody else can find it to join or ask, so making a group private makes it
+    invitation only. Pages of the group are drawn again; a change of who can read it is
+    checked again on every open socket at once."""
     editor = require_author(user, forum.now())
     fields, errors = check_statement(form, required=False)
     joining, listed = form.get("joining") or "", form.get("members_listed") or ""
+    visibility = form.get("visibility")
     if joining not in JOINING:
         errors.append("Choose how people join: anyone, by asking, or by invitation.")
     if listed not in MEMBERS_LISTED:
         errors.append("Choose who sees the member list.")
+    if visibility is not None and visibility not in VISIBILITY:
+        errors.append("Choose who can read the group: anyone, or its members only.")
     try:
         hours = form.get_int("unanswered_hours")
     except BadRequest:
@@ -276,11 +292,24 @@ async def do_edit_group(forum: Forum, user: User | None, group_id: int, form: In
             f"Say after how many hours (1 to {MAX_UNANSWERED_HOURS}) a topic nobody has"
             " answered shows in the conveners' list."
         )
+    now = forum.now()
     async with forum.db.transaction() as conn:
         access = await access_group(conn, editor, group_id=group_id)
         if not can_manage_members(editor, access.membership):
             raise Forbidden("Only the group's conveners can change its settings.")
-        if access.group.is_private and joining in ("open", "request"):
+        group = access.group
+        changing = visibility in VISIBILITY and visibility != group.visibility
+        if changing and not can_change_visibility(editor):
+            raise Forbidden("Only site administrators can change who can read a group.")
+        if changing and visibility == "private":
+            joining = "invite"  # said beside the choice on the settings page
+            guests = await group_queries.guest_member_names(conn, group_id)
+            if guests:
+                errors.append(
+                    "Guest accounts cannot belong to a private group, and these belong to this"
+                    f" one: {', '.join(guests)}. Remove them from the group first."
+                )
+        elif group.is_private and joining in ("open", "request"):
             errors.append(
                 "A private group cannot be found by others, so it is joined by invitation only."
             )
@@ -289,6 +318,21 @@ async def do_edit_group(forum: Forum, user: User | None, group_id: int, form: In
         await group_queries.update_group(
             conn, group_id, **fields, joining=joining, members_listed=listed, unanswered_hours=hours
         )
+        events: list[Event] = [GroupChanged(group_id)]
+        if changing:
+            assert visibility is not None
+            await group_queries.set_visibility(conn, group_id, visibility)
+            await record_action(
+                conn,
+                actor_id=editor.id,
+                action=f"made_group_{visibility}",
+                group_id=group_id,
+                note=f"From {group.visibility} to {visibility}",
+                now=now,
+            )
+            # Readers of the group change: every open socket is checked again, at once.
+            events.append(EveryoneAccessChanged(group_id))
         await record_action(
-            conn, actor_id=editor.id, action="edit_group", group_id=group_id, now=forum.now()
+            conn, actor_id=editor.id, action="edit_group", group_id=group_id, now=now
         )
+        await forum.publish(conn, *events)

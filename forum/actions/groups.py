@@ -10,7 +10,7 @@ from forum.actions.validation import clean_text, slugify
 from forum.actions.welcome import make_introductions
 from forum.context import Forum
 from forum.errors import BadRequest, Forbidden, NotFound
-from forum.events import AccessChanged
+from forum.events import AccessChanged, EveryoneAccessChanged
 from forum.permissions import (
     can_create_group,
     can_hold_group_role,
@@ -88,6 +88,10 @@ async def do_create_group(
                 conn, group_id=group.id, user_id=actor.id, role="convener", now=forum.now()
             )
             await make_introductions(forum, conn, group, actor, forum.now())
+        if not group.is_private:
+            # Everyone may read it now: open sockets' `latest` learns of it, kept home
+            # pages list it (forum/page_cache.py).
+            await forum.publish(conn, EveryoneAccessChanged(group.id))
     return group
 
 

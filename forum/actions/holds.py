@@ -14,7 +14,7 @@ from forum.actions.places import place_of
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest
-from forum.events import PostEdited, ReviewChanged, replace_post_html
+from forum.events import PostEdited, ReviewChanged, TopicChanged, replace_post_html
 from forum.moderation import (
     Hold,
     first_posts_hold,
@@ -138,6 +138,7 @@ async def publish_post_change(
             place.facts,
             place.debate_id,
         ),
+        TopicChanged(post.topic_id, topic.group_id),
     )
     if scrub:
         await replace_post_html(conn, topic.id, post.id, html, place.facts, place.debate_id)

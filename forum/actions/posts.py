@@ -28,7 +28,14 @@ from forum.content.offload import is_inline, off_the_loop
 from forum.context import Forum
 from forum.db import Connection
 from forum.errors import BadRequest, Forbidden, NotAuthenticated
-from forum.events import Event, PostCreated, TopicAnswered, TopicBumped, TopicCreated
+from forum.events import (
+    Event,
+    PostCreated,
+    TopicAnswered,
+    TopicBumped,
+    TopicChanged,
+    TopicCreated,
+)
 from forum.moderation import Hold, post_text, privacy_hold
 from forum.notices import check_mentions
 from forum.pace import check_pace, check_pace_read, pace_lock, pace_read, slow_mode_label
@@ -52,11 +59,21 @@ from forum.settings import Settings, image_host_set
 
 
 @dataclass(frozen=True)
+class Posted(Written):
+    """A post just published, as a reader would now read it, and its topic as the write left
+    it: what the API answers and where the composer lands, with no read after the write. (A
+    request sent again with its idempotency key gets a plain Written, read again for it.)"""
+
+    post: Post
+    topic: Topic
+
+
+@dataclass(frozen=True)
 class WrittenPost:
     """A post just written, its live event, which the caller publishes with its own (one
     statement for all), and its topic's count of posts with it."""
 
-    written: Written
+    written: Posted  # its topic as it was before the write: the caller knows what changed
     created: PostCreated | None  # None: a debate's description or question (see places.py)
     posts_count: int
     answered: bool = False  # the topic's first reply from someone other than its author
@@ -183,7 +200,7 @@ async def publish_topic(
     *,
     kind: str = "discussion",
     slow_mode_seconds: int = 0,
-) -> Written:
+) -> Posted:
     """Write a checked (or approved) topic and its first post, with their live events.
     `kind` "debate": a hosted debate's topic (forum/actions/debates.py)."""
     topic_id = await topic_queries.insert_topic(
@@ -200,11 +217,12 @@ async def publish_topic(
     assert topic is not None
     made = await _write_post(forum, conn, author, topic, text, None, now, opens_topic=True)
     written = made.written
-    row = forum.renderer.render_topic_row(replace(topic, highest_post_number=written.post_number))
+    opened = replace(topic, highest_post_number=written.post_number)
+    row = forum.renderer.render_topic_row(opened)
     listed = TopicCreated(topic_id, group_id, title, author.username, row)
     await queue_alert(conn, author, topic, written.post_id, written.post_number, now=now)
     await forum.publish(conn, *(e for e in (made.created, listed) if e is not None))
-    return written
+    return replace(written, topic=opened)
 
 
 def check_reply(forum: Forum, user: User | None, access: TopicAccess, draft: Draft) -> str:
@@ -308,7 +326,7 @@ async def publish_reply(
     now: float,
     *,
     answering: Answering | None = None,
-) -> Written:
+) -> Posted:
     """Write a checked (or approved) reply, bump its topic, and publish both live.
     `answering`: in a debate, what the reply answers, as its checks found it."""
     made = await _write_post(
@@ -338,7 +356,7 @@ async def publish_reply(
         created += (TopicAnswered(topic.id, topic.group_id, waiting),)
     await queue_alert(conn, author, topic, written.post_id, written.post_number, now=now)
     await forum.publish(conn, *created, listed)
-    return written
+    return replace(written, topic=bumped)
 
 
 async def _write_post(
@@ -405,7 +423,10 @@ async def _write_post(
             participants_label(counted) if counted is not None else None,
         )
     return WrittenPost(
-        Written(topic.id, post_id, number), event, published.posts_count, published.answered
+        Posted(topic.id, post_id, number, post, topic),
+        event,
+        published.posts_count,
+        published.answered,
     )
 
 
@@ -425,6 +446,7 @@ async def do_set_topic_status(
             await topic_queries.set_closed(conn, topic_id, closed)
         if pinned is not None:
             await topic_queries.set_pinned(conn, topic_id, pinned)
+        await forum.publish(conn, TopicChanged(topic_id, access.group.id, on_topic=True))
 
 
 def sets_own_pace(user: User | None, membership: str | None, hosts: tuple[int, ...]) -> bool:
@@ -454,6 +476,7 @@ async def do_set_slow_mode(forum: Forum, user: User | None, topic_id: int, secon
         if access.topic.slow_mode_seconds == seconds:
             return
         await topic_queries.set_slow_mode(conn, topic_id, seconds)
+        await forum.publish(conn, TopicChanged(topic_id, access.group.id, on_topic=True))
         await record_action(
             conn,
             actor_id=actor.id,

@@ -16,6 +16,7 @@ from forum.actions.validation import clean_text
 from forum.content.pictures import reencode
 from forum.context import Forum
 from forum.errors import BadRequest, Forbidden, NotFound, RateLimited
+from forum.events import AccessChanged
 from forum.forms import Input
 from forum.permissions import is_staff, outranks
 from forum.queries import profiles as queries
@@ -82,6 +83,7 @@ async def do_save_profile(forum: Forum, user: User | None, form: Input) -> None:
     _paced(forum, member, "profile", SAVES_PER_HOUR)
     async with forum.db.transaction() as conn:
         await queries.save_profile(conn, member.id, fields, forum.now())
+        await forum.publish(conn, AccessChanged(member.id))  # who sees their picture, name
 
 
 async def do_set_picture(forum: Forum, user: User | None, file: BinaryIO | None, size: int) -> None:
@@ -95,6 +97,7 @@ async def do_set_picture(forum: Forum, user: User | None, file: BinaryIO | None,
     try:
         async with forum.db.transaction() as conn:
             old = await queries.set_picture(conn, member.id, key, forum.now())
+            await forum.publish(conn, AccessChanged(member.id))  # kept pages show the old one
     except BaseException:
         await forum.storage.delete(key)
         raise
@@ -112,6 +115,7 @@ async def do_remove_picture(forum: Forum, user: User | None) -> None:
     member = require_author(user, forum.now())
     async with forum.db.transaction() as conn:
         old = await queries.set_picture(conn, member.id, None, forum.now())
+        await forum.publish(conn, AccessChanged(member.id))
     if old:
         await forum.storage.delete(old)
 
@@ -151,7 +155,7 @@ async def do_clear_profile(
             message=f"A moderator cleared your profile: {why}",
             url=forum.renderer.url_path("my_profile"),
         )
-        await forum.publish(conn, *told)
+        await forum.publish(conn, *told, AccessChanged(target.id))
     if old:
         await forum.storage.delete(old)
     return target

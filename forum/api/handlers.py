@@ -18,6 +18,7 @@ from forum.api.serialize import (
 )
 from forum.errors import BadRequest, NotFound
 from forum.forms import query_input, read_input
+from forum.page_cache import share_page
 from forum.permissions import can_edit_post, can_reply, can_start_topic
 from forum.queries import posts as post_queries
 from forum.queries import topics as topic_queries
@@ -38,6 +39,8 @@ async def latest(request: Request) -> Response:
     topics, cursor = await topic_page_of(
         request, lambda before, n: topic_queries.list_topics(db, group_ids, before, n), per_page
     )
+    if viewer is None:  # a reader who is not signed in sees public groups only
+        share_page(request, "latest")
     return ForumJSON(topic_list(topics, _more_url(request, cursor), per_page, viewer is not None))
 
 
@@ -54,6 +57,8 @@ async def categories(request: Request) -> Response:
             ],
         }
     }
+    if viewer is None:  # public groups only; their counts move with `latest`
+        share_page(request, "latest")
     return ForumJSON(body)
 
 
@@ -70,6 +75,8 @@ async def category_topics(request: Request) -> Response:
         per_page,
     )
     can_create = can_start_topic(viewer, access.group, access.membership)
+    if viewer is None and not access.group.is_private:
+        share_page(request, f"group:{access.group.id}")
     return ForumJSON(topic_list(topics, _more_url(request, cursor), per_page, can_create))
 
 
@@ -118,6 +125,8 @@ async def topic(request: Request) -> Response:
             "can_create_post": can_reply(viewer, access.group, access.membership, t),
         },
     }
+    if viewer is None and not access.group.is_private and not t.is_debate:
+        share_page(request, f"topic:{t.id}")
     return ForumJSON(body)
 
 
@@ -137,6 +146,8 @@ async def topic_posts(request: Request) -> Response:
         posts = await post_queries.list_posts(
             db, t.id, after, forum_of(request).settings.posts_per_page
         )
+    if viewer is None and not access.group.is_private and not t.is_debate:
+        share_page(request, f"topic:{t.id}")
     return ForumJSON(
         {
             "id": t.id,
@@ -170,6 +181,9 @@ async def create_post(request: Request) -> Response:
         written = await post_actions.do_new_topic(forum_of(request), viewer, group_id, draft)
     if isinstance(written, Held):
         return ForumJSON(held_json(written, form.get("raw")))
+    if isinstance(written, post_actions.Posted):  # the post as written: nothing to read again
+        return ForumJSON(post_json(written.post, written.topic, can_edit=True, include_raw=True))
+    # Sent again with its key: what the first request made, as it is now.
     post = await post_queries.get_post(db, written.post_id)
     t = await topic_queries.get_topic(db, written.topic_id)
     assert post is not None and t is not None

@@ -440,3 +440,54 @@ async def lock_memberships(conn: Connection, group_id: int) -> None:
     key = membership_lock(group_id)
     if conn.dialect == "postgresql" and key not in conn.locks:
         await conn.execute("SELECT pg_advisory_xact_lock(:key)", {"key": key})
+
+
+# --- moving topics, and who can read a group --------------------------------------------------
+
+
+async def list_convened(conn: Connection, user_id: int) -> list[Group]:
+    """The groups the user convenes, by name."""
+    columns = ", ".join(f"g.{name.strip()}" for name in GROUP_COLUMNS.split(","))
+    rows = await conn.fetch_all(
+        f"SELECT {columns} FROM groups g JOIN memberships m ON m.group_id = g.id"
+        " WHERE m.user_id = :u AND m.role = 'convener' ORDER BY g.name, g.id",
+        {"u": user_id},
+    )
+    return [Group.from_row(r) for r in rows]
+
+
+async def shift_counts(
+    conn: Connection, from_group_id: int, to_group_id: int, *, topics: int, posts: int
+) -> None:
+    """Move `topics` topics and `posts` posts from one group's counts to another's (a topic
+    moved). The rows are changed in id order, so two moves crossing between the same two
+    groups cannot deadlock on PostgreSQL."""
+    signed = {from_group_id: -1, to_group_id: 1}
+    for group_id in sorted(signed):
+        await conn.execute(
+            "UPDATE groups SET topic_count = topic_count + :topics,"
+            " post_count = post_count + :posts WHERE id = :g",
+            {"topics": signed[group_id] * topics, "posts": signed[group_id] * posts, "g": group_id},
+        )
+
+
+async def set_visibility(conn: Connection, group_id: int, visibility: str) -> bool:
+    """Make a group public or private; False if it was that already. A private group is
+    joined by invitation only, so making one private sets its joining to match."""
+    row = await conn.fetch_one(
+        "UPDATE groups SET visibility = :v,"
+        " joining = CASE WHEN :v = 'private' THEN 'invite' ELSE joining END"
+        " WHERE id = :g AND visibility <> :v RETURNING id",
+        {"v": visibility, "g": group_id},
+    )
+    return row is not None
+
+
+async def guest_member_names(conn: Connection, group_id: int, limit: int = 5) -> list[str]:
+    """Guest accounts that belong to the group (guests may not be in a private group)."""
+    rows = await conn.fetch_all(
+        "SELECT u.username FROM memberships m JOIN users u ON u.id = m.user_id"
+        " WHERE m.group_id = :g AND u.is_guest ORDER BY lower(u.username) LIMIT :lim",
+        {"g": group_id, "lim": limit},
+    )
+    return [str(r["username"]) for r in rows]

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from forum.db import Connection, Row
 from forum.queries._sql import Along, in_list
-from forum.queries.groups import Group
+from forum.queries.groups import Group, shift_counts
 from forum.queries.review import WATCHED_VERSION
 
 TOPIC_SELECT = (
@@ -293,3 +293,33 @@ async def was_waiting(conn: Connection, topic_id: int, now: float) -> bool:
         {"t": topic_id, "now": now, "recent": recent_since(now)},
     )
     return row is not None
+
+
+# --- moving a topic to another group ----------------------------------------------------------
+
+
+async def move_topic(
+    conn: Connection, topic_id: int, from_group_id: int, to_group_id: int
+) -> int | None:
+    """Move a topic to another group, in the caller's transaction: the topic, its items in
+    the review queue (conveners see their own groups' items), and both groups' counts of
+    topics and posts (every post written counts in its group, queries/posts.write_post).
+    Returns how many posts moved with it; None if the topic is not in `from_group_id` now
+    (moved a moment ago by someone else: its row's lock makes the second move wait, then
+    find nothing to move)."""
+    params = {"t": topic_id, "from": from_group_id, "to": to_group_id}
+    moved = await conn.fetch_one(
+        "UPDATE topics SET group_id = :to WHERE id = :t AND group_id = :from RETURNING id", params
+    )
+    if moved is None:
+        return None
+    posts = int(await conn.fetch_val("SELECT count(*) FROM posts WHERE topic_id = :t", params))
+    await conn.execute("UPDATE review_items SET group_id = :to WHERE topic_id = :t", params)
+    await shift_counts(conn, from_group_id, to_group_id, topics=1, posts=posts)
+    return posts
+
+
+async def review_item_ids(conn: Connection, topic_id: int) -> list[int]:
+    """The topic's items in the review queue (its posts, held replies), any status."""
+    rows = await conn.fetch_all("SELECT id FROM review_items WHERE topic_id = :t", {"t": topic_id})
+    return [int(row["id"]) for row in rows]

@@ -107,6 +107,7 @@ _SETTINGS_FIELDS = (
     "joining",
     "members_listed",
     "unanswered_hours",
+    "visibility",
 )
 
 
@@ -138,6 +139,7 @@ async def group_settings(request: Request) -> Response:
         questions=founding.STATEMENT_QUESTIONS,
         errors=errors,
         saved=request.query_params.get("saved") == "1" and not errors,
+        can_change_visibility=founding.can_change_visibility(viewer_of(request)),
     )
     return render(request, page, status)
 

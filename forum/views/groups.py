@@ -15,6 +15,7 @@ from forum.actions.welcome import do_dismiss_welcome
 from forum.db import Database
 from forum.errors import BadRequest, Forbidden
 from forum.forms import read_input
+from forum.page_cache import share_page
 from forum.pages import DebateLists, GroupPage, MembersPage, NewGroupPage
 from forum.permissions import (
     can_ask_to_join,
@@ -89,6 +90,8 @@ async def group_page(request: Request) -> Response:
         level=await notification_queries.group_level(db, viewer.id, group.id) if viewer else None,
         **await list_reading(request, [*pinned, *topics]),
     )
+    if viewer is None and not group.is_private:
+        share_page(request, f"group:{group.id}")
     return render(request, page)
 
 

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from forum.access import readable_groups
+from forum.page_cache import share_page
 from forum.pages import HomePage
 from forum.queries import debates as debate_queries
 from forum.queries import groups as group_queries
@@ -34,6 +35,8 @@ async def home(request: Request) -> Response:
         my_groups=[g for g in groups if g.id in mine],
         **await list_reading(request, topics),
     )
+    if viewer is None:  # a reader who is not signed in sees public groups only
+        share_page(request, "latest")
     return render(request, page)
 
 

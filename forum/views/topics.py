@@ -19,9 +19,10 @@ from forum.content.cook import excerpt
 from forum.content.diff import word_diff
 from forum.content.offload import off_the_loop
 from forum.db import Database
-from forum.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
+from forum.errors import BadRequest, Conflict, Forbidden, ForumError, NotFound, RateLimited
 from forum.forms import query_input, read_input
 from forum.pace import SLOW_MODE_CHOICES
+from forum.page_cache import share_page
 from forum.pages import (
     ComposerPage,
     PostItem,
@@ -40,6 +41,7 @@ from forum.permissions import (
     post_facts,
 )
 from forum.queries import debates as debate_queries
+from forum.queries import groups as group_queries
 from forum.queries import likes as like_queries
 from forum.queries import posts as post_queries
 from forum.queries import reading as reading_queries
@@ -113,6 +115,8 @@ async def topic_page(request: Request) -> Response:
             else ""
         ),
     )
+    if viewer is None and not access.group.is_private:
+        share_page(request, f"topic:{topic.id}")
     return render(request, page)
 
 
@@ -191,15 +195,26 @@ def _composer(
 
 async def new_topic(request: Request) -> Response:
     db, viewer = forum_of(request).db, require_viewer(request)
-    access = await access_group(db, viewer, slug=request.path_params["slug"])
-    if not can_start_topic(viewer, access.group, access.membership):
-        raise Forbidden("You cannot start topics in this group.")
-    action = request.url_for("new_topic", slug=access.group.slug).path
+    slug = request.path_params["slug"]
+
+    async def may_start_topic() -> Group:
+        """The page's check, in the words of the action's own (check_new_topic)."""
+        access = await access_group(db, viewer, slug=slug)
+        if not can_start_topic(viewer, access.group, access.membership):
+            raise Forbidden("You cannot start topics in this group.")
+        return access.group
+
     title = raw = key = ""
     errors: list[str] = []
     status = 400
     warned = False
     if request.method == "POST":
+        # As a reply (see `reply`): the action checks who may start a topic here, in its
+        # transaction; the page reads only which group its address names, and checks as
+        # before only where the action's answer is not a topic just started.
+        named = await group_queries.get_group_by_slug(db, slug)
+        if named is None:
+            raise NotFound("There is no such group.")
         form = await read_input(request)
         title, raw = form.get("title") or "", form.get("raw") or ""
         key = form.get("idempotency_key") or ""
@@ -207,7 +222,7 @@ async def new_topic(request: Request) -> Response:
             written = await post_actions.do_new_topic(
                 forum_of(request),
                 viewer,
-                access.group.id,
+                named.id,
                 Draft(
                     raw,
                     title=title,
@@ -215,23 +230,32 @@ async def new_topic(request: Request) -> Response:
                     idempotency_key=key,
                 ),
             )
-        except BadRequest as error:
-            errors, warned = error.messages, isinstance(error, PrivacyWarning)
-        except RateLimited as error:
-            errors, status = error.messages, error.status_code
+        except ForumError as error:
+            group = await may_start_topic()
+            if isinstance(error, RateLimited):
+                errors, status = error.messages, error.status_code
+            elif isinstance(error, BadRequest):
+                errors, warned = error.messages, isinstance(error, PrivacyWarning)
+            else:
+                raise
         else:
+            if isinstance(written, post_actions.Posted):
+                return redirect(topic_url(request, written.topic), "topic")
+            await may_start_topic()
             if isinstance(written, Held):
                 return redirect(held_url(request, written))
             topic = await topic_queries.get_topic(db, written.topic_id)
             assert topic is not None
             return redirect(topic_url(request, topic), "topic")
+    else:
+        group = await may_start_topic()
     return _composer(
         request,
-        access.group,
-        f"New topic in {access.group.name}",
+        group,
+        f"New topic in {group.name}",
         errors,
         status,
-        action=action,
+        action=request.url_for("new_topic", slug=group.slug).path,
         show_title=True,
         title_value=title,
         raw_value=raw,
@@ -255,6 +279,7 @@ def quote(post: Post) -> str:
 
 
 def require_reply(viewer: User, access: TopicAccess) -> None:
+    """The reply page's check, in the words the action's own (check_reply) uses."""
     if not can_reply(viewer, access.group, access.membership, access.topic):
         raise Forbidden(
             "This topic is closed to new replies."
@@ -284,11 +309,7 @@ async def reply_quote(request: Request) -> Response:
 
 async def reply(request: Request) -> Response:
     db, viewer = forum_of(request).db, require_viewer(request)
-    access = await access_topic(db, viewer, path_int(request, "topic_id"))
-    topic = access.topic
-    if topic.is_debate and request.method == "GET":
-        return await redirect_to_debate(request, topic)
-    require_reply(viewer, access)
+    topic_id = path_int(request, "topic_id")
     errors: list[str] = []
     status = 400
     warned = False
@@ -297,11 +318,15 @@ async def reply(request: Request) -> Response:
         form = await read_input(request)
         raw, to = form.get("raw") or "", form.get_int("reply_to_post_number")
         key = form.get("idempotency_key") or ""
+        # The action checks who may reply, in its transaction. The page's own checks come
+        # only where its answer is not a reply just written: first, so that who may not reply
+        # is told so, as before, and not what else the action found (a silenced author's
+        # pause, an ended debate, a text too long); and before a held or earlier reply.
         try:
             written = await post_actions.do_reply(
                 forum_of(request),
                 viewer,
-                topic.id,
+                topic_id,
                 Draft(
                     raw,
                     reply_to_post_number=to,
@@ -309,17 +334,31 @@ async def reply(request: Request) -> Response:
                     idempotency_key=key,
                 ),
             )
-        except BadRequest as error:
-            errors, warned = error.messages, isinstance(error, PrivacyWarning)
-        except RateLimited as error:
-            errors, status = error.messages, error.status_code
+        except ForumError as error:
+            access = await access_topic(db, viewer, topic_id)
+            require_reply(viewer, access)
+            if isinstance(error, RateLimited):
+                errors, status = error.messages, error.status_code
+            elif isinstance(error, BadRequest):
+                errors, warned = error.messages, isinstance(error, PrivacyWarning)
+            else:
+                raise
         else:
+            if isinstance(written, post_actions.Posted):
+                return redirect(topic_url(request, written.topic, written.post_number), "posted")
+            access = await access_topic(db, viewer, topic_id)
+            require_reply(viewer, access)
             if isinstance(written, Held):
                 return redirect(held_url(request, written))
-            return redirect(topic_url(request, topic, written.post_number), "posted")
+            return redirect(topic_url(request, access.topic, written.post_number), "posted")
     else:
+        access = await access_topic(db, viewer, topic_id)
+        if access.topic.is_debate:
+            return await redirect_to_debate(request, access.topic)
+        require_reply(viewer, access)
         to = query_input(request).get_int("to")
         raw = ""
+    topic = access.topic
     quoted = await post_queries.get_post_by_number(db, topic.id, to) if to else None
     if quoted is not None and not quoted.visible:
         quoted = None  # a hidden or removed post is not quoted back into the thread

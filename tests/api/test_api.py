@@ -526,7 +526,7 @@ async def test_cookie_json_post_needs_the_csrf_header(
 
 async def test_anonymous_post_is_403_json(client: Any, db: Database, scene: Scene) -> None:
     visitor = client()
-    await visitor.get("/")  # an anonymous visitor's page still carries a CSRF token
+    await visitor.get("/login")  # the login page carries an anonymous visitor's CSRF token
     assert visitor.csrf
     http: httpx.AsyncClient = visitor.http
     reply = {"topic_id": scene.topic_id, "raw": "Anonymous reply."}
