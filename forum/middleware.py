@@ -4,7 +4,7 @@ in one place, whether a route or the session lookup met them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -53,7 +53,14 @@ class SecurityHeaders:
             "permissions-policy": "camera=(), microphone=(), geolocation=()",
         }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a page (a live socket): straight through, with no frame of this layer kept
+        # alive for the socket's lifetime (a few hundred bytes each, per socket).
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -81,7 +88,14 @@ class RefuseNulAddresses:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a page (a live socket): straight through, with no frame of this layer kept
+        # alive for the socket's lifetime (a few hundred bytes each, per socket).
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _has_nul(scope):
             request = Request(scope, receive)
             response = error_response(request, 400, [NUL_MESSAGE], "That address is not valid")
@@ -106,7 +120,14 @@ class AnswerDatabaseFaults:
         self.app = app
         self.respond = respond
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a page (a live socket): straight through, with no frame of this layer kept
+        # alive for the socket's lifetime (a few hundred bytes each, per socket).
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -134,7 +155,14 @@ class OneConnectionPerPage:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a page (a live socket): straight through, with no frame of this layer kept
+        # alive for the socket's lifetime (a few hundred bytes each, per socket).
+        if scope["type"] != "http":
+            return self.app(scope, receive, send)
+        return self._http(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         forum = getattr(scope["app"].state, "forum", None) if "app" in scope else None
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or forum is None:
             await self.app(scope, receive, send)
