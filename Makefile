@@ -25,7 +25,7 @@ run: $(STAMP)
 
 # Two workers, one per core: each has its own databases, servers, ports and browser.
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -411,7 +411,7 @@ def forum_serve(db_url: str, bus_url: str = "") -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 45  # a busy CI machine starts a process slowly
         while True:
             try:
                 httpx.get(f"{base}/healthz", timeout=2)

@@ -119,7 +119,7 @@ async def test_a_form_body_with_the_token_field_works_too(client, arrange) -> No
 
 async def test_anonymous_visitors_get_a_json_403(client) -> None:
     visitor: Client = client()
-    await visitor.get("/")  # an anonymous CSRF token, so only being logged out is wrong
+    await visitor.get("/login")  # an anonymous CSRF token, so only being logged out is wrong
     assert visitor.csrf
     assert errors(await preview(visitor, "DOB 12/03/1985"), 403) == ["Please log in first."]
     no_token = await visitor.http.post("/preview", json={"raw": "hello"})

@@ -38,7 +38,8 @@ async def seen_on_page(
     have now seen: marked read, a write only when there is something to mark, and the
     header's count the one after it."""
     forum = forum_of(request)
-    if not auth_of(request).unread_notifications:
+    auth = auth_of(request)
+    if auth.method == "session" and not auth.unread_notifications:
         return {}  # counted with the session: nothing unread anywhere, nothing to mark
     if not await notification_queries.has_unread_in_topic(forum.db, viewer.id, topic_id, posts):
         return {}
