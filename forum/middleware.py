@@ -4,13 +4,14 @@ in one place, whether a route or the session lookup met them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from forum.asgi import PagesOnly
 from forum.forms import NUL_MESSAGE
 from forum.web import error_response
 
@@ -36,7 +37,7 @@ def content_security_policy(image_hosts: frozenset[str]) -> str:
     )
 
 
-class SecurityHeaders:
+class SecurityHeaders(PagesOnly):
     """Adds the same protective headers to every HTTP response (pages, JSON, static files,
     errors), unless a handler set its own."""
 
@@ -52,13 +53,6 @@ class SecurityHeaders:
             "cross-origin-opener-policy": "same-origin",
             "permissions-policy": "camera=(), microphone=(), geolocation=()",
         }
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a page (a live socket): straight through, with no frame of this layer kept
-        # alive for the socket's lifetime (a few hundred bytes each, per socket).
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,20 +74,10 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class RefuseNulAddresses:
+class RefuseNulAddresses(PagesOnly):
     """A path or query with a NUL byte (`/u/a%00b`, `?next=%00`) is answered 400 at once:
     PostgreSQL cannot compare text with NUL, so it would otherwise surface as a server error
     wherever a path parameter meets a query."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a page (a live socket): straight through, with no frame of this layer kept
-        # alive for the socket's lifetime (a few hundred bytes each, per socket).
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and _has_nul(scope):
@@ -109,7 +93,7 @@ def _has_nul(scope: Scope) -> bool:
     return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
-class AnswerDatabaseFaults:
+class AnswerDatabaseFaults(PagesOnly):
     """A database fault raised inside (a route, or the session or API key lookup) is answered
     by `respond` (app.database_fault: 503 with Retry-After, or 400), not as a server error or
     a dropped connection; anything else goes on up to the server-error handler."""
@@ -119,13 +103,6 @@ class AnswerDatabaseFaults:
     ) -> None:
         self.app = app
         self.respond = respond
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a page (a live socket): straight through, with no frame of this layer kept
-        # alive for the socket's lifetime (a few hundred bytes each, per socket).
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,20 +124,10 @@ class AnswerDatabaseFaults:
             await response(scope, receive, send)
 
 
-class OneConnectionPerPage:
+class OneConnectionPerPage(PagesOnly):
     """A GET's reads (the session, the page's own) share one pooled connection
     (Database.one_connection): one pool checkout a page, not one a read. It is given back
     as the response starts, so a streamed download never holds one."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a page (a live socket): straight through, with no frame of this layer kept
-        # alive for the socket's lifetime (a few hundred bytes each, per socket).
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         forum = getattr(scope["app"].state, "forum", None) if "app" in scope else None

@@ -29,7 +29,7 @@ import re
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from forum.asgi import PagesOnly
 from forum.confirmations import COOKIE as SAID_COOKIE
 from forum.events import PAGES_CHANNEL
 
@@ -275,19 +276,9 @@ def _kept_query(query: bytes) -> bool:
     return names <= KEPT_PARAMS
 
 
-class ServePages:
+class ServePages(PagesOnly):
     """The ASGI middleware (inside AuthMiddleware, which has resolved the reader): answers
     kept pages, keeps the pages views share, and answers 304 to a matching If-None-Match."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
-        # Not a page (a live socket): straight through, with no frame of this layer kept
-        # alive for the socket's lifetime (a few hundred bytes each, per socket).
-        if scope["type"] != "http":
-            return self.app(scope, receive, send)
-        return self._http(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
