@@ -232,12 +232,7 @@ async def new_topic(request: Request) -> Response:
             )
         except ForumError as error:
             group = await may_start_topic()
-            if isinstance(error, RateLimited):
-                errors, status = error.messages, error.status_code
-            elif isinstance(error, BadRequest):
-                errors, warned = error.messages, isinstance(error, PrivacyWarning)
-            else:
-                raise
+            errors, status, warned = on_the_composer(error)
         else:
             if isinstance(written, post_actions.Posted):
                 return redirect(topic_url(request, written.topic), "topic")
@@ -262,6 +257,17 @@ async def new_topic(request: Request) -> Response:
         privacy_warning=warned,
         idempotency_key=key or new_idempotency_key(),
     )
+
+
+def on_the_composer(error: ForumError) -> tuple[list[str], int, bool]:
+    """A refused post shown again on its form: the messages, the status (the pace limit's
+    429, else 400) and whether it is a privacy warning; anything else (a right, a missing
+    thing) is raised on to its error page."""
+    if isinstance(error, RateLimited):
+        return error.messages, error.status_code, False
+    if isinstance(error, BadRequest):
+        return error.messages, 400, isinstance(error, PrivacyWarning)
+    raise error
 
 
 def new_idempotency_key() -> str:
@@ -337,12 +343,7 @@ async def reply(request: Request) -> Response:
         except ForumError as error:
             access = await access_topic(db, viewer, topic_id)
             require_reply(viewer, access)
-            if isinstance(error, RateLimited):
-                errors, status = error.messages, error.status_code
-            elif isinstance(error, BadRequest):
-                errors, warned = error.messages, isinstance(error, PrivacyWarning)
-            else:
-                raise
+            errors, status, warned = on_the_composer(error)
         else:
             if isinstance(written, post_actions.Posted):
                 return redirect(topic_url(request, written.topic, written.post_number), "posted")
