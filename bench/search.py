@@ -215,7 +215,7 @@ async def fill(conn: asyncpg.Connection, plan: Plan, rng: random.Random) -> None
     assert set(late) == set(_LATE_INDEXES), f"indexes missing from the schema: {late}"
     for index in late:
         await conn.execute(f"DROP INDEX {index}")
-    password_hash = await hash_password(PASSWORD)
+    password_hash = await hash_password(Settings(), PASSWORD)
     badges = ("patient", "carer", "clinician", "ahp", "researcher", "other")
     await conn.copy_records_to_table(
         "users",

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -22,40 +23,54 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from forum.context import Forum
 from forum.queries import users as user_queries
 from forum.queries.users import User
+from forum.settings import Settings
 
 SESSION_COOKIE = "forum_session"
 ANON_COOKIE = "forum_anon"
 DEVICE_COOKIE = "forum_device"  # which account this browser last logged in to (signed)
 
-_hasher = PasswordHasher()
+_checker = PasswordHasher()  # checks a hash at the cost written in it, whatever that is
 
 
-async def hash_password(password: str) -> str:
-    # argon2 costs tens of milliseconds of CPU by design: keep it off the event loop.
-    return await asyncio.to_thread(_hasher.hash, password)
+@lru_cache(maxsize=4)
+def _hasher(memory_kib: int, time_cost: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """argon2id at the settings' cost (RFC 9106's second recommendation by default: 64 MiB,
+    3 passes). The cost is written into every hash, so any hasher checks any hash."""
+    return _hasher(settings.password_memory_kib, settings.password_time_cost)
+
+
+async def hash_password(settings: Settings, password: str) -> str:
+    # argon2 costs a fifth of a second of CPU by design: keep it off the event loop.
+    return await asyncio.to_thread(password_hasher(settings).hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+        return await asyncio.to_thread(_checker.verify, password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-_dummy_hash: str | None = None
+_dummy_hashes: dict[tuple[int, int], str] = {}
 
 
-async def dummy_password_hash() -> str:
-    """A hash no password matches, checked for unknown login names so that they take as long
-    to refuse as a known name with a wrong password (no account list by timing)."""
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = await hash_password(secrets.token_urlsafe(32))
-    return _dummy_hash
+async def dummy_password_hash(settings: Settings) -> str:
+    """A hash no password matches, at the settings' cost, checked for unknown login names so
+    that they take as long to refuse as a known name with a wrong password (no account list
+    by timing)."""
+    cost = (settings.password_memory_kib, settings.password_time_cost)
+    if cost not in _dummy_hashes:
+        _dummy_hashes[cost] = await hash_password(settings, secrets.token_urlsafe(32))
+    return _dummy_hashes[cost]
 
 
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+def needs_rehash(settings: Settings, password_hash: str) -> bool:
+    """Made at another cost than the settings' (raised since, or lowered for tests)."""
+    return password_hasher(settings).check_needs_rehash(password_hash)
 
 
 def token_hash(token: str) -> str:

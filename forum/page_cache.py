@@ -190,6 +190,9 @@ class PageCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
     def _forget(self, key: str) -> None:
         entry = self._entries.pop(key, None)
         if entry is None:

@@ -103,25 +103,41 @@
     if (s) mine = s;
     if (wanted.has(topic) && !pending.has(topic)) send({type: 'presence', channel: topic, state: mine});
   };
+  // A socket closed or given up on: say so, and try again after the backoff.
+  const lost = (s) => {
+    if (ws !== s) return;
+    ws = null;
+    clearInterval(pingTimer);
+    showPresence();
+    data.liveState = 'paused';
+    paused = true;
+    say('Live updates paused. Reconnecting…');
+    retryTimer = setTimeout(connect, Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
+  };
+  // A try begun while offline can hang for minutes (a phone in a tunnel): it is dropped
+  // unanswered, its close event ignored, so the next try is not held behind it.
+  const abandon = (s) => {
+    s.onclose = null;
+    s.close();
+    lost(s);
+  };
   const connect = () => {
     clearTimeout(retryTimer);
     if (ws || leaving) return;
     const s = ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/live`);
+    const hung = setTimeout(() => s.readyState === 0 && abandon(s), 15000);
     s.onopen = () => {
+      clearTimeout(hung);
       pending = new Set();
       wanted.forEach(subscribe);
       pingTimer = setInterval(() => send({type: 'ping'}), 25000);
     };
     s.onmessage = (m) => handle(JSON.parse(m.data));
-    s.onclose = () => {
-      if (ws !== s) return;
-      ws = null;
-      clearInterval(pingTimer);
-      showPresence();
-      data.liveState = 'paused';
-      paused = true;
-      say('Live updates paused. Reconnecting…');
-      retryTimer = setTimeout(connect, Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
+    // Chromium fires only `error`, never `close`, for a try it blocks itself (a policy).
+    s.onerror = s.onclose = () => {
+      if (s.readyState !== 3) return;
+      clearTimeout(hung);
+      lost(s);
     };
   };
   const ready = () => {
@@ -524,6 +540,7 @@
   });
   // Back on the network (a phone out of a tunnel): try at once, not after the backoff.
   addEventListener('online', () => {
+    if (ws && ws.readyState === 0) abandon(ws);
     attempt = 0;
     connect();
   });

@@ -152,6 +152,12 @@ GENEROUS_PACE: dict[str, int] = {
 }
 
 
+# argon2 at its production cost takes a fifth of a second a password: with thousands of
+# accounts made and logged in to, that was three quarters of the suite's time. Tests whose
+# subject is the cost (tests/test_accounts.py) set their own.
+CHEAP_PASSWORDS: dict[str, int] = {"password_memory_kib": 1024, "password_time_cost": 1}
+
+
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     # The debate scheduler looks every 50 ms: a moved clock is noticed at once.
     return Settings(
@@ -159,7 +165,12 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
         secret_key="test-secret-key",
         # Each server keeps its uploads in a folder of its own.
         documents_dir=overrides.pop("documents_dir", None) or tempfile.mkdtemp(prefix="docs-"),
-        **({"debate_tick_ms": 50, "alert_poll_ms": 20} | GENEROUS_PACE | overrides),
+        **(
+            {"debate_tick_ms": 50, "alert_poll_ms": 20}
+            | GENEROUS_PACE
+            | CHEAP_PASSWORDS
+            | overrides
+        ),
     )
 
 

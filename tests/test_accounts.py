@@ -5,12 +5,15 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from forum.actions.accounts import LoginAttempt, do_login
+from forum.auth import hash_password, needs_rehash, password_hasher, verify_password
 from forum.errors import BadRequest, RateLimited
 from forum.queries.users import count_users, get_user_by_username
-from tests.conftest import PASSWORD, unique
+from forum.settings import Settings
+from tests.conftest import PASSWORD, Client, unique
 
 
 async def test_sign_up_logs_you_in_with_a_safe_cookie(client, db) -> None:
@@ -187,3 +190,34 @@ async def test_a_members_only_link_leads_through_login_and_back(client, arrange)
         {"login": user.username, "password": PASSWORD, "next": f"/t/{written.topic_id}/reply?to=1"},
     )
     assert r.headers["location"] == f"/t/{written.topic_id}/reply?to=1"
+
+
+async def test_a_password_kept_at_another_cost_is_rehashed_at_login(fresh) -> None:
+    """When the cost is raised, members keep logging in with their password, and each
+    login stores it again at the new cost."""
+    made = await fresh(password_memory_kib=2048, password_time_cost=2)
+    member = await made.arrange.user()
+    older = await hash_password(Settings(password_memory_kib=1024, password_time_cost=1), PASSWORD)
+    await made.db.execute(
+        "UPDATE users SET password_hash = :hash WHERE id = :id", {"hash": older, "id": member.id}
+    )
+    c = Client(httpx.AsyncClient(base_url=made.server.base_url))
+    try:
+        await c.login(member)
+        stored = await made.db.fetch_val(
+            "SELECT password_hash FROM users WHERE id = :id", {"id": member.id}
+        )
+        assert stored.startswith("$argon2id$v=19$m=2048,t=2,")
+        assert await verify_password(stored, PASSWORD)
+    finally:
+        await c.http.aclose()
+
+
+def test_passwords_are_hashed_at_least_at_owasp_cost_by_default() -> None:
+    # OWASP's floor for argon2id: 19 MiB of memory and 2 passes.
+    settings = Settings()
+    assert settings.password_memory_kib >= 19 * 1024 and settings.password_time_cost >= 2
+    assert not needs_rehash(settings, password_hasher(settings).hash("x" * 10))
+    assert needs_rehash(
+        settings, password_hasher(replace(settings, password_time_cost=1)).hash("x")
+    )

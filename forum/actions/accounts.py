@@ -117,7 +117,7 @@ async def check_signup_fully(
 
 
 async def do_create_user(forum: Forum, signup: Signup) -> User:
-    password_hash = await hash_password(signup.password)
+    password_hash = await hash_password(forum.settings, signup.password)
     async with forum.db.transaction() as conn:
         taken = await user_queries.username_or_email_taken(conn, signup.username, signup.email)
         if taken:
@@ -188,7 +188,7 @@ async def do_login(forum: Forum, attempt: LoginAttempt) -> tuple[User, str]:
         raise RateLimited(
             f"Too many failed logins. Please try again in {wait} seconds.", wait_seconds=wait
         )
-    password_hash = found[1] if found else await dummy_password_hash()
+    password_hash = found[1] if found else await dummy_password_hash(forum.settings)
     if not await verify_password(password_hash, attempt.password) or found is None:
         raise BadRequest("That username or password is not right.")  # the attempt stays counted
     user = found[0]
@@ -201,9 +201,9 @@ async def do_login(forum: Forum, attempt: LoginAttempt) -> tuple[User, str]:
         await shared_reset(conn, account_key)
         for key in counted:
             await shared_forget(conn, key, now)
-        if needs_rehash(password_hash):
+        if needs_rehash(forum.settings, password_hash):
             await user_queries.update_password_hash(
-                conn, user.id, await hash_password(attempt.password)
+                conn, user.id, await hash_password(forum.settings, attempt.password)
             )
         await user_queries.insert_session(
             conn,
