@@ -538,6 +538,9 @@
     mine = 'viewing';
     if (e.persisted) connect();
   });
+  // Off the network, a socket can stay open without a word for minutes: it is closed at once,
+  // and the page says so.
+  addEventListener('offline', () => ws && abandon(ws));
   // Back on the network (a phone out of a tunnel): try at once, not after the backoff.
   addEventListener('online', () => {
     if (ws && ws.readyState === 0) abandon(ws);

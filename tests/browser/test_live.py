@@ -285,6 +285,22 @@ async def test_a_dropped_connection_resumes_without_loss_or_duplicates(
     await expect(b.locator("article.post")).to_have_count(count + 1)
 
 
+async def test_going_offline_pauses_and_coming_back_brings_what_was_missed(
+    new_page: NewPage, scene: Scene, client: Any
+) -> None:
+    b = await live_page(new_page, scene.topic_path, scene.bob)
+    status = b.get_by_role("status").filter(has_text=re.compile("Live updates"))
+    await b.context.set_offline(True)
+    await expect(status).to_have_text("Live updates paused. Reconnecting…")
+    text = f"Sent while you were offline {unique('r')}"
+    await reply(await http_member(client, scene.ana), scene.topic_id, text)
+    await b.wait_for_timeout(1500)  # tries fail meanwhile, and their backoff grows
+    await expect(b.locator("article.post", has_text=text)).to_have_count(0)
+    await b.context.set_offline(False)
+    await expect(status).to_have_text("Live updates are back.")
+    await expect(b.locator("article.post", has_text=text)).to_have_count(1)
+
+
 # A try that hangs unanswered (a phone in a tunnel: no reply, no refusal) stays CONNECTING.
 HANG_RECONNECTS = """() => {
   window.__liveHung = true;
