@@ -253,16 +253,22 @@ HOLD_RECONNECTS = """() => {
 }"""
 
 
-async def test_a_dropped_connection_resumes_without_loss_or_duplicates(
-    new_page: NewPage, scene: Scene, client: Any
-) -> None:
+async def dropped(new_page: NewPage, scene: Scene, how: str) -> tuple[Page, int, Locator]:
+    """Bob's live page on the scene's topic, with its post count and live status, once its
+    socket is closed by `how` (a script that also decides what the next tries meet)."""
     b = await live_page(new_page, scene.topic_path, scene.bob)
     count = await b.locator("article.post").count()
     status = b.get_by_role("status").filter(has_text=re.compile("Live updates"))
-
-    await b.evaluate(HOLD_RECONNECTS)
+    await b.evaluate(how)
     await expect(status).to_have_text("Live updates paused. Reconnecting…")
     await expect(b.locator("main")).to_have_attribute("data-live-state", "paused")
+    return b, count, status
+
+
+async def test_a_dropped_connection_resumes_without_loss_or_duplicates(
+    new_page: NewPage, scene: Scene, client: Any
+) -> None:
+    b, count, status = await dropped(new_page, scene, HOLD_RECONNECTS)
     text = f"Sent while you were away {unique('r')}"
     await reply(await http_member(client, scene.ana), scene.topic_id, text)
     await expect(b.locator("article.post")).to_have_count(count)  # nothing can arrive yet
@@ -319,11 +325,7 @@ HANG_RECONNECTS = """() => {
 async def test_a_try_hanging_when_the_network_returns_does_not_hold_up_the_next(
     new_page: NewPage, scene: Scene, client: Any
 ) -> None:
-    b = await live_page(new_page, scene.topic_path, scene.bob)
-    count = await b.locator("article.post").count()
-    status = b.get_by_role("status").filter(has_text=re.compile("Live updates"))
-    await b.evaluate(HANG_RECONNECTS)
-    await expect(status).to_have_text("Live updates paused. Reconnecting…")
+    b, count, status = await dropped(new_page, scene, HANG_RECONNECTS)
     # The first try after the drop (within 0.75 s) hangs; nothing else is tried behind it.
     deadline = time.monotonic() + 10  # the page's policy forbids wait_for_function's eval
     while await b.evaluate("window.__liveHangs || 0") != 1:
