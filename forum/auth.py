@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, Signer
 from starlette.requests import HTTPConnection
@@ -69,8 +69,17 @@ async def dummy_password_hash(settings: Settings) -> str:
 
 
 def needs_rehash(settings: Settings, password_hash: str) -> bool:
-    """Made at another cost than the settings' (raised since, or lowered for tests)."""
-    return password_hasher(settings).check_needs_rehash(password_hash)
+    """Made at a lower cost than the settings' (the cost was raised since): a login stores the
+    password again at today's. Never lowered: a hash at a higher cost is kept as it is."""
+    try:
+        made = extract_parameters(password_hash)
+    except InvalidHashError:
+        return True
+    return (
+        made.type is not Type.ID
+        or made.memory_cost < settings.password_memory_kib
+        or made.time_cost < settings.password_time_cost
+    )
 
 
 def token_hash(token: str) -> str:

@@ -14,7 +14,7 @@ from forum.context import Forum
 from forum.db import DatabaseReadOnly, open_database
 from forum.errors import ForumError
 from forum.migrate import migrate
-from forum.settings import Settings, load_settings
+from forum.settings import Settings, SettingsError, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -251,4 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseReadOnly as error:
         print(error, file=sys.stderr)
         return 1
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
     return result

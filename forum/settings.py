@@ -29,8 +29,9 @@ class Settings:
     page_cache_entries: int = 500
     page_cache_seconds: int = 30
     session_days: int = 30
-    # argon2id's cost (RFC 9106's second recommendation). Lowered only by the tests, where
-    # thousands of accounts are made: a login's hash is remade at the cost set here.
+    # argon2id's cost (RFC 9106's second recommendation). A login stores a password hashed at
+    # a lower cost again at this one. The tests, which make thousands of accounts, build their
+    # Settings with a lower cost; one read from FORUM_* is refused below OWASP's floor.
     password_memory_kib: int = 65536
     password_time_cost: int = 3
     login_limit_per_account: int = 10
@@ -114,8 +115,8 @@ HELP: dict[str, str] = {
     "page_cache_entries": "pages kept per node for anonymous readers of public groups (0: off)",
     "page_cache_seconds": "the longest a kept page is served (what changes without an event)",
     "session_days": "days a login lasts",
-    "password_memory_kib": "KiB of memory one password check uses (argon2id; lower only for tests)",
-    "password_time_cost": "passes one password check makes over that memory (argon2id)",
+    "password_memory_kib": "KiB of memory one password check uses (argon2id; at least 19456)",
+    "password_time_cost": "passes one password check makes over that memory (at least 2)",
     "login_limit_per_account": "failed logins allowed per account in the window",
     "login_limit_per_address": "failed logins allowed per network address in the window",
     "login_limit_window_seconds": "length of the login rate-limit window",
@@ -183,9 +184,28 @@ def load_settings(**overrides: Any) -> Settings:
             values[field.name] = int(raw) if field.type in ("int", int) else raw
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
+    check_password_cost(settings)
     if not settings.secret_key:
         settings = replace(settings, secret_key=_stored_secret())
     return settings
+
+
+# OWASP's floor for argon2id (Password Storage Cheat Sheet): 19 MiB of memory, 2 passes.
+PASSWORD_FLOOR_KIB = 19 * 1024
+PASSWORD_FLOOR_PASSES = 2
+
+
+class SettingsError(ValueError):
+    """A setting read from the environment or the command line that cannot be used."""
+
+
+def check_password_cost(settings: Settings) -> None:
+    """A configured cost below the floor would weaken every member's stored password as
+    they log in, so it is refused rather than used."""
+    if settings.password_memory_kib < PASSWORD_FLOOR_KIB:
+        raise SettingsError(f"FORUM_PASSWORD_MEMORY_KIB must be at least {PASSWORD_FLOOR_KIB}.")
+    if settings.password_time_cost < PASSWORD_FLOOR_PASSES:
+        raise SettingsError(f"FORUM_PASSWORD_TIME_COST must be at least {PASSWORD_FLOOR_PASSES}.")
 
 
 def _stored_secret() -> str:

@@ -13,7 +13,9 @@ each of its channels (`authorize`): a socket whose principal is gone (logged out
 is closed with 4003, a channel no longer allowed ends with a `forbidden` error frame. An event
 whose data has `"everyone": true` (a group made private, a topic moved between groups: what
 anonymous readers may see changed) has every socket of the node checked again, one after
-another, yielding between them.
+another, yielding between them. Either check waits first (up to a second) for the channels
+being read to be delivered, so the events published with the change reach a socket before
+the `forbidden` that may follow them.
 
 A sweep checks the sockets of signed-in principals (those `account_of` names an account for)
 again every `revalidate_every` seconds, for what expires without an event (a session, a
@@ -257,7 +259,12 @@ class LiveEndpoint(Generic[P]):
             self._revalidate_everyone()
             return  # every socket is checked, that account's among them
         account = event.data.get("account")
-        for sock in list(self._accounts.get(str(account), ())):
+        if str(account) in self._accounts:
+            self._spawn(self._revalidate_account(str(account)))
+
+    async def _revalidate_account(self, account: str) -> None:
+        await self.hub.settled()  # what the same commit published reaches them first
+        for sock in list(self._accounts.get(account, ())):
             self._spawn(self._revalidate(sock))
 
     def _revalidate_everyone(self) -> None:
@@ -273,6 +280,7 @@ class LiveEndpoint(Generic[P]):
             again = True
             while again:
                 self._everyone_again = False
+                await self.hub.settled()  # what the same commit published reaches them first
                 await self._check_all()
                 again = self._everyone_again
         finally:

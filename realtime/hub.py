@@ -270,6 +270,9 @@ class Hub(Generic[P]):
         self.channels: dict[str, ChannelState[P]] = {}
         self.on_event = on_event
         self.hint_listeners: list[HintListener] = []
+        self._draining = 0  # channels whose log is being read just now
+        self._drained = asyncio.Event()  # set while that is none
+        self._drained.set()
 
     # --- wake-ups from the bus ---------------------------------------------------------
 
@@ -307,6 +310,8 @@ class Hub(Generic[P]):
         if state.draining or state.delivered is None:
             return
         state.draining = True
+        self._draining += 1
+        self._drained.clear()
         task = asyncio.get_running_loop().create_task(self._drain(channel, state))
         _background.add(task)
         task.add_done_callback(_background.discard)
@@ -331,6 +336,19 @@ class Hub(Generic[P]):
             state.dirty = True
         finally:
             state.draining = False
+            self._draining -= 1
+            if not self._draining:
+                self._drained.set()
+
+    async def settled(self, at_most: float = 1.0) -> None:
+        """Wait until no channel's log is being read, or `at_most` seconds (a busy node may never
+        rest): what the bus woke this node for before now has reached its sockets. Events of
+        one commit are read per channel, in parallel; the endpoint waits so before acting on
+        an access change, so a reader is told a topic moved before it is told it may no
+        longer read it."""
+        if self._draining:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), at_most)
 
     def _fan_out(self, state: ChannelState[P], event: Event) -> None:
         # A plain loop that enqueues: no awaiting per socket, one frame text per way of

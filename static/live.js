@@ -93,7 +93,7 @@
     presence.classList.toggle('empty', !replying.textContent && !reading.textContent); // no gap under the title
   };
 
-  let ws, attempt = 0, retryTimer, pingTimer, paused, leaving, pending = new Set(), mine = 'viewing';
+  let ws, attempt = 0, retryTimer, pingTimer, openTimer, paused, leaving, pending = new Set(), mine = 'viewing';
   const send = (frame) => ws && ws.readyState === 1 && ws.send(JSON.stringify(frame));
   const subscribe = (c) => {
     pending.add(c);
@@ -103,21 +103,24 @@
     if (s) mine = s;
     if (wanted.has(topic) && !pending.has(topic)) send({type: 'presence', channel: topic, state: mine});
   };
-  // A socket closed or given up on: say so, and try again after the backoff.
+  // A socket closed or given up on: say so, and try again after the backoff (offline, only
+  // now and then: coming back online tries at once).
   const lost = (s) => {
     if (ws !== s) return;
     ws = null;
     clearInterval(pingTimer);
+    clearTimeout(openTimer);
     showPresence();
     data.liveState = 'paused';
     paused = true;
-    say('Live updates paused. Reconnecting…');
-    retryTimer = setTimeout(connect, Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
+    const offline = navigator.onLine === false;
+    say(offline ? 'You are offline. Live updates will start again when you are back online.' : 'Live updates paused. Reconnecting…');
+    retryTimer = setTimeout(connect, offline ? 30000 : Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
   };
-  // A try begun while offline can hang for minutes (a phone in a tunnel): it is dropped
-  // unanswered, its close event ignored, so the next try is not held behind it.
+  // Given up on without waiting for its close: a try still unanswered (a phone in a tunnel
+  // can leave one hanging for minutes), or a socket gone silent. `lost` ignores whatever it
+  // fires later, as it is no longer the page's socket.
   const abandon = (s) => {
-    s.onclose = null;
     s.close();
     lost(s);
   };
@@ -125,20 +128,27 @@
     clearTimeout(retryTimer);
     if (ws || leaving) return;
     const s = ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/live`);
-    const hung = setTimeout(() => s.readyState === 0 && abandon(s), 15000);
+    let asked = 0, heard = 0;
+    // Longer after each failed try: a slow link's handshake is not cut off every time.
+    openTimer = setTimeout(() => s.readyState === 0 && abandon(s), 15000 * Math.min(attempt || 1, 4));
     s.onopen = () => {
-      clearTimeout(hung);
+      clearTimeout(openTimer);
       pending = new Set();
       wanted.forEach(subscribe);
-      pingTimer = setInterval(() => send({type: 'ping'}), 25000);
+      // A socket can go silent without closing (a Wi-Fi change, a router forgetting it): a
+      // ping still unanswered at the next one ends it.
+      pingTimer = setInterval(() => {
+        if (heard < asked) return abandon(s);
+        asked = Date.now();
+        send({type: 'ping'});
+      }, 25000);
     };
-    s.onmessage = (m) => handle(JSON.parse(m.data));
+    s.onmessage = (m) => {
+      heard = Date.now();
+      handle(JSON.parse(m.data));
+    };
     // Chromium fires only `error`, never `close`, for a try it blocks itself (a policy).
-    s.onerror = s.onclose = () => {
-      if (s.readyState !== 3) return;
-      clearTimeout(hung);
-      lost(s);
-    };
+    s.onerror = s.onclose = () => s.readyState === 3 && lost(s);
   };
   const ready = () => {
     if (pending.size) return;
@@ -531,6 +541,7 @@
     const s = ws;
     ws = null;
     clearInterval(pingTimer);
+    clearTimeout(openTimer);
     if (s) s.close(1000);
   });
   addEventListener('pageshow', (e) => {
@@ -541,11 +552,14 @@
   // Off the network, a socket can stay open without a word for minutes: it is closed at once,
   // and the page says so.
   addEventListener('offline', () => ws && abandon(ws));
-  // Back on the network (a phone out of a tunnel): try at once, not after the backoff.
+  // Back on the network (a phone out of a tunnel): try within a second, not after the
+  // backoff; not all at the same moment, when a whole ward's Wi-Fi comes back.
   addEventListener('online', () => {
     if (ws && ws.readyState === 0) abandon(ws);
     attempt = 0;
-    connect();
+    if (ws || leaving) return;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, Math.random() * 1000);
   });
 
   window.forumLive = {get _socket() { return ws; }, last};

@@ -213,6 +213,27 @@ async def test_a_password_kept_at_another_cost_is_rehashed_at_login(fresh) -> No
         await c.http.aclose()
 
 
+async def test_a_password_kept_at_a_higher_cost_is_never_weakened(fresh) -> None:
+    made = await fresh(password_memory_kib=2048, password_time_cost=2)
+    member = await made.arrange.user()
+    stronger = await hash_password(
+        Settings(password_memory_kib=4096, password_time_cost=3), PASSWORD
+    )
+    await made.db.execute(
+        "UPDATE users SET password_hash = :hash WHERE id = :id",
+        {"hash": stronger, "id": member.id},
+    )
+    c = Client(httpx.AsyncClient(base_url=made.server.base_url))
+    try:
+        await c.login(member)
+        stored = await made.db.fetch_val(
+            "SELECT password_hash FROM users WHERE id = :id", {"id": member.id}
+        )
+        assert stored == stronger
+    finally:
+        await c.http.aclose()
+
+
 def test_passwords_are_hashed_at_least_at_owasp_cost_by_default() -> None:
     # OWASP's floor for argon2id: 19 MiB of memory and 2 passes.
     settings = Settings()

@@ -23,11 +23,14 @@ from tests.conftest import ROOT, create_pg_database, drop_pg_database, forum_ser
 FORUM = [sys.executable, "-m", "forum"]
 
 
-def run(args: list[str], db_url: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], db_url: str, stdin: str = "", **env_vars: str
+) -> subprocess.CompletedProcess[str]:
     env = os.environ | {
         "FORUM_DATABASE_URL": db_url,
         "FORUM_SECRET_KEY": "cli-test-secret",
         "FORUM_DOCUMENTS_DIR": tempfile.mkdtemp(prefix="cli-docs-"),
+        **env_vars,
     }
     return subprocess.run(
         FORUM + args,
@@ -174,3 +177,18 @@ def test_make_run_installs_only_what_the_forum_needs() -> None:
     installs = [line for line in planned.splitlines() if "pip install" in line]
     assert any(line.rstrip().endswith("-e .") for line in installs), planned
     assert not any("[dev]" in line for line in installs), planned
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "floor"),
+    [("FORUM_PASSWORD_MEMORY_KIB", "1024", "19456"), ("FORUM_PASSWORD_TIME_COST", "1", "2")],
+)
+def test_a_password_cost_below_the_floor_is_refused(
+    fresh_url: str, name: str, value: str, floor: str
+) -> None:
+    """Below OWASP's floor, every member's stored password would be weakened as they log in:
+    the forum refuses to start rather than use it."""
+    result = run(["migrate"], fresh_url, **{name: value})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"{name} must be at least {floor}."
+    assert result.stdout == ""  # nothing was done

@@ -13,6 +13,7 @@ import pytest
 
 import forum.actions.accounts
 import forum.auth
+from forum.auth import password_hasher
 from tests.conftest import PASSWORD, Client, ServerThread
 
 
@@ -143,6 +144,7 @@ async def test_unknown_and_known_names_are_checked_alike(
         return await real(password_hash, password)
 
     monkeypatch.setattr(forum.actions.accounts, "verify_password", watched)
+    cost = password_hasher(made.server.settings).hash("x").rsplit("$", 2)[0]
     c = browser(made)
     for login in (member.username, "nobody-by-this-name", "x" * 5000):
         checked.clear()
@@ -150,7 +152,7 @@ async def test_unknown_and_known_names_are_checked_alike(
         assert r.status_code == 400 and "That username or password is not right." in r.text
         # A password hash at the same cost is checked either way, so the answer takes as
         # long.
-        assert checked == ["$argon2id$v=19$m=1024,t=1,p=4"]
+        assert checked == [cost]
     await c.http.aclose()
 
 

@@ -196,15 +196,19 @@ async def do_login(forum: Forum, attempt: LoginAttempt) -> tuple[User, str]:
         assert user.suspended_until is not None
         raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
     token = new_token()
+    # Hashed before the transaction: nothing inside one waits (forum/db.py).
+    rehashed = (
+        await hash_password(forum.settings, attempt.password)
+        if needs_rehash(forum.settings, password_hash)
+        else None
+    )
     async with forum.db.transaction() as conn:
         # A good login clears its account's failures; its own attempt is taken back.
         await shared_reset(conn, account_key)
         for key in counted:
             await shared_forget(conn, key, now)
-        if needs_rehash(forum.settings, password_hash):
-            await user_queries.update_password_hash(
-                conn, user.id, await hash_password(forum.settings, attempt.password)
-            )
+        if rehashed is not None:
+            await user_queries.update_password_hash(conn, user.id, rehashed)
         await user_queries.insert_session(
             conn,
             token_hash=token_hash(token),

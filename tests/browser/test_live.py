@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, WebSocketRoute, expect
 
 from forum.queries.groups import Group
 from forum.queries.users import User
 from tests.browser.conftest import NewPage
 from tests.conftest import PASSWORD, Arrange, Client, unique
 
+OFFLINE = "You are offline. Live updates will start again when you are back online."
 REPLYING = "…"  # live.js ends "<name> is replying…" with an ellipsis
 
 
@@ -276,7 +277,7 @@ async def test_a_dropped_connection_resumes_without_loss_or_duplicates(
     # The network comes back: the browser says so, and live.js tries at once, not after
     # the backoff its failed tries built up (which grows the longer it was away).
     await b.evaluate("window.__liveHeld = false; window.dispatchEvent(new Event('online'))")
-    await expect(status).to_have_text("Live updates are back.")
+    await expect(status).to_have_text("Live updates are back.", timeout=10_000)
     await expect(b.locator(".live-bar button")).to_have_count(2)
     for button in await b.locator(".live-bar button").all():
         await expect(button).to_be_hidden()  # no reload needed, no reply out of view
@@ -297,13 +298,48 @@ async def test_going_offline_pauses_and_coming_back_brings_what_was_missed(
     b = await live_page(new_page, scene.topic_path, scene.bob)
     status = b.get_by_role("status").filter(has_text=re.compile("Live updates"))
     await b.context.set_offline(True)
-    await expect(status).to_have_text("Live updates paused. Reconnecting…")
+    await expect(status).to_have_text(OFFLINE)
+    # live.js closed the socket itself: Chromium's offline emulation leaves open ones open.
+    assert await b.evaluate("window.forumLive._socket") is None
     text = f"Sent while you were offline {unique('r')}"
     await reply(await http_member(client, scene.ana), scene.topic_id, text)
-    await b.wait_for_timeout(1500)  # tries fail meanwhile, and their backoff grows
     await expect(b.locator("article.post", has_text=text)).to_have_count(0)
     await b.context.set_offline(False)
-    await expect(status).to_have_text("Live updates are back.")
+    await expect(status).to_have_text("Live updates are back.", timeout=10_000)
+    await expect(b.locator("article.post", has_text=text)).to_have_count(1)
+
+
+async def test_a_socket_gone_silent_is_noticed_and_replaced(
+    new_page: NewPage, scene: Scene, client: Any
+) -> None:
+    """A socket that stays open but hears nothing (a router forgot it): the ping live.js
+    sends every 25 s goes unanswered, and at the next one the page starts a new socket."""
+    b = await new_page()
+    await b.clock.install()
+    silent = {"now": False}
+
+    async def relay(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+        page_side.on_message(server_side.send)
+        server_side.on_message(lambda m: None if silent["now"] else page_side.send(m))
+
+    await b.route_web_socket(re.compile(r"/live$"), relay)
+    await log_in(b, scene.bob)
+    await b.goto(scene.topic_path)
+    await expect(b.locator("main")).to_have_attribute("data-live-state", "live")
+    status = b.get_by_role("status").filter(has_text=re.compile("Live updates"))
+
+    silent["now"] = True
+    text = f"Sent while the socket was silent {unique('r')}"
+    await reply(await http_member(client, scene.ana), scene.topic_id, text)
+    await b.clock.run_for(26_000)  # a ping goes out; nothing comes back
+    await expect(b.locator("article.post", has_text=text)).to_have_count(0)
+    await expect(b.locator("main")).to_have_attribute("data-live-state", "live")
+    await b.clock.run_for(25_000)  # the next ping finds the last one unanswered
+    await expect(status).to_have_text("Live updates paused. Reconnecting…")
+    silent["now"] = False
+    await b.clock.run_for(2_000)  # the first retry's backoff
+    await expect(status).to_have_text("Live updates are back.", timeout=10_000)
     await expect(b.locator("article.post", has_text=text)).to_have_count(1)
 
 
@@ -328,17 +364,37 @@ async def test_a_try_hanging_when_the_network_returns_does_not_hold_up_the_next(
     b, count, status = await dropped(new_page, scene, HANG_RECONNECTS)
     # The first try after the drop (within 0.75 s) hangs; nothing else is tried behind it.
     deadline = time.monotonic() + 10  # the page's policy forbids wait_for_function's eval
-    while await b.evaluate("window.__liveHangs || 0") != 1:
+    while await b.evaluate("window.__liveHangs || 0") < 1:
         assert time.monotonic() < deadline, "live.js never tried again"
         await b.wait_for_timeout(50)
     text = f"Sent while the try hung {unique('r')}"
     await reply(await http_member(client, scene.ana), scene.topic_id, text)
 
     await b.evaluate("window.__liveHung = false; window.dispatchEvent(new Event('online'))")
-    await expect(status).to_have_text("Live updates are back.")
+    await expect(status).to_have_text("Live updates are back.", timeout=10_000)
     await expect(b.locator("article.post", has_text=text)).to_have_count(1)
     await expect(b.locator("article.post")).to_have_count(count + 1)
     assert await b.evaluate("window.__liveHangs") == 1
+
+
+async def test_a_try_unanswered_for_15_seconds_is_given_up_without_a_network_event(
+    new_page: NewPage, scene: Scene, client: Any
+) -> None:
+    b = await new_page()
+    await b.clock.install()
+    await log_in(b, scene.bob)
+    await b.goto(scene.topic_path)
+    await expect(b.locator("main")).to_have_attribute("data-live-state", "live")
+    status = b.get_by_role("status").filter(has_text=re.compile("Live updates"))
+    await b.evaluate(HANG_RECONNECTS)
+    await expect(status).to_have_text("Live updates paused. Reconnecting…")
+    await b.clock.run_for(1_000)  # the first retry: it hangs
+    assert await b.evaluate("window.__liveHangs") == 1
+    await b.clock.run_for(14_000)
+    assert await b.evaluate("window.__liveHangs") == 1  # still waiting on it
+    await b.evaluate("window.__liveHung = false")
+    await b.clock.run_for(5_000)  # 15 s: given up; the next try after its backoff (1-3 s)
+    await expect(status).to_have_text("Live updates are back.", timeout=10_000)
 
 
 async def test_leaving_a_private_group_stops_its_updates(

@@ -159,6 +159,47 @@ async def test_hint_listeners_hear_every_hint_and_catch_ups_but_never_stop_fan_o
     await bus.close()
 
 
+class SlowBus(MemoryBus):
+    """Reading one channel's log waits until `release` is set: a query that takes a while."""
+
+    def __init__(self, slow: str) -> None:
+        super().__init__()
+        self.slow, self.release = slow, asyncio.Event()
+
+    async def backlog(self, channel: str, since: int, limit: int = 1000) -> list[Any]:
+        if channel == self.slow:
+            await self.release.wait()
+        return await super().backlog(channel, since, limit)
+
+
+async def test_settled_waits_for_channels_being_read_and_no_longer_than_its_timeout() -> None:
+    """An access re-check waits on `settled`: the events of the same commit on other channels
+    (a topic moved) reach the socket before a `forbidden` does."""
+    bus = SlowBus("topic:1")
+    hub: Hub[str] = Hub(bus)
+    await bus.start(hub.on_hint, lambda topic, payload: None, hub.on_catch_up)
+    conn = Connection()
+    await hub.subscribe(socket_on(conn), "topic:1", None)
+    await hub.settled()  # nothing being read: at once
+    await bus.append(None, "topic:1", "topic.moved", {}, 0.0)
+    await asyncio.sleep(0.01)  # the hint came; its log is being read
+    waiting = asyncio.ensure_future(hub.settled(at_most=5.0))
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and len(conn.sent) == 1  # only the subscribed frame
+    bus.release.set()
+    await asyncio.wait_for(waiting, 1.0)
+    assert json.loads(conn.sent[-1])["kind"] == "topic.moved"  # delivered before it returned
+
+    bus.release.clear()
+    await bus.append(None, "topic:1", "topic.moved", {}, 0.0)
+    await asyncio.sleep(0.01)
+    # A node that never rests is not waited on for ever: it returns with the read unfinished.
+    await asyncio.wait_for(hub.settled(at_most=0.2), 2.0)
+    assert len(conn.sent) == 2
+    bus.release.set()
+    await bus.close()
+
+
 # --- a real server -------------------------------------------------------------------------
 
 
