@@ -4,11 +4,11 @@
     .venv/bin/python bench/fanout.py --quick    # smoke run, N=200, under a minute
 
 1. One node: `forum serve` (one uvicorn worker, as the CLI runs it: per-message deflate off,
-   uvicorn's pings every 20 s with 20 s to answer) in its own process, on SQLite and on
-   PostgreSQL. N anonymous readers (the `websockets` asyncio client, spread over two load
-   processes, connected in batches) subscribe to one topic; then a ~1 KB reply is posted with
-   POST /posts.json (an API key made by forum.actions.accounts.do_create_api_key), as a user
-   or a bot does. Per reply: the time from sending the POST to the LAST of the N sockets
+   uvicorn's pings every 30 s with 20 s to answer, set in forum/app.py) in its own process, on
+   SQLite and on PostgreSQL. N anonymous readers (the `websockets` asyncio client, spread over
+   two load processes, connected in batches) subscribe to one topic; then a ~1 KB reply is
+   posted with POST /posts.json (an API key made by forum.actions.accounts.do_create_api_key),
+   as a user or a bot does. Per reply: the time from sending the POST to the LAST of the N sockets
    receiving the event frame, and deliveries/s = N / (last receive - first receive). Over
    several replies: p50 and p95 of the first, the median of the second. Server RSS per idle
    socket = (VmRSS with N idle subscribed sockets - VmRSS with none) / N, from /proc. Also
@@ -17,7 +17,7 @@
    The first reader of each server subscribes alone, before the others: concurrent first
    subscribers to a channel race in realtime/hub.py (docs/PERFORMANCE.md, "Live fan-out").
 2. Ceiling, measured in the same run with the same clients: a bare websockets server
-   (websockets.asyncio.server.serve, compression=None, the same 20 s pings) in its own process
+   (websockets.asyncio.server.serve, compression=None, the same 30 s pings) in its own process
    that, when a control socket sends a frame, sends that frame (the same size as the forum's
    event frame) to every other socket with one websockets.broadcast() call. Same figures,
    timed from sending the trigger.
@@ -81,6 +81,7 @@ from bench.pages import (
 )
 from forum.actions import accounts, posts
 from forum.actions.drafts import Draft
+from forum.app import SERVER_OPTIONS
 from forum.queries import topics as topic_queries
 
 REDIS_URL = os.environ.get("FORUM_BENCH_REDIS", "redis://127.0.0.1:6379/0")
@@ -197,7 +198,7 @@ async def _read(ws: ClientConnection, group: Group, ready: asyncio.Future[str]) 
 
 
 async def _open(url: str, subscribe: str, group: Group, tasks: set[asyncio.Task[None]]) -> None:
-    # No client pings: the servers ping (both every 20 s) and the clients answer.
+    # No client pings: the servers ping (both every 30 s) and the clients answer.
     ws = await connect(
         url, compression=None, ping_interval=None, open_timeout=60, close_timeout=1, max_size=2**20
     )
@@ -370,15 +371,15 @@ async def ceiling_server(port: int) -> None:
             else:
                 await ws.send(subscribed)
 
-    # Pings as uvicorn's (every 20 s, 20 s to answer); the backlog as uvicorn's default.
+    # Pings as the forum's uvicorn's (forum/app.py); the backlog as uvicorn's default.
     async with serve(
         handler,
         "127.0.0.1",
         port,
         compression=None,
         process_request=health,
-        ping_interval=20,
-        ping_timeout=20,
+        ping_interval=SERVER_OPTIONS["ws_ping_interval"],
+        ping_timeout=SERVER_OPTIONS["ws_ping_timeout"],
         backlog=2048,
     ) as server:
         await server.serve_forever()

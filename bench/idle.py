@@ -6,7 +6,8 @@
     .venv/bin/python bench/idle.py --both       # SQLite, then PostgreSQL
 
 1. One node: `forum serve` (one uvicorn worker, as the CLI runs it: uvicorn's websocket pings
-   every 20 s with 20 s to answer) in its own process, on SQLite (default) or PostgreSQL.
+   every 30 s with 20 s to answer, as forum/app.py sets them) in its own process, on SQLite
+   (default) or PostgreSQL.
    `--sockets` anonymous readers (`websockets` asyncio clients, uvloop, in `--procs` load
    processes, opened `--batch` at a time per process) spread evenly over `--topics` topics:
    each subscribes (`{"type":"subscribe","channel":"topic:<id>"}`), waits for `subscribed`,
@@ -25,12 +26,12 @@
    replies; "between replies" leaves out each round of replies from its first POST until the
    last reader has it.
 3. Ceiling, in the same run and the same window: a bare websockets server (bench/fanout.py's:
-   websockets.asyncio.server.serve, compression off, the same 20 s pings) holding the same
+   websockets.asyncio.server.serve, compression off, the same 30 s pings) holding the same
    number of sockets from the same clients, which send it the same two frames (it answers
    each with a `subscribed` frame) and then nothing. It is sent no replies.
 4. Targets (issue 14): server CPU < 5% of a core over the window; 0 events lost.
 
-What the forum does while idle, all counted: uvicorn's pings (every 20 s per socket), the
+What the forum does while idle, all counted: uvicorn's pings (every 30 s per socket), the
 presence heartbeat (one small message per node every 15 s, whatever the number of sockets),
 the endpoint's sweep of signed-in sockets' rights (spread over 60 s; these readers have no
 account, so they are checked again only when an "everyone" event says so), the SQLite bus's
@@ -163,7 +164,7 @@ async def _read(ws: ClientConnection, group: Group, reader: Reader, ready: async
 
 
 async def _open(url: str, group: Group, channel: str, tasks: set[asyncio.Task[None]]) -> None:
-    # No client pings: the server pings (every 20 s) and the client answers.
+    # No client pings: the server pings (every 30 s) and the client answers.
     ws = await connect(
         url, compression=None, ping_interval=None, open_timeout=60, close_timeout=1, max_size=2**20
     )
@@ -589,7 +590,7 @@ def print_report(args: argparse.Namespace, runs: list[Run], elapsed: float) -> N
         "\nexpected, received, lost: post.created frames, over every reader (each should get"
         " every reply to its topic);\npresence: presence frames the readers received during the"
         " window; closed: readers whose socket closed.\nThe server pings every socket every"
-        " 20 s (uvicorn; the ceiling likewise): part of the idle CPU."
+        " 30 s (uvicorn; the ceiling likewise): part of the idle CPU."
     )
     print(line)
     for run in runs:

@@ -79,6 +79,12 @@ SERVER_OPTIONS: dict[str, Any] = {
     # protocol writes without suspending while the transport is writable, and waits (before
     # writing anything) while it is not. Its legacy "websockets" one writes, then waits.
     "ws": "websockets-sansio",
+    # A peer that vanished is found by the server's ping within 30 + 20 s. Every 30 s, not
+    # uvicorn's 20: live.js pings every 25 s itself (and ends a socket whose ping goes
+    # unanswered), so a phone's radio is woken less, and 10,000 idle readers cost a third
+    # fewer frames (docs/PERFORMANCE.md, bench/idle.py).
+    "ws_ping_interval": 30.0,
+    "ws_ping_timeout": 20.0,
 }
 
 # Seconds a client is asked to wait when the database cannot be reached or written.

@@ -2,8 +2,8 @@
 
 The app passes in how to authenticate a socket, how to read its principal again, and whether
 a principal may read a channel; this module knows nothing else about the app. Dead peers are
-noticed by the server's websocket pings (uvicorn: every 20 s, 20 s to answer), well within a
-minute. Frame size is capped by the server itself (uvicorn's `ws_max_size`, set to
+noticed by the server's websocket pings (uvicorn's, set by the app: every 30 s, 20 s to
+answer), within a minute. Frame size is capped by the server itself (uvicorn's `ws_max_size`, set to
 protocol.MAX_FRAME_BYTES by the app), so an oversized frame is refused before it is buffered.
 
 Rights change while sockets are open. The app publishes `revalidate_kind` events, whose data
