@@ -12,7 +12,9 @@
    processes, opened `--batch` at a time per process) spread evenly over `--topics` topics:
    each subscribes (`{"type":"subscribe","channel":"topic:<id>"}`), waits for `subscribed`,
    then announces its presence (`{"type":"presence",...,"state":"viewing"}`). From then on
-   the clients answer the server's pings and send nothing else.
+   the clients answer the server's pings and send nothing else; with `--page-pings 25` each
+   also sends `{"type":"ping"}` every 25 s (at a moment of its own), as a page running
+   static/live.js does.
 2. The idle window (`--minutes`), once the joining has settled: the server process's CPU as a
    share of one core (every thread, /proc/<pid>/task/*/schedstat), its RSS per socket
    ((VmRSS at the end of the window - VmRSS after warm-up with no socket) / sockets), and on
@@ -46,6 +48,7 @@ import contextlib
 import json
 import math
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -163,8 +166,20 @@ async def _read(ws: ClientConnection, group: Group, reader: Reader, ready: async
             ready.set_exception(ConnectionError("closed before it was subscribed"))
 
 
-async def _open(url: str, group: Group, channel: str, tasks: set[asyncio.Task[None]]) -> None:
-    # No client pings: the server pings (every 30 s) and the client answers.
+async def _page_pings(ws: ClientConnection, every: float) -> None:
+    """What static/live.js sends while a page is open: a ping every `every` seconds."""
+    await asyncio.sleep(random.uniform(0, every))
+    with contextlib.suppress(Exception):
+        while True:
+            await ws.send('{"type":"ping"}')
+            await asyncio.sleep(every)
+
+
+async def _open(
+    url: str, group: Group, channel: str, tasks: set[asyncio.Task[None]], ping_every: float
+) -> None:
+    # No protocol pings from the client: the server pings (every 30 s) and the client
+    # answers; the page's own pings are frames, as live.js sends them.
     ws = await connect(
         url, compression=None, ping_interval=None, open_timeout=60, close_timeout=1, max_size=2**20
     )
@@ -181,17 +196,27 @@ async def _open(url: str, group: Group, channel: str, tasks: set[asyncio.Task[No
         await ws.close()
         raise
     group.readers.append(reader)
+    if ping_every > 0:
+        pinging = asyncio.get_running_loop().create_task(_page_pings(ws, ping_every))
+        tasks.add(pinging)
+        pinging.add_done_callback(tasks.discard)
 
 
 async def _connect(
-    group: Group, tasks: set[asyncio.Task[None]], url: str, channels: list[str], batch: int
+    group: Group,
+    tasks: set[asyncio.Task[None]],
+    url: str,
+    channels: list[str],
+    batch: int,
+    ping_every: float,
 ) -> dict[str, Any]:
     started, errors, last_error = time.perf_counter(), 0, ""
     todo = list(channels)
     while todo:
         now, todo = todo[:batch], todo[batch:]
         results = await asyncio.gather(
-            *(_open(url, group, channel, tasks) for channel in now), return_exceptions=True
+            *(_open(url, group, channel, tasks, ping_every) for channel in now),
+            return_exceptions=True,
         )
         failed = [c for c, r in zip(now, results, strict=True) if isinstance(r, BaseException)]
         if failed:
@@ -258,7 +283,12 @@ async def load_worker() -> None:
         match command["cmd"]:
             case "connect":
                 answer = await _connect(
-                    group, tasks, command["url"], command["channels"], command["batch"]
+                    group,
+                    tasks,
+                    command["url"],
+                    command["channels"],
+                    command["batch"],
+                    command["ping_every"],
                 )
             case "begin":  # the window begins: count from here
                 for r in group.readers:
@@ -362,14 +392,26 @@ async def post(client: httpx.AsyncClient, topic_id: int, k: int) -> None:
 
 
 async def open_readers(
-    key: str, url: str, channels: list[str], loads: list[LoadProcess], batch: int
+    key: str,
+    url: str,
+    channels: list[str],
+    loads: list[LoadProcess],
+    batch: int,
+    ping_every: float,
 ) -> tuple[int, float]:
     """Open one reader per channel named, split over the load processes; (open, seconds)."""
     t0 = time.perf_counter()
     shares = [channels[i :: len(loads)] for i in range(len(loads))]
     answers = await asyncio.gather(
         *(
-            lp.call(cmd="connect", group=key, url=url, channels=share, batch=batch)
+            lp.call(
+                cmd="connect",
+                group=key,
+                url=url,
+                channels=share,
+                batch=batch,
+                ping_every=ping_every,
+            )
             for lp, share in zip(loads, shares, strict=True)
         )
     )
@@ -442,7 +484,12 @@ async def one_run(args: argparse.Namespace, database: str, url: str, pg: bool, t
                         file=sys.stderr,
                     )
                     held.sockets, held.connect_seconds = await open_readers(
-                        srv.name, f"ws://127.0.0.1:{srv.port}{path}", channels, loads, args.batch
+                        srv.name,
+                        f"ws://127.0.0.1:{srv.port}{path}",
+                        channels,
+                        loads,
+                        args.batch,
+                        args.page_pings,
                     )
                 pids = [pid_of(s) for s in servers]
                 waited = await settle(pids, limit=120 if not args.quick else 30)
@@ -544,11 +591,12 @@ def print_report(args: argparse.Namespace, runs: list[Run], elapsed: float) -> N
         " (1 min; other processes share these cores)"
     )
     per_topic = args.sockets / args.topics
+    pings = f"a ping every {args.page_pings:g} s as live.js does" if args.page_pings else "nothing"
     print(
         f"readers: websockets {_websockets_version()} asyncio client, {args.procs} load processes"
         f" (uvloop); {args.sockets:,} per server over {args.topics} topics ({per_topic:,.0f}"
         " each),\neach subscribed, then presence 'viewing'; then they answer pings and send"
-        f" nothing; window {args.minutes:g} min, a reply\nto every topic each {args.every:g} s"
+        f" {pings}; window {args.minutes:g} min, a reply\nto every topic each {args.every:g} s"
         " (POST /posts.json, API key), at the middle of each slice of the window"
     )
     print(line)
@@ -648,6 +696,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=30.0, help="seconds between reply rounds")
     parser.add_argument("--procs", type=int, default=2, help="load processes (2-4)")
     parser.add_argument("--batch", type=int, default=100, help="concurrent connects per process")
+    parser.add_argument(
+        "--page-pings",
+        type=float,
+        default=0.0,
+        help="seconds between a reader's own pings (live.js: 25; default 0: none)",
+    )
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
     parser.add_argument("--no-ceiling", action="store_true", help="no bare websockets server")

@@ -80,7 +80,7 @@ SERVER_OPTIONS: dict[str, Any] = {
     # writing anything) while it is not. Its legacy "websockets" one writes, then waits.
     "ws": "websockets-sansio",
     # A peer that vanished is found by the server's ping within 30 + 20 s. Every 30 s, not
-    # uvicorn's 20: live.js pings every 25 s itself (and ends a socket whose ping goes
+    # uvicorn's 20: live.js pings every 25 s itself (and ends a socket whose pings go
     # unanswered), so a phone's radio is woken less, and 10,000 idle readers cost a third
     # fewer frames (docs/PERFORMANCE.md, bench/idle.py).
     "ws_ping_interval": 30.0,

@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -68,18 +68,21 @@ async def dummy_password_hash(settings: Settings) -> str:
     return _dummy_hashes[cost]
 
 
-def needs_rehash(settings: Settings, password_hash: str) -> bool:
-    """Made at a lower cost than the settings' (the cost was raised since): a login stores the
-    password again at today's. Never lowered: a hash at a higher cost is kept as it is."""
+def rehash_cost(settings: Settings, password_hash: str) -> Settings | None:
+    """The cost to store this password at again, when it was hashed at less than the
+    settings' in memory or passes (the cost was raised since): each at the higher of the two,
+    so a login never lowers either. None: keep it as it is."""
     try:
         made = extract_parameters(password_hash)
     except InvalidHashError:
-        return True
-    return (
-        made.type is not Type.ID
-        or made.memory_cost < settings.password_memory_kib
-        or made.time_cost < settings.password_time_cost
-    )
+        return settings
+    if made.type is not Type.ID:
+        return settings
+    memory = max(made.memory_cost, settings.password_memory_kib)
+    passes = max(made.time_cost, settings.password_time_cost)
+    if (memory, passes) == (made.memory_cost, made.time_cost):
+        return None
+    return replace(settings, password_memory_kib=memory, password_time_cost=passes)
 
 
 def token_hash(token: str) -> str:

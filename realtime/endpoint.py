@@ -13,9 +13,10 @@ each of its channels (`authorize`): a socket whose principal is gone (logged out
 is closed with 4003, a channel no longer allowed ends with a `forbidden` error frame. An event
 whose data has `"everyone": true` (a group made private, a topic moved between groups: what
 anonymous readers may see changed) has every socket of the node checked again, one after
-another, yielding between them. Either check waits first (up to a second) for the channels
-being read to be delivered, so the events published with the change reach a socket before
-the `forbidden` that may follow them.
+another, yielding between them. Before a channel ends for a socket, the node delivers what
+that channel's log holds (waiting up to a second), so the events published with the change
+(a topic moved) reach the socket before the `forbidden`, whatever order the bus's wake-ups
+came in.
 
 A sweep checks the sockets of signed-in principals (those `account_of` names an account for)
 again every `revalidate_every` seconds, for what expires without an event (a session, a
@@ -259,12 +260,7 @@ class LiveEndpoint(Generic[P]):
             self._revalidate_everyone()
             return  # every socket is checked, that account's among them
         account = event.data.get("account")
-        if str(account) in self._accounts:
-            self._spawn(self._revalidate_account(str(account)))
-
-    async def _revalidate_account(self, account: str) -> None:
-        await self.hub.settled()  # what the same commit published reaches them first
-        for sock in list(self._accounts.get(account, ())):
+        for sock in list(self._accounts.get(str(account), ())):
             self._spawn(self._revalidate(sock))
 
     def _revalidate_everyone(self) -> None:
@@ -280,7 +276,6 @@ class LiveEndpoint(Generic[P]):
             again = True
             while again:
                 self._everyone_again = False
-                await self.hub.settled()  # what the same commit published reaches them first
                 await self._check_all()
                 again = self._everyone_again
         finally:
@@ -459,6 +454,7 @@ class LiveEndpoint(Generic[P]):
         sock.principal = fresh
         for channel in list(sock.subs):
             if await self.authorize(sock.principal, channel) is not None:
+                await self.hub.catch_up(channel)  # what came with the change reaches it first
                 self.hub.unsubscribe(sock, channel)
                 await self.presence.set(channel, sock.id, None, "left")
                 sock.offer(

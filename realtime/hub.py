@@ -238,12 +238,18 @@ class Socket(Generic[P]):
 _background: set[asyncio.Task[None]] = set()
 
 
+def _set(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event
+
+
 @dataclass
 class ChannelState(Generic[P]):
     sockets: set[Socket[P]] = field(default_factory=set)
     delivered: int | None = None  # last id read from the log and fanned out on this node
     dirty: bool = False
     draining: bool = False
+    drained: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))  # not draining
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     failed: bool = False  # reading the head failed: waiters give up, the next one retries
     joining: int = 0  # subscribers between creating the state and adding their socket
@@ -270,9 +276,6 @@ class Hub(Generic[P]):
         self.channels: dict[str, ChannelState[P]] = {}
         self.on_event = on_event
         self.hint_listeners: list[HintListener] = []
-        self._draining = 0  # channels whose log is being read just now
-        self._drained = asyncio.Event()  # set while that is none
-        self._drained.set()
 
     # --- wake-ups from the bus ---------------------------------------------------------
 
@@ -310,8 +313,7 @@ class Hub(Generic[P]):
         if state.draining or state.delivered is None:
             return
         state.draining = True
-        self._draining += 1
-        self._drained.clear()
+        state.drained.clear()
         task = asyncio.get_running_loop().create_task(self._drain(channel, state))
         _background.add(task)
         task.add_done_callback(_background.discard)
@@ -336,19 +338,20 @@ class Hub(Generic[P]):
             state.dirty = True
         finally:
             state.draining = False
-            self._draining -= 1
-            if not self._draining:
-                self._drained.set()
+            state.drained.set()
 
-    async def settled(self, at_most: float = 1.0) -> None:
-        """Wait until no channel's log is being read, or `at_most` seconds (a busy node may never
-        rest): what the bus woke this node for before now has reached its sockets. Events of
-        one commit are read per channel, in parallel; the endpoint waits so before acting on
-        an access change, so a reader is told a topic moved before it is told it may no
-        longer read it."""
-        if self._draining:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._drained.wait(), at_most)
+    async def catch_up(self, channel: str, at_most: float = 1.0) -> None:
+        """Deliver what `channel`'s log holds beyond what this node has fanned out, without
+        waiting for its wake-up (at most `at_most` seconds). Before a socket is told it may no
+        longer read a channel, the events published with that change (a topic moved) reach
+        it first, whatever order the bus's wake-ups arrive in."""
+        state = self.channels.get(channel)
+        if state is None or state.delivered is None:
+            return
+        state.dirty = True
+        self._schedule_drain(channel, state)  # or, if one is running, it reads once more
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.drained.wait(), at_most)
 
     def _fan_out(self, state: ChannelState[P], event: Event) -> None:
         # A plain loop that enqueues: no awaiting per socket, one frame text per way of

@@ -103,8 +103,13 @@
     if (s) mine = s;
     if (wanted.has(topic) && !pending.has(topic)) send({type: 'presence', channel: topic, state: mine});
   };
-  // A socket closed or given up on: say so, and try again after the backoff (offline, only
-  // now and then: coming back online tries at once).
+  // Offline, a try now and then only: coming back online tries at once.
+  const offline = () => {
+    say('You are offline. Live updates will start again when you are back online.');
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(connect, 30000);
+  };
+  // A socket closed or given up on: say so, and try again after the backoff.
   const lost = (s) => {
     if (ws !== s) return;
     ws = null;
@@ -113,9 +118,9 @@
     showPresence();
     data.liveState = 'paused';
     paused = true;
-    const offline = navigator.onLine === false;
-    say(offline ? 'You are offline. Live updates will start again when you are back online.' : 'Live updates paused. Reconnecting…');
-    retryTimer = setTimeout(connect, offline ? 30000 : Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
+    if (navigator.onLine === false) return offline();
+    say('Live updates paused. Reconnecting…');
+    retryTimer = setTimeout(connect, Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random()));
   };
   // Given up on without waiting for its close: a try still unanswered (a phone in a tunnel
   // can leave one hanging for minutes), or a socket gone silent. `lost` ignores whatever it
@@ -128,23 +133,24 @@
     clearTimeout(retryTimer);
     if (ws || leaving) return;
     const s = ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/live`);
-    let asked = 0, heard = 0;
-    // Longer after each failed try: a slow link's handshake is not cut off every time.
+    let heard = true, missed = 0;
+    // Longer after repeated failures: a slow link's handshake is not cut off every time.
     openTimer = setTimeout(() => s.readyState === 0 && abandon(s), 15000 * Math.min(attempt || 1, 4));
     s.onopen = () => {
       clearTimeout(openTimer);
       pending = new Set();
       wanted.forEach(subscribe);
-      // A socket can go silent without closing (a Wi-Fi change, a router forgetting it): a
-      // ping still unanswered at the next one ends it.
+      // A socket can go silent without closing (a Wi-Fi change, a router forgetting it): two
+      // pings in a row unanswered end it (one may wait behind a slow subscribe).
       pingTimer = setInterval(() => {
-        if (heard < asked) return abandon(s);
-        asked = Date.now();
+        missed = heard ? 0 : missed + 1;
+        if (missed === 2) return abandon(s);
+        heard = false;
         send({type: 'ping'});
       }, 25000);
     };
     s.onmessage = (m) => {
-      heard = Date.now();
+      heard = true;
       handle(JSON.parse(m.data));
     };
     // Chromium fires only `error`, never `close`, for a try it blocks itself (a policy).
@@ -551,7 +557,7 @@
   });
   // Off the network, a socket can stay open without a word for minutes: it is closed at once,
   // and the page says so.
-  addEventListener('offline', () => ws && abandon(ws));
+  addEventListener('offline', () => ws ? abandon(ws) : paused && offline());
   // Back on the network (a phone out of a tunnel): try within a second, not after the
   // backoff; not all at the same moment, when a whole ward's Wi-Fi comes back.
   addEventListener('online', () => {

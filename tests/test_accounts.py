@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from forum.actions.accounts import LoginAttempt, do_login
-from forum.auth import hash_password, needs_rehash, password_hasher, verify_password
+from forum.auth import hash_password, password_hasher, rehash_cost, verify_password
 from forum.errors import BadRequest, RateLimited
 from forum.queries.users import count_users, get_user_by_username
 from forum.settings import Settings
@@ -192,44 +192,39 @@ async def test_a_members_only_link_leads_through_login_and_back(client, arrange)
     assert r.headers["location"] == f"/t/{written.topic_id}/reply?to=1"
 
 
-async def test_a_password_kept_at_another_cost_is_rehashed_at_login(fresh) -> None:
-    """When the cost is raised, members keep logging in with their password, and each
-    login stores it again at the new cost."""
+@pytest.mark.parametrize(
+    ("stored", "after"),
+    [
+        ((1024, 1), "m=2048,t=2"),  # the cost was raised since: stored again at today's
+        ((4096, 3), "m=4096,t=3"),  # higher than today's: kept as it is
+        ((4096, 1), "m=4096,t=2"),  # each at the higher of the two: memory is not lowered
+    ],
+)
+async def test_a_login_stores_a_password_again_at_no_lower_cost(
+    fresh, stored: tuple[int, int], after: str
+) -> None:
+    """Today's cost is 2 MiB and 2 passes: members keep logging in with their password,
+    whatever it was stored at, and no login ever lowers what it is stored at."""
     made = await fresh(password_memory_kib=2048, password_time_cost=2)
     member = await made.arrange.user()
-    older = await hash_password(Settings(password_memory_kib=1024, password_time_cost=1), PASSWORD)
+    memory, passes = stored
+    kept = await hash_password(
+        Settings(password_memory_kib=memory, password_time_cost=passes), PASSWORD
+    )
     await made.db.execute(
-        "UPDATE users SET password_hash = :hash WHERE id = :id", {"hash": older, "id": member.id}
+        "UPDATE users SET password_hash = :hash WHERE id = :id", {"hash": kept, "id": member.id}
     )
     c = Client(httpx.AsyncClient(base_url=made.server.base_url))
     try:
         await c.login(member)
-        stored = await made.db.fetch_val(
+        now = await made.db.fetch_val(
             "SELECT password_hash FROM users WHERE id = :id", {"id": member.id}
         )
-        assert stored.startswith("$argon2id$v=19$m=2048,t=2,")
-        assert await verify_password(stored, PASSWORD)
-    finally:
-        await c.http.aclose()
-
-
-async def test_a_password_kept_at_a_higher_cost_is_never_weakened(fresh) -> None:
-    made = await fresh(password_memory_kib=2048, password_time_cost=2)
-    member = await made.arrange.user()
-    stronger = await hash_password(
-        Settings(password_memory_kib=4096, password_time_cost=3), PASSWORD
-    )
-    await made.db.execute(
-        "UPDATE users SET password_hash = :hash WHERE id = :id",
-        {"hash": stronger, "id": member.id},
-    )
-    c = Client(httpx.AsyncClient(base_url=made.server.base_url))
-    try:
-        await c.login(member)
-        stored = await made.db.fetch_val(
-            "SELECT password_hash FROM users WHERE id = :id", {"id": member.id}
-        )
-        assert stored == stronger
+        assert now.startswith(f"$argon2id$v=19${after},")
+        assert (now == kept) == (stored == (4096, 3))  # rewritten only when raised
+        assert await verify_password(now, PASSWORD)
+        await c.http.post("/logout", data={"csrf_token": c.csrf})
+        await c.login(member)  # and again, with what was stored
     finally:
         await c.http.aclose()
 
@@ -238,7 +233,6 @@ def test_passwords_are_hashed_at_least_at_owasp_cost_by_default() -> None:
     # OWASP's floor for argon2id: 19 MiB of memory and 2 passes.
     settings = Settings()
     assert settings.password_memory_kib >= 19 * 1024 and settings.password_time_cost >= 2
-    assert not needs_rehash(settings, password_hasher(settings).hash("x" * 10))
-    assert needs_rehash(
-        settings, password_hasher(replace(settings, password_time_cost=1)).hash("x")
-    )
+    assert rehash_cost(settings, password_hasher(settings).hash("x" * 10)) is None
+    weaker = password_hasher(replace(settings, password_time_cost=1)).hash("x")
+    assert rehash_cost(settings, weaker) == settings

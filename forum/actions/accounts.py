@@ -12,8 +12,8 @@ from forum.auth import (
     dummy_password_hash,
     hash_password,
     is_suspended,
-    needs_rehash,
     new_token,
+    rehash_cost,
     token_hash,
     verify_password,
 )
@@ -197,18 +197,15 @@ async def do_login(forum: Forum, attempt: LoginAttempt) -> tuple[User, str]:
         raise Forbidden(f"This account is suspended until {long_date(user.suspended_until)}.")
     token = new_token()
     # Hashed before the transaction: nothing inside one waits (forum/db.py).
-    rehashed = (
-        await hash_password(forum.settings, attempt.password)
-        if needs_rehash(forum.settings, password_hash)
-        else None
-    )
+    cost = rehash_cost(forum.settings, password_hash)
+    rehashed = await hash_password(cost, attempt.password) if cost is not None else None
     async with forum.db.transaction() as conn:
         # A good login clears its account's failures; its own attempt is taken back.
         await shared_reset(conn, account_key)
         for key in counted:
             await shared_forget(conn, key, now)
         if rehashed is not None:
-            await user_queries.update_password_hash(conn, user.id, rehashed)
+            await user_queries.update_password_hash(conn, user.id, rehashed, password_hash)
         await user_queries.insert_session(
             conn,
             token_hash=token_hash(token),

@@ -149,9 +149,13 @@ async def insert_user(
     return User.from_row(row)
 
 
-async def update_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+async def update_password_hash(
+    conn: Connection, user_id: int, password_hash: str, replacing: str
+) -> None:
+    """Only if the stored hash is still `replacing`: a password changed meanwhile stays."""
     await conn.execute(
-        "UPDATE users SET password_hash = :h WHERE id = :id", {"h": password_hash, "id": user_id}
+        "UPDATE users SET password_hash = :h WHERE id = :id AND password_hash = :old",
+        {"h": password_hash, "id": user_id, "old": replacing},
     )
 
 

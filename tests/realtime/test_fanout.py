@@ -20,6 +20,7 @@ import websockets
 
 from realtime.backends.memory import MemoryBus
 from realtime.backends.postgres import PostgresBus
+from realtime.endpoint import LiveEndpoint
 from realtime.hub import CLOSE_ERROR, CLOSE_OVERFLOW, Hub, Socket
 from tests.test_live import Live, key_headers, live, ws_url
 
@@ -172,32 +173,85 @@ class SlowBus(MemoryBus):
         return await super().backlog(channel, since, limit)
 
 
-async def test_settled_waits_for_channels_being_read_and_no_longer_than_its_timeout() -> None:
-    """An access re-check waits on `settled`: the events of the same commit on other channels
-    (a topic moved) reach the socket before a `forbidden` does."""
+async def test_catch_up_delivers_a_channel_before_its_wake_up_and_waits_for_a_read() -> None:
+    """Before a socket loses a channel, the endpoint catches the channel up: the events of the
+    same commit (a topic moved) reach the socket first, even when their wake-up is late (the
+    Redis bus publishes each on its own) or their read is slow."""
     bus = SlowBus("topic:1")
+    bus.release.set()
     hub: Hub[str] = Hub(bus)
     await bus.start(hub.on_hint, lambda topic, payload: None, hub.on_catch_up)
     conn = Connection()
     await hub.subscribe(socket_on(conn), "topic:1", None)
-    await hub.settled()  # nothing being read: at once
+    await hub.catch_up("topic:9")  # a channel nobody here reads: nothing to do
+    # Appended, its wake-up not yet run (it comes on the loop's next turn):
     await bus.append(None, "topic:1", "topic.moved", {}, 0.0)
-    await asyncio.sleep(0.01)  # the hint came; its log is being read
-    waiting = asyncio.ensure_future(hub.settled(at_most=5.0))
+    await hub.catch_up("topic:1")
+    assert [json.loads(f).get("kind") for f in conn.sent] == [None, "topic.moved"]
+    await settle()  # the late wake-up delivers nothing twice
+    assert len(conn.sent) == 2
+
+    bus.release.clear()  # a read of the log that takes a while
+    await bus.append(None, "topic:1", "topic.moved", {}, 0.0)
+    await settle()
+    waiting = asyncio.ensure_future(hub.catch_up("topic:1", at_most=5.0))
     await asyncio.sleep(0.05)
-    assert not waiting.done() and len(conn.sent) == 1  # only the subscribed frame
+    assert not waiting.done() and len(conn.sent) == 2
     bus.release.set()
     await asyncio.wait_for(waiting, 1.0)
-    assert json.loads(conn.sent[-1])["kind"] == "topic.moved"  # delivered before it returned
+    assert len(conn.sent) == 3  # delivered before it returned
 
     bus.release.clear()
     await bus.append(None, "topic:1", "topic.moved", {}, 0.0)
-    await asyncio.sleep(0.01)
-    # A node that never rests is not waited on for ever: it returns with the read unfinished.
-    await asyncio.wait_for(hub.settled(at_most=0.2), 2.0)
-    assert len(conn.sent) == 2
+    # A read that never ends is not waited on for ever: it returns with it unfinished.
+    await asyncio.wait_for(hub.catch_up("topic:1", at_most=0.2), 2.0)
+    assert len(conn.sent) == 3
     bus.release.set()
     await bus.close()
+
+
+async def test_a_socket_that_loses_a_channel_first_gets_what_came_with_the_change() -> None:
+    """The endpoint's re-check: the topic moved out of reach, the event saying so is on its
+    channel's log but its wake-up is slow; the socket gets the event, then `forbidden`."""
+    bus = SlowBus("topic:1")
+    bus.release.set()
+    allowed = {"topic:1"}
+
+    async def authorize(principal: str, channel: str) -> str | None:
+        return None if channel in allowed else "forbidden"
+
+    async def refresh(principal: str) -> str | None:
+        return principal
+
+    async def nobody(websocket: Any) -> str | None:
+        return None
+
+    endpoint: LiveEndpoint[str] = LiveEndpoint(
+        bus,
+        nobody,
+        authorize,
+        lambda principal: None,
+        refresh=refresh,
+        account_of=lambda principal: (),
+    )
+    await endpoint.start()
+    try:
+        conn = Connection()
+        sock = socket_on(conn)
+        await endpoint.hub.subscribe(sock, "topic:1", None)
+        bus.release.clear()  # reading topic:1's log now takes a while ...
+        await bus.append(None, "topic:1", "topic.moved", {}, 0.0)
+        allowed.clear()
+        await settle()
+        checking = asyncio.ensure_future(endpoint._revalidate(sock))
+        await asyncio.sleep(0.05)
+        bus.release.set()  # ... and then ends
+        await asyncio.wait_for(checking, 2.0)
+        await sock.flush(1.0)
+        frames = [json.loads(f) for f in conn.sent]
+        assert [f.get("kind") or f.get("code") for f in frames[1:]] == ["topic.moved", "forbidden"]
+    finally:
+        await endpoint.close()
 
 
 # --- a real server -------------------------------------------------------------------------
