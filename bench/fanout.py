@@ -51,7 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -267,19 +267,32 @@ async def _wait(group: Group, within: float) -> dict[str, Any]:
             await asyncio.wait_for(group.arrived.wait(), left)
 
 
-async def load_worker() -> None:
-    """Commands, one JSON object a line on stdin; one JSON answer a line on stdout."""
+async def serve_commands(answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
+    """A load process's loop: commands, one JSON object a line on stdin; one JSON answer a line
+    on stdout. "exit" ends the process at once: its sockets just drop, as when many browsers
+    go away at once."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    groups: dict[str, Group] = {}
-    tasks: set[asyncio.Task[None]] = set()
     while line := await reader.readline():
         command = json.loads(line)
+        if command["cmd"] == "exit":
+            sys.stdout.write("{}\n")
+            sys.stdout.flush()
+            os._exit(0)
+        sys.stdout.write(json.dumps(await answer(command)) + "\n")
+        sys.stdout.flush()
+
+
+async def load_worker() -> None:
+    groups: dict[str, Group] = {}
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def answer(command: dict[str, Any]) -> dict[str, Any]:
         group = groups.setdefault(command.get("group", ""), Group())
         match command["cmd"]:
             case "connect":
-                answer = await _connect(
+                return await _connect(
                     group,
                     tasks,
                     command["url"],
@@ -288,15 +301,11 @@ async def load_worker() -> None:
                     command["batch"],
                 )
             case "wait":
-                answer = await _wait(group, command["within"])
-            case "exit":
-                sys.stdout.write("{}\n")
-                sys.stdout.flush()
-                os._exit(0)  # the sockets just drop, as when many browsers go away at once
+                return await _wait(group, command["within"])
             case other:
-                answer = {"error": f"unknown command {other}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+                return {"error": f"unknown command {other}"}
+
+    await serve_commands(answer)
 
 
 class LoadProcess:

@@ -73,6 +73,7 @@ from bench.fanout import (
     cpu_ns,
     raise_fd_limit,
     rss_kb,
+    serve_commands,
 )
 from bench.pages import (
     REPLY_BYTES,
@@ -271,18 +272,14 @@ def _counts(group: Group) -> dict[str, Any]:
 
 
 async def load_worker() -> None:
-    """Commands, one JSON object a line on stdin; one JSON answer a line on stdout."""
-    loop = asyncio.get_running_loop()
-    stdin = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     groups: dict[str, Group] = {}
     tasks: set[asyncio.Task[None]] = set()
-    while line := await stdin.readline():
-        command = json.loads(line)
+
+    async def answer(command: dict[str, Any]) -> dict[str, Any]:
         group = groups.setdefault(command.get("group", ""), Group())
         match command["cmd"]:
             case "connect":
-                answer = await _connect(
+                return await _connect(
                     group,
                     tasks,
                     command["url"],
@@ -294,19 +291,15 @@ async def load_worker() -> None:
                 for r in group.readers:
                     r.events = r.other_events = r.duplicates = r.presence = 0
                 group.counting = True
-                answer = {}
+                return {}
             case "wait":
-                answer = await _wait(group, command["expected"], command["within"])
+                return await _wait(group, command["expected"], command["within"])
             case "counts":
-                answer = _counts(group)
-            case "exit":
-                sys.stdout.write("{}\n")
-                sys.stdout.flush()
-                os._exit(0)  # the sockets just drop, as when many browsers go away at once
+                return _counts(group)
             case other:
-                answer = {"error": f"unknown command {other}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+                return {"error": f"unknown command {other}"}
+
+    await serve_commands(answer)
 
 
 class IdleLoad(LoadProcess):

@@ -39,9 +39,8 @@ from starlette.routing import Route
 from forum.access import access_topic
 from forum.app import SERVER_OPTIONS, create_app
 from forum.auth import seen_signature
-from forum.pages import PostItem, ReplyTarget, TopicPage
-from forum.permissions import can_moderate, can_reply, is_staff, post_controls, post_facts
-from forum.queries import likes as like_queries
+from forum.pages import TopicPage
+from forum.permissions import can_moderate, can_reply, is_staff
 from forum.queries import posts as post_queries
 from forum.queries import reading as reading_queries
 from forum.queries import users as user_queries
@@ -52,7 +51,7 @@ from forum.queries.topics import Topic
 from forum.queries.users import User
 from forum.settings import load_settings
 from forum.views.common import base, live_since, seen_on_page
-from forum.views.topics import new_idempotency_key, reply_excerpt
+from forum.views.topics import build_items, new_idempotency_key, read_for_items
 from forum.web import render, viewer_of
 
 PATH = "/bench/inmemory-topic"
@@ -90,15 +89,7 @@ async def load(request: Request, viewer: User | None, topic_id: int) -> Loaded:
         # Marks what the viewer was told of on this page as seen, as the view's first
         # request does; later requests find nothing to mark (the view then adds no field).
         await seen_on_page(request, viewer, topic.id, range(first, last + 1))
-    thanked = [p.id for p in posts if p.like_count]
-    liked = await like_queries.liked_among(db, viewer.id, thanked) if viewer and thanked else set()
-    shown = {p.post_number: p for p in posts}
-    wanted = {p.reply_to_post_number for p in posts if p.reply_to_post_number} - shown.keys()
-    if wanted and not topic.is_debate:
-        shown |= {
-            p.post_number: p
-            for p in await post_queries.list_posts_numbered(db, topic.id, sorted(wanted))
-        }
+    liked, shown = await read_for_items(db, viewer, topic, posts)
     return Loaded(
         topic,
         access.group,
@@ -123,16 +114,7 @@ async def inmemory_topic(request: Request) -> Response:
     topic, posts = loaded.topic, loaded.posts
     first, last = (posts[0].post_number, posts[-1].post_number) if posts else (1, 0)
     fields = base(request, topic.title)
-    items = []
-    for post in posts:  # views.topics.post_items, from memory
-        target = loaded.shown.get(post.reply_to_post_number or 0)
-        reply = (
-            ReplyTarget(target.username, reply_excerpt(target.cooked[:4096]))
-            if target is not None and target.visible and not topic.is_debate
-            else None
-        )
-        controls = post_controls(viewer, post_facts(post, topic), liked=post.id in loaded.liked)
-        items.append(PostItem(post, controls, reply))
+    items = build_items(viewer, topic, posts, loaded.liked, loaded.shown)  # from memory
     secret = request.app.state.forum.settings.secret_key
     page = TopicPage(
         **fields,

@@ -345,32 +345,11 @@ class ServePages(PagesOnly):
         path: str = scope["path"]
         share = Share()
         scope.setdefault("state", {})[SHARE_KEY] = share
-        start: Message | None = None
-        body: list[bytes] = []
-        complete = passing = False
-
-        async def keep(message: Message) -> None:
-            nonlocal start, complete, passing
-            if passing:
-                await send(message)
-            elif message["type"] == "http.response.start":
-                start = message
-            elif message["type"] != "http.response.body" or start is None:
-                await send(message)
-            elif not body and (message.get("more_body", False) or not _tagged(start)):
-                # Not a page (a download streams; an error page is not kept): as it comes.
-                passing = True
-                await send(start)
-                await send(message)
-            else:
-                body.append(message.get("body", b""))
-                complete = not message.get("more_body", False)
-
-        await self.app(scope, receive, keep)
-        if start is None or passing:
+        held = await _held(self.app, scope, receive, send)
+        if held is None:
             finish()
             return
-        content = b"".join(body)
+        start, content, complete = held
         channels = share.channels
         if channels is not None:
             cache.learn(path, channels)
@@ -447,31 +426,43 @@ async def _send_entry(entry: Entry, scope: Scope, send: Send) -> None:
     )
 
 
-async def _answer_with_etag(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    """A page not kept: answered as the app made it, with an ETag of its body; 304 when the
-    reader already holds it. Streamed bodies (downloads) go through untouched."""
+async def _held(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> tuple[Message, bytes, bool] | None:
+    """Run the app with a page's answer held back: (its start, its body, whether the body
+    came whole). None when it went through as it came: not a page (a download streams, an
+    error page or one with its own ETag is not tagged)."""
     start: Message | None = None
+    body: bytes | None = None
     passing = False
 
-    async def watch(message: Message) -> None:
-        nonlocal start, passing
+    async def hold(message: Message) -> None:
+        nonlocal start, body, passing
         if passing:
             await send(message)
-            return
-        if message["type"] == "http.response.start":
+        elif message["type"] == "http.response.start":
             start = message
-            return
-        if message["type"] != "http.response.body" or start is None:
+        elif message["type"] != "http.response.body" or start is None:
             await send(message)
-            return
-        if message.get("more_body", False) or not _tagged(start):
+        elif body is None and not message.get("more_body", False) and _tagged(start):
+            body = message.get("body", b"")
+        else:
             passing = True
             await send(start)
             await send(message)
-            return
-        await _send_with_etag(start, message.get("body", b""), True, scope, send)
 
-    await app(scope, receive, watch)
+    await app(scope, receive, hold)
+    if start is None or passing:
+        return None
+    return start, body or b"", body is not None
+
+
+async def _answer_with_etag(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """A page not kept: answered as the app made it, with an ETag of its body; 304 when the
+    reader already holds it. Streamed bodies (downloads) go through untouched."""
+    held = await _held(app, scope, receive, send)
+    if held is not None:
+        await _send_with_etag(*held, scope, send)
 
 
 def _tagged(start: Message) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
@@ -130,8 +131,17 @@ def reply_excerpt(cooked_start: str) -> str:
 async def post_items(
     db: Database, viewer: User | None, topic: Topic, posts: list[Post]
 ) -> list[PostItem]:
-    """A page's posts with this viewer's controls (their own thanks read only where a post
-    has any) and, for a reply, the post it answers (read only when not on this page)."""
+    """A page's posts with this viewer's controls and, for a reply, the post it answers."""
+    liked, shown = await read_for_items(db, viewer, topic, posts)
+    return build_items(viewer, topic, posts, liked, shown)
+
+
+async def read_for_items(
+    db: Database, viewer: User | None, topic: Topic, posts: list[Post]
+) -> tuple[set[int], dict[int, Post]]:
+    """What `build_items` needs beyond the posts: the viewer's own thanks (read only where a
+    post has any) and, by number, the posts the page's replies answer (read only when not on
+    this page)."""
     thanked = [p.id for p in posts if p.like_count]
     liked = await like_queries.liked_among(db, viewer.id, thanked) if viewer and thanked else set()
     shown = {p.post_number: p for p in posts}
@@ -141,6 +151,16 @@ async def post_items(
             p.post_number: p
             for p in await post_queries.list_posts_numbered(db, topic.id, sorted(wanted))
         }
+    return liked, shown
+
+
+def build_items(
+    viewer: User | None,
+    topic: Topic,
+    posts: list[Post],
+    liked: Collection[int],
+    shown: dict[int, Post],
+) -> list[PostItem]:
     items = []
     for post in posts:
         target = shown.get(post.reply_to_post_number or 0)
